@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and the api binary on SQLite, then the api binary again on
+# PostgreSQL when a server is reachable. BEEBOX_REQUIRE_PG=1 makes a missing PostgreSQL an error.
+# BEEBOX_TEST_PG_URL names the server (an admin URL; each test creates its own database).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_url="${BEEBOX_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+require_pg="${BEEBOX_REQUIRE_PG:-0}"
+passes=()
+
+drop_test_databases() {
+  psql "$pg_url" -Atqc "select datname from pg_database where datname like 'beebox_t_%'" |
+    while read -r db; do psql "$pg_url" -qc "drop database if exists \"$db\" with (force)"; done
+}
+
+echo "== pass 1: SQLite (temporary file per test)"
+env -u BEEBOX_TEST_DATABASE_URL cargo test --workspace --locked
+passes+=("SQLite: passed")
+
+if psql "$pg_url" -Atqc 'select 1' >/dev/null 2>&1; then
+  echo "== pass 2: PostgreSQL ($pg_url, one database per test)"
+  drop_test_databases
+  trap drop_test_databases EXIT
+  BEEBOX_TEST_DATABASE_URL="$pg_url" cargo test --locked --test api
+  passes+=("PostgreSQL: passed")
+elif [ "$require_pg" = "1" ]; then
+  echo "PostgreSQL at $pg_url is not reachable and BEEBOX_REQUIRE_PG=1" >&2
+  exit 1
+else
+  passes+=("PostgreSQL: SKIPPED (no server at $pg_url)")
+fi
+
+echo "== passes run"
+printf '  %s\n' "${passes[@]}"

@@ -1,0 +1,123 @@
+//! `/healthz`, `/readyz` and `/metrics`: for load balancers and Prometheus, outside `/v1`.
+
+use poem::web::Data;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::api::ApiTags;
+use crate::api::problem::{FieldProblem, Problem};
+use crate::state::AppState;
+
+pub struct HealthApi;
+
+#[derive(Object)]
+pub struct Health {
+    /// Always `ok` while the process serves requests.
+    pub status: String,
+}
+
+#[derive(Object)]
+pub struct Readiness {
+    /// `ready`.
+    pub status: String,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Object)]
+pub struct Check {
+    /// `database` or `storage`.
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// Database and object store both answer.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// Some part failed; `errors` names it (`database` or `storage`) and says why.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    NotReady(Json<Problem>),
+}
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl HealthApi {
+    /// Liveness: the process is up.
+    #[oai(path = "/healthz", method = "get")]
+    async fn healthz(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".into(),
+        })
+    }
+
+    /// Readiness: the database and the object store both answer.
+    #[oai(path = "/readyz", method = "get")]
+    async fn readyz(&self, state: Data<&AppState>) -> ReadyResponse {
+        let database = match state.database() {
+            Some(db) => match db.ping().await {
+                Ok(()) => Check::ok("database", "reachable"),
+                Err(e) => Check::failed("database", crate::store::describe_error(&e)),
+            },
+            None => Check::failed("database", state.db_status()),
+        };
+        let storage = match state.store.check().await {
+            Ok(()) => Check::ok("storage", state.store.backend()),
+            Err(e) => Check::failed("storage", e.to_string()),
+        };
+        let checks = vec![database, storage];
+        let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
+        if failed.is_empty() {
+            return ReadyResponse::Ready(Json(Readiness {
+                status: "ready".into(),
+                checks,
+            }));
+        }
+        let names: Vec<&str> = failed.iter().map(|c| c.name.as_str()).collect();
+        let mut problem = Problem::new(
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("Not ready: {} failed.", names.join(" and ")),
+        );
+        problem.errors = failed
+            .iter()
+            .map(|c| FieldProblem {
+                field: c.name.clone(),
+                message: c.detail.clone(),
+            })
+            .collect();
+        ReadyResponse::NotReady(Json(problem))
+    }
+
+    /// Prometheus metrics in the text exposition format.
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self, state: Data<&AppState>) -> PlainText<String> {
+        if let Some(db) = state.database() {
+            let (size, idle) = crate::store::pool_usage(db);
+            state.metrics.set_db_pool(
+                size.saturating_sub(idle),
+                idle,
+                state.config.database.max_connections,
+            );
+        }
+        PlainText(state.metrics.render())
+    }
+}
+
+impl Check {
+    fn ok(name: &str, detail: &str) -> Self {
+        Self {
+            name: name.into(),
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    fn failed(name: &str, detail: String) -> Self {
+        Self {
+            name: name.into(),
+            ok: false,
+            detail,
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `/v1/matters`: the public catalogue of service items (事项) and the materials each needs.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+
+use crate::api::ApiTags;
+use crate::api::problem::{ApiError, ApiResult};
+use crate::domain::catalog::MaterialKind;
+use crate::state::AppState;
+use crate::store::catalog::{self, MatterVersion, material, matter};
+
+pub struct MattersApi;
+
+#[derive(Object)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+}
+
+/// A service item as listed.
+#[derive(Object)]
+pub struct MatterSummary {
+    /// Stable code, used in URLs and applications.
+    pub code: String,
+    /// Catalogue version; applications keep the version they were filed under.
+    pub version: i32,
+    pub name: String,
+    pub description: String,
+    pub department: Department,
+    /// Promised processing time in working days.
+    pub processing_days: i32,
+    /// The paper originals are collected from the citizen by courier.
+    pub originals_by_courier: bool,
+    /// A paper result (card, licence, certificate) is delivered back by courier.
+    pub result_by_courier: bool,
+    /// The applicant must give an 18-digit resident ID number.
+    pub id_number_required: bool,
+}
+
+#[derive(Object)]
+pub struct MatterList {
+    pub items: Vec<MatterSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum AcceptedKind {
+    Photo,
+    Pdf,
+}
+
+/// A document the citizen photographs.
+#[derive(Object)]
+pub struct Material {
+    pub code: String,
+    pub name: String,
+    /// How to photograph it.
+    pub guidance: String,
+    pub kinds: Vec<AcceptedKind>,
+    pub min_pages: i32,
+    pub max_pages: i32,
+    pub required: bool,
+    /// The paper original must be handed to the courier.
+    pub original_required: bool,
+}
+
+/// A service item with its materials, as of one catalogue version.
+#[derive(Object)]
+pub struct Matter {
+    #[oai(flatten)]
+    pub summary: MatterSummary,
+    pub materials: Vec<Material>,
+}
+
+#[OpenApi(tag = "ApiTags::Matters")]
+impl MattersApi {
+    /// List the service items citizens can file, current versions only.
+    #[oai(path = "/v1/matters", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        /// Only items of this department.
+        department: Query<Option<String>>,
+    ) -> ApiResult<Json<MatterList>> {
+        let rows = catalog::list_current(state.db()?, department.0.as_deref()).await?;
+        Ok(Json(MatterList {
+            items: rows.into_iter().map(summary).collect(),
+        }))
+    }
+
+    /// One service item with its required materials.
+    #[oai(path = "/v1/matters/:code", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        code: Path<String>,
+        /// A past catalogue version; the current one when absent.
+        version: Query<Option<i32>>,
+    ) -> ApiResult<Json<Matter>> {
+        let found = catalog::find(state.db()?, &code.0, version.0).await?;
+        let MatterVersion { matter, materials } = found.ok_or_else(|| {
+            ApiError::not_found(
+                "matter_not_found",
+                format!(
+                    "There is no service item `{}`{}.",
+                    code.0,
+                    match version.0 {
+                        Some(v) => format!(" at version {v}"),
+                        None => String::new(),
+                    }
+                ),
+            )
+        })?;
+        Ok(Json(Matter {
+            summary: summary(matter),
+            materials: materials.into_iter().map(material_view).collect(),
+        }))
+    }
+}
+
+fn summary(m: matter::Model) -> MatterSummary {
+    MatterSummary {
+        code: m.code,
+        version: m.version,
+        name: m.name,
+        description: m.description,
+        department: Department {
+            code: m.department_code,
+            name: m.department_name,
+        },
+        processing_days: m.processing_days,
+        originals_by_courier: m.originals_by_courier,
+        result_by_courier: m.result_by_courier,
+        id_number_required: m.id_number_required,
+    }
+}
+
+fn material_view(m: material::Model) -> Material {
+    let kinds = m
+        .kinds
+        .split(',')
+        .filter_map(MaterialKind::parse)
+        .map(|k| match k {
+            MaterialKind::Photo => AcceptedKind::Photo,
+            MaterialKind::Pdf => AcceptedKind::Pdf,
+        })
+        .collect();
+    Material {
+        code: m.code,
+        name: m.name,
+        guidance: m.guidance,
+        kinds,
+        min_pages: m.min_pages,
+        max_pages: m.max_pages,
+        required: m.required,
+        original_required: m.original_required,
+    }
+}

@@ -1,0 +1,39 @@
+//! The HTTP contract: one `#[OpenApi]` struct per area, all in one OpenAPI document. A URL's
+//! handler lives in the file named after its first segment below `/v1`.
+
+pub mod health;
+pub mod matters;
+pub mod objects;
+pub mod problem;
+
+use poem_openapi::{OpenApiService, Tags};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness, readiness and metrics for operators.
+    Operations,
+    /// The catalogue of service items (事项) citizens can file.
+    Matters,
+    /// Signed object URLs served by the filesystem store.
+    Objects,
+}
+
+pub type Apis = (health::HealthApi, matters::MattersApi, objects::ObjectsApi);
+
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (health::HealthApi, matters::MattersApi, objects::ObjectsApi),
+        "Beebox",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Filing government paperwork by post from a WeChat mini-program: photos of the \
+         documents, online pre-review, courier pickup of the originals and delivery of the \
+         result. Every error is an RFC 9457 `application/problem+json` with a stable `code`.",
+    )
+}
+
+/// The committed contract, `openapi/beebox.yaml`, is this text.
+pub fn spec_yaml() -> String {
+    service().spec_yaml()
+}

@@ -1,0 +1,249 @@
+//! The one error shape: RFC 9457 `application/problem+json` with a stable `code` and the request
+//! id. Handlers return `ApiError`; `crate::http::problems` turns the framework's own errors into
+//! the same shape. A 5xx body never carries internals: the cause goes to the log.
+
+use std::fmt;
+
+use poem::http::{HeaderName, HeaderValue, StatusCode, header};
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::http::request_id;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem.
+#[derive(Debug, Clone, Object)]
+pub struct Problem {
+    /// A URI naming the problem kind: `urn:beebox:problem:{code}`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// The HTTP status phrase.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `matter_not_found`.
+    pub code: String,
+    /// The `X-Request-Id` of the request, to quote when asking for help.
+    pub request_id: Option<String>,
+    /// Field-level problems, when the request had several.
+    #[oai(skip_serializing_if_is_empty)]
+    pub errors: Vec<FieldProblem>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct FieldProblem {
+    /// The field or part concerned, e.g. `applicant.phone` or `storage`.
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("urn:beebox:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_string(),
+            request_id: request_id::current(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn into_response_with(self, headers: &[(HeaderName, HeaderValue)]) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = self.to_json_string();
+        let mut response = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, PROBLEM_JSON)
+            .body(body);
+        for (name, value) in headers {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+        response
+    }
+}
+
+/// An error a handler returns. Build it with the constructors below.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldProblem>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, detail)
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
+    }
+
+    /// A 500 whose cause is logged under the request id and never shown to the client.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side. Quote the request id when you report it.",
+        )
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> Problem {
+        let mut problem = Problem::new(self.status, self.code, self.detail.clone());
+        problem.errors = self.errors.clone();
+        problem
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        self.problem().into_response_with(&self.headers)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.problem().into_response_with(&self.headers)
+    }
+}
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        let content = || {
+            vec![MetaMediaType {
+                content_type: PROBLEM_JSON,
+                schema: <Problem as poem_openapi::types::Type>::schema_ref(),
+            }]
+        };
+        MetaResponses {
+            responses: vec![
+                MetaResponse {
+                    description: "A client error, as an RFC 9457 problem with a stable `code`.",
+                    status: None,
+                    status_range: Some("4XX".into()),
+                    content: content(),
+                    headers: vec![],
+                },
+                MetaResponse {
+                    description: "A server error, as an RFC 9457 problem.",
+                    status: None,
+                    status_range: Some("5XX".into()),
+                    content: content(),
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <Problem as poem_openapi::types::Type>::register(registry);
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match &error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                tracing::error!(error = %crate::store::describe_error(&error), "database unavailable");
+                Self::unavailable(
+                    "database_unavailable",
+                    "The database is unavailable. Please retry shortly.",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+            }
+            _ => Self::internal(crate::store::describe_error(&error)),
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(error: crate::storage::StorageError) -> Self {
+        use crate::storage::StorageError;
+        match error {
+            StorageError::NotFound => Self::not_found("object_not_found", "No such object."),
+            StorageError::InvalidKey(_) => Self::not_found("object_not_found", "No such object."),
+            StorageError::Unavailable(reason) => {
+                tracing::error!(%reason, "object store unavailable");
+                Self::unavailable(
+                    "storage_unavailable",
+                    "File storage is unavailable. Please retry shortly.",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+            }
+            StorageError::Io(e) => Self::internal(e),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,106 @@
+//! The `beebox` command line: `serve` (default), `migrate`, `openapi`, `check-config` and
+//! `catalog import FILE`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::domain::catalog::CatalogFile;
+use crate::startup::{Application, connect_with_retry};
+use crate::store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "beebox",
+    version,
+    about = "Government paperwork by post: the Beebox service"
+)]
+pub struct Cli {
+    /// TOML configuration file; `BEEBOX_*` environment variables override it.
+    #[arg(long, global = true, env = "BEEBOX_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (YAML).
+    Openapi,
+    /// Validate the configuration and print it, secrets redacted.
+    CheckConfig,
+    /// Manage the catalogue of service items.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Import a catalogue file; changed items get a new version.
+    Import { file: PathBuf },
+}
+
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => Application::build(config).await?.run_until_stopped().await,
+        Command::Migrate => {
+            let db = connect_for_command(&config).await?;
+            store::migrate(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(store::describe_error(&e)))
+                .context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", crate::api::spec_yaml());
+            Ok(())
+        }
+        Command::CheckConfig => {
+            println!("# configuration is valid (profile {:?})", config.profile);
+            print!("{}", config.to_redacted_toml());
+            Ok(())
+        }
+        Command::Catalog {
+            command: CatalogCommand::Import { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let catalog = CatalogFile::parse(&text)?;
+            let db = connect_for_command(&config).await?;
+            store::migrate(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(store::describe_error(&e)))
+                .context("applying migrations")?;
+            let report = store::catalog::import(&db, &catalog).await?;
+            println!(
+                "imported {}: {} created, {} updated (new version), {} unchanged",
+                file.display(),
+                report.created.len(),
+                report.updated.len(),
+                report.unchanged.len()
+            );
+            for code in &report.created {
+                println!("  created   {code}");
+            }
+            for code in &report.updated {
+                println!("  updated   {code}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn connect_for_command(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let deadline = Instant::now() + Duration::from_secs(config.database.migrate_timeout_secs);
+    connect_with_retry(config, Some(deadline), |_| {}).await
+}

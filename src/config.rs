@@ -1,0 +1,476 @@
+//! The one typed configuration: serde defaults (the dev profile), then an optional TOML file, then
+//! `BEEBOX_*` environment variables with `__` for nesting. It is validated once at start-up and
+//! never prints a secret.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub profile: Profile,
+    /// Where dev keeps its SQLite file, objects, generated keys and mail.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub keys: KeysConfig,
+    pub catalog: CatalogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profile: Profile::Dev,
+            data_dir: PathBuf::from("data"),
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+            database: DatabaseConfig::default(),
+            storage: StorageConfig::default(),
+            keys: KeysConfig::default(),
+            catalog: CatalogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Dev,
+    Prod,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    /// The address clients reach us at; used to build signed object URLs.
+    pub public_url: Option<String>,
+    /// Largest request body accepted outside the upload routes, in bytes.
+    pub body_limit_bytes: usize,
+    /// Largest upload body (page photos, presigned object PUTs), in bytes.
+    pub upload_limit_bytes: usize,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            public_url: None,
+            body_limit_bytes: 1024 * 1024,
+            upload_limit_bytes: 20 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info,beebox=debug`. `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info,sqlx=warn,sea_orm=warn,aws=warn".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH?mode=rwc` or `postgres://...`. Unset: a SQLite file under `data_dir`.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_secs: u64,
+    pub acquire_timeout_secs: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    /// Longest pause between connection attempts while the database is unreachable at start-up.
+    pub retry_max_backoff_secs: u64,
+    /// How long `beebox migrate` keeps retrying an unreachable database before giving up.
+    pub migrate_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+            min_connections: 1,
+            connect_timeout_secs: 5,
+            acquire_timeout_secs: 5,
+            sqlite_busy_timeout_ms: 5_000,
+            retry_max_backoff_secs: 30,
+            migrate_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    #[default]
+    Fs,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Longest lifetime a presigned URL may be given.
+    pub presign_max_ttl_secs: u64,
+    pub fs: FsStorageConfig,
+    pub s3: S3StorageConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Fs,
+            presign_max_ttl_secs: 3600,
+            fs: FsStorageConfig::default(),
+            s3: S3StorageConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct FsStorageConfig {
+    /// Unset: `data_dir/objects`.
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3StorageConfig {
+    /// Unset: AWS's own endpoint for the region.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: Option<String>,
+    /// Path-style addressing, as MinIO, Garage and Ceph usually need.
+    pub path_style: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    /// Prefix put before every object key, e.g. `beebox/`.
+    pub key_prefix: String,
+    /// Objects larger than this go up as a multipart upload, in parts of this size.
+    pub part_size_bytes: usize,
+}
+
+impl Default for S3StorageConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: None,
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            key_prefix: String::new(),
+            part_size_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Ed25519 private key (PKCS#8 PEM) that signs access tokens. Unset in dev: generated.
+    pub jwt_private_key: Option<Secret>,
+    /// At least 32 bytes of secret (hex or text) for signing object URLs. Unset in dev: generated.
+    pub url_signing_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Load the built-in sample catalogue when the database has no items. Unset: on in dev only.
+    pub seed_on_empty: Option<bool>,
+}
+
+/// A secret setting: deserialises like a string, never prints or serialises its value.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
+/// A start-up refusal: every problem found, each naming its key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Malformed(String),
+    #[error("{}", list_problems(.0))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigProblem {
+    pub key: &'static str,
+    pub message: String,
+}
+
+fn list_problems(problems: &[ConfigProblem]) -> String {
+    let mut out = format!("configuration refused ({} problem(s)):", problems.len());
+    for p in problems {
+        out.push_str(&format!(
+            "\n  - {} ({}): {}",
+            p.key,
+            env_name(p.key),
+            p.message
+        ));
+    }
+    out
+}
+
+/// `storage.s3.bucket` -> `BEEBOX_STORAGE__S3__BUCKET`.
+pub fn env_name(key: &str) -> String {
+    format!("BEEBOX_{}", key.replace('.', "__").to_uppercase())
+}
+
+impl Config {
+    /// Reads defaults, then `file` (when given), then the `BEEBOX_*` environment, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Malformed(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let env = Env::prefixed("BEEBOX_")
+            .split("__")
+            // BEEBOX_CONFIG names the file; BEEBOX_TEST_* belong to the test harness.
+            .filter(|key| key != "config" && !key.as_str().starts_with("test_"));
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Malformed(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that hold in every profile, then the ones prod adds: no dev default may remain.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &'static str, message: &str| {
+            problems.push(ConfigProblem {
+                key,
+                message: message.to_string(),
+            })
+        };
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problem("server.public_url", "must start with http:// or https://");
+        }
+        if self.server.body_limit_bytes < 1024 {
+            problem("server.body_limit_bytes", "must be at least 1024");
+        }
+        if self.server.upload_limit_bytes < self.server.body_limit_bytes {
+            problem(
+                "server.upload_limit_bytes",
+                "must be at least server.body_limit_bytes",
+            );
+        }
+        if let Some(url) = &self.database.url {
+            let url = url.expose();
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                problem(
+                    "database.url",
+                    "must start with sqlite:, postgres:// or postgresql://",
+                );
+            }
+        }
+        if self.database.max_connections == 0 {
+            problem("database.max_connections", "must be at least 1");
+        }
+        if self.database.min_connections > self.database.max_connections {
+            problem(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            );
+        }
+        if self.storage.backend == StorageBackend::S3 {
+            let s3 = &self.storage.s3;
+            if s3.bucket.as_deref().unwrap_or("").is_empty() {
+                problem("storage.s3.bucket", "required when storage.backend = s3");
+            }
+            if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+                problem(
+                    "storage.s3.secret_access_key",
+                    "access_key_id and secret_access_key are set together",
+                );
+            }
+            if s3.part_size_bytes < 5 * 1024 * 1024 {
+                problem(
+                    "storage.s3.part_size_bytes",
+                    "S3 parts must be at least 5 MiB",
+                );
+            }
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.storage.presign_max_ttl_secs) {
+            problem(
+                "storage.presign_max_ttl_secs",
+                "must be between 60 and 604800 (7 days)",
+            );
+        }
+        if let Some(key) = &self.keys.url_signing_key
+            && key.expose().len() < 32
+        {
+            problem("keys.url_signing_key", "must be at least 32 characters");
+        }
+        if self.profile == Profile::Prod {
+            if self.database.url.is_none() {
+                problem(
+                    "database.url",
+                    "prod refuses the dev SQLite default; set a PostgreSQL URL",
+                );
+            }
+            if self.storage.backend == StorageBackend::Fs {
+                problem(
+                    "storage.backend",
+                    "prod refuses the local filesystem store; use s3",
+                );
+            }
+            if self.keys.jwt_private_key.is_none() {
+                problem(
+                    "keys.jwt_private_key",
+                    "prod refuses a generated token signing key; provide an Ed25519 PKCS#8 PEM",
+                );
+            }
+            if self.keys.url_signing_key.is_none() {
+                problem(
+                    "keys.url_signing_key",
+                    "prod refuses a generated URL signing key",
+                );
+            }
+            if self.catalog.seed_on_empty == Some(true) {
+                problem(
+                    "catalog.seed_on_empty",
+                    "prod refuses the sample catalogue; import the real one with `beebox catalog import`",
+                );
+            }
+            if self.server.public_url.is_none() {
+                problem(
+                    "server.public_url",
+                    "prod needs the public https address clients use",
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_string(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("beebox.sqlite").display()
+            ),
+        }
+    }
+
+    pub fn fs_root(&self) -> PathBuf {
+        self.storage
+            .fs
+            .root
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("objects"))
+    }
+
+    /// `server.public_url`, or in dev the address we listen on (`port` is the bound one, which
+    /// differs from `server.port` when that is 0).
+    pub fn public_url(&self, port: u16) -> String {
+        match &self.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None if self.server.host.is_unspecified() => format!("http://localhost:{port}"),
+            None => format!("http://{}:{port}", self.server.host),
+        }
+    }
+
+    pub fn seed_catalog_on_empty(&self) -> bool {
+        self.catalog
+            .seed_on_empty
+            .unwrap_or(self.profile == Profile::Dev)
+    }
+
+    /// The effective configuration as TOML, secrets redacted: what `beebox check-config` prints.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+/// figment names the key and the source; we add the env name an operator would set.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            if key.is_empty() {
+                e.to_string()
+            } else {
+                format!("{key} ({}): {}", env_name(&key), e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

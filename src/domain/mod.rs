@@ -1,0 +1,3 @@
+//! Pure types and rules. No I/O.
+
+pub mod catalog;

@@ -1,0 +1,36 @@
+//! The HTTP edge around every route: request ids, metrics and the request log, problem+json for
+//! the framework's own errors, and body limits. Outermost first:
+//! request id -> metrics -> problems -> body limit -> routes.
+
+pub mod body_limit;
+pub mod metrics;
+pub mod problems;
+pub mod request_id;
+pub mod routes;
+
+use std::sync::Arc;
+
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
+
+use crate::http::body_limit::BodyLimits;
+use crate::http::metrics::Metrics;
+use crate::http::routes::RouteIndex;
+
+pub fn wrap(
+    routes: impl IntoEndpoint + 'static,
+    metrics: Arc<Metrics>,
+    routes_index: Arc<RouteIndex>,
+    limits: BodyLimits,
+) -> impl Endpoint<Output = Response> {
+    routes
+        .into_endpoint()
+        .with(CatchPanic::new())
+        .around(move |ep, req| body_limit::middleware(ep, req, limits))
+        .around({
+            let index = routes_index.clone();
+            move |ep, req| problems::middleware(ep, req, index.clone(), limits)
+        })
+        .around(move |ep, req| metrics::middleware(ep, req, metrics.clone(), routes_index.clone()))
+        .around(request_id::middleware)
+}

@@ -1,0 +1,17 @@
+//! Beebox: filing government paperwork by post from a WeChat mini-program.
+//!
+//! `main.rs` only parses the command line; `startup::Application` builds and runs the service.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod store;
+pub mod telemetry;
+
+pub use startup::Application;

@@ -1,0 +1,205 @@
+//! Building and running the service: bind the port first, then reach the database in the
+//! background (retrying with backoff) so `/readyz` can say why we are not ready yet.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use poem::listener::TcpAcceptor;
+use poem::{EndpointExt, Route, Server};
+use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::domain::catalog::CatalogFile;
+use crate::http::body_limit::BodyLimits;
+use crate::http::metrics::Metrics;
+use crate::http::routes::RouteIndex;
+use crate::keys::Keys;
+use crate::state::AppState;
+use crate::storage::UrlSigner;
+use crate::{api, storage, store};
+
+/// The sample catalogue shipped in the repository; dev loads it into an empty database.
+pub const SAMPLE_CATALOG: &str = include_str!("../catalog/matters.toml");
+
+pub struct Application {
+    addr: SocketAddr,
+    acceptor: TcpAcceptor,
+    state: AppState,
+    init: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Application {
+    /// Loads keys and the object store, binds the listener and starts connecting the database.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        let keys = Arc::new(Keys::load(&config)?);
+        let listener = tokio::net::TcpListener::bind((config.server.host, config.server.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "binding {}:{} (server.host, server.port)",
+                    config.server.host, config.server.port
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let acceptor = TcpAcceptor::from_tokio(listener)?;
+        let signer = UrlSigner::new(
+            keys.url_signing.expose().as_bytes(),
+            &config.public_url(addr.port()),
+        );
+        let store = storage::from_config(&config, signer.clone())
+            .await
+            .context("setting up the object store")?;
+        let state = AppState::new(
+            config.clone(),
+            store,
+            signer,
+            keys,
+            Arc::new(Metrics::new()),
+        );
+        let init = tokio::spawn(init_database(state.clone()));
+        Ok(Self {
+            addr,
+            acceptor,
+            state,
+            init,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains connections for `server.shutdown_grace_secs`.
+    /// A failed migration stops the service.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.config.server.shutdown_grace_secs);
+        let routes = routes(self.state.clone());
+        tracing::info!(addr = %self.addr, profile = ?self.state.config.profile, "listening");
+        let server = Server::new_with_acceptor(self.acceptor)
+            .name("beebox")
+            .run_with_graceful_shutdown(routes, shutdown_signal(), Some(grace));
+        // Completes only if start-up fails; select! would drop the server on any completion.
+        let init = self.init;
+        let failed = async move {
+            match init.await {
+                Ok(Ok(())) => std::future::pending().await,
+                Ok(Err(e)) => e,
+                Err(e) => anyhow::anyhow!("start-up task failed: {e}"),
+            }
+        };
+        tokio::select! {
+            served = server => served.context("serving HTTP"),
+            error = failed => Err(error),
+        }
+    }
+}
+
+/// Every route, wrapped in the HTTP edge.
+pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
+    let service = api::service();
+    let spec: serde_json::Value =
+        serde_json::from_str(&service.spec()).expect("our OpenAPI document is JSON");
+    let index = Arc::new(RouteIndex::from_spec(
+        &spec,
+        &["/openapi.json", "/openapi.yaml", "/docs"],
+    ));
+    let limits = BodyLimits {
+        json: state.config.server.body_limit_bytes,
+        upload: state.config.server.upload_limit_bytes,
+    };
+    let metrics = state.metrics.clone();
+    let route = Route::new()
+        .at("/openapi.json", service.spec_endpoint())
+        .at("/openapi.yaml", service.spec_endpoint_yaml())
+        .nest("/docs", service.swagger_ui())
+        .nest("/", service)
+        .data(state);
+    crate::http::wrap(route, metrics, index, limits)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; draining connections");
+}
+
+async fn init_database(state: AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    let db = connect_with_retry(config, None, |status| state.set_db_status(status)).await?;
+    state.set_db_status("applying migrations");
+    store::migrate(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!(store::describe_error(&e)))
+        .context("applying database migrations")?;
+    if config.seed_catalog_on_empty() && store::catalog::is_empty(&db).await? {
+        let file = CatalogFile::parse(SAMPLE_CATALOG).context("the built-in sample catalogue")?;
+        let report = store::catalog::import(&db, &file).await?;
+        tracing::info!(
+            items = report.created.len(),
+            "empty catalogue: loaded the built-in sample (catalog/matters.toml)"
+        );
+    }
+    state.set_db(db);
+    tracing::info!("database ready");
+    Ok(())
+}
+
+/// Connects, retrying with exponential backoff up to `database.retry_max_backoff_secs` between
+/// attempts; gives up at `deadline` when one is given.
+pub async fn connect_with_retry(
+    config: &Config,
+    deadline: Option<Instant>,
+    report: impl Fn(String),
+) -> anyhow::Result<DatabaseConnection> {
+    let url = config.database_url();
+    let max_backoff = Duration::from_secs(config.database.retry_max_backoff_secs.max(1));
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1u32;
+    loop {
+        report(format!("connecting (attempt {attempt})"));
+        match store::connect(&config.database, &url).await {
+            Ok(db) => return Ok(db),
+            Err(e) => {
+                let reason = store::describe_error(&e);
+                if deadline.is_some_and(|d| Instant::now() + delay > d) {
+                    anyhow::bail!("database unreachable after {attempt} attempts: {reason}");
+                }
+                tracing::warn!(
+                    attempt,
+                    retry_in_ms = delay.as_millis() as u64,
+                    reason = %reason,
+                    "database unreachable; retrying"
+                );
+                report(format!(
+                    "unreachable (attempt {attempt}, retrying in {} ms): {reason}",
+                    delay.as_millis()
+                ));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(max_backoff);
+                attempt += 1;
+            }
+        }
+    }
+}

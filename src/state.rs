@@ -1,0 +1,78 @@
+//! What every handler shares. The database arrives after start-up (it may be unreachable at
+//! first), so handlers reach it through `db()`, which answers 503 until it is ready.
+
+use std::sync::{Arc, RwLock};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::OnceCell;
+
+use crate::api::problem::ApiError;
+use crate::config::Config;
+use crate::http::metrics::Metrics;
+use crate::keys::Keys;
+use crate::storage::{ObjectStore, UrlSigner};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn ObjectStore>,
+    pub signer: UrlSigner,
+    pub keys: Arc<Keys>,
+    pub metrics: Arc<Metrics>,
+    db: Arc<OnceCell<DatabaseConnection>>,
+    db_status: Arc<RwLock<String>>,
+}
+
+impl AppState {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn ObjectStore>,
+        signer: UrlSigner,
+        keys: Arc<Keys>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            signer,
+            keys,
+            metrics,
+            db: Arc::new(OnceCell::new()),
+            db_status: Arc::new(RwLock::new("connecting".into())),
+        }
+    }
+
+    /// The database, or 503 while start-up is still connecting or migrating.
+    pub fn db(&self) -> Result<&DatabaseConnection, ApiError> {
+        self.db.get().ok_or_else(|| {
+            ApiError::unavailable(
+                "database_unavailable",
+                "The service is starting and its database is not ready yet. Please retry shortly.",
+            )
+            .with_header(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from_static("5"),
+            )
+        })
+    }
+
+    pub fn database(&self) -> Option<&DatabaseConnection> {
+        self.db.get()
+    }
+
+    pub(crate) fn set_db(&self, db: DatabaseConnection) {
+        let _ = self.db.set(db);
+        self.set_db_status("ready");
+    }
+
+    /// Why the database is not ready yet, for `/readyz`.
+    pub fn db_status(&self) -> String {
+        self.db_status.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn set_db_status(&self, status: impl Into<String>) {
+        if let Ok(mut s) = self.db_status.write() {
+            *s = status.into();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Object storage for page photos, thumbnails and result scans. One `ObjectStore` trait with a
+//! local-filesystem backend (dev) and an S3 backend (production). Bodies always stream: no
+//! operation may hold a whole object in memory.
+
+mod fs;
+mod key;
+mod s3;
+mod signed_url;
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::io::AsyncRead;
+
+use crate::config::{Config, StorageBackend};
+
+pub use fs::FsStore;
+pub use key::ObjectKey;
+pub use s3::S3Store;
+pub use signed_url::{SignedUrlError, UrlSigner};
+
+/// A streamed object body.
+pub type ByteReader = Pin<Box<dyn AsyncRead + Send>>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub content_type: Option<String>,
+}
+
+/// What `put` measured while streaming the body through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the bytes stored.
+    pub sha256: String,
+}
+
+/// A request a client may make straight to the store until `expires_at`.
+#[derive(Debug, Clone)]
+pub struct Presigned {
+    pub method: &'static str,
+    pub url: String,
+    /// Headers the client must send with the request.
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("object not found")]
+    NotFound,
+    #[error("invalid object key: {0}")]
+    InvalidKey(String),
+    #[error("object store unavailable: {0}")]
+    Unavailable(String),
+    #[error("object store I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[async_trait::async_trait]
+pub trait ObjectStore: Send + Sync + 'static {
+    /// `fs` or `s3`, for logs and readiness reports.
+    fn backend(&self) -> &'static str;
+
+    /// Streams `body` into `key`, replacing any object there. Nothing is visible at `key` until
+    /// the whole body has arrived.
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        body: ByteReader,
+    ) -> Result<PutOutcome, StorageError>;
+
+    async fn get(&self, key: &ObjectKey) -> Result<(ObjectInfo, ByteReader), StorageError>;
+
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StorageError>;
+
+    /// Deleting a missing object succeeds.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError>;
+
+    async fn presign_get(&self, key: &ObjectKey, ttl: Duration) -> Result<Presigned, StorageError>;
+
+    /// A PUT the client makes with the body; the `Content-Type` header is part of the signature.
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        ttl: Duration,
+    ) -> Result<Presigned, StorageError>;
+
+    /// Readiness: can we reach the store and write to it?
+    async fn check(&self) -> Result<(), StorageError>;
+}
+
+/// Builds the configured backend. `signer` signs the URLs the filesystem backend serves itself.
+pub async fn from_config(
+    config: &Config,
+    signer: UrlSigner,
+) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    Ok(match config.storage.backend {
+        StorageBackend::Fs => Arc::new(FsStore::new(config.fs_root(), signer).await?),
+        StorageBackend::S3 => Arc::new(S3Store::new(&config.storage.s3)),
+    })
+}

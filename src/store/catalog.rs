@@ -1,0 +1,245 @@
+//! Catalogue persistence: versioned service items, their materials and departments.
+
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryOrder, sea_query::OnConflict};
+use uuid::Uuid;
+
+use crate::domain::catalog::{CatalogFile, MatterDef};
+use crate::store::begin_write;
+
+pub mod department {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "departments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        pub name: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod matter {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "matters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub code: String,
+        pub version: i32,
+        pub is_current: bool,
+        pub name: String,
+        pub description: String,
+        pub department_code: String,
+        pub department_name: String,
+        pub processing_days: i32,
+        pub originals_by_courier: bool,
+        pub result_by_courier: bool,
+        pub id_number_required: bool,
+        pub content_hash: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod material {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "matter_materials")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub matter_id: Uuid,
+        pub position: i32,
+        pub code: String,
+        pub name: String,
+        pub guidance: String,
+        /// Comma-separated `MaterialKind`s, e.g. `photo,pdf`.
+        pub kinds: String,
+        pub min_pages: i32,
+        pub max_pages: i32,
+        pub required: bool,
+        pub original_required: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One version of an item with its materials in display order.
+#[derive(Debug, Clone)]
+pub struct MatterVersion {
+    pub matter: matter::Model,
+    pub materials: Vec<material::Model>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// The current version of every item, by department then code.
+pub async fn list_current<C: ConnectionTrait>(
+    db: &C,
+    department: Option<&str>,
+) -> Result<Vec<matter::Model>, DbErr> {
+    let mut query = matter::Entity::find().filter(matter::Column::IsCurrent.eq(true));
+    if let Some(department) = department {
+        query = query.filter(matter::Column::DepartmentCode.eq(department));
+    }
+    query
+        .order_by_asc(matter::Column::DepartmentCode)
+        .order_by_asc(matter::Column::Code)
+        .all(db)
+        .await
+}
+
+/// The item `code` at `version`, or its current version when `version` is `None`.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    code: &str,
+    version: Option<i32>,
+) -> Result<Option<MatterVersion>, DbErr> {
+    let mut query = matter::Entity::find().filter(matter::Column::Code.eq(code));
+    query = match version {
+        Some(v) => query.filter(matter::Column::Version.eq(v)),
+        None => query.filter(matter::Column::IsCurrent.eq(true)),
+    };
+    let Some(matter) = query.one(db).await? else {
+        return Ok(None);
+    };
+    let materials = materials_of(db, matter.id).await?;
+    Ok(Some(MatterVersion { matter, materials }))
+}
+
+pub async fn materials_of<C: ConnectionTrait>(
+    db: &C,
+    matter_id: Uuid,
+) -> Result<Vec<material::Model>, DbErr> {
+    material::Entity::find()
+        .filter(material::Column::MatterId.eq(matter_id))
+        .order_by_asc(material::Column::Position)
+        .all(db)
+        .await
+}
+
+pub async fn is_empty<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    Ok(matter::Entity::find().one(db).await?.is_none())
+}
+
+/// Imports a checked file in one transaction. An item whose content differs from its current
+/// version gets a new version; items absent from the file are left as they are.
+pub async fn import(db: &DatabaseConnection, file: &CatalogFile) -> Result<ImportReport, DbErr> {
+    let txn = begin_write(db).await?;
+    let mut report = ImportReport::default();
+    for def in &file.matters {
+        upsert_department(&txn, def).await?;
+        let hash = def.content_hash();
+        let current = matter::Entity::find()
+            .filter(matter::Column::Code.eq(&def.code))
+            .filter(matter::Column::IsCurrent.eq(true))
+            .one(&txn)
+            .await?;
+        let version = match current {
+            Some(current) if current.content_hash == hash => {
+                report.unchanged.push(def.code.clone());
+                continue;
+            }
+            Some(current) => {
+                let next = current.version + 1;
+                let mut retired: matter::ActiveModel = current.into();
+                retired.is_current = Set(false);
+                retired.update(&txn).await?;
+                report.updated.push(def.code.clone());
+                next
+            }
+            None => {
+                report.created.push(def.code.clone());
+                1
+            }
+        };
+        insert_version(&txn, def, version, hash).await?;
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+async fn upsert_department(txn: &DatabaseTransaction, def: &MatterDef) -> Result<(), DbErr> {
+    department::Entity::insert(department::ActiveModel {
+        code: Set(def.department.code.clone()),
+        name: Set(def.department.name.clone()),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(department::Column::Code)
+            .update_columns([department::Column::Name, department::Column::UpdatedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_version(
+    txn: &DatabaseTransaction,
+    def: &MatterDef,
+    version: i32,
+    hash: String,
+) -> Result<(), DbErr> {
+    let matter_id = Uuid::now_v7();
+    matter::ActiveModel {
+        id: Set(matter_id),
+        code: Set(def.code.clone()),
+        version: Set(version),
+        is_current: Set(true),
+        name: Set(def.name.clone()),
+        description: Set(def.description.clone()),
+        department_code: Set(def.department.code.clone()),
+        department_name: Set(def.department.name.clone()),
+        processing_days: Set(def.processing_days),
+        originals_by_courier: Set(def.originals_by_courier),
+        result_by_courier: Set(def.result_by_courier),
+        id_number_required: Set(def.id_number_required),
+        content_hash: Set(hash),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await?;
+    for (position, m) in def.materials.iter().enumerate() {
+        let kinds: Vec<&str> = m.kinds.iter().map(|k| k.as_str()).collect();
+        material::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            matter_id: Set(matter_id),
+            position: Set(position as i32),
+            code: Set(m.code.clone()),
+            name: Set(m.name.clone()),
+            guidance: Set(m.guidance.clone()),
+            kinds: Set(kinds.join(",")),
+            min_pages: Set(m.min_pages),
+            max_pages: Set(m.max_pages),
+            required: Set(m.required),
+            original_required: Set(m.original_required),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! The `beebox` binary: configuration refusals, `check-config`, `migrate`, `catalog import`,
+//! `openapi`.
+
+use std::process::{Command, Output};
+
+fn beebox(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
+    command.current_dir(dir).args(args);
+    // Only the variables each test sets: the developer's own BEEBOX_* must not leak in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BEEBOX_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("BEEBOX_LOG__FORMAT", "text");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("beebox runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn malformed_config_value_refuses_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = beebox(dir.path(), &["serve"], &[("BEEBOX_SERVER__PORT", "eighty")]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("server.port"), "{err}");
+    assert!(err.contains("BEEBOX_SERVER__PORT"), "{err}");
+}
+
+#[test]
+fn malformed_value_in_the_config_file_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("beebox.toml");
+    std::fs::write(&file, "[storage]\nbackend = \"ftp\"\n").unwrap();
+    let output = beebox(
+        dir.path(),
+        &["check-config", "--config", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("storage.backend"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn unknown_setting_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[("BEEBOX_SERVER__PROT", "1")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("prot"), "{}", stderr(&output));
+}
+
+#[test]
+fn prod_with_dev_defaults_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = beebox(dir.path(), &["serve"], &[("BEEBOX_PROFILE", "prod")]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    for key in [
+        "database.url",
+        "storage.backend",
+        "keys.jwt_private_key",
+        "keys.url_signing_key",
+        "server.public_url",
+    ] {
+        assert!(err.contains(key), "{key} not named in: {err}");
+    }
+    // Refused before anything was created.
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn prod_refuses_an_explicit_sample_catalogue_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[
+            ("BEEBOX_PROFILE", "prod"),
+            ("BEEBOX_CATALOG__SEED_ON_EMPTY", "true"),
+        ],
+    );
+    assert!(stderr(&output).contains("catalog.seed_on_empty"));
+}
+
+#[test]
+fn check_config_prints_the_effective_config_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("beebox.toml");
+    std::fs::write(
+        &file,
+        "[server]\nport = 9000\n[storage.s3]\nbucket = \"from-file\"\n",
+    )
+    .unwrap();
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[
+            ("BEEBOX_CONFIG", file.to_str().unwrap()),
+            ("BEEBOX_STORAGE__S3__BUCKET", "from-env"),
+            ("BEEBOX_STORAGE__S3__SECRET_ACCESS_KEY", "very-secret-value"),
+            ("BEEBOX_STORAGE__S3__ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            (
+                "BEEBOX_DATABASE__URL",
+                "postgres://u:db-password@localhost/b",
+            ),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("port = 9000"), "file value applies: {out}");
+    assert!(
+        out.contains("bucket = \"from-env\""),
+        "env beats file: {out}"
+    );
+    assert!(!out.contains("very-secret-value"));
+    assert!(!out.contains("db-password"));
+    assert!(out.contains("[redacted]"));
+}
+
+#[test]
+fn prod_starts_checking_with_everything_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFTgKGYKHtwqnzhNr9nm7dapJGHRIK9O+amHorS3CmFE\n-----END PRIVATE KEY-----\n";
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[
+            ("BEEBOX_PROFILE", "prod"),
+            ("BEEBOX_DATABASE__URL", "postgres://beebox@db/beebox"),
+            ("BEEBOX_STORAGE__BACKEND", "s3"),
+            ("BEEBOX_STORAGE__S3__BUCKET", "beebox"),
+            ("BEEBOX_KEYS__JWT_PRIVATE_KEY", pem),
+            (
+                "BEEBOX_KEYS__URL_SIGNING_KEY",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            ("BEEBOX_SERVER__PUBLIC_URL", "https://beebox.example.gov.cn"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn openapi_command_prints_the_committed_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = beebox(dir.path(), &["openapi"], &[]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        include_str!("../../openapi/beebox.yaml")
+    );
+}
+
+#[tokio::test]
+async fn migrate_then_catalog_import_reports_created_and_updated() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let env = [("BEEBOX_DATABASE__URL", url.as_str())];
+    let output = beebox(dir.path(), &["migrate"], &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let file = dir.path().join("matters.toml");
+    std::fs::write(&file, beebox::startup::SAMPLE_CATALOG).unwrap();
+    let output = beebox(
+        dir.path(),
+        &["catalog", "import", file.to_str().unwrap()],
+        &env,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("7 created, 0 updated"), "{out}");
+
+    let changed =
+        beebox::startup::SAMPLE_CATALOG.replacen("processing_days = 5", "processing_days = 6", 1);
+    std::fs::write(&file, changed).unwrap();
+    let output = beebox(
+        dir.path(),
+        &["catalog", "import", file.to_str().unwrap()],
+        &env,
+    );
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.contains("0 created, 1 updated (new version), 6 unchanged"),
+        "{out}"
+    );
+
+    std::fs::write(&file, "[[matter]]\ncode = \"X\"\n").unwrap();
+    let output = beebox(
+        dir.path(),
+        &["catalog", "import", file.to_str().unwrap()],
+        &env,
+    );
+    assert!(!output.status.success());
+}

@@ -1,0 +1,153 @@
+use crate::helpers::{assert_problem, spawn_app, spawn_app_unready, spawn_app_with};
+use crate::s3_server::S3Server;
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_reports_database_and_storage() {
+    let app = spawn_app().await;
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let names: Vec<&str> = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["database", "storage"]);
+}
+
+#[tokio::test]
+async fn readyz_names_storage_when_the_object_store_is_unreachable() {
+    // A real S3 server, stopped: its port no longer answers.
+    let s3 = S3Server::start().await;
+    let s3_config = s3.config();
+    drop(s3);
+    let app = spawn_app_unready(|c| {
+        c.storage.backend = beebox::config::StorageBackend::S3;
+        c.storage.s3 = s3_config;
+    })
+    .await;
+    let response = app.get("/readyz").await;
+    let body = assert_problem(response, 503, "not_ready").await;
+    let failed: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(failed.contains(&"storage"), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("storage"));
+}
+
+#[tokio::test]
+async fn readyz_is_ready_against_a_real_s3_server() {
+    let s3 = S3Server::start().await;
+    let app = spawn_app_with(|c| {
+        c.storage.backend = beebox::config::StorageBackend::S3;
+        c.storage.s3 = s3.config();
+    })
+    .await;
+    let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(body["checks"][1]["detail"], "s3");
+}
+
+#[tokio::test]
+async fn readyz_says_why_while_the_database_is_unreachable() {
+    let app = spawn_app_unready(|c| {
+        // Nothing listens on port 1.
+        c.database.url = Some(beebox::config::Secret::new(
+            "postgres://beebox@127.0.0.1:1/beebox",
+        ));
+        c.database.connect_timeout_secs = 1;
+        c.database.acquire_timeout_secs = 1;
+    })
+    .await;
+    // The first attempts fail within the timeouts; readyz keeps answering meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body = loop {
+        let body = assert_problem(app.get("/readyz").await, 503, "not_ready").await;
+        if body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable")
+            || std::time::Instant::now() > deadline
+        {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let database = &body["errors"][0];
+    assert_eq!(database["field"], "database");
+    assert!(
+        database["message"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"),
+        "{body}"
+    );
+    // Requests that need the database get a 503 problem, not a hang or a 500.
+    let response = app.get("/v1/matters").await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 503, "database_unavailable").await;
+}
+
+#[tokio::test]
+async fn request_id_is_echoed_or_generated() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "mini-program-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "mini-program-42");
+
+    let generated = app.get("/healthz").await;
+    let id = generated.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+
+    // An unsafe id (here: too long) is replaced, not echoed.
+    let long = "x".repeat(300);
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", &long)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(response.headers()["x-request-id"], long.as_str());
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let app = spawn_app().await;
+    app.get("/v1/matters/birth-registration").await;
+    app.get("/v1/matters/no-such-item").await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"beebox_http_requests_total{method="GET",route="/v1/matters/{code}",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"beebox_http_requests_total{method="GET",route="/v1/matters/{code}",status="404"} 1"#
+    ));
+    assert!(text.contains("beebox_http_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"beebox_db_pool_connections{state="max"} 5"#));
+    // The raw path never becomes a label.
+    assert!(!text.contains("no-such-item"));
+}

@@ -1,0 +1,154 @@
+//! `spawn_app`: the real application on port 0 with a fresh database for each test: a temporary
+//! SQLite file, or a new PostgreSQL database when `BEEBOX_TEST_DATABASE_URL` is set.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use beebox::Application;
+use beebox::config::{Config, Secret};
+use beebox::state::AppState;
+use sea_orm::{ConnectionTrait, Database};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub config: Config,
+    /// Holds the data dir (SQLite file, objects, keys) until the test ends.
+    _dir: TempDir,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the app never became ready");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A fresh database URL: a new PostgreSQL database when `BEEBOX_TEST_DATABASE_URL` is set
+/// (the test script drops `beebox_t_*` databases afterwards), else a SQLite file in `dir`.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("BEEBOX_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("beebox_t_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("BEEBOX_TEST_DATABASE_URL reachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (base, _) = admin_url
+                .rsplit_once('/')
+                .expect("a URL with a database name");
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.join("beebox.sqlite").display()),
+    }
+}
+
+pub fn test_config(dir: &std::path::Path, database_url: String) -> Config {
+    let mut config = Config {
+        data_dir: PathBuf::from(dir),
+        ..Config::default()
+    };
+    config.server.port = 0;
+    config.database.url = Some(Secret::new(database_url));
+    config.database.max_connections = 5;
+    config
+}
+
+/// The app on embedded defaults (filesystem store, generated keys, sample catalogue), ready.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let app = spawn_app_unready(configure).await;
+    app.wait_ready().await;
+    app
+}
+
+/// As `spawn_app_with`, without waiting for readiness (for tests of start-up itself).
+pub async fn spawn_app_unready(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database_url(dir.path()).await;
+    let mut config = test_config(dir.path(), url);
+    configure(&mut config);
+    let application = Application::build(config.clone())
+        .await
+        .expect("application builds");
+    let port = application.port();
+    config.server.port = port;
+    let state = application.state().clone();
+    let server = tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        state,
+        config,
+        _dir: dir,
+        server,
+    }
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body: serde_json::Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "problem code in {body}");
+    assert_eq!(body["status"], status);
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(body["request_id"].as_str().map(str::to_string), request_id);
+    body
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary: every test starts the real app or talks to real peers.
+
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod matters;
+mod objects;
+mod openapi;
+mod s3_server;
+mod storage;
