@@ -8,6 +8,14 @@ cd "$(dirname "$0")/.."
 pg_url="${BEEBOX_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 require_pg="${BEEBOX_REQUIRE_PG:-0}"
 passes=()
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Runs cargo test, echoing its output and keeping a copy to count results from.
+run_tests() {
+  "$@" 2>&1 | tee -a "$log"
+  return "${PIPESTATUS[0]}"
+}
 
 drop_test_databases() {
   psql "$pg_url" -Atqc "select datname from pg_database where datname like 'beebox_t_%'" |
@@ -15,14 +23,14 @@ drop_test_databases() {
 }
 
 echo "== pass 1: SQLite (temporary file per test)"
-env -u BEEBOX_TEST_DATABASE_URL cargo test --workspace --locked
+run_tests env -u BEEBOX_TEST_DATABASE_URL cargo test --workspace --locked
 passes+=("SQLite: passed")
 
 if psql "$pg_url" -Atqc 'select 1' >/dev/null 2>&1; then
   echo "== pass 2: PostgreSQL ($pg_url, one database per test)"
   drop_test_databases
-  trap drop_test_databases EXIT
-  BEEBOX_TEST_DATABASE_URL="$pg_url" cargo test --locked --test api
+  trap 'drop_test_databases; rm -f "$log"' EXIT
+  run_tests env BEEBOX_TEST_DATABASE_URL="$pg_url" cargo test --locked --test api
   passes+=("PostgreSQL: passed")
 elif [ "$require_pg" = "1" ]; then
   echo "PostgreSQL at $pg_url is not reachable and BEEBOX_REQUIRE_PG=1" >&2
@@ -33,3 +41,6 @@ fi
 
 echo "== passes run"
 printf '  %s\n' "${passes[@]}"
+passed=$(grep -o '[0-9]* passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -o '[0-9]* failed' "$log" | awk '{s += $1} END {print s + 0}')
+echo "tests: $passed passed, $failed failed"

@@ -23,6 +23,9 @@ pub struct Config {
     pub storage: StorageConfig,
     pub keys: KeysConfig,
     pub catalog: CatalogConfig,
+    pub auth: AuthConfig,
+    pub wechat: WechatConfig,
+    pub uploads: UploadsConfig,
 }
 
 impl Default for Config {
@@ -36,6 +39,9 @@ impl Default for Config {
             storage: StorageConfig::default(),
             keys: KeysConfig::default(),
             catalog: CatalogConfig::default(),
+            auth: AuthConfig::default(),
+            wechat: WechatConfig::default(),
+            uploads: UploadsConfig::default(),
         }
     }
 }
@@ -70,7 +76,7 @@ impl Default for ServerConfig {
             port: 8080,
             public_url: None,
             body_limit_bytes: 1024 * 1024,
-            upload_limit_bytes: 20 * 1024 * 1024,
+            upload_limit_bytes: 24 * 1024 * 1024,
             shutdown_grace_secs: 30,
         }
     }
@@ -207,6 +213,80 @@ pub struct KeysConfig {
     pub jwt_private_key: Option<Secret>,
     /// At least 32 bytes of secret (hex or text) for signing object URLs. Unset in dev: generated.
     pub url_signing_key: Option<Secret>,
+    /// 64 hex characters (32 bytes): the AES-256-GCM key that encrypts ID numbers at rest.
+    /// Unset in dev: generated.
+    pub data_encryption_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of an access token (JWT).
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token; each use rotates it.
+    pub refresh_ttl_secs: u64,
+    /// Accept `dev:NAME` as a WeChat login code without calling WeChat. Unset: on in dev only.
+    pub dev_login: Option<bool>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            dev_login: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WechatConfig {
+    /// Base URL of the WeChat server API; tests point it at a local server.
+    pub api_base: String,
+    /// The mini-program's AppID.
+    pub app_id: Option<String>,
+    /// The mini-program's AppSecret.
+    pub app_secret: Option<Secret>,
+    pub timeout_ms: u64,
+}
+
+impl Default for WechatConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "https://api.weixin.qq.com".into(),
+            app_id: None,
+            app_secret: None,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// Largest single page, enforced while streaming.
+    pub max_page_bytes: u64,
+    /// Most pages one application may hold, over all its materials.
+    pub max_pages_per_application: u32,
+    /// Photos declaring more pixels than this are refused before decoding.
+    pub max_pixels: u64,
+    /// Photos declaring a side longer than this are refused before decoding.
+    pub max_dimension: u32,
+    /// How long a presigned upload (path B) may be completed.
+    pub direct_upload_ttl_secs: u64,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        Self {
+            max_page_bytes: 20 * 1024 * 1024,
+            max_pages_per_application: 100,
+            max_pixels: 80_000_000,
+            max_dimension: 20_000,
+            direct_upload_ttl_secs: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -374,7 +454,59 @@ impl Config {
         {
             problem("keys.url_signing_key", "must be at least 32 characters");
         }
+        if let Some(key) = &self.keys.data_encryption_key {
+            let valid = hex::decode(key.expose()).is_ok_and(|k| k.len() == 32);
+            if !valid {
+                problem(
+                    "keys.data_encryption_key",
+                    "must be 64 hex characters (32 bytes)",
+                );
+            }
+        }
+        if !(60..=24 * 3600).contains(&self.auth.access_ttl_secs) {
+            problem("auth.access_ttl_secs", "must be between 60 and 86400");
+        }
+        if self.auth.refresh_ttl_secs < self.auth.access_ttl_secs {
+            problem(
+                "auth.refresh_ttl_secs",
+                "must be at least auth.access_ttl_secs",
+            );
+        }
+        if !(self.wechat.api_base.starts_with("http://")
+            || self.wechat.api_base.starts_with("https://"))
+        {
+            problem("wechat.api_base", "must start with http:// or https://");
+        }
+        if self.wechat.app_id.is_some() != self.wechat.app_secret.is_some() {
+            problem(
+                "wechat.app_secret",
+                "wechat.app_id and wechat.app_secret are set together",
+            );
+        }
+        if self.uploads.max_page_bytes == 0
+            || self.uploads.max_page_bytes > self.server.upload_limit_bytes as u64
+        {
+            problem(
+                "uploads.max_page_bytes",
+                "must be between 1 and server.upload_limit_bytes",
+            );
+        }
         if self.profile == Profile::Prod {
+            if self.keys.data_encryption_key.is_none() {
+                problem(
+                    "keys.data_encryption_key",
+                    "prod refuses a generated encryption key",
+                );
+            }
+            if self.auth.dev_login == Some(true) {
+                problem("auth.dev_login", "prod refuses the dev login");
+            }
+            if self.wechat.app_id.is_none() {
+                problem(
+                    "wechat.app_id",
+                    "prod needs the mini-program's AppID and AppSecret (no simulated login)",
+                );
+            }
             if self.database.url.is_none() {
                 problem(
                     "database.url",
@@ -445,6 +577,10 @@ impl Config {
             None if self.server.host.is_unspecified() => format!("http://localhost:{port}"),
             None => format!("http://{}:{port}", self.server.host),
         }
+    }
+
+    pub fn dev_login_enabled(&self) -> bool {
+        self.auth.dev_login.unwrap_or(self.profile == Profile::Dev)
     }
 
     pub fn seed_catalog_on_empty(&self) -> bool {

@@ -1,12 +1,15 @@
-//! Signing keys: the Ed25519 key that signs access tokens and the HMAC key that signs object URLs.
-//! Production supplies both through configuration; dev generates them once under `data_dir/keys`
+//! Keys: the Ed25519 key that signs access tokens, the HMAC key that signs object URLs and the
+//! AES key that encrypts personal data at rest.
+//! Production supplies all three through configuration; dev generates them once under `data_dir/keys`
 //! and says so loudly on every start.
 
 use std::io::Write;
 use std::path::Path;
 
+use aes_gcm::aead::{Aead, AeadCore, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
 use jsonwebtoken::{DecodingKey, EncodingKey};
@@ -22,6 +25,36 @@ pub struct Keys {
     pub jwt_public_x: String,
     pub jwt_kid: String,
     pub url_signing: Secret,
+    pub data: DataCipher,
+}
+
+/// AES-256-GCM for personal data at rest (ID numbers). Ciphertexts are `v1:` + base64 of
+/// nonce || ciphertext, so the scheme can change later without guessing.
+#[derive(Clone)]
+pub struct DataCipher(Aes256Gcm);
+
+impl DataCipher {
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let nonce = Aes256Gcm::generate_nonce(&mut aes_gcm::aead::OsRng);
+        let ciphertext = self
+            .0
+            .encrypt(&nonce, plaintext.as_bytes())
+            .expect("AES-GCM encryption of a short string cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        format!("v1:{}", STANDARD.encode(out))
+    }
+
+    pub fn decrypt(&self, stored: &str) -> Option<String> {
+        let bytes = STANDARD.decode(stored.strip_prefix("v1:")?).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let plain = self.0.decrypt(&Nonce::from(nonce), ciphertext).ok()?;
+        String::from_utf8(plain).ok()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +88,22 @@ impl Keys {
                 hex::encode(bytes)
             })?,
         };
+        let data_key = match &config.keys.data_encryption_key {
+            Some(key) => key.clone(),
+            None => dev_key(&dir.join("data-encryption.key"), || {
+                let mut bytes = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                hex::encode(bytes)
+            })?,
+        };
+        let data_key = hex::decode(data_key.expose())
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| KeyError::Invalid {
+                key: "keys.data_encryption_key",
+                reason: "must be 64 hex characters".into(),
+            })?;
+        let data = DataCipher(Aes256Gcm::new_from_slice(&data_key).expect("a 32-byte key"));
         let invalid = |reason: String| KeyError::Invalid {
             key: "keys.jwt_private_key",
             reason,
@@ -74,6 +123,7 @@ impl Keys {
             jwt_public_x,
             jwt_kid,
             url_signing,
+            data,
         })
     }
 }

@@ -3,10 +3,12 @@
 //! `main.rs` only parses the command line; `startup::Application` builds and runs the service.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod integrations;
 pub mod keys;
 pub mod startup;
 pub mod state;

@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use crate::api::problem::ApiError;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
+use crate::integrations::wechat::WechatClient;
 use crate::keys::Keys;
 use crate::storage::{ObjectStore, UrlSigner};
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub signer: UrlSigner,
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
+    pub wechat: WechatClient,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
 }
@@ -32,6 +34,7 @@ impl AppState {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            wechat: WechatClient::new(&config.wechat),
             config,
             store,
             signer,

@@ -13,7 +13,7 @@ use crate::store::catalog::{self, MatterVersion, material, matter};
 
 pub struct MattersApi;
 
-#[derive(Object)]
+#[derive(Debug, Clone, Object)]
 pub struct Department {
     pub code: String,
     pub name: String,
@@ -137,16 +137,20 @@ fn summary(m: matter::Model) -> MatterSummary {
     }
 }
 
-fn material_view(m: material::Model) -> Material {
-    let kinds = m
-        .kinds
+/// The stored `photo,pdf` list as API values.
+pub fn material_kinds(stored: &str) -> Vec<AcceptedKind> {
+    stored
         .split(',')
         .filter_map(MaterialKind::parse)
         .map(|k| match k {
             MaterialKind::Photo => AcceptedKind::Photo,
             MaterialKind::Pdf => AcceptedKind::Pdf,
         })
-        .collect();
+        .collect()
+}
+
+fn material_view(m: material::Model) -> Material {
+    let kinds = material_kinds(&m.kinds);
     Material {
         code: m.code,
         name: m.name,

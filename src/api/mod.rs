@@ -1,10 +1,14 @@
 //! The HTTP contract: one `#[OpenApi]` struct per area, all in one OpenAPI document. A URL's
 //! handler lives in the file named after its first segment below `/v1`.
 
+pub mod applications;
+pub mod auth;
 pub mod health;
 pub mod matters;
 pub mod objects;
 pub mod problem;
+pub mod security;
+pub mod well_known;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -16,13 +20,31 @@ pub enum ApiTags {
     Matters,
     /// Signed object URLs served by the filesystem store.
     Objects,
+    /// Logging in: WeChat login, token refresh, logout, public keys.
+    Auth,
+    /// A citizen's applications.
+    Applications,
 }
 
-pub type Apis = (health::HealthApi, matters::MattersApi, objects::ObjectsApi);
+pub type Apis = (
+    health::HealthApi,
+    well_known::WellKnownApi,
+    auth::AuthApi,
+    matters::MattersApi,
+    applications::ApplicationsApi,
+    objects::ObjectsApi,
+);
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (health::HealthApi, matters::MattersApi, objects::ObjectsApi),
+        (
+            health::HealthApi,
+            well_known::WellKnownApi,
+            auth::AuthApi,
+            matters::MattersApi,
+            applications::ApplicationsApi,
+            objects::ObjectsApi,
+        ),
         "Beebox",
         env!("CARGO_PKG_VERSION"),
     )

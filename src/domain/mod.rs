@@ -1,3 +1,6 @@
 //! Pure types and rules. No I/O.
 
+pub mod application;
 pub mod catalog;
+pub mod id_number;
+pub mod phone;

@@ -130,6 +130,18 @@ pub async fn find<C: ConnectionTrait>(
     Ok(Some(MatterVersion { matter, materials }))
 }
 
+/// One exact version, by its id: what an application was filed under.
+pub async fn find_version<C: ConnectionTrait>(
+    db: &C,
+    matter_id: Uuid,
+) -> Result<Option<MatterVersion>, DbErr> {
+    let Some(matter) = matter::Entity::find_by_id(matter_id).one(db).await? else {
+        return Ok(None);
+    };
+    let materials = materials_of(db, matter.id).await?;
+    Ok(Some(MatterVersion { matter, materials }))
+}
+
 pub async fn materials_of<C: ConnectionTrait>(
     db: &C,
     matter_id: Uuid,

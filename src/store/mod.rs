@@ -1,7 +1,11 @@
 //! The database: one sea-orm connection pool over SQLite (embedded default) or PostgreSQL, the
 //! schema from the `migrations` crate, and one query module per aggregate.
 
+pub mod applications;
 pub mod catalog;
+pub mod citizens;
+pub mod idempotency;
+pub mod sessions;
 
 use std::path::Path;
 use std::time::Duration;

@@ -74,7 +74,9 @@ fn prod_with_dev_defaults_lists_every_problem() {
         "storage.backend",
         "keys.jwt_private_key",
         "keys.url_signing_key",
+        "keys.data_encryption_key",
         "server.public_url",
+        "wechat.app_id",
     ] {
         assert!(err.contains(key), "{key} not named in: {err}");
     }
@@ -149,6 +151,12 @@ fn prod_starts_checking_with_everything_set() {
                 "0123456789abcdef0123456789abcdef",
             ),
             ("BEEBOX_SERVER__PUBLIC_URL", "https://beebox.example.gov.cn"),
+            (
+                "BEEBOX_KEYS__DATA_ENCRYPTION_KEY",
+                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+            ),
+            ("BEEBOX_WECHAT__APP_ID", "wx0123456789abcdef"),
+            ("BEEBOX_WECHAT__APP_SECRET", "app-secret"),
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));

@@ -40,6 +40,51 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Logs in a dev citizen (`dev:NAME`) and returns the token pair.
+    pub async fn login(&self, name: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .post(self.url("/v1/auth/wechat"))
+            .json(&serde_json::json!({ "code": format!("dev:{name}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "dev login");
+        response.json().await.unwrap()
+    }
+
+    /// A citizen's access token.
+    pub async fn citizen_token(&self, name: &str) -> String {
+        self.login(name).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -1,5 +1,7 @@
 //! The one integration-test binary: every test starts the real app or talks to real peers.
 
+mod applications;
+mod auth;
 mod cli;
 mod errors;
 mod health;
@@ -9,3 +11,4 @@ mod objects;
 mod openapi;
 mod s3_server;
 mod storage;
+mod wechat_server;

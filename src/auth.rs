@@ -1,0 +1,97 @@
+//! Access and refresh tokens. Access tokens are short-lived EdDSA JWTs that any instance can
+//! verify with the public key alone; refresh tokens are opaque, stored only as a SHA-256 hash,
+//! and rotate on every use.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::keys::Keys;
+
+pub const ISSUER: &str = "beebox";
+pub const AUDIENCE: &str = "beebox-api";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectKind {
+    Citizen,
+    Staff,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Citizen => "citizen",
+            Self::Staff => "staff",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub kind: SubjectKind,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is not valid")]
+    Invalid,
+}
+
+pub fn issue_access_token(keys: &Keys, sub: Uuid, kind: SubjectKind, ttl_secs: u64) -> String {
+    let now = Utc::now().timestamp();
+    let claims = Claims {
+        sub,
+        kind,
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        iat: now,
+        exp: now + ttl_secs as i64,
+        jti: Uuid::now_v7(),
+    };
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(keys.jwt_kid.clone());
+    jsonwebtoken::encode(&header, &claims, &keys.jwt_encoding).expect("EdDSA signing cannot fail")
+}
+
+/// Accepts only EdDSA tokens signed by our key, for our audience, unexpired (no leeway beyond
+/// 30 s of clock skew). `alg: none` and HMAC tokens fail the algorithm check.
+pub fn verify_access_token(keys: &Keys, token: &str) -> Result<Claims, TokenError> {
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.leeway = 30;
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    jsonwebtoken::decode::<Claims>(token, &keys.jwt_decoding, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })
+}
+
+/// A new opaque refresh token (256 random bits) and the hash we store.
+pub fn new_refresh_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+pub fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}

@@ -1,0 +1,154 @@
+//! The application state machine. One enum of states, one of actions, and one transition
+//! function; everything that changes an application's state goes through `next`.
+//!
+//! ```text
+//! draft ──submit──▶ submitted ──approve──▶ prereview_passed ──schedule_pickup──▶ pickup_scheduled
+//!   │                 │  │  ▲                    │ (no originals to post)              │ picked_up
+//!   │                 │  │  └──resubmit── returned ◀──return── (reception mismatch)   ▼
+//!   │                 │  └──reject──▶ rejected   │                          originals_in_transit
+//!   │                 │                          ▼                                     │ arrived
+//!   │                 │                     at_department ◀──dispatch── received ◀─────┘
+//!   │                 │                          │ decide
+//!   │                 │              approved ◀──┴──▶ refused
+//!   │                 │                 │ ship_result          (no paper result: complete)
+//!   │                 │                 ▼
+//!   │                 │         result_in_delivery ──deliver/confirm──▶ completed
+//!   └──cancel─────────┴──cancel──▶ cancelled   (also from returned)
+//! ```
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApplicationState {
+    Draft,
+    Submitted,
+    Returned,
+    Rejected,
+    PrereviewPassed,
+    PickupScheduled,
+    OriginalsInTransit,
+    Received,
+    AtDepartment,
+    Approved,
+    Refused,
+    ResultInDelivery,
+    Completed,
+    Cancelled,
+}
+
+pub const ALL_STATES: [ApplicationState; 14] = {
+    use ApplicationState::*;
+    [
+        Draft,
+        Submitted,
+        Returned,
+        Rejected,
+        PrereviewPassed,
+        PickupScheduled,
+        OriginalsInTransit,
+        Received,
+        AtDepartment,
+        Approved,
+        Refused,
+        ResultInDelivery,
+        Completed,
+        Cancelled,
+    ]
+};
+
+impl ApplicationState {
+    pub fn as_str(self) -> &'static str {
+        use ApplicationState::*;
+        match self {
+            Draft => "draft",
+            Submitted => "submitted",
+            Returned => "returned",
+            Rejected => "rejected",
+            PrereviewPassed => "prereview_passed",
+            PickupScheduled => "pickup_scheduled",
+            OriginalsInTransit => "originals_in_transit",
+            Received => "received",
+            AtDepartment => "at_department",
+            Approved => "approved",
+            Refused => "refused",
+            ResultInDelivery => "result_in_delivery",
+            Completed => "completed",
+            Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL_STATES.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// Pages may be added, removed or reordered only in these states.
+    pub fn pages_editable(self) -> bool {
+        matches!(self, Self::Draft | Self::Returned)
+    }
+}
+
+impl fmt::Display for ApplicationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The citizen submits a draft, or resubmits a returned case.
+    Submit,
+    /// The citizen withdraws before the pre-review decision.
+    Cancel,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submit => "submit",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {} an application that is {}", action.as_str(), from.as_str())]
+pub struct TransitionRefused {
+    pub from: ApplicationState,
+    pub action: Action,
+}
+
+/// The state `action` leads to from `from`, or a refusal.
+pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, TransitionRefused> {
+    use ApplicationState::*;
+    let to = match (from, action) {
+        (Draft | Returned, Action::Submit) => Submitted,
+        (Draft | Submitted | Returned, Action::Cancel) => Cancelled,
+        _ => return Err(TransitionRefused { from, action }),
+    };
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in ALL_STATES {
+            assert_eq!(ApplicationState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(ApplicationState::parse("nope"), None);
+    }
+
+    #[test]
+    fn submit_and_cancel_follow_the_machine() {
+        use ApplicationState::*;
+        assert_eq!(next(Draft, Action::Submit), Ok(Submitted));
+        assert_eq!(next(Returned, Action::Submit), Ok(Submitted));
+        assert!(next(Submitted, Action::Submit).is_err());
+        assert_eq!(next(Submitted, Action::Cancel), Ok(Cancelled));
+        for done in [Cancelled, Rejected, Completed, PrereviewPassed] {
+            assert!(next(done, Action::Cancel).is_err(), "{done}");
+        }
+    }
+}

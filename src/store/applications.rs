@@ -1,0 +1,214 @@
+//! Applications and their event timeline. A state change is one conditional UPDATE on
+//! `(id, state, version)` plus its event, in one transaction; zero rows updated means someone
+//! else changed the application first, and the caller answers 409.
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::domain::application::ApplicationState;
+
+pub mod application {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "applications")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub citizen_id: Uuid,
+        pub matter_id: Uuid,
+        pub matter_code: String,
+        pub state: String,
+        pub version: i32,
+        pub applicant_name: String,
+        pub applicant_phone: String,
+        pub applicant_id_number_enc: Option<String>,
+        pub applicant_id_number_masked: Option<String>,
+        pub return_address: Option<Json>,
+        pub note: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub submitted_at: Option<DateTimeUtc>,
+        pub first_submitted_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "application_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub application_id: Uuid,
+        pub actor_kind: String,
+        pub actor_id: Option<Uuid>,
+        pub action: String,
+        pub from_state: Option<String>,
+        pub to_state: String,
+        pub reason: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub kind: &'static str,
+    pub id: Option<Uuid>,
+}
+
+impl Actor {
+    pub fn citizen(id: Uuid) -> Self {
+        Self {
+            kind: "citizen",
+            id: Some(id),
+        }
+    }
+}
+
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    model: application::ActiveModel,
+    actor: Actor,
+) -> Result<application::Model, DbErr> {
+    let created = model.insert(db).await?;
+    record_event(
+        db,
+        created.id,
+        actor,
+        "create",
+        None,
+        ApplicationState::Draft,
+        None,
+    )
+    .await?;
+    Ok(created)
+}
+
+pub async fn record_event<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+    actor: Actor,
+    action: &str,
+    from: Option<ApplicationState>,
+    to: ApplicationState,
+    reason: Option<String>,
+) -> Result<(), DbErr> {
+    event::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        application_id: Set(application_id),
+        actor_kind: Set(actor.kind.to_string()),
+        actor_id: Set(actor.id),
+        action: Set(action.to_string()),
+        from_state: Set(from.map(|s| s.as_str().to_string())),
+        to_state: Set(to.as_str().to_string()),
+        reason: Set(reason),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The citizen's own application; `None` for another citizen's id, exactly as for a missing one.
+pub async fn find_owned<C: ConnectionTrait>(
+    db: &C,
+    citizen_id: Uuid,
+    id: Uuid,
+) -> Result<Option<application::Model>, DbErr> {
+    application::Entity::find_by_id(id)
+        .filter(application::Column::CitizenId.eq(citizen_id))
+        .one(db)
+        .await
+}
+
+/// A page of the citizen's applications, newest first. Ids are UUIDv7, so id order is creation
+/// order and the last id of a page is the cursor of the next.
+pub async fn list_owned<C: ConnectionTrait>(
+    db: &C,
+    citizen_id: Uuid,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<application::Model>, DbErr> {
+    let mut query =
+        application::Entity::find().filter(application::Column::CitizenId.eq(citizen_id));
+    if let Some(before) = before {
+        query = query.filter(application::Column::Id.lt(before));
+    }
+    query
+        .order_by_desc(application::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn events<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+) -> Result<Vec<event::Model>, DbErr> {
+    event::Entity::find()
+        .filter(event::Column::ApplicationId.eq(application_id))
+        .order_by_asc(event::Column::CreatedAt)
+        .order_by_asc(event::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Moves `app` from its current state to `to` if nobody changed it meanwhile. Returns false
+/// when the state or version moved on (the caller answers 409).
+pub async fn transition<C: ConnectionTrait>(
+    db: &C,
+    app: &application::Model,
+    to: ApplicationState,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let mut update = application::Entity::update_many()
+        .col_expr(application::Column::State, Expr::value(to.as_str()))
+        .col_expr(application::Column::Version, Expr::value(app.version + 1))
+        .col_expr(application::Column::UpdatedAt, Expr::value(now));
+    if to == ApplicationState::Submitted {
+        update = update.col_expr(application::Column::SubmittedAt, Expr::value(now));
+        if app.first_submitted_at.is_none() {
+            update = update.col_expr(application::Column::FirstSubmittedAt, Expr::value(now));
+        }
+    }
+    let result = update
+        .filter(application::Column::Id.eq(app.id))
+        .filter(application::Column::State.eq(app.state.as_str()))
+        .filter(application::Column::Version.eq(app.version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Bumps the version without changing the state: page edits do this so that a submit racing
+/// an upload loses cleanly.
+pub async fn touch<C: ConnectionTrait>(
+    db: &C,
+    app: &application::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = application::Entity::update_many()
+        .col_expr(application::Column::Version, Expr::value(app.version + 1))
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
+        .filter(application::Column::Id.eq(app.id))
+        .filter(application::Column::Version.eq(app.version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

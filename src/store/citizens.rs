@@ -1,0 +1,64 @@
+//! Citizens, known by their mini-program `openid`.
+
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
+use uuid::Uuid;
+
+pub mod citizen {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "citizens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub openid: String,
+        pub unionid: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub last_login_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Finds or creates the citizen with `openid`, recording the login and any new `unionid`. Safe
+/// under concurrent first logins: the unique `openid` decides and both get the same row.
+pub async fn upsert_by_openid(
+    db: &DatabaseConnection,
+    openid: &str,
+    unionid: Option<&str>,
+) -> Result<citizen::Model, DbErr> {
+    let now = Utc::now();
+    let mut update = vec![citizen::Column::LastLoginAt];
+    if unionid.is_some() {
+        update.push(citizen::Column::Unionid);
+    }
+    citizen::Entity::insert(citizen::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        openid: Set(openid.to_string()),
+        unionid: Set(unionid.map(str::to_string)),
+        created_at: Set(now),
+        last_login_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(citizen::Column::Openid)
+            .update_columns(update)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    citizen::Entity::find()
+        .filter(citizen::Column::Openid.eq(openid))
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("citizen just upserted".into()))
+}
+
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<citizen::Model>, DbErr> {
+    citizen::Entity::find_by_id(id).one(db).await
+}
