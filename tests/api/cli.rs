@@ -214,3 +214,118 @@ async fn migrate_then_catalog_import_reports_created_and_updated() {
     );
     assert!(!output.status.success());
 }
+
+/// Runs the real binary with debug logging through a login and an application with a phone and
+/// an ID number, then reads every log line it wrote.
+#[tokio::test]
+async fn logs_never_hold_tokens_phones_id_numbers_or_session_keys() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let wechat = crate::wechat_server::WechatServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beebox"))
+        .current_dir(dir.path())
+        .env("BEEBOX_SERVER__PORT", "0")
+        .env("BEEBOX_LOG__FORMAT", "json")
+        .env("BEEBOX_LOG__FILTER", "debug")
+        .env("BEEBOX_WECHAT__API_BASE", &wechat.base)
+        .env("BEEBOX_WECHAT__APP_ID", crate::wechat_server::APP_ID)
+        .env(
+            "BEEBOX_WECHAT__APP_SECRET",
+            crate::wechat_server::APP_SECRET,
+        )
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut logs = Vec::new();
+    let port = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the service logs that it listens");
+        let parsed: Option<serde_json::Value> = serde_json::from_str(&line).ok();
+        logs.push(line);
+        if let Some(addr) = parsed.as_ref().and_then(|v| v["addr"].as_str())
+            && let Some((_, port)) = addr.rsplit_once(':')
+        {
+            break port.to_string();
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pair: serde_json::Value = client
+        .post(format!("{base}/v1/auth/wechat"))
+        .json(&serde_json::json!({"code": "ok-logcheck"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = pair["access_token"].as_str().unwrap().to_string();
+    let refresh = pair["refresh_token"].as_str().unwrap().to_string();
+    let created = client
+        .post(format!("{base}/v1/applications"))
+        .bearer_auth(&access)
+        .json(&crate::applications::new_application(
+            "elderly-preferential-card",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    // A failing request too: errors are where secrets tend to leak.
+    client
+        .post(format!("{base}/v1/applications"))
+        .bearer_auth(format!("{access}x"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{base}/v1/auth/refresh"))
+        .json(&serde_json::json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    logs.extend(rx.try_iter());
+    let all = logs.join("\n");
+    assert!(
+        all.contains("request finished"),
+        "request logs are written: {all}"
+    );
+    for secret in [
+        access.as_str(),
+        refresh.as_str(),
+        "13800138000",
+        crate::applications::VALID_ID,
+        "19491231",
+        crate::wechat_server::SESSION_KEY,
+        crate::wechat_server::APP_SECRET,
+        "ok-logcheck",
+    ] {
+        assert!(!all.contains(secret), "the logs contain {secret}");
+    }
+}

@@ -84,3 +84,30 @@ async fn chunked_body_over_the_limit_is_a_413_problem() {
     // Nothing half-written became visible.
     assert!(app.state.store.head(&key).await.is_err());
 }
+
+#[tokio::test]
+async fn a_server_error_reveals_no_internals() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    // Break the database under the running service.
+    let db = app.state.database().unwrap();
+    db.execute_unprepared("DROP TABLE matter_materials")
+        .await
+        .unwrap();
+    let response = app.get("/v1/matters/birth-registration").await;
+    let body = assert_problem(response, 500, "internal_error").await;
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "matter_materials",
+        "select",
+        "sqlite",
+        "postgres",
+        "no such table",
+        "relation",
+    ] {
+        assert!(
+            !text.contains(leak),
+            "the 500 body reveals `{leak}`: {body}"
+        );
+    }
+}
