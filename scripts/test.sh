@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests and the api binary on SQLite, then the api binary again on
-# PostgreSQL when a server is reachable. BEEBOX_REQUIRE_PG=1 makes a missing PostgreSQL an error.
+# PostgreSQL when a server is reachable. BEEBOX_TEST_REQUIRE_PG=1 makes a missing PostgreSQL an error.
 # BEEBOX_TEST_PG_URL names the server (an admin URL; each test creates its own database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pg_url="${BEEBOX_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-require_pg="${BEEBOX_REQUIRE_PG:-0}"
+require_pg="${BEEBOX_TEST_REQUIRE_PG:-0}"
 passes=()
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -33,7 +33,7 @@ if psql "$pg_url" -Atqc 'select 1' >/dev/null 2>&1; then
   run_tests env BEEBOX_TEST_DATABASE_URL="$pg_url" cargo test --locked --test api
   passes+=("PostgreSQL: passed")
 elif [ "$require_pg" = "1" ]; then
-  echo "PostgreSQL at $pg_url is not reachable and BEEBOX_REQUIRE_PG=1" >&2
+  echo "PostgreSQL at $pg_url is not reachable and BEEBOX_TEST_REQUIRE_PG=1" >&2
   exit 1
 else
   passes+=("PostgreSQL: SKIPPED (no server at $pg_url)")

@@ -63,8 +63,6 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Largest request body accepted outside the upload routes, in bytes.
     pub body_limit_bytes: usize,
-    /// Largest upload body (page photos, presigned object PUTs), in bytes.
-    pub upload_limit_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
 }
@@ -76,7 +74,6 @@ impl Default for ServerConfig {
             port: 8080,
             public_url: None,
             body_limit_bytes: 1024 * 1024,
-            upload_limit_bytes: 24 * 1024 * 1024,
             shutdown_grace_secs: 30,
         }
     }
@@ -398,12 +395,6 @@ impl Config {
         if self.server.body_limit_bytes < 1024 {
             problem("server.body_limit_bytes", "must be at least 1024");
         }
-        if self.server.upload_limit_bytes < self.server.body_limit_bytes {
-            problem(
-                "server.upload_limit_bytes",
-                "must be at least server.body_limit_bytes",
-            );
-        }
         if let Some(url) = &self.database.url {
             let url = url.expose();
             if !(url.starts_with("sqlite:")
@@ -483,13 +474,8 @@ impl Config {
                 "wechat.app_id and wechat.app_secret are set together",
             );
         }
-        if self.uploads.max_page_bytes == 0
-            || self.uploads.max_page_bytes > self.server.upload_limit_bytes as u64
-        {
-            problem(
-                "uploads.max_page_bytes",
-                "must be between 1 and server.upload_limit_bytes",
-            );
+        if !(1024..=1024 * 1024 * 1024).contains(&self.uploads.max_page_bytes) {
+            problem("uploads.max_page_bytes", "must be between 1 KiB and 1 GiB");
         }
         if self.profile == Profile::Prod {
             if self.keys.data_encryption_key.is_none() {

@@ -10,10 +10,12 @@ pub mod domain;
 pub mod http;
 pub mod integrations;
 pub mod keys;
+pub mod media;
 pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod store;
+pub mod sweeps;
 pub mod telemetry;
 
 pub use startup::Application;

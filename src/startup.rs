@@ -113,7 +113,8 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     ));
     let limits = BodyLimits {
         json: state.config.server.body_limit_bytes,
-        upload: state.config.server.upload_limit_bytes,
+        // A page plus its multipart envelope; the page itself is capped exactly while it streams.
+        upload: state.config.uploads.max_page_bytes as usize + 64 * 1024,
     };
     let metrics = state.metrics.clone();
     let route = Route::new()
@@ -163,6 +164,7 @@ async fn init_database(state: AppState) -> anyhow::Result<()> {
     }
     state.set_db(db);
     tracing::info!("database ready");
+    tokio::spawn(crate::sweeps::run(state.clone()));
     Ok(())
 }
 

@@ -21,6 +21,8 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
     pub wechat: WechatClient,
+    /// Page processing decodes images: this bounds how many run at once.
+    pub media_permits: Arc<tokio::sync::Semaphore>,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
 }
@@ -35,6 +37,11 @@ impl AppState {
     ) -> Self {
         Self {
             wechat: WechatClient::new(&config.wechat),
+            media_permits: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism()
+                    .map_or(2, |n| n.get())
+                    .max(2),
+            )),
             config,
             store,
             signer,

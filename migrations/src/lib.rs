@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_catalog;
 mod m20261127_000002_citizens_applications;
+mod m20261127_000003_pages_uploads;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_catalog::Migration),
             Box::new(m20261127_000002_citizens_applications::Migration),
+            Box::new(m20261127_000003_pages_uploads::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod matters;
 pub mod objects;
 pub mod problem;
 pub mod security;
+pub mod uploads;
 pub mod well_known;
 
 use poem_openapi::{OpenApiService, Tags};
@@ -32,6 +33,9 @@ pub type Apis = (
     auth::AuthApi,
     matters::MattersApi,
     applications::ApplicationsApi,
+    applications::pages::PagesApi,
+    applications::uploads::DirectUploadsApi,
+    uploads::UploadsApi,
     objects::ObjectsApi,
 );
 
@@ -43,6 +47,9 @@ pub fn service() -> OpenApiService<Apis, ()> {
             auth::AuthApi,
             matters::MattersApi,
             applications::ApplicationsApi,
+            applications::pages::PagesApi,
+            applications::uploads::DirectUploadsApi,
+            uploads::UploadsApi,
             objects::ObjectsApi,
         ),
         "Beebox",

@@ -5,7 +5,9 @@ pub mod applications;
 pub mod catalog;
 pub mod citizens;
 pub mod idempotency;
+pub mod pages;
 pub mod sessions;
+pub mod uploads;
 
 use std::path::Path;
 use std::time::Duration;

@@ -224,7 +224,11 @@ async fn logs_never_hold_tokens_phones_id_numbers_or_session_keys() {
 
     let wechat = crate::wechat_server::WechatServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_beebox"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BEEBOX_")) {
+        command.env_remove(key);
+    }
+    let mut child = command
         .current_dir(dir.path())
         .env("BEEBOX_SERVER__PORT", "0")
         .env("BEEBOX_LOG__FORMAT", "json")

@@ -42,7 +42,7 @@ async fn malformed_query_parameter_is_a_400_problem() {
 #[tokio::test]
 async fn body_over_the_limit_is_a_413_problem() {
     let app = spawn_app().await;
-    let limit = app.config.server.upload_limit_bytes;
+    let limit = app.config.uploads.max_page_bytes as usize + 64 * 1024;
     // Declared length over the limit: refused before the body is read.
     let response = app
         .client
@@ -58,7 +58,7 @@ async fn body_over_the_limit_is_a_413_problem() {
 #[tokio::test]
 async fn chunked_body_over_the_limit_is_a_413_problem() {
     let app = spawn_app().await;
-    let limit = app.config.server.upload_limit_bytes;
+    let limit = app.config.uploads.max_page_bytes as usize + 64 * 1024;
     let key = beebox::storage::ObjectKey::parse("tests/chunked.bin").unwrap();
     let put = app
         .state

@@ -9,6 +9,7 @@ mod helpers;
 mod matters;
 mod objects;
 mod openapi;
+mod pages;
 mod s3_server;
 mod storage;
 mod wechat_server;

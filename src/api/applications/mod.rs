@@ -1,5 +1,10 @@
 //! `/v1/applications`: a citizen's applications. Every route is the citizen's own: another
-//! citizen's id answers 404 exactly like a missing one.
+//! citizen's id answers 404 exactly like a missing one. Pages live in `pages.rs` (path A) and
+//! `uploads.rs` (path B); both go through `intake.rs`.
+
+pub mod intake;
+pub mod pages;
+pub mod uploads;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -20,6 +25,7 @@ use crate::domain::id_number::IdNumber;
 use crate::domain::phone::PhoneNumber;
 use crate::state::AppState;
 use crate::store::applications::{self, Actor, application};
+use crate::store::pages as store_pages;
 use crate::store::{begin_write, catalog, idempotency};
 
 pub struct ApplicationsApi;
@@ -92,6 +98,8 @@ pub struct ApplicationMaterial {
     pub page_count: i32,
     /// Enough pages for submission.
     pub satisfied: bool,
+    /// The pages, in order.
+    pub pages: Vec<pages::PageWithLinks>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -209,7 +217,7 @@ impl ApplicationsApi {
             first_submitted_at: Set(None),
         };
         let created = applications::insert(&txn, model, Actor::citizen(citizen)).await?;
-        let view = view(&state, &created, &version, Viewer::Owner);
+        let view = view(&state, &created, &version, &[], Viewer::Owner);
         if let Some(key) = &idempotency_key.0 {
             let saved = idempotency::save(
                 &txn,
@@ -299,7 +307,7 @@ impl ApplicationsApi {
         let db = state.db()?;
         let app = owned(db, auth.0.id, id.0).await?;
         let version = version_of(db, &app).await?;
-        Ok(Json(view(&state, &app, &version, Viewer::Owner)))
+        Ok(Json(full_view(&state, &app, &version).await?))
     }
 
     /// Withdraw a draft, submitted or returned application. Cancelling twice is harmless.
@@ -336,7 +344,58 @@ impl ApplicationsApi {
         txn.commit().await?;
         let app = owned(db, citizen, id.0).await?;
         let version = version_of(db, &app).await?;
-        Ok(Json(view(&state, &app, &version, Viewer::Owner)))
+        Ok(Json(full_view(&state, &app, &version).await?))
+    }
+
+    /// Submit for pre-review (or resubmit a returned case). Every required material needs
+    /// between its minimum and maximum pages; from then on the pages are fixed.
+    #[oai(path = "/v1/applications/:id/submit", method = "post")]
+    async fn submit(
+        &self,
+        state: Data<&AppState>,
+        auth: CitizenAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Application>> {
+        let db = state.db()?;
+        let citizen = auth.0.id;
+        let txn = begin_write(db).await?;
+        let app = owned(&txn, citizen, id.0).await?;
+        let from = parse_state(&app)?;
+        let to = machine::next(from, Action::Submit)
+            .map_err(|e| ApiError::conflict("invalid_state", format!("You {e}.")))?;
+        let version = version_of(&txn, &app).await?;
+        let stored = store_pages::of_application(&txn, app.id).await?;
+        let problems = intake::incomplete(&version, &stored);
+        if !problems.is_empty() {
+            let names: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+            return Err(ApiError::unprocessable(
+                "materials_incomplete",
+                format!("Some materials are not complete: {}.", names.join(", ")),
+            )
+            .with_errors(problems));
+        }
+        let now = Utc::now();
+        if !applications::transition(&txn, &app, to, now).await? {
+            return Err(concurrent_change());
+        }
+        let action = if from == ApplicationState::Returned {
+            "resubmit"
+        } else {
+            "submit"
+        };
+        applications::record_event(
+            &txn,
+            app.id,
+            Actor::citizen(citizen),
+            action,
+            Some(from),
+            to,
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        let app = owned(db, citizen, id.0).await?;
+        Ok(Json(full_view(&state, &app, &version).await?))
     }
 
     /// The application's timeline: every state change, oldest first.
@@ -466,10 +525,25 @@ pub enum Viewer {
     Other,
 }
 
+/// The owner's view with every page and its links.
+pub async fn full_view(
+    state: &AppState,
+    app: &application::Model,
+    version: &catalog::MatterVersion,
+) -> Result<Application, ApiError> {
+    let stored = store_pages::of_application(state.db()?, app.id).await?;
+    let mut linked = Vec::with_capacity(stored.len());
+    for page in &stored {
+        linked.push(pages::with_links(state, page).await);
+    }
+    Ok(view(state, app, version, &linked, Viewer::Owner))
+}
+
 pub fn view(
     state: &AppState,
     app: &application::Model,
     version: &catalog::MatterVersion,
+    stored: &[pages::PageWithLinks],
     viewer: Viewer,
 ) -> Application {
     let id_number = match viewer {
@@ -482,17 +556,26 @@ pub fn view(
     let materials = version
         .materials
         .iter()
-        .map(|m| ApplicationMaterial {
-            code: m.code.clone(),
-            name: m.name.clone(),
-            guidance: m.guidance.clone(),
-            kinds: material_kinds(&m.kinds),
-            required: m.required,
-            min_pages: m.min_pages,
-            max_pages: m.max_pages,
-            original_required: m.original_required,
-            page_count: 0,
-            satisfied: m.min_pages == 0,
+        .map(|m| {
+            let own: Vec<pages::PageWithLinks> = stored
+                .iter()
+                .filter(|p| p.page.material_code == m.code)
+                .cloned()
+                .collect();
+            let count = own.len() as i32;
+            ApplicationMaterial {
+                code: m.code.clone(),
+                name: m.name.clone(),
+                guidance: m.guidance.clone(),
+                kinds: material_kinds(&m.kinds),
+                required: m.required,
+                min_pages: m.min_pages,
+                max_pages: m.max_pages,
+                original_required: m.original_required,
+                page_count: count,
+                satisfied: count >= m.min_pages && count <= m.max_pages,
+                pages: own,
+            }
         })
         .collect();
     Application {

@@ -1,0 +1,360 @@
+//! What every page goes through, whichever way it arrived: the checks that need no bytes, then
+//! type, integrity and bomb checks with metadata removal (`crate::media`), a thumbnail, storage,
+//! and one transaction that records the page. Objects stored for a page that is then refused
+//! are deleted again.
+
+use std::path::Path;
+
+use chrono::Utc;
+use sea_orm::ActiveValue::Set;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::api::applications::{concurrent_change, owned, parse_state, version_of};
+use crate::api::problem::{ApiError, FieldProblem};
+use crate::domain::catalog::MaterialKind;
+use crate::media::{self, CleanPage, MediaError};
+use crate::state::AppState;
+use crate::storage::ObjectKey;
+use crate::store::applications::{self, application};
+use crate::store::begin_write;
+use crate::store::catalog::{MatterVersion, material};
+use crate::store::pages::{self, page};
+
+/// Where an incoming page's bytes wait while they are checked.
+pub fn temp_file(state: &AppState) -> Result<tempfile::NamedTempFile, ApiError> {
+    let dir = state.config.data_dir.join("tmp");
+    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    tempfile::Builder::new()
+        .prefix("page-")
+        .tempfile_in(dir)
+        .map_err(ApiError::internal)
+}
+
+pub fn page_too_large(max: u64) -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "page_too_large",
+        format!("A page may be at most {max} bytes."),
+    )
+}
+
+/// Copies `reader` into `file`, refusing with 413 as soon as it passes `max` bytes.
+pub async fn spool(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    file: &Path,
+    max: u64,
+) -> Result<u64, ApiError> {
+    use tokio::io::AsyncReadExt;
+    let mut out = tokio::fs::File::create(file)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buffer).await.map_err(|e| {
+            ApiError::bad_request("upload_interrupted", format!("The upload broke off: {e}"))
+        })?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > max {
+            return Err(page_too_large(max));
+        }
+        out.write_all(&buffer[..n])
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    out.flush().await.map_err(ApiError::internal)?;
+    Ok(total)
+}
+
+/// The application and material a page is for, checked before any bytes are processed.
+pub struct Target {
+    pub app: application::Model,
+    pub version: MatterVersion,
+    pub material: material::Model,
+}
+
+pub async fn target(
+    state: &AppState,
+    citizen: Uuid,
+    application_id: Uuid,
+    material_code: &str,
+) -> Result<Target, ApiError> {
+    let db = state.db()?;
+    let app = owned(db, citizen, application_id).await?;
+    ensure_editable(&app)?;
+    let version = version_of(db, &app).await?;
+    let material = version
+        .materials
+        .iter()
+        .find(|m| m.code == material_code)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "material_not_found",
+                format!("This service item has no material `{material_code}`."),
+            )
+        })?;
+    let existing = pages::of_application(db, app.id).await?;
+    check_room(state, &existing, &material)?;
+    Ok(Target {
+        app,
+        version,
+        material,
+    })
+}
+
+pub fn ensure_editable(app: &application::Model) -> Result<(), ApiError> {
+    if parse_state(app)?.pages_editable() {
+        Ok(())
+    } else {
+        Err(ApiError::conflict(
+            "application_not_editable",
+            format!(
+                "The application is {}; its pages can no longer change.",
+                app.state
+            ),
+        ))
+    }
+}
+
+fn check_room(
+    state: &AppState,
+    existing: &[page::Model],
+    material: &material::Model,
+) -> Result<(), ApiError> {
+    let of_material = existing
+        .iter()
+        .filter(|p| p.material_code == material.code)
+        .count() as i32;
+    if of_material >= material.max_pages {
+        return Err(ApiError::unprocessable(
+            "too_many_pages",
+            format!(
+                "{} takes at most {} page(s); delete one first.",
+                material.name, material.max_pages
+            ),
+        ));
+    }
+    let limit = state.config.uploads.max_pages_per_application;
+    if existing.len() as u32 >= limit {
+        return Err(ApiError::unprocessable(
+            "too_many_pages",
+            format!("An application may hold at most {limit} pages."),
+        ));
+    }
+    Ok(())
+}
+
+fn allowed_kinds(material: &material::Model) -> Vec<MaterialKind> {
+    material
+        .kinds
+        .split(',')
+        .filter_map(MaterialKind::parse)
+        .collect()
+}
+
+fn media_error(error: MediaError) -> ApiError {
+    let detail = error.to_string();
+    match error {
+        MediaError::Empty => ApiError::unprocessable("empty_file", detail),
+        MediaError::TooLarge { max, .. } => page_too_large(max),
+        MediaError::UnsupportedType => ApiError::unprocessable(
+            "unsupported_file_type",
+            "The file is not a JPEG, PNG, HEIC, WebP or PDF (judged by its content, not its name).",
+        ),
+        MediaError::NotAllowed { .. } => ApiError::unprocessable("file_type_not_allowed", detail),
+        MediaError::Corrupt(_) => ApiError::unprocessable("corrupt_file", detail),
+        MediaError::TooManyPixels { .. } => ApiError::unprocessable("image_too_large", detail),
+        MediaError::Io(e) => ApiError::internal(e),
+    }
+}
+
+/// Checks and cleans the page in `raw`, stores it with a thumbnail, and records it.
+pub async fn ingest(
+    state: &AppState,
+    target: Target,
+    raw: &Path,
+    original_name: Option<String>,
+) -> Result<page::Model, ApiError> {
+    let cleaned = temp_file(state)?;
+    let limits = media::Limits {
+        max_bytes: state.config.uploads.max_page_bytes,
+        max_pixels: state.config.uploads.max_pixels,
+        max_dimension: state.config.uploads.max_dimension,
+    };
+    let allowed = allowed_kinds(&target.material);
+    // Decoding is memory-hungry: a few pages at a time, whatever the number of uploads.
+    let permit = state
+        .media_permits
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let (raw_path, clean_path) = (raw.to_path_buf(), cleaned.path().to_path_buf());
+    let clean: CleanPage = tokio::task::spawn_blocking(move || {
+        media::clean(&raw_path, &clean_path, &allowed, &limits)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(media_error)?;
+    let clean_path = cleaned.path().to_path_buf();
+    let thumbnail = tokio::task::spawn_blocking(move || media::thumbnail(&clean_path))
+        .await
+        .map_err(ApiError::internal)?
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no thumbnail for a page");
+            None
+        });
+    drop(permit);
+
+    let page_id = Uuid::now_v7();
+    let key = ObjectKey::parse(format!(
+        "applications/{}/pages/{page_id}.{}",
+        target.app.id,
+        clean.page_type.extension()
+    ))?;
+    let file = tokio::fs::File::open(cleaned.path())
+        .await
+        .map_err(ApiError::internal)?;
+    state
+        .store
+        .put(&key, clean.page_type.content_type(), Box::pin(file))
+        .await?;
+    let mut stored = vec![key.clone()];
+    let thumbnail_key = match thumbnail {
+        Some(bytes) => {
+            let thumb_key = ObjectKey::parse(format!(
+                "applications/{}/pages/{page_id}.thumb.jpg",
+                target.app.id
+            ))?;
+            let reader = std::io::Cursor::new(bytes);
+            match state
+                .store
+                .put(&thumb_key, "image/jpeg", Box::pin(reader))
+                .await
+            {
+                Ok(_) => {
+                    stored.push(thumb_key.clone());
+                    Some(thumb_key)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "thumbnail not stored");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let recorded = record(
+        state,
+        &target,
+        page_id,
+        &key,
+        thumbnail_key.as_ref(),
+        &clean,
+        original_name,
+    )
+    .await;
+    if recorded.is_err() {
+        for key in &stored {
+            if let Err(e) = state.store.delete(key).await {
+                tracing::warn!(error = %e, "could not delete the objects of a refused page");
+            }
+        }
+    }
+    recorded
+}
+
+/// One transaction: the application must still be editable and have room, the bytes must not
+/// be a page it already has, and its version moves on so a racing submit loses cleanly.
+async fn record(
+    state: &AppState,
+    target: &Target,
+    page_id: Uuid,
+    key: &ObjectKey,
+    thumbnail_key: Option<&ObjectKey>,
+    clean: &CleanPage,
+    original_name: Option<String>,
+) -> Result<page::Model, ApiError> {
+    let db = state.db()?;
+    let txn = begin_write(db).await?;
+    let app = owned(&txn, target.app.citizen_id, target.app.id).await?;
+    ensure_editable(&app)?;
+    let existing = pages::of_application(&txn, app.id).await?;
+    check_room(state, &existing, &target.material)?;
+    if existing.iter().any(|p| p.sha256 == clean.sha256) {
+        return Err(duplicate_page());
+    }
+    let position = existing
+        .iter()
+        .filter(|p| p.material_code == target.material.code)
+        .count() as i32
+        + 1;
+    let mut model = pages::new_model(page_id, app.id, &target.material.code, position);
+    model.object_key = Set(key.as_str().to_string());
+    model.thumbnail_key = Set(thumbnail_key.map(|k| k.as_str().to_string()));
+    model.content_type = Set(clean.page_type.content_type().to_string());
+    model.size = Set(clean.size as i64);
+    model.sha256 = Set(clean.sha256.clone());
+    model.width = Set(clean.width.map(|w| w as i32));
+    model.height = Set(clean.height.map(|h| h as i32));
+    model.original_name = Set(original_name.map(|n| n.chars().take(255).collect()));
+    model.created_at = Set(Utc::now());
+    let inserted = match pages::insert(&txn, model).await {
+        Ok(page) => page,
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            return Err(duplicate_page());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !applications::touch(&txn, &app, Utc::now()).await? {
+        return Err(concurrent_change());
+    }
+    txn.commit().await?;
+    Ok(inserted)
+}
+
+fn duplicate_page() -> ApiError {
+    ApiError::conflict(
+        "duplicate_page",
+        "This application already has a page with exactly these bytes.",
+    )
+}
+
+/// The field problems that make an application not yet submittable.
+pub fn incomplete(version: &MatterVersion, pages: &[page::Model]) -> Vec<FieldProblem> {
+    version
+        .materials
+        .iter()
+        .filter_map(|m| {
+            let count = pages.iter().filter(|p| p.material_code == m.code).count() as i32;
+            if count < m.min_pages {
+                Some(FieldProblem::new(
+                    m.code.clone(),
+                    format!(
+                        "{} needs at least {} page(s), has {count}",
+                        m.name, m.min_pages
+                    ),
+                ))
+            } else if count > m.max_pages {
+                Some(FieldProblem::new(
+                    m.code.clone(),
+                    format!(
+                        "{} takes at most {} page(s), has {count}",
+                        m.name, m.max_pages
+                    ),
+                ))
+            } else {
+                None
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,330 @@
+//! `/v1/applications/{id}/materials/{code}/pages` (upload path A, wx.uploadFile-compatible),
+//! `/v1/applications/{id}/pages/{page_id}` (delete) and `.../pages/order` (reorder).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use poem::web::{Data, Multipart};
+use poem::{FromRequest, Request, RequestBody};
+use poem_openapi::error::ContentTypeError;
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Json, ParsePayload, Payload};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use crate::api::ApiTags;
+use crate::api::applications::intake::{self, spool, temp_file};
+use crate::api::applications::{concurrent_change, owned};
+use crate::api::problem::{ApiError, ApiResult};
+use crate::api::security::CitizenAuth;
+use crate::state::AppState;
+use crate::storage::ObjectKey;
+use crate::store::applications;
+use crate::store::begin_write;
+use crate::store::pages::{self, page};
+
+pub struct PagesApi;
+
+/// A stored page.
+#[derive(Debug, Clone, Object)]
+pub struct Page {
+    pub id: Uuid,
+    pub material_code: String,
+    /// 1-based position within the material.
+    pub index: i32,
+    /// As judged from the bytes: `image/jpeg`, `image/png`, `image/heic`, `image/webp` or
+    /// `application/pdf`.
+    pub content_type: String,
+    /// Bytes stored, after metadata removal.
+    pub size: i64,
+    /// Lower-case hex SHA-256 of the bytes stored.
+    pub sha256: String,
+    /// Upright pixel size, for photos.
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// The file name the client gave, if any.
+    pub original_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page as the owner sees it, with short-lived links to view it.
+#[derive(Debug, Clone, Object)]
+pub struct PageWithLinks {
+    #[oai(flatten)]
+    pub page: Page,
+    /// Presigned GET of the page, valid for 5 minutes.
+    pub url: Option<String>,
+    /// Presigned GET of a ~320 px JPEG thumbnail, valid for 5 minutes (none for HEIC and PDF).
+    pub thumbnail_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct PageOrder {
+    /// Every page of the material, in the new order.
+    pub page_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct PageList {
+    pub items: Vec<Page>,
+}
+
+#[derive(ApiResponse)]
+pub enum PageCreated {
+    /// The page, cleaned and stored.
+    #[oai(status = 201)]
+    Created(Json<Page>),
+}
+
+#[derive(ApiResponse)]
+pub enum PageDeleted {
+    #[oai(status = 204)]
+    Deleted,
+}
+
+/// `multipart/form-data` with the page in the field `file`; other fields are ignored, as
+/// `wx.uploadFile` sends its `formData` alongside.
+pub struct PageForm(Multipart);
+
+impl Payload for PageForm {
+    const CONTENT_TYPE: &'static str = "multipart/form-data";
+
+    fn check_content_type(content_type: &str) -> bool {
+        content_type.starts_with("multipart/form-data")
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut file = MetaSchema::new_with_format("string", "binary");
+        file.description = Some("The page: a JPEG, PNG, HEIC, WebP or PDF file.");
+        let mut schema = MetaSchema::new("object");
+        schema.required = vec!["file"];
+        schema.properties = vec![("file", MetaSchemaRef::Inline(Box::new(file)))];
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+impl ParsePayload for PageForm {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(
+            <Multipart as FromRequest>::from_request(request, body).await?,
+        ))
+    }
+}
+
+// What poem-openapi's own payloads get from its (private) `impl_apirequest_for_payload!`.
+impl<'a> ApiExtractor<'a> for PageForm {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <Self as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Self as Payload>::CONTENT_TYPE,
+                schema: <Self as Payload>::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match request.content_type() {
+            Some(content_type) if Self::check_content_type(content_type) => {
+                <Self as ParsePayload>::from_request(request, body).await
+            }
+            Some(content_type) => Err(ContentTypeError::NotSupported {
+                content_type: content_type.to_string(),
+            }
+            .into()),
+            None => Err(ContentTypeError::ExpectContentType.into()),
+        }
+    }
+}
+
+pub const LINK_TTL: Duration = Duration::from_secs(300);
+
+#[OpenApi(tag = "ApiTags::Applications")]
+impl PagesApi {
+    /// Upload one page of a material (path A). Send the file in the multipart field `file`.
+    #[oai(
+        path = "/v1/applications/:id/materials/:material_code/pages",
+        method = "post"
+    )]
+    async fn upload(
+        &self,
+        state: Data<&AppState>,
+        auth: CitizenAuth,
+        id: Path<Uuid>,
+        material_code: Path<String>,
+        form: PageForm,
+    ) -> ApiResult<PageCreated> {
+        let target = intake::target(&state, auth.0.id, id.0, &material_code.0).await?;
+        let mut multipart = form.0;
+        let raw = temp_file(&state)?;
+        let max = state.config.uploads.max_page_bytes;
+        let mut original_name = None;
+        let mut found = false;
+        while let Some(field) = multipart.next_field().await.map_err(|e| {
+            ApiError::bad_request(
+                "malformed_multipart",
+                format!("The multipart body could not be read: {e}"),
+            )
+        })? {
+            if field.name() != Some("file") {
+                continue;
+            }
+            original_name = field.file_name().map(str::to_string);
+            spool(field.into_async_read(), raw.path(), max).await?;
+            found = true;
+            break;
+        }
+        if !found {
+            return Err(ApiError::bad_request(
+                "file_missing",
+                "The multipart body has no `file` field.",
+            ));
+        }
+        let page = intake::ingest(&state, target, raw.path(), original_name).await?;
+        Ok(PageCreated::Created(Json(view(&page))))
+    }
+
+    /// Remove a page while the application is editable. The material's other pages close up.
+    #[oai(path = "/v1/applications/:id/pages/:page_id", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: CitizenAuth,
+        id: Path<Uuid>,
+        page_id: Path<Uuid>,
+    ) -> ApiResult<PageDeleted> {
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let app = owned(&txn, auth.0.id, id.0).await?;
+        let page = pages::find(&txn, app.id, page_id.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("page_not_found", "No such page."))?;
+        intake::ensure_editable(&app)?;
+        pages::delete(&txn, page.id).await?;
+        let remaining: Vec<Uuid> = pages::of_application(&txn, app.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.material_code == page.material_code)
+            .map(|p| p.id)
+            .collect();
+        pages::set_order(&txn, &remaining).await?;
+        if !applications::touch(&txn, &app, Utc::now()).await? {
+            return Err(concurrent_change());
+        }
+        txn.commit().await?;
+        for key in [Some(page.object_key), page.thumbnail_key]
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(key) = ObjectKey::parse(key)
+                && let Err(e) = state.store.delete(&key).await
+            {
+                tracing::warn!(error = %e, "a deleted page's object stays behind");
+            }
+        }
+        Ok(PageDeleted::Deleted)
+    }
+
+    /// Put a material's pages in a new order. `page_ids` lists every page of the material once.
+    #[oai(
+        path = "/v1/applications/:id/materials/:material_code/pages/order",
+        method = "put"
+    )]
+    async fn reorder(
+        &self,
+        state: Data<&AppState>,
+        auth: CitizenAuth,
+        id: Path<Uuid>,
+        material_code: Path<String>,
+        body: Json<PageOrder>,
+    ) -> ApiResult<Json<PageList>> {
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let app = owned(&txn, auth.0.id, id.0).await?;
+        intake::ensure_editable(&app)?;
+        let current: Vec<page::Model> = pages::of_application(&txn, app.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.material_code == material_code.0)
+            .collect();
+        let mut wanted = body.page_ids.clone();
+        let mut have: Vec<Uuid> = current.iter().map(|p| p.id).collect();
+        wanted.sort();
+        have.sort();
+        if wanted != have {
+            return Err(ApiError::unprocessable(
+                "page_order_mismatch",
+                "page_ids must list every page of this material exactly once.",
+            ));
+        }
+        pages::set_order(&txn, &body.page_ids).await?;
+        if !applications::touch(&txn, &app, Utc::now()).await? {
+            return Err(concurrent_change());
+        }
+        let items = pages::of_application(&txn, app.id)
+            .await?
+            .iter()
+            .filter(|p| p.material_code == material_code.0)
+            .map(view)
+            .collect();
+        txn.commit().await?;
+        Ok(Json(PageList { items }))
+    }
+}
+
+pub fn view(page: &page::Model) -> Page {
+    Page {
+        id: page.id,
+        material_code: page.material_code.clone(),
+        index: page.position,
+        content_type: page.content_type.clone(),
+        size: page.size,
+        sha256: page.sha256.clone(),
+        width: page.width,
+        height: page.height,
+        original_name: page.original_name.clone(),
+        created_at: page.created_at,
+    }
+}
+
+/// The page with presigned links; a store that cannot sign leaves them out.
+pub async fn with_links(state: &AppState, page: &page::Model) -> PageWithLinks {
+    let sign = |key: Option<&String>| {
+        let key = key.and_then(|k| ObjectKey::parse(k.clone()).ok());
+        async move {
+            match key {
+                Some(key) => state
+                    .store
+                    .presign_get(&key, LINK_TTL)
+                    .await
+                    .ok()
+                    .map(|p| p.url),
+                None => None,
+            }
+        }
+    };
+    PageWithLinks {
+        page: view(page),
+        url: sign(Some(&page.object_key)).await,
+        thumbnail_url: sign(page.thumbnail_key.as_ref()).await,
+    }
+}

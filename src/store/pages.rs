@@ -1,0 +1,98 @@
+//! Pages of an application's materials, in display order per material.
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, QueryOrder};
+use uuid::Uuid;
+
+pub mod page {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub application_id: Uuid,
+        pub material_code: String,
+        /// 1-based order within the material.
+        pub position: i32,
+        pub object_key: String,
+        pub thumbnail_key: Option<String>,
+        pub content_type: String,
+        pub size: i64,
+        pub sha256: String,
+        pub width: Option<i32>,
+        pub height: Option<i32>,
+        pub original_name: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Every page of an application, by material then position.
+pub async fn of_application<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+) -> Result<Vec<page::Model>, DbErr> {
+    page::Entity::find()
+        .filter(page::Column::ApplicationId.eq(application_id))
+        .order_by_asc(page::Column::MaterialCode)
+        .order_by_asc(page::Column::Position)
+        .all(db)
+        .await
+}
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+    id: Uuid,
+) -> Result<Option<page::Model>, DbErr> {
+    page::Entity::find_by_id(id)
+        .filter(page::Column::ApplicationId.eq(application_id))
+        .one(db)
+        .await
+}
+
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    model: page::ActiveModel,
+) -> Result<page::Model, DbErr> {
+    model.insert(db).await
+}
+
+pub async fn delete<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), DbErr> {
+    page::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// Sets the positions of one material's pages to the order of `ids` (1-based).
+pub async fn set_order<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<(), DbErr> {
+    for (index, id) in ids.iter().enumerate() {
+        page::Entity::update_many()
+            .col_expr(page::Column::Position, Expr::value(index as i32 + 1))
+            .filter(page::Column::Id.eq(*id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+pub fn new_model(
+    id: Uuid,
+    application_id: Uuid,
+    material_code: &str,
+    position: i32,
+) -> page::ActiveModel {
+    page::ActiveModel {
+        id: Set(id),
+        application_id: Set(application_id),
+        material_code: Set(material_code.to_string()),
+        position: Set(position),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,93 @@
+//! Direct uploads (path B): a presigned PUT the citizen makes straight to the object store,
+//! completed into a page afterwards. Uncompleted ones expire and are swept.
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::{QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+pub mod upload {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "uploads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub application_id: Uuid,
+        pub citizen_id: Uuid,
+        pub material_code: String,
+        /// Where the client PUTs the bytes: a staging key, never a page's key.
+        pub object_key: String,
+        pub content_type: String,
+        pub size: i64,
+        pub sha256: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub completed_at: Option<DateTimeUtc>,
+        pub page_id: Option<Uuid>,
+        pub swept_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub async fn find_owned<C: ConnectionTrait>(
+    db: &C,
+    citizen_id: Uuid,
+    id: Uuid,
+) -> Result<Option<upload::Model>, DbErr> {
+    upload::Entity::find_by_id(id)
+        .filter(upload::Column::CitizenId.eq(citizen_id))
+        .one(db)
+        .await
+}
+
+pub async fn mark_completed<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    page_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = upload::Entity::update_many()
+        .col_expr(upload::Column::CompletedAt, Expr::value(now))
+        .col_expr(upload::Column::PageId, Expr::value(page_id))
+        .filter(upload::Column::Id.eq(id))
+        .filter(upload::Column::CompletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Uncompleted uploads past their expiry whose objects have not been swept yet.
+pub async fn expired<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<upload::Model>, DbErr> {
+    upload::Entity::find()
+        .filter(upload::Column::CompletedAt.is_null())
+        .filter(upload::Column::SweptAt.is_null())
+        .filter(upload::Column::ExpiresAt.lt(now))
+        .order_by_asc(upload::Column::ExpiresAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn mark_swept<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    upload::Entity::update_many()
+        .col_expr(upload::Column::SweptAt, Expr::value(now))
+        .filter(upload::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
