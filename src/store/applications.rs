@@ -137,6 +137,22 @@ pub async fn find_owned<C: ConnectionTrait>(
         .await
 }
 
+/// As `find_owned`, inside a write transaction, holding the row until it ends: on PostgreSQL
+/// with `FOR UPDATE`, on SQLite by the `BEGIN IMMEDIATE` the transaction already holds. Page
+/// edits and submits of one application then run one after the other.
+pub async fn lock_owned<C: ConnectionTrait>(
+    db: &C,
+    citizen_id: Uuid,
+    id: Uuid,
+) -> Result<Option<application::Model>, DbErr> {
+    let mut query =
+        application::Entity::find_by_id(id).filter(application::Column::CitizenId.eq(citizen_id));
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(db).await
+}
+
 /// A page of the citizen's applications, newest first. Ids are UUIDv7, so id order is creation
 /// order and the last id of a page is the cursor of the next.
 pub async fn list_owned<C: ConnectionTrait>(
@@ -194,6 +210,24 @@ pub async fn transition<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// `transition` and its event together: the one way a state change is written. Returns false
+/// (and writes nothing) when the application moved on meanwhile.
+pub async fn change_state<C: ConnectionTrait>(
+    db: &C,
+    app: &application::Model,
+    to: ApplicationState,
+    actor: Actor,
+    action: &str,
+    reason: Option<String>,
+) -> Result<bool, DbErr> {
+    let from = ApplicationState::parse(&app.state);
+    if !transition(db, app, to, Utc::now()).await? {
+        return Ok(false);
+    }
+    record_event(db, app.id, actor, action, from, to, reason).await?;
+    Ok(true)
 }
 
 /// Bumps the version without changing the state: page edits do this so that a submit racing

@@ -60,6 +60,19 @@ async fn upload_ok(
     response.json().await.unwrap()
 }
 
+/// PUTs `body` to a path B ticket's URL with the headers it names, as a client would.
+async fn put_to_ticket(
+    app: &TestApp,
+    ticket: &serde_json::Value,
+    body: Vec<u8>,
+) -> reqwest::StatusCode {
+    let mut request = app.client.put(ticket["url"].as_str().unwrap()).body(body);
+    for (name, value) in ticket["headers"].as_object().unwrap() {
+        request = request.header(name, value.as_str().unwrap());
+    }
+    request.send().await.unwrap().status()
+}
+
 /// Path B: ticket, PUT, complete.
 async fn direct_upload(
     app: &TestApp,
@@ -80,19 +93,8 @@ async fn direct_upload(
     assert_eq!(ticket.status(), 201);
     let ticket: serde_json::Value = ticket.json().await.unwrap();
     assert_eq!(ticket["method"], "PUT");
-    let mut put = app
-        .client
-        .put(ticket["url"].as_str().unwrap())
-        .body(bytes.to_vec());
-    for (name, value) in ticket["headers"].as_object().unwrap() {
-        put = put.header(name, value.as_str().unwrap());
-    }
-    let put = put.send().await.unwrap();
-    assert!(
-        put.status().is_success(),
-        "PUT to the store: {}",
-        put.status()
-    );
+    let put = put_to_ticket(app, &ticket, bytes.to_vec()).await;
+    assert!(put.is_success(), "PUT to the store: {put}");
     let upload_id = ticket["upload_id"].as_str().unwrap();
     app.post_as(
         token,
@@ -564,13 +566,7 @@ async fn direct_upload_mismatches_are_422_and_the_object_is_deleted() {
     };
     let put = |ticket: serde_json::Value, body: Vec<u8>| {
         let app = &app;
-        async move {
-            let mut request = app.client.put(ticket["url"].as_str().unwrap()).body(body);
-            for (name, value) in ticket["headers"].as_object().unwrap() {
-                request = request.header(name, value.as_str().unwrap());
-            }
-            assert!(request.send().await.unwrap().status().is_success());
-        }
+        async move { assert!(put_to_ticket(app, &ticket, body).await.is_success()) }
     };
     let sha = hex::encode(Sha256::digest(&bytes));
 
@@ -682,14 +678,11 @@ async fn completing_an_expired_upload_is_410_and_the_sweep_deletes_uncompleted_o
         .await
         .unwrap();
     for ticket in [&late, &abandoned] {
-        let mut request = app
-            .client
-            .put(ticket["url"].as_str().unwrap())
-            .body(bytes.clone());
-        for (name, value) in ticket["headers"].as_object().unwrap() {
-            request = request.header(name, value.as_str().unwrap());
-        }
-        assert!(request.send().await.unwrap().status().is_success());
+        assert!(
+            put_to_ticket(&app, ticket, bytes.clone())
+                .await
+                .is_success()
+        );
     }
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let path = format!(
@@ -745,4 +738,23 @@ async fn concurrent_submits_leave_one_winner() {
         .filter(|e| e["action"] == "submit")
         .count();
     assert_eq!(submits, 1);
+}
+
+#[tokio::test]
+async fn parallel_uploads_to_one_application_all_land_in_order() {
+    let app = spawn_app().await;
+    let token = app.citizen_token("parallel").await;
+    let created = create(&app, &token, "real-estate-transfer-resale").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    // wx.uploadFile runs several uploads at once.
+    let uploads = (0..6u8).map(|n| upload(&app, &token, &id, "sale-contract", jpeg(n), "p.jpg"));
+    let responses = futures_util::future::join_all(uploads).await;
+    let mut indexes = Vec::new();
+    for response in responses {
+        assert_eq!(response.status(), 201);
+        let page: serde_json::Value = response.json().await.unwrap();
+        indexes.push(page["index"].as_i64().unwrap());
+    }
+    indexes.sort();
+    assert_eq!(indexes, [1, 2, 3, 4, 5, 6]);
 }

@@ -10,7 +10,7 @@ use sea_orm::ActiveValue::Set;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-use crate::api::applications::{concurrent_change, owned, parse_state, version_of};
+use crate::api::applications::{concurrent_change, lock_owned, owned, parse_state, version_of};
 use crate::api::problem::{ApiError, FieldProblem};
 use crate::domain::catalog::MaterialKind;
 use crate::media::{self, CleanPage, MediaError};
@@ -281,7 +281,7 @@ async fn record(
 ) -> Result<page::Model, ApiError> {
     let db = state.db()?;
     let txn = begin_write(db).await?;
-    let app = owned(&txn, target.app.citizen_id, target.app.id).await?;
+    let app = lock_owned(&txn, target.app.citizen_id, target.app.id).await?;
     ensure_editable(&app)?;
     let existing = pages::of_application(&txn, app.id).await?;
     check_room(state, &existing, &target.material)?;

@@ -321,25 +321,16 @@ impl ApplicationsApi {
         let db = state.db()?;
         let citizen = auth.0.id;
         let txn = begin_write(db).await?;
-        let app = owned(&txn, citizen, id.0).await?;
+        let app = lock_owned(&txn, citizen, id.0).await?;
         let from = parse_state(&app)?;
         if from != ApplicationState::Cancelled {
             let to = machine::next(from, Action::Cancel)
                 .map_err(|e| ApiError::conflict("invalid_state", format!("You {e}.")))?;
-            let now = Utc::now();
-            if !applications::transition(&txn, &app, to, now).await? {
+            if !applications::change_state(&txn, &app, to, Actor::citizen(citizen), "cancel", None)
+                .await?
+            {
                 return Err(concurrent_change());
             }
-            applications::record_event(
-                &txn,
-                app.id,
-                Actor::citizen(citizen),
-                "cancel",
-                Some(from),
-                to,
-                None,
-            )
-            .await?;
         }
         txn.commit().await?;
         let app = owned(db, citizen, id.0).await?;
@@ -359,7 +350,7 @@ impl ApplicationsApi {
         let db = state.db()?;
         let citizen = auth.0.id;
         let txn = begin_write(db).await?;
-        let app = owned(&txn, citizen, id.0).await?;
+        let app = lock_owned(&txn, citizen, id.0).await?;
         let from = parse_state(&app)?;
         let to = machine::next(from, Action::Submit)
             .map_err(|e| ApiError::conflict("invalid_state", format!("You {e}.")))?;
@@ -374,25 +365,16 @@ impl ApplicationsApi {
             )
             .with_errors(problems));
         }
-        let now = Utc::now();
-        if !applications::transition(&txn, &app, to, now).await? {
-            return Err(concurrent_change());
-        }
         let action = if from == ApplicationState::Returned {
             "resubmit"
         } else {
             "submit"
         };
-        applications::record_event(
-            &txn,
-            app.id,
-            Actor::citizen(citizen),
-            action,
-            Some(from),
-            to,
-            None,
-        )
-        .await?;
+        if !applications::change_state(&txn, &app, to, Actor::citizen(citizen), action, None)
+            .await?
+        {
+            return Err(concurrent_change());
+        }
         txn.commit().await?;
         let app = owned(db, citizen, id.0).await?;
         Ok(Json(full_view(&state, &app, &version).await?))
@@ -457,6 +439,17 @@ pub async fn owned<C: sea_orm::ConnectionTrait>(
     id: Uuid,
 ) -> Result<application::Model, ApiError> {
     applications::find_owned(db, citizen, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))
+}
+
+/// The citizen's application, locked for the rest of the write transaction.
+pub async fn lock_owned<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    citizen: Uuid,
+    id: Uuid,
+) -> Result<application::Model, ApiError> {
+    applications::lock_owned(db, citizen, id)
         .await?
         .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::intake::{self, spool, temp_file};
-use crate::api::applications::{concurrent_change, owned};
+use crate::api::applications::{concurrent_change, lock_owned};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
 use crate::state::AppState;
@@ -214,7 +214,7 @@ impl PagesApi {
     ) -> ApiResult<PageDeleted> {
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = owned(&txn, auth.0.id, id.0).await?;
+        let app = lock_owned(&txn, auth.0.id, id.0).await?;
         let page = pages::find(&txn, app.id, page_id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("page_not_found", "No such page."))?;
@@ -259,7 +259,7 @@ impl PagesApi {
     ) -> ApiResult<Json<PageList>> {
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = owned(&txn, auth.0.id, id.0).await?;
+        let app = lock_owned(&txn, auth.0.id, id.0).await?;
         intake::ensure_editable(&app)?;
         let current: Vec<page::Model> = pages::of_application(&txn, app.id)
             .await?
