@@ -12,7 +12,7 @@ cargo build --release --quiet
 work=$(mktemp -d)
 port=${BENCH_PORT:-18080}
 BEEBOX_DATA_DIR="$work" BEEBOX_SERVER__PORT="$port" BEEBOX_LOG__FILTER=warn \
-  target/release/beebox serve >"$work/server.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/release/beebox" serve >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do

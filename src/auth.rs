@@ -41,6 +41,12 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// Staff only: roles and departments at issue time (informational; every staff request
+    /// re-reads them, so a change takes effect at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -52,6 +58,17 @@ pub enum TokenError {
 }
 
 pub fn issue_access_token(keys: &Keys, sub: Uuid, kind: SubjectKind, ttl_secs: u64) -> String {
+    issue_access_token_with(keys, sub, kind, ttl_secs, Vec::new(), Vec::new())
+}
+
+pub fn issue_access_token_with(
+    keys: &Keys,
+    sub: Uuid,
+    kind: SubjectKind,
+    ttl_secs: u64,
+    roles: Vec<String>,
+    departments: Vec<String>,
+) -> String {
     let now = Utc::now().timestamp();
     let claims = Claims {
         sub,
@@ -61,6 +78,8 @@ pub fn issue_access_token(keys: &Keys, sub: Uuid, kind: SubjectKind, ttl_secs: u
         iat: now,
         exp: now + ttl_secs as i64,
         jti: Uuid::now_v7(),
+        roles,
+        departments,
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(keys.jwt_kid.clone());

@@ -41,6 +41,23 @@ pub enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create an admin account. The password is asked for at a terminal, or read from the first
+    /// line of standard input.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +114,71 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Staff {
+            command:
+                StaffCommand::CreateAdmin {
+                    username,
+                    display_name,
+                },
+        } => {
+            let username = crate::domain::staff::normalize_username(&username)
+                .map_err(|m| anyhow::anyhow!("username {m}"))?;
+            let password = read_new_password()?;
+            crate::domain::staff::check_password(&password)
+                .map_err(|m| anyhow::anyhow!("password {m}"))?;
+            let db = connect_for_command(&config).await?;
+            store::migrate(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(store::describe_error(&e)))
+                .context("applying migrations")?;
+            anyhow::ensure!(
+                store::staff::find_by_username(&db, &username)
+                    .await?
+                    .is_none(),
+                "the username {username} is taken"
+            );
+            let hash = crate::passwords::hash(&password);
+            let created = store::staff::insert(
+                &db,
+                &username,
+                &display_name,
+                hash,
+                "admin".into(),
+                String::new(),
+            )
+            .await?;
+            store::audit::append(
+                &db,
+                store::audit::Record {
+                    actor_kind: "system",
+                    actor_name: Some("beebox staff create-admin".into()),
+                    action: "staff.create",
+                    target_kind: Some("staff"),
+                    target_id: Some(created.id),
+                    outcome: "success",
+                    detail: Some("roles=admin".into()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            println!("created admin {username} ({})", created.id);
+            Ok(())
+        }
+    }
+}
+
+/// The new admin's password: prompted twice at a terminal, else the first line of stdin.
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Password again: ")?;
+        anyhow::ensure!(first == second, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
 }
 

@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// Take the client address for the audit log from `X-Forwarded-For` (behind a proxy you run).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +77,7 @@ impl Default for ServerConfig {
             public_url: None,
             body_limit_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -224,6 +227,10 @@ pub struct AuthConfig {
     pub refresh_ttl_secs: u64,
     /// Accept `dev:NAME` as a WeChat login code without calling WeChat. Unset: on in dev only.
     pub dev_login: Option<bool>,
+    /// Failed staff logins (per username, within `login_lock_secs`) that lock it.
+    pub login_lock_after: u32,
+    /// How long a locked username stays locked.
+    pub login_lock_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -232,6 +239,8 @@ impl Default for AuthConfig {
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
             dev_login: None,
+            login_lock_after: 5,
+            login_lock_secs: 15 * 60,
         }
     }
 }
@@ -456,6 +465,9 @@ impl Config {
         }
         if !(60..=24 * 3600).contains(&self.auth.access_ttl_secs) {
             problem("auth.access_ttl_secs", "must be between 60 and 86400");
+        }
+        if self.auth.login_lock_after < 2 {
+            problem("auth.login_lock_after", "must be at least 2");
         }
         if self.auth.refresh_ttl_secs < self.auth.access_ttl_secs {
             problem(

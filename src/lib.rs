@@ -11,6 +11,7 @@ pub mod http;
 pub mod integrations;
 pub mod keys;
 pub mod media;
+pub mod passwords;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_catalog;
 mod m20261127_000002_citizens_applications;
 mod m20261127_000003_pages_uploads;
+mod m20261127_000004_staff_audit;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_catalog::Migration),
             Box::new(m20261127_000002_citizens_applications::Migration),
             Box::new(m20261127_000003_pages_uploads::Migration),
+            Box::new(m20261127_000004_staff_audit::Migration),
         ]
     }
 }

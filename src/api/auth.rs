@@ -45,6 +45,8 @@ pub struct TokenPair {
     pub refresh_token: String,
     /// The citizen logged in (absent for staff tokens).
     pub citizen: Option<CitizenView>,
+    /// The staff member logged in (absent for citizen tokens).
+    pub staff: Option<crate::api::staff::StaffView>,
 }
 
 #[derive(ApiResponse)]
@@ -125,6 +127,7 @@ impl AuthApi {
             expires_in: state.config.auth.access_ttl_secs,
             refresh_token: token,
             citizen,
+            staff: None,
         }))
     }
 
@@ -203,5 +206,6 @@ pub async fn start_session(
         expires_in: auth.access_ttl_secs,
         refresh_token: token,
         citizen: None,
+        staff: None,
     })
 }

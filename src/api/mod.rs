@@ -1,6 +1,7 @@
 //! The HTTP contract: one `#[OpenApi]` struct per area, all in one OpenAPI document. A URL's
 //! handler lives in the file named after its first segment below `/v1`.
 
+pub mod admin;
 pub mod applications;
 pub mod auth;
 pub mod health;
@@ -8,6 +9,7 @@ pub mod matters;
 pub mod objects;
 pub mod problem;
 pub mod security;
+pub mod staff;
 pub mod uploads;
 pub mod well_known;
 
@@ -25,17 +27,22 @@ pub enum ApiTags {
     Auth,
     /// A citizen's applications.
     Applications,
+    /// Staff accounts and the audit log.
+    Admin,
 }
 
 pub type Apis = (
     health::HealthApi,
     well_known::WellKnownApi,
     auth::AuthApi,
+    staff::StaffApi,
     matters::MattersApi,
     applications::ApplicationsApi,
     applications::pages::PagesApi,
     applications::uploads::DirectUploadsApi,
     uploads::UploadsApi,
+    admin::staff::AdminStaffApi,
+    admin::audit::AdminAuditApi,
     objects::ObjectsApi,
 );
 
@@ -45,11 +52,14 @@ pub fn service() -> OpenApiService<Apis, ()> {
             health::HealthApi,
             well_known::WellKnownApi,
             auth::AuthApi,
+            staff::StaffApi,
             matters::MattersApi,
             applications::ApplicationsApi,
             applications::pages::PagesApi,
             applications::uploads::DirectUploadsApi,
             uploads::UploadsApi,
+            admin::staff::AdminStaffApi,
+            admin::audit::AdminAuditApi,
             objects::ObjectsApi,
         ),
         "Beebox",

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::api::problem::ApiError;
 use crate::auth::{SubjectKind, TokenError, verify_access_token};
+use crate::domain::staff::{Role, parse_roles};
 use crate::state::AppState;
 
 /// A citizen, from `Authorization: Bearer <access token>`.
@@ -44,5 +45,116 @@ async fn check_citizen(req: &Request, bearer: Bearer) -> poem::Result<Citizen> {
         Err(TokenError::Invalid) => {
             Err(ApiError::unauthorized("token_invalid", "The access token is not valid.").into())
         }
+    }
+}
+
+/// A staff member, from `Authorization: Bearer <access token>`, re-read from the database on
+/// every request: a disabled account or a changed role takes effect at once.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "StaffToken",
+    ty = "bearer",
+    bearer_format = "JWT",
+    checker = "check_staff"
+)]
+pub struct StaffAuth(pub StaffMember);
+
+#[derive(Debug, Clone)]
+pub struct StaffMember {
+    pub id: Uuid,
+    pub username: String,
+    pub roles: Vec<Role>,
+    pub departments: Vec<String>,
+}
+
+impl StaffMember {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// 403 unless the member holds `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.has(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "role_required",
+                format!("This needs the `{role}` role."),
+            ))
+        }
+    }
+}
+
+async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<StaffMember> {
+    let state = req
+        .data::<AppState>()
+        .expect("AppState is attached to every route");
+    let claims = match verify_access_token(&state.keys, &bearer.token) {
+        Ok(claims) if claims.kind == SubjectKind::Staff => claims,
+        Ok(_) => {
+            return Err(ApiError::forbidden(
+                "staff_only",
+                "This endpoint is for staff; citizen tokens are not accepted here.",
+            )
+            .into());
+        }
+        Err(TokenError::Expired) => {
+            return Err(ApiError::unauthorized(
+                "token_expired",
+                "The access token has expired; refresh it.",
+            )
+            .into());
+        }
+        Err(TokenError::Invalid) => {
+            return Err(
+                ApiError::unauthorized("token_invalid", "The access token is not valid.").into(),
+            );
+        }
+    };
+    let member = crate::store::staff::find(state.db()?, claims.sub)
+        .await
+        .map_err(ApiError::from)?
+        .filter(|m| m.disabled_at.is_none())
+        .ok_or_else(|| {
+            ApiError::unauthorized("account_disabled", "This staff account is disabled.")
+        })?;
+    Ok(StaffMember {
+        id: member.id,
+        username: member.username,
+        roles: parse_roles(&member.roles),
+        departments: split_list(&member.departments),
+    })
+}
+
+/// `a,b` as stored, to a list.
+pub fn split_list(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The client's address for the audit log: the peer, or with `server.trust_forwarded_for` the
+/// first `X-Forwarded-For` entry.
+pub struct ClientIp(pub Option<String>);
+
+impl<'a> poem::FromRequest<'a> for ClientIp {
+    async fn from_request(req: &'a Request, _body: &mut poem::RequestBody) -> poem::Result<Self> {
+        let trust = req
+            .data::<AppState>()
+            .is_some_and(|s| s.config.server.trust_forwarded_for);
+        let forwarded = trust
+            .then(|| req.headers().get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        let peer = req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string());
+        Ok(Self(forwarded.or(peer)))
     }
 }

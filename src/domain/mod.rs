@@ -4,3 +4,4 @@ pub mod application;
 pub mod catalog;
 pub mod id_number;
 pub mod phone;
+pub mod staff;

@@ -2,11 +2,13 @@
 //! schema from the `migrations` crate, and one query module per aggregate.
 
 pub mod applications;
+pub mod audit;
 pub mod catalog;
 pub mod citizens;
 pub mod idempotency;
 pub mod pages;
 pub mod sessions;
+pub mod staff;
 pub mod uploads;
 
 use std::path::Path;

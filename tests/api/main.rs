@@ -11,5 +11,6 @@ mod objects;
 mod openapi;
 mod pages;
 mod s3_server;
+mod staff;
 mod storage;
 mod wechat_server;

@@ -1,0 +1,341 @@
+//! `/v1/admin/staff`: create, list, re-role, disable and enable staff, and reset passwords.
+//! Every change is audited; disabling or resetting a password ends the member's sessions.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{EntityTrait, IntoActiveModel};
+use uuid::Uuid;
+
+use crate::api::ApiTags;
+use crate::api::problem::{ApiError, ApiResult, FieldProblem};
+use crate::api::security::{ClientIp, StaffAuth, StaffMember};
+use crate::api::staff::StaffView;
+use crate::domain::staff::{Role, check_password, join_roles, normalize_username};
+use crate::passwords;
+use crate::state::AppState;
+use crate::store::audit::{self, Record};
+use crate::store::catalog::department;
+use crate::store::{sessions, staff};
+
+pub struct AdminStaffApi;
+
+#[derive(Object)]
+pub struct NewStaff {
+    pub username: String,
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub display_name: String,
+    pub password: String,
+    pub roles: Vec<String>,
+    #[oai(default)]
+    pub departments: Vec<String>,
+}
+
+#[derive(Object)]
+pub struct RoleChange {
+    pub roles: Vec<String>,
+    pub departments: Vec<String>,
+}
+
+#[derive(Object)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+#[derive(Object)]
+pub struct StaffList {
+    pub items: Vec<StaffView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum StaffCreated {
+    #[oai(status = 201)]
+    Created(Json<StaffView>),
+}
+
+#[derive(ApiResponse)]
+pub enum PasswordChanged {
+    /// The new password is set and the member's sessions are ended.
+    #[oai(status = 204)]
+    Changed,
+}
+
+#[OpenApi(tag = "ApiTags::Admin")]
+impl AdminStaffApi {
+    /// Create a staff member.
+    #[oai(path = "/v1/admin/staff", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        body: Json<NewStaff>,
+    ) -> ApiResult<StaffCreated> {
+        auth.0.require(Role::Admin)?;
+        let db = state.db()?;
+        let mut problems = Vec::new();
+        let username = normalize_username(&body.username)
+            .map_err(|m| problems.push(FieldProblem::new("username", m)))
+            .ok();
+        if let Err(m) = check_password(&body.password) {
+            problems.push(FieldProblem::new("password", m));
+        }
+        let (roles, departments) =
+            check_roles(&state, &body.roles, &body.departments, &mut problems).await?;
+        let Some(username) = username.filter(|_| problems.is_empty()) else {
+            return Err(ApiError::invalid_fields(problems));
+        };
+        if staff::find_by_username(db, &username).await?.is_some() {
+            return Err(ApiError::conflict(
+                "username_taken",
+                format!("The username `{username}` is taken."),
+            ));
+        }
+        let password = body.password.clone();
+        let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
+            .await
+            .map_err(ApiError::internal)?;
+        let created = staff::insert(
+            db,
+            &username,
+            body.display_name.trim(),
+            hash,
+            join_roles(&roles),
+            departments.join(","),
+        )
+        .await?;
+        audit_change(
+            &state,
+            &auth.0,
+            &ip,
+            "staff.create",
+            created.id,
+            Some(format!("roles={}", created.roles)),
+        )
+        .await?;
+        Ok(StaffCreated::Created(Json(StaffView::from(&created))))
+    }
+
+    /// List staff members.
+    #[oai(path = "/v1/admin/staff", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        cursor: Query<Option<Uuid>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> ApiResult<Json<StaffList>> {
+        auth.0.require(Role::Admin)?;
+        let rows = staff::list(state.db()?, cursor.0, limit.0 + 1).await?;
+        let more = rows.len() as u64 > limit.0;
+        let items: Vec<StaffView> = rows
+            .iter()
+            .take(limit.0 as usize)
+            .map(StaffView::from)
+            .collect();
+        let next_cursor = more
+            .then(|| items.last().map(|i| i.id.to_string()))
+            .flatten();
+        Ok(Json(StaffList { items, next_cursor }))
+    }
+
+    /// Change a member's roles and departments.
+    #[oai(path = "/v1/admin/staff/:id/roles", method = "put")]
+    async fn change_roles(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+        body: Json<RoleChange>,
+    ) -> ApiResult<Json<StaffView>> {
+        auth.0.require(Role::Admin)?;
+        let mut problems = Vec::new();
+        let (roles, departments) =
+            check_roles(&state, &body.roles, &body.departments, &mut problems).await?;
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_fields(problems));
+        }
+        if id.0 == auth.0.id && !roles.contains(&Role::Admin) {
+            return Err(self_lockout());
+        }
+        let member = find(&state, id.0).await?;
+        let mut model = member.into_active_model();
+        model.roles = Set(join_roles(&roles));
+        model.departments = Set(departments.join(","));
+        let updated = staff::update(state.db()?, model).await?;
+        audit_change(
+            &state,
+            &auth.0,
+            &ip,
+            "staff.change_roles",
+            updated.id,
+            Some(format!(
+                "roles={} departments={}",
+                updated.roles, updated.departments
+            )),
+        )
+        .await?;
+        Ok(Json(StaffView::from(&updated)))
+    }
+
+    /// Disable a member: they cannot log in, and their sessions end at once.
+    #[oai(path = "/v1/admin/staff/:id/disable", method = "post")]
+    async fn disable(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<StaffView>> {
+        auth.0.require(Role::Admin)?;
+        if id.0 == auth.0.id {
+            return Err(self_lockout());
+        }
+        let member = find(&state, id.0).await?;
+        let updated = if member.disabled_at.is_some() {
+            member
+        } else {
+            let mut model = member.into_active_model();
+            model.disabled_at = Set(Some(chrono::Utc::now()));
+            staff::update(state.db()?, model).await?
+        };
+        sessions::revoke_subject(state.db()?, updated.id).await?;
+        audit_change(&state, &auth.0, &ip, "staff.disable", updated.id, None).await?;
+        Ok(Json(StaffView::from(&updated)))
+    }
+
+    /// Enable a disabled member again.
+    #[oai(path = "/v1/admin/staff/:id/enable", method = "post")]
+    async fn enable(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<StaffView>> {
+        auth.0.require(Role::Admin)?;
+        let member = find(&state, id.0).await?;
+        let mut model = member.into_active_model();
+        model.disabled_at = Set(None);
+        let updated = staff::update(state.db()?, model).await?;
+        audit_change(&state, &auth.0, &ip, "staff.enable", updated.id, None).await?;
+        Ok(Json(StaffView::from(&updated)))
+    }
+
+    /// Set a new password for a member; their sessions end.
+    #[oai(path = "/v1/admin/staff/:id/password", method = "post")]
+    async fn reset_password(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+        body: Json<PasswordReset>,
+    ) -> ApiResult<PasswordChanged> {
+        auth.0.require(Role::Admin)?;
+        check_password(&body.password)
+            .map_err(|m| ApiError::invalid_fields(vec![FieldProblem::new("password", m)]))?;
+        let member = find(&state, id.0).await?;
+        let password = body.password.clone();
+        let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
+            .await
+            .map_err(ApiError::internal)?;
+        let mut model = member.into_active_model();
+        model.password_hash = Set(hash);
+        let updated = staff::update(state.db()?, model).await?;
+        sessions::revoke_subject(state.db()?, updated.id).await?;
+        audit_change(
+            &state,
+            &auth.0,
+            &ip,
+            "staff.reset_password",
+            updated.id,
+            None,
+        )
+        .await?;
+        Ok(PasswordChanged::Changed)
+    }
+}
+
+fn default_limit() -> u64 {
+    50
+}
+
+fn self_lockout() -> ApiError {
+    ApiError::conflict(
+        "cannot_lock_out_self",
+        "You cannot disable yourself or remove your own admin role.",
+    )
+}
+
+async fn find(state: &AppState, id: Uuid) -> Result<crate::store::staff::member::Model, ApiError> {
+    staff::find(state.db()?, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("staff_not_found", "No such staff member."))
+}
+
+/// Known roles (at least one) and existing department codes.
+async fn check_roles(
+    state: &AppState,
+    roles: &[String],
+    departments: &[String],
+    problems: &mut Vec<FieldProblem>,
+) -> Result<(Vec<Role>, Vec<String>), ApiError> {
+    let parsed: Vec<Role> = roles.iter().filter_map(|r| Role::parse(r)).collect();
+    if parsed.is_empty() || parsed.len() != roles.len() {
+        problems.push(FieldProblem::new(
+            "roles",
+            "must list one or more of reviewer, reception, approver, admin",
+        ));
+    }
+    let known: Vec<String> = department::Entity::find()
+        .all(state.db()?)
+        .await?
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
+    let mut codes: Vec<String> = departments.iter().map(|d| d.trim().to_string()).collect();
+    codes.sort();
+    codes.dedup();
+    if let Some(unknown) = codes.iter().find(|c| !known.contains(c)) {
+        problems.push(FieldProblem::new(
+            "departments",
+            format!("unknown department `{unknown}`"),
+        ));
+    }
+    Ok((parsed, codes))
+}
+
+async fn audit_change(
+    state: &AppState,
+    actor: &StaffMember,
+    ip: &ClientIp,
+    action: &'static str,
+    target: Uuid,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
+    audit::append(
+        state.db()?,
+        Record {
+            actor_kind: "staff",
+            actor_id: Some(actor.id),
+            actor_name: Some(actor.username.clone()),
+            client_ip: ip.0.clone(),
+            action,
+            target_kind: Some("staff"),
+            target_id: Some(target),
+            outcome: "success",
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
