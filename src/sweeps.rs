@@ -1,14 +1,16 @@
-//! Periodic clean-up: objects of direct uploads that expired uncompleted. Idempotent, so several
-//! instances running it at once only repeat each other's deletes.
+//! Background work kept in the database, so a crash loses none of it: thumbnails of new pages,
+//! and the objects of direct uploads that expired uncompleted. Both are idempotent, so several
+//! instances running them at once only repeat each other's work.
 // The durable job queue (scheduled jobs that run once across instances) replaces this loop.
 
 use std::time::Duration;
 
 use chrono::Utc;
 
+use crate::media;
 use crate::state::AppState;
 use crate::storage::{ObjectKey, StorageError};
-use crate::store::uploads;
+use crate::store::{pages, uploads};
 
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -35,14 +37,89 @@ pub async fn sweep_expired_uploads(state: &AppState) -> anyhow::Result<usize> {
     Ok(expired.len())
 }
 
-pub async fn run(state: AppState) {
-    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-    loop {
-        tick.tick().await;
-        match sweep_expired_uploads(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(swept = n, "expired uploads swept"),
-            Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+/// A page whose thumbnail failed this often is left without one.
+const THUMBNAIL_ATTEMPTS: i32 = 3;
+
+/// Makes the missing thumbnails of up to `limit` pages. Returns how many were made.
+pub async fn make_thumbnails(state: &AppState, limit: u64) -> anyhow::Result<usize> {
+    let Some(db) = state.database() else {
+        return Ok(0);
+    };
+    let mut made = 0;
+    for page in pages::needing_thumbnails(db, THUMBNAIL_ATTEMPTS, limit).await? {
+        match thumbnail_of(state, &page).await {
+            Ok(key) => {
+                pages::set_thumbnail(db, page.id, key.as_str()).await?;
+                made += 1;
+            }
+            Err(e) => {
+                tracing::warn!(page = %page.id, error = %e, "thumbnail not made");
+                pages::count_thumbnail_attempt(db, page.id).await?;
+            }
         }
     }
+    Ok(made)
+}
+
+async fn thumbnail_of(state: &AppState, page: &pages::page::Model) -> anyhow::Result<ObjectKey> {
+    let source = ObjectKey::parse(page.object_key.clone())?;
+    let dir = state.config.data_dir.join("tmp");
+    tokio::fs::create_dir_all(&dir).await?;
+    let local = tempfile::Builder::new()
+        .prefix("thumb-")
+        .tempfile_in(dir)?
+        .into_temp_path();
+    let (_, mut reader) = state.store.get(&source).await?;
+    let mut file = tokio::fs::File::create(&local).await?;
+    tokio::io::copy(&mut reader, &mut file).await?;
+    drop(file);
+    let _permit = state.media_permits.acquire().await?;
+    let path = local.to_path_buf();
+    let bytes = tokio::task::spawn_blocking(move || media::thumbnail(&path))
+        .await??
+        .ok_or_else(|| anyhow::anyhow!("this kind of page has no thumbnail"))?;
+    let key = ObjectKey::parse(format!(
+        "{}.thumb.jpg",
+        page.object_key
+            .rsplit_once('.')
+            .map_or(page.object_key.as_str(), |(stem, _)| stem)
+    ))?;
+    state
+        .store
+        .put(&key, "image/jpeg", Box::pin(std::io::Cursor::new(bytes)))
+        .await?;
+    Ok(key)
+}
+
+/// How often the thumbnail worker looks for new pages when it found none.
+pub const THUMBNAIL_POLL: Duration = Duration::from_secs(1);
+
+pub async fn run(state: AppState) {
+    let thumbnails = {
+        let state = state.clone();
+        async move {
+            loop {
+                match make_thumbnails(&state, 20).await {
+                    Ok(0) => tokio::time::sleep(THUMBNAIL_POLL).await,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "thumbnail worker failed");
+                        tokio::time::sleep(THUMBNAIL_POLL).await;
+                    }
+                }
+            }
+        }
+    };
+    let uploads = async move {
+        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            match sweep_expired_uploads(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(swept = n, "expired uploads swept"),
+                Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+            }
+        }
+    };
+    tokio::join!(thumbnails, uploads);
 }

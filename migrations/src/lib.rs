@@ -6,6 +6,7 @@ mod m20261127_000001_catalog;
 mod m20261127_000002_citizens_applications;
 mod m20261127_000003_pages_uploads;
 mod m20261127_000004_staff_audit;
+mod m20261127_000005_page_thumbnails;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_citizens_applications::Migration),
             Box::new(m20261127_000003_pages_uploads::Migration),
             Box::new(m20261127_000004_staff_audit::Migration),
+            Box::new(m20261127_000005_page_thumbnails::Migration),
         ]
     }
 }

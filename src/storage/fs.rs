@@ -170,6 +170,33 @@ impl ObjectStore for FsStore {
         Ok(outcome)
     }
 
+    /// A rename when the file is on our filesystem: no second copy of the bytes.
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        path: &Path,
+        known: PutOutcome,
+    ) -> Result<PutOutcome, StorageError> {
+        fs::File::open(path).await?.sync_all().await?;
+        let meta = Meta {
+            content_type: Some(content_type.to_string()),
+            size: known.size,
+            sha256: known.sha256.clone(),
+        };
+        let meta = serde_json::to_vec(&meta).expect("metadata serialises");
+        self.write_atomically(&self.meta_path(key), &meta).await?;
+        match rename_into_place(path, &self.object_path(key)).await {
+            Ok(()) => Ok(known),
+            // Another filesystem (EXDEV): copy instead.
+            Err(StorageError::Io(e)) if e.kind() == ErrorKind::CrossesDevices => {
+                let file = fs::File::open(path).await?;
+                self.put(key, content_type, Box::pin(file)).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(key = %key), err)]
     async fn get(&self, key: &ObjectKey) -> Result<(ObjectInfo, ByteReader), StorageError> {
         let file = fs::File::open(self.object_path(key))

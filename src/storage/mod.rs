@@ -75,6 +75,20 @@ pub trait ObjectStore: Send + Sync + 'static {
         body: ByteReader,
     ) -> Result<PutOutcome, StorageError>;
 
+    /// Stores the local file at `path` under `key`; the store may move the file instead of
+    /// copying it. `known` is the file's size and SHA-256, already measured by the caller.
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        path: &std::path::Path,
+        known: PutOutcome,
+    ) -> Result<PutOutcome, StorageError> {
+        let _ = known;
+        let file = tokio::fs::File::open(path).await?;
+        self.put(key, content_type, Box::pin(file)).await
+    }
+
     async fn get(&self, key: &ObjectKey) -> Result<(ObjectInfo, ByteReader), StorageError>;
 
     async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StorageError>;

@@ -1,7 +1,7 @@
 //! Pages of an application's materials, in display order per material.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, QueryOrder};
 use uuid::Uuid;
 
@@ -26,6 +26,7 @@ pub mod page {
         pub height: Option<i32>,
         pub original_name: Option<String>,
         pub created_at: DateTimeUtc,
+        pub thumbnail_attempts: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -82,6 +83,44 @@ pub async fn set_order<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<(), D
     Ok(())
 }
 
+/// Photos that can have a thumbnail and have none yet, oldest first.
+pub async fn needing_thumbnails<C: ConnectionTrait>(
+    db: &C,
+    max_attempts: i32,
+    limit: u64,
+) -> Result<Vec<page::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    page::Entity::find()
+        .filter(page::Column::ThumbnailKey.is_null())
+        .filter(page::Column::ContentType.is_in(["image/jpeg", "image/png", "image/webp"]))
+        .filter(page::Column::ThumbnailAttempts.lt(max_attempts))
+        .order_by_asc(page::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn set_thumbnail<C: ConnectionTrait>(db: &C, id: Uuid, key: &str) -> Result<(), DbErr> {
+    page::Entity::update_many()
+        .col_expr(page::Column::ThumbnailKey, Expr::value(key))
+        .filter(page::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn count_thumbnail_attempt<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), DbErr> {
+    page::Entity::update_many()
+        .col_expr(
+            page::Column::ThumbnailAttempts,
+            Expr::col(page::Column::ThumbnailAttempts).add(1),
+        )
+        .filter(page::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub fn new_model(
     id: Uuid,
     application_id: Uuid,
@@ -93,6 +132,7 @@ pub fn new_model(
         application_id: Set(application_id),
         material_code: Set(material_code.to_string()),
         position: Set(position),
+        thumbnail_attempts: Set(0),
         ..Default::default()
     }
 }

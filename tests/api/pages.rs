@@ -189,6 +189,10 @@ async fn citizen_flow(app: &TestApp) {
     assert_eq!(png_page["index"], 2);
     assert_eq!(png_page["content_type"], "image/png");
 
+    // Thumbnails are made off the upload's path; run the worker now rather than wait for it.
+    beebox::sweeps::make_thumbnails(&app.state, 100)
+        .await
+        .unwrap();
     // What is stored has no location, camera or creator left, and its hash is the one reported.
     let detail: serde_json::Value = app
         .get_as(&token, &format!("/v1/applications/{id}"))

@@ -1,6 +1,6 @@
 //! What every page goes through, whichever way it arrived: the checks that need no bytes, then
-//! type, integrity and bomb checks with metadata removal (`crate::media`), a thumbnail, storage,
-//! and one transaction that records the page. Objects stored for a page that is then refused
+//! type, integrity and bomb checks with metadata removal (`crate::media`), storage, and one
+//! transaction that records the page. Thumbnails are made afterwards (`crate::sweeps`). Objects stored for a page that is then refused
 //! are deleted again.
 
 use std::path::Path;
@@ -15,7 +15,7 @@ use crate::api::problem::{ApiError, FieldProblem};
 use crate::domain::catalog::MaterialKind;
 use crate::media::{self, CleanPage, MediaError};
 use crate::state::AppState;
-use crate::storage::ObjectKey;
+use crate::storage::{ObjectKey, PutOutcome};
 use crate::store::applications::{self, application};
 use crate::store::begin_write;
 use crate::store::catalog::{MatterVersion, material};
@@ -173,7 +173,7 @@ fn media_error(error: MediaError) -> ApiError {
     }
 }
 
-/// Checks and cleans the page in `raw`, stores it with a thumbnail, and records it.
+/// Checks and cleans the page in `raw`, stores it, and records it.
 pub async fn ingest(
     state: &AppState,
     target: Target,
@@ -187,7 +187,7 @@ pub async fn ingest(
         max_dimension: state.config.uploads.max_dimension,
     };
     let allowed = allowed_kinds(&target.material);
-    // Decoding is memory-hungry: a few pages at a time, whatever the number of uploads.
+    // A page is read whole while it is checked: a few at a time, whatever the number of uploads.
     let permit = state
         .media_permits
         .acquire()
@@ -200,14 +200,6 @@ pub async fn ingest(
     .await
     .map_err(ApiError::internal)?
     .map_err(media_error)?;
-    let clean_path = cleaned.path().to_path_buf();
-    let thumbnail = tokio::task::spawn_blocking(move || media::thumbnail(&clean_path))
-        .await
-        .map_err(ApiError::internal)?
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "no thumbnail for a page");
-            None
-        });
     drop(permit);
 
     let page_id = Uuid::now_v7();
@@ -216,54 +208,21 @@ pub async fn ingest(
         target.app.id,
         clean.page_type.extension()
     ))?;
-    let file = tokio::fs::File::open(cleaned.path())
-        .await
-        .map_err(ApiError::internal)?;
+    // The thumbnail is made afterwards by `sweeps::make_thumbnails`, off the upload's path.
+    let known = PutOutcome {
+        size: clean.size,
+        sha256: clean.sha256.clone(),
+    };
+    let cleaned = cleaned.into_temp_path();
     state
         .store
-        .put(&key, clean.page_type.content_type(), Box::pin(file))
+        .put_file(&key, clean.page_type.content_type(), &cleaned, known)
         .await?;
-    let mut stored = vec![key.clone()];
-    let thumbnail_key = match thumbnail {
-        Some(bytes) => {
-            let thumb_key = ObjectKey::parse(format!(
-                "applications/{}/pages/{page_id}.thumb.jpg",
-                target.app.id
-            ))?;
-            let reader = std::io::Cursor::new(bytes);
-            match state
-                .store
-                .put(&thumb_key, "image/jpeg", Box::pin(reader))
-                .await
-            {
-                Ok(_) => {
-                    stored.push(thumb_key.clone());
-                    Some(thumb_key)
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "thumbnail not stored");
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let recorded = record(
-        state,
-        &target,
-        page_id,
-        &key,
-        thumbnail_key.as_ref(),
-        &clean,
-        original_name,
-    )
-    .await;
-    if recorded.is_err() {
-        for key in &stored {
-            if let Err(e) = state.store.delete(key).await {
-                tracing::warn!(error = %e, "could not delete the objects of a refused page");
-            }
-        }
+    let recorded = record(state, &target, page_id, &key, &clean, original_name).await;
+    if recorded.is_err()
+        && let Err(e) = state.store.delete(&key).await
+    {
+        tracing::warn!(error = %e, "could not delete the object of a refused page");
     }
     recorded
 }
@@ -275,7 +234,6 @@ async fn record(
     target: &Target,
     page_id: Uuid,
     key: &ObjectKey,
-    thumbnail_key: Option<&ObjectKey>,
     clean: &CleanPage,
     original_name: Option<String>,
 ) -> Result<page::Model, ApiError> {
@@ -295,7 +253,7 @@ async fn record(
         + 1;
     let mut model = pages::new_model(page_id, app.id, &target.material.code, position);
     model.object_key = Set(key.as_str().to_string());
-    model.thumbnail_key = Set(thumbnail_key.map(|k| k.as_str().to_string()));
+    model.thumbnail_key = Set(None);
     model.content_type = Set(clean.page_type.content_type().to_string());
     model.size = Set(clean.size as i64);
     model.sha256 = Set(clean.sha256.clone());
