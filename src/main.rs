@@ -6,6 +6,7 @@ use beebox::cli::{Cli, Command};
 use beebox::config::Config;
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     if matches!(command, Command::Openapi) {
@@ -32,5 +33,17 @@ fn main() -> ExitCode {
             eprintln!("beebox: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps freed
+/// memory in them: with uploads spooled through tokio's blocking threads, RSS then grows with
+/// the number of threads that ever touched a page. Two arenas keep it flat (see the upload
+/// benchmark in the README).
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

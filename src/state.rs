@@ -23,8 +23,16 @@ pub struct AppState {
     pub wechat: WechatClient,
     /// Page processing decodes images: this bounds how many run at once.
     pub media_permits: Arc<tokio::sync::Semaphore>,
+    pub media_permit_count: usize,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
+}
+
+/// One page check at a time per core.
+fn media_permit_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
 }
 
 impl AppState {
@@ -37,11 +45,8 @@ impl AppState {
     ) -> Self {
         Self {
             wechat: WechatClient::new(&config.wechat),
-            media_permits: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism()
-                    .map_or(2, |n| n.get())
-                    .max(2),
-            )),
+            media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
+            media_permit_count: media_permit_count(),
             config,
             store,
             signer,

@@ -47,6 +47,10 @@ pub async fn make_thumbnails(state: &AppState, limit: u64) -> anyhow::Result<usi
     };
     let mut made = 0;
     for page in pages::needing_thumbnails(db, THUMBNAIL_ATTEMPTS, limit).await? {
+        // Background work: it waits while uploads are being checked.
+        while state.media_permits.available_permits() < state.media_permit_count {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         match thumbnail_of(state, &page).await {
             Ok(key) => {
                 pages::set_thumbnail(db, page.id, key.as_str()).await?;
