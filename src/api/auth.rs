@@ -44,8 +44,10 @@ pub struct TokenPair {
     /// Opaque; trade it at `/v1/auth/refresh` for a new pair. Each one works once.
     pub refresh_token: String,
     /// The citizen logged in (absent for staff tokens).
+    #[oai(skip_serializing_if_is_none)]
     pub citizen: Option<CitizenView>,
     /// The staff member logged in (absent for citizen tokens).
+    #[oai(skip_serializing_if_is_none)]
     pub staff: Option<crate::api::staff::StaffView>,
 }
 
@@ -183,7 +185,12 @@ async fn login_session(state: &AppState, code: &str) -> Result<WechatSession, Ap
             "wechat_user_blocked",
             "WeChat has restricted this account from logging in.",
         ),
-        WechatError::Unavailable(_) | WechatError::NotConfigured => ApiError::unavailable(
+        // Only dev runs without an AppID (prod refuses to start so): there, only dev codes work.
+        WechatError::NotConfigured => ApiError::unauthorized(
+            "wechat_code_invalid",
+            "WeChat login is not configured here; in dev, log in with the code `dev:NAME`.",
+        ),
+        WechatError::Unavailable(_) => ApiError::unavailable(
             "wechat_unavailable",
             "WeChat login is unavailable right now. Please retry shortly.",
         )

@@ -28,9 +28,10 @@ pub struct Problem {
     /// Stable machine-readable code, e.g. `matter_not_found`.
     pub code: String,
     /// The `X-Request-Id` of the request, to quote when asking for help.
+    #[oai(skip_serializing_if_is_none)]
     pub request_id: Option<String>,
     /// Field-level problems, when the request had several.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub errors: Vec<FieldProblem>,
 }
 

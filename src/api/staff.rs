@@ -24,9 +24,9 @@ pub struct StaffApi;
 
 #[derive(Object)]
 pub struct StaffLogin {
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub username: String,
-    #[oai(validator(max_length = 256))]
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub password: String,
 }
 
@@ -41,6 +41,7 @@ pub struct StaffView {
     /// Department codes whose items this member handles.
     pub departments: Vec<String>,
     pub disabled: bool,
+    #[oai(skip_serializing_if_is_none)]
     pub last_login_at: Option<chrono::DateTime<Utc>>,
     pub created_at: chrono::DateTime<Utc>,
 }

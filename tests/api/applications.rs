@@ -297,7 +297,7 @@ async fn list_is_newest_first_with_a_cursor() {
     assert_problem(
         app.get_as(&token, "/v1/applications?cursor=garbage").await,
         400,
-        "invalid_cursor",
+        "invalid_parameter",
     )
     .await;
 }

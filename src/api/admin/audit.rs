@@ -22,21 +22,28 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// `staff`, `citizen` or `system`.
     pub actor_kind: String,
+    #[oai(skip_serializing_if_is_none)]
     pub actor_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
     pub actor_name: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub client_ip: Option<String>,
     /// e.g. `login`, `staff.create`, `review.claim`.
     pub action: String,
+    #[oai(skip_serializing_if_is_none)]
     pub target_kind: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub target_id: Option<Uuid>,
     /// `success`, `failure` or `denied`.
     pub outcome: String,
+    #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
 }
 
 #[derive(Object)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 

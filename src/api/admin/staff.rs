@@ -47,6 +47,7 @@ pub struct PasswordReset {
 #[derive(Object)]
 pub struct StaffList {
     pub items: Vec<StaffView>,
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 

@@ -53,6 +53,7 @@ pub struct ApplicantInput {
     /// Mainland mobile number.
     pub phone: String,
     /// 18-digit resident ID number; required when the item says so.
+    #[oai(skip_serializing_if_is_none)]
     pub id_number: Option<String>,
 }
 
@@ -62,8 +63,9 @@ pub struct NewApplication {
     pub matter_code: String,
     pub applicant: ApplicantInput,
     /// Where a paper result is delivered; defaults to the pickup address.
+    #[oai(skip_serializing_if_is_none)]
     pub return_address: Option<Address>,
-    #[oai(validator(max_length = 500))]
+    #[oai(validator(max_length = 500), skip_serializing_if_is_none)]
     pub note: Option<String>,
 }
 
@@ -72,6 +74,7 @@ pub struct Applicant {
     pub name: String,
     pub phone: String,
     /// Shown in full to its owner only; masked (`110105********002X`) to anyone else.
+    #[oai(skip_serializing_if_is_none)]
     pub id_number: Option<String>,
 }
 
@@ -109,11 +112,14 @@ pub struct Application {
     pub state: String,
     pub matter: MatterRef,
     pub applicant: Applicant,
+    #[oai(skip_serializing_if_is_none)]
     pub return_address: Option<Address>,
+    #[oai(skip_serializing_if_is_none)]
     pub note: Option<String>,
     pub materials: Vec<ApplicationMaterial>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
@@ -125,6 +131,7 @@ pub struct ApplicationSummary {
     pub matter_name: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
@@ -132,6 +139,7 @@ pub struct ApplicationSummary {
 pub struct ApplicationPage {
     pub items: Vec<ApplicationSummary>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -141,8 +149,10 @@ pub struct Event {
     /// `citizen`, `staff`, `courier` or `system`.
     pub actor_kind: String,
     pub action: String,
+    #[oai(skip_serializing_if_is_none)]
     pub from_state: Option<String>,
     pub to_state: String,
+    #[oai(skip_serializing_if_is_none)]
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -257,7 +267,7 @@ impl ApplicationsApi {
         state: Data<&AppState>,
         auth: CitizenAuth,
         /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Uuid>>,
         /// Page size, 1 to 100.
         #[oai(
             default = "default_limit",
@@ -266,13 +276,7 @@ impl ApplicationsApi {
         limit: Query<u64>,
     ) -> ApiResult<Json<ApplicationPage>> {
         let db = state.db()?;
-        let before = match &cursor.0 {
-            Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "The cursor is not one we issued.")
-            })?),
-            None => None,
-        };
-        let rows = applications::list_owned(db, auth.0.id, before, limit.0 + 1).await?;
+        let rows = applications::list_owned(db, auth.0.id, cursor.0, limit.0 + 1).await?;
         let more = rows.len() as u64 > limit.0;
         let mut items = Vec::new();
         for row in rows.into_iter().take(limit.0 as usize) {

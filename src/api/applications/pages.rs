@@ -42,9 +42,12 @@ pub struct Page {
     /// Lower-case hex SHA-256 of the bytes stored.
     pub sha256: String,
     /// Upright pixel size, for photos.
+    #[oai(skip_serializing_if_is_none)]
     pub width: Option<i32>,
+    #[oai(skip_serializing_if_is_none)]
     pub height: Option<i32>,
     /// The file name the client gave, if any.
+    #[oai(skip_serializing_if_is_none)]
     pub original_name: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -55,8 +58,10 @@ pub struct PageWithLinks {
     #[oai(flatten)]
     pub page: Page,
     /// Presigned GET of the page, valid for 5 minutes.
+    #[oai(skip_serializing_if_is_none)]
     pub url: Option<String>,
     /// Presigned GET of a ~320 px JPEG thumbnail, valid for 5 minutes (none for HEIC and PDF).
+    #[oai(skip_serializing_if_is_none)]
     pub thumbnail_url: Option<String>,
 }
 

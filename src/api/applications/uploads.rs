@@ -29,8 +29,10 @@ pub struct NewUpload {
     /// `image/webp` or `application/pdf`.
     pub content_type: String,
     /// Exact byte size of the file.
+    #[oai(validator(minimum(value = "1")))]
     pub size: u64,
     /// Lower-case hex SHA-256 of the file.
+    #[oai(validator(pattern = "^[0-9a-fA-F]{64}$"))]
     pub sha256: String,
 }
 
