@@ -23,7 +23,8 @@ pub struct AppState {
     pub wechat: WechatClient,
     /// Page processing decodes images: this bounds how many run at once.
     pub media_permits: Arc<tokio::sync::Semaphore>,
-    pub media_permit_count: usize,
+    /// When the last page upload started (Unix ms): background media work waits for a lull.
+    pub last_upload_ms: Arc<std::sync::atomic::AtomicI64>,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
 }
@@ -46,7 +47,7 @@ impl AppState {
         Self {
             wechat: WechatClient::new(&config.wechat),
             media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
-            media_permit_count: media_permit_count(),
+            last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             config,
             store,
             signer,
@@ -69,6 +70,21 @@ impl AppState {
                 poem::http::HeaderValue::from_static("5"),
             )
         })
+    }
+
+    pub fn note_upload(&self) {
+        self.last_upload_ms.store(
+            chrono::Utc::now().timestamp_millis(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Milliseconds since the last page upload started.
+    pub fn since_last_upload_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+            - self
+                .last_upload_ms
+                .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn database(&self) -> Option<&DatabaseConnection> {

@@ -37,6 +37,9 @@ pub async fn sweep_expired_uploads(state: &AppState) -> anyhow::Result<usize> {
     Ok(expired.len())
 }
 
+/// How long after the last upload started thumbnails wait.
+const UPLOAD_LULL_MS: i64 = 2_000;
+
 /// A page whose thumbnail failed this often is left without one.
 const THUMBNAIL_ATTEMPTS: i32 = 3;
 
@@ -47,10 +50,6 @@ pub async fn make_thumbnails(state: &AppState, limit: u64) -> anyhow::Result<usi
     };
     let mut made = 0;
     for page in pages::needing_thumbnails(db, THUMBNAIL_ATTEMPTS, limit).await? {
-        // Background work: it waits while uploads are being checked.
-        while state.media_permits.available_permits() < state.media_permit_count {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         match thumbnail_of(state, &page).await {
             Ok(key) => {
                 pages::set_thumbnail(db, page.id, key.as_str()).await?;
@@ -103,7 +102,12 @@ pub async fn run(state: AppState) {
         let state = state.clone();
         async move {
             loop {
-                match make_thumbnails(&state, 20).await {
+                // Background work: it waits for a lull in uploads, which need the CPU more.
+                if state.since_last_upload_ms() < UPLOAD_LULL_MS {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+                match make_thumbnails(&state, 1).await {
                     Ok(0) => tokio::time::sleep(THUMBNAIL_POLL).await,
                     Ok(_) => {}
                     Err(e) => {

@@ -83,6 +83,7 @@ pub async fn target(
     application_id: Uuid,
     material_code: &str,
 ) -> Result<Target, ApiError> {
+    state.note_upload();
     let db = state.db()?;
     let app = owned(db, citizen, application_id).await?;
     ensure_editable(&app)?;
