@@ -124,7 +124,8 @@ fn frame_size(payload: &[u8]) -> Result<(u32, u32), MediaError> {
 fn scan_end(data: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     loop {
-        let ff = i + data[i..].iter().position(|&b| b == 0xFF)?;
+        // memchr is SIMD: entropy-coded data is most of a photo's bytes.
+        let ff = i + memchr::memchr(0xFF, &data[i..])?;
         let mut m = ff + 1;
         while data.get(m) == Some(&0xFF) {
             m += 1;

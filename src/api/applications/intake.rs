@@ -46,9 +46,13 @@ pub async fn spool(
     max: u64,
 ) -> Result<u64, ApiError> {
     use tokio::io::AsyncReadExt;
-    let mut out = tokio::fs::File::create(file)
-        .await
-        .map_err(ApiError::internal)?;
+    // Large writes: each one is a trip to tokio's blocking pool.
+    let mut out = tokio::io::BufWriter::with_capacity(
+        256 * 1024,
+        tokio::fs::File::create(file)
+            .await
+            .map_err(ApiError::internal)?,
+    );
     let mut buffer = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
