@@ -308,10 +308,7 @@ impl ApplicationsApi {
         auth: CitizenAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Application>> {
-        let db = state.db()?;
-        let app = owned(db, auth.0.id, id.0).await?;
-        let version = version_of(db, &app).await?;
-        Ok(Json(full_view(&state, &app, &version).await?))
+        owned_view(&state, auth.0.id, id.0).await
     }
 
     /// Withdraw a draft, submitted or returned application. Cancelling twice is harmless.
@@ -337,9 +334,7 @@ impl ApplicationsApi {
             }
         }
         txn.commit().await?;
-        let app = owned(db, citizen, id.0).await?;
-        let version = version_of(db, &app).await?;
-        Ok(Json(full_view(&state, &app, &version).await?))
+        owned_view(&state, citizen, id.0).await
     }
 
     /// Submit for pre-review (or resubmit a returned case). Every required material needs
@@ -520,6 +515,14 @@ pub enum Viewer {
     Owner,
     /// Staff, or anyone else: sees it masked.
     Other,
+}
+
+/// The citizen's application as they see it now.
+async fn owned_view(state: &AppState, citizen: Uuid, id: Uuid) -> ApiResult<Json<Application>> {
+    let db = state.db()?;
+    let app = owned(db, citizen, id).await?;
+    let version = version_of(db, &app).await?;
+    Ok(Json(full_view(state, &app, &version).await?))
 }
 
 /// The owner's view with every page and its links.
