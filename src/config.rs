@@ -26,6 +26,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub wechat: WechatConfig,
     pub uploads: UploadsConfig,
+    pub review: ReviewConfig,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             wechat: WechatConfig::default(),
             uploads: UploadsConfig::default(),
+            review: ReviewConfig::default(),
         }
     }
 }
@@ -270,6 +272,21 @@ impl Default for WechatConfig {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// How long a reviewer's claim on a case lasts without activity.
+    pub claim_lease_secs: u64,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            claim_lease_secs: 30 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UploadsConfig {
     /// Largest single page, enforced while streaming.
     pub max_page_bytes: u64,
@@ -465,6 +482,9 @@ impl Config {
         }
         if !(60..=24 * 3600).contains(&self.auth.access_ttl_secs) {
             problem("auth.access_ttl_secs", "must be between 60 and 86400");
+        }
+        if !(60..=24 * 3600).contains(&self.review.claim_lease_secs) {
+            problem("review.claim_lease_secs", "must be between 60 and 86400");
         }
         if self.auth.login_lock_after < 2 {
             problem("auth.login_lock_after", "must be at least 2");

@@ -7,6 +7,7 @@ mod m20261127_000002_citizens_applications;
 mod m20261127_000003_pages_uploads;
 mod m20261127_000004_staff_audit;
 mod m20261127_000005_page_thumbnails;
+mod m20261127_000006_review_claims;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_pages_uploads::Migration),
             Box::new(m20261127_000004_staff_audit::Migration),
             Box::new(m20261127_000005_page_thumbnails::Migration),
+            Box::new(m20261127_000006_review_claims::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod matters;
 pub mod objects;
 pub mod problem;
+pub mod review;
 pub mod security;
 pub mod staff;
 pub mod uploads;
@@ -29,6 +30,8 @@ pub enum ApiTags {
     Applications,
     /// Staff accounts and the audit log.
     Admin,
+    /// Back-office pre-review: the queue and claims.
+    Review,
 }
 
 pub type Apis = (
@@ -41,6 +44,7 @@ pub type Apis = (
     applications::pages::PagesApi,
     applications::uploads::DirectUploadsApi,
     uploads::UploadsApi,
+    review::ReviewApi,
     admin::staff::AdminStaffApi,
     admin::audit::AdminAuditApi,
     objects::ObjectsApi,
@@ -58,6 +62,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             applications::pages::PagesApi,
             applications::uploads::DirectUploadsApi,
             uploads::UploadsApi,
+            review::ReviewApi,
             admin::staff::AdminStaffApi,
             admin::audit::AdminAuditApi,
             objects::ObjectsApi,

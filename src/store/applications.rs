@@ -33,6 +33,13 @@ pub mod application {
         pub updated_at: DateTimeUtc,
         pub submitted_at: Option<DateTimeUtc>,
         pub first_submitted_at: Option<DateTimeUtc>,
+        /// The department of the application's item, for queues and staff scoping.
+        pub department_code: String,
+        /// The reviewer holding the claim lease, if it has not expired.
+        pub claimed_by: Option<Uuid>,
+        pub claim_expires_at: Option<DateTimeUtc>,
+        /// Higher first: resubmitted cases come ahead of new ones.
+        pub queue_priority: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod catalog;
 pub mod citizens;
+pub mod claims;
 pub mod idempotency;
 pub mod pages;
 pub mod sessions;

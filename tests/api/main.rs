@@ -10,6 +10,7 @@ mod matters;
 mod objects;
 mod openapi;
 mod pages;
+mod review;
 mod s3_server;
 mod staff;
 mod storage;

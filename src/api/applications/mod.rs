@@ -225,6 +225,10 @@ impl ApplicationsApi {
             updated_at: Set(now),
             submitted_at: Set(None),
             first_submitted_at: Set(None),
+            department_code: Set(version.matter.department_code.clone()),
+            claimed_by: Set(None),
+            claim_expires_at: Set(None),
+            queue_priority: Set(0),
         };
         let created = applications::insert(&txn, model, Actor::citizen(citizen)).await?;
         let view = view(&state, &created, &version, &[], Viewer::Owner);

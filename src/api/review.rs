@@ -1,0 +1,290 @@
+//! `/v1/review/*`: the pre-review queue of a reviewer's departments and claim leases on its
+//! cases. A case outside the reviewer's departments answers 404 and never shows in their queue.
+
+use chrono::{DateTime, Duration, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use crate::api::ApiTags;
+use crate::api::problem::{ApiError, ApiResult};
+use crate::api::security::{ClientIp, StaffAuth, StaffMember};
+use crate::domain::staff::Role;
+use crate::state::AppState;
+use crate::store::applications::application;
+use crate::store::audit::{self, Record};
+use crate::store::{begin_write, claims};
+
+pub struct ReviewApi;
+
+/// A case in the pre-review queue.
+#[derive(Debug, Clone, Object)]
+pub struct QueueRow {
+    pub id: Uuid,
+    pub matter_code: String,
+    pub department_code: String,
+    /// When the citizen first submitted; SLA figures count from here.
+    pub first_submitted_at: DateTime<Utc>,
+    /// When it was last (re)submitted.
+    pub submitted_at: DateTime<Utc>,
+    /// Seconds since the first submission.
+    pub waited_secs: i64,
+    /// Returned once and submitted again: it comes ahead of new cases.
+    pub resubmitted: bool,
+    /// Someone holds a live claim on it.
+    pub claimed: bool,
+    /// That someone is you.
+    pub claimed_by_me: bool,
+    #[oai(skip_serializing_if_is_none)]
+    pub claim_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct QueuePage {
+    pub items: Vec<QueueRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<Uuid>,
+}
+
+#[derive(ApiResponse)]
+pub enum ClaimNext {
+    /// The case now claimed by you.
+    #[oai(status = 200)]
+    Claimed(Json<QueueRow>),
+    /// Nothing left to claim.
+    #[oai(status = 204)]
+    Empty,
+}
+
+#[derive(ApiResponse)]
+pub enum Released {
+    /// The case is back in the queue.
+    #[oai(status = 204)]
+    Released,
+}
+
+#[OpenApi(tag = "ApiTags::Review")]
+impl ReviewApi {
+    /// Submitted cases of my departments: resubmitted first, then oldest first.
+    #[oai(path = "/v1/review/queue", method = "get")]
+    #[allow(clippy::too_many_arguments)] // one per filter of the contract
+    async fn queue(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        /// Only this item.
+        matter: Query<Option<String>>,
+        /// Only this one of my departments.
+        department: Query<Option<String>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<Uuid>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<u64>,
+    ) -> ApiResult<Json<QueuePage>> {
+        auth.0.require(Role::Reviewer)?;
+        let db = state.db()?;
+        let departments = scope(&auth.0, department.0.as_deref());
+        let after = match cursor.0 {
+            Some(id) => Some(
+                <application::Entity as sea_orm::EntityTrait>::find_by_id(id)
+                    .one(db)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::bad_request("invalid_cursor", "The cursor is not one we issued.")
+                    })?,
+            ),
+            None => None,
+        };
+        let rows = claims::queue(
+            db,
+            &departments,
+            matter.0.as_deref(),
+            after.as_ref(),
+            limit.0 + 1,
+        )
+        .await?;
+        let more = rows.len() as u64 > limit.0;
+        let now = Utc::now();
+        let items: Vec<QueueRow> = rows
+            .iter()
+            .take(limit.0 as usize)
+            .map(|a| row(a, auth.0.id, now))
+            .collect();
+        let next_cursor = more.then(|| items.last().map(|i| i.id)).flatten();
+        audit_review(&state, &auth.0, &ip, "review.queue", None).await?;
+        Ok(Json(QueuePage { items, next_cursor }))
+    }
+
+    /// Claim the oldest unclaimed case I may review, or 204 when there is none.
+    #[oai(path = "/v1/review/claim-next", method = "post")]
+    async fn claim_next(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+    ) -> ApiResult<ClaimNext> {
+        auth.0.require(Role::Reviewer)?;
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let claimed =
+            claims::claim_next(&txn, auth.0.id, &auth.0.departments, lease(&state)).await?;
+        txn.commit().await?;
+        match claimed {
+            Some(app) => {
+                audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id)).await?;
+                Ok(ClaimNext::Claimed(Json(row(&app, auth.0.id, Utc::now()))))
+            }
+            None => Ok(ClaimNext::Empty),
+        }
+    }
+
+    /// Claim one case (or renew my claim on it).
+    #[oai(path = "/v1/review/applications/:id/claim", method = "post")]
+    async fn claim(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<QueueRow>> {
+        auth.0.require(Role::Reviewer)?;
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let app = visible(&txn, &auth.0, id.0).await?;
+        let now = Utc::now();
+        if app.state != crate::domain::application::ApplicationState::Submitted.as_str() {
+            return Err(ApiError::conflict(
+                "not_claimable",
+                format!(
+                    "The case is {}; only submitted cases are claimed.",
+                    app.state
+                ),
+            ));
+        }
+        if claims::holder(&app, now).is_some_and(|who| who != auth.0.id) {
+            return Err(ApiError::conflict(
+                "claimed_by_other",
+                "Another reviewer holds this case.",
+            ));
+        }
+        if !claims::take(&txn, &app, auth.0.id, now, lease(&state)).await? {
+            return Err(ApiError::conflict(
+                "claimed_by_other",
+                "Another reviewer took this case just now.",
+            ));
+        }
+        let app = visible(&txn, &auth.0, id.0).await?;
+        txn.commit().await?;
+        audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id)).await?;
+        Ok(Json(row(&app, auth.0.id, now)))
+    }
+
+    /// Give a case back to the queue.
+    #[oai(path = "/v1/review/applications/:id/release", method = "post")]
+    async fn release(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+    ) -> ApiResult<Released> {
+        auth.0.require(Role::Reviewer)?;
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let app = visible(&txn, &auth.0, id.0).await?;
+        let held = claims::holder(&app, Utc::now()) == Some(auth.0.id);
+        if !held || !claims::release(&txn, &app, auth.0.id).await? {
+            return Err(ApiError::conflict(
+                "not_claim_holder",
+                "You do not hold a claim on this case.",
+            ));
+        }
+        txn.commit().await?;
+        audit_review(&state, &auth.0, &ip, "review.release", Some(app.id)).await?;
+        Ok(Released::Released)
+    }
+}
+
+fn default_limit() -> u64 {
+    50
+}
+
+fn lease(state: &AppState) -> Duration {
+    Duration::seconds(state.config.review.claim_lease_secs as i64)
+}
+
+/// The departments a request covers: all of mine, or the one asked for if it is mine.
+fn scope(member: &StaffMember, department: Option<&str>) -> Vec<String> {
+    match department {
+        Some(d) => member
+            .departments
+            .iter()
+            .filter(|m| *m == d)
+            .cloned()
+            .collect(),
+        None => member.departments.clone(),
+    }
+}
+
+/// A case of one of the member's departments; anything else is 404, like a missing one.
+async fn visible<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    member: &StaffMember,
+    id: Uuid,
+) -> Result<application::Model, ApiError> {
+    use sea_orm::EntityTrait;
+    crate::store::applications::application::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|a| member.departments.contains(&a.department_code))
+        .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))
+}
+
+fn row(app: &application::Model, me: Uuid, now: DateTime<Utc>) -> QueueRow {
+    let first = app.first_submitted_at.unwrap_or(app.created_at);
+    let holder = claims::holder(app, now);
+    QueueRow {
+        id: app.id,
+        matter_code: app.matter_code.clone(),
+        department_code: app.department_code.clone(),
+        first_submitted_at: first,
+        submitted_at: app.submitted_at.unwrap_or(first),
+        waited_secs: (now - first).num_seconds().max(0),
+        resubmitted: app.queue_priority > 0,
+        claimed: holder.is_some(),
+        claimed_by_me: holder == Some(me),
+        claim_expires_at: holder.and(app.claim_expires_at),
+    }
+}
+
+async fn audit_review(
+    state: &AppState,
+    member: &StaffMember,
+    ip: &ClientIp,
+    action: &'static str,
+    target: Option<Uuid>,
+) -> Result<(), ApiError> {
+    audit::append(
+        state.db()?,
+        Record {
+            actor_kind: "staff",
+            actor_id: Some(member.id),
+            actor_name: Some(member.username.clone()),
+            client_ip: ip.0.clone(),
+            action,
+            target_kind: target.map(|_| "application"),
+            target_id: target,
+            outcome: "success",
+            detail: None,
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! The pre-review queue and claim leases.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, EntityTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::staff::staff_token;
+
+const DEPARTMENT: &str = "civil-affairs";
+const ITEM: &str = "elderly-preferential-card";
+
+/// Seeds `n` submitted cases of `ITEM`, the first submitted longest ago. Setup only: the
+/// citizen's path to `submitted` is played over HTTP in `pages.rs`.
+async fn seed_submitted(app: &TestApp, n: usize) -> Vec<Uuid> {
+    let db = app.state.database().unwrap();
+    let citizen =
+        beebox::store::citizens::upsert_by_openid(db, &format!("seed-{}", Uuid::new_v4()), None)
+            .await
+            .unwrap();
+    let version = beebox::store::catalog::find(db, ITEM, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let start = Utc::now() - Duration::hours(5);
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let submitted = start + Duration::seconds(i as i64);
+        let model = beebox::store::applications::application::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            citizen_id: Set(citizen.id),
+            matter_id: Set(version.matter.id),
+            matter_code: Set(ITEM.into()),
+            state: Set("submitted".into()),
+            version: Set(1),
+            applicant_name: Set("张三".into()),
+            applicant_phone: Set("13800138000".into()),
+            applicant_id_number_enc: Set(None),
+            applicant_id_number_masked: Set(None),
+            return_address: Set(None),
+            note: Set(None),
+            created_at: Set(submitted),
+            updated_at: Set(submitted),
+            submitted_at: Set(Some(submitted)),
+            first_submitted_at: Set(Some(submitted)),
+            department_code: Set(version.matter.department_code.clone()),
+            claimed_by: Set(None),
+            claim_expires_at: Set(None),
+            queue_priority: Set(0),
+        };
+        ids.push(model.insert(db).await.unwrap().id);
+    }
+    ids
+}
+
+async fn claim_next(app: &TestApp, token: &str) -> Option<String> {
+    let response = app
+        .post_as(token, "/v1/review/claim-next", &json!({}))
+        .await;
+    match response.status().as_u16() {
+        204 => None,
+        200 => {
+            let row: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(row["claimed_by_me"], true);
+            Some(row["id"].as_str().unwrap().to_string())
+        }
+        other => panic!(
+            "claim-next answered {other}: {}",
+            response.text().await.unwrap()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn claim_next_hands_out_the_oldest_case_once_then_204() {
+    let app = spawn_app().await;
+    let ids = seed_submitted(&app, 2).await;
+    let a = staff_token(&app, "rev.a", "reviewer", DEPARTMENT).await;
+    let b = staff_token(&app, "rev.b", "reviewer", DEPARTMENT).await;
+    assert_eq!(claim_next(&app, &a).await, Some(ids[0].to_string()));
+    assert_eq!(claim_next(&app, &b).await, Some(ids[1].to_string()));
+    assert_eq!(claim_next(&app, &a).await, None);
+
+    let queue: serde_json::Value = app
+        .get_as(&a, "/v1/review/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = queue["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["claimed_by_me"], true);
+    assert_eq!(rows[1]["claimed"], true);
+    assert_eq!(rows[1]["claimed_by_me"], false);
+    assert!(rows[0]["waited_secs"].as_i64().unwrap() >= 5 * 3600 - 5);
+}
+
+#[tokio::test]
+async fn a_claimed_case_is_nobody_elses_until_released_or_expired() {
+    let app = spawn_app().await;
+    let ids = seed_submitted(&app, 1).await;
+    let id = ids[0];
+    let a = staff_token(&app, "holder", "reviewer", DEPARTMENT).await;
+    let b = staff_token(&app, "other", "reviewer", DEPARTMENT).await;
+    let claim = |token: String| {
+        let app = &app;
+        async move {
+            app.post_as(
+                &token,
+                &format!("/v1/review/applications/{id}/claim"),
+                &json!({}),
+            )
+            .await
+        }
+    };
+    assert_eq!(claim(a.clone()).await.status(), 200);
+    // Renewing my own claim is fine; taking someone else's is not.
+    assert_eq!(claim(a.clone()).await.status(), 200);
+    assert_problem(claim(b.clone()).await, 409, "claimed_by_other").await;
+    let release = app
+        .post_as(
+            &b,
+            &format!("/v1/review/applications/{id}/release"),
+            &json!({}),
+        )
+        .await;
+    assert_problem(release, 409, "not_claim_holder").await;
+    let release = app
+        .post_as(
+            &a,
+            &format!("/v1/review/applications/{id}/release"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(release.status(), 204);
+    assert_eq!(claim_next(&app, &b).await, Some(id.to_string()));
+
+    // An expired lease puts the case back in the queue.
+    let db = app.state.database().unwrap();
+    let row = beebox::store::applications::application::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut expired: beebox::store::applications::application::ActiveModel = row.into();
+    expired.claim_expires_at = Set(Some(Utc::now() - Duration::seconds(1)));
+    expired.update(db).await.unwrap();
+    assert_eq!(claim_next(&app, &a).await, Some(id.to_string()));
+}
+
+#[tokio::test]
+async fn other_departments_cases_are_404_and_never_queued() {
+    let app = spawn_app().await;
+    let ids = seed_submitted(&app, 1).await;
+    let outsider = staff_token(&app, "health.rev", "reviewer", "health-commission").await;
+    let queue: serde_json::Value = app
+        .get_as(&outsider, "/v1/review/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(queue["items"].as_array().unwrap().is_empty());
+    assert_eq!(claim_next(&app, &outsider).await, None);
+    let response = app
+        .post_as(
+            &outsider,
+            &format!("/v1/review/applications/{}/claim", ids[0]),
+            &json!({}),
+        )
+        .await;
+    assert_problem(response, 404, "application_not_found").await;
+}
+
+#[tokio::test]
+async fn citizens_and_other_roles_are_refused_on_review_paths() {
+    let app = spawn_app().await;
+    let citizen = app.citizen_token("nosy").await;
+    assert_problem(
+        app.get_as(&citizen, "/v1/review/queue").await,
+        403,
+        "staff_only",
+    )
+    .await;
+    let reception = staff_token(&app, "front.desk", "reception", DEPARTMENT).await;
+    assert_problem(
+        app.get_as(&reception, "/v1/review/queue").await,
+        403,
+        "role_required",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_queue_pages_with_a_cursor_and_claims_are_audited() {
+    let app = spawn_app().await;
+    let ids = seed_submitted(&app, 5).await;
+    let token = staff_token(&app, "pager", "reviewer", DEPARTMENT).await;
+    let first: serde_json::Value = app
+        .get_as(&token, "/v1/review/queue?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: serde_json::Value = app
+        .get_as(
+            &token,
+            &format!("/v1/review/queue?limit=10&cursor={cursor}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seen: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    assert_eq!(seen, expected);
+    assert!(second["next_cursor"].is_null());
+
+    claim_next(&app, &token).await.unwrap();
+    let admin = staff_token(&app, "boss", "admin", "").await;
+    let audit: serde_json::Value = app
+        .get_as(&admin, &format!("/v1/admin/audit?application={}", ids[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["items"][0]["action"], "review.claim");
+    assert_eq!(audit["items"][0]["actor_name"], "pager");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_reviewers_claim_each_of_two_hundred_cases_exactly_once() {
+    let app = spawn_app().await;
+    let ids = seed_submitted(&app, 200).await;
+    let mut tokens = Vec::new();
+    for i in 0..20 {
+        tokens.push(staff_token(&app, &format!("reviewer.{i}"), "reviewer", DEPARTMENT).await);
+    }
+    let workers = tokens.iter().map(|token| {
+        let app = &app;
+        async move {
+            let mut mine = Vec::new();
+            while let Some(id) = claim_next(app, token).await {
+                mine.push(id);
+            }
+            mine
+        }
+    });
+    let claimed: Vec<String> = futures_util::future::join_all(workers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let unique: HashSet<&String> = claimed.iter().collect();
+    assert_eq!(claimed.len(), 200, "every case claimed once, none twice");
+    assert_eq!(unique.len(), 200);
+    let expected: HashSet<String> = ids.iter().map(Uuid::to_string).collect();
+    assert_eq!(
+        unique.into_iter().cloned().collect::<HashSet<_>>(),
+        expected
+    );
+}
