@@ -8,6 +8,7 @@ mod m20261127_000003_pages_uploads;
 mod m20261127_000004_staff_audit;
 mod m20261127_000005_page_thumbnails;
 mod m20261127_000006_review_claims;
+mod m20261127_000007_decisions;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_staff_audit::Migration),
             Box::new(m20261127_000005_page_thumbnails::Migration),
             Box::new(m20261127_000006_review_claims::Migration),
+            Box::new(m20261127_000007_decisions::Migration),
         ]
     }
 }

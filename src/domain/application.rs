@@ -99,6 +99,12 @@ pub enum Action {
     Submit,
     /// The citizen withdraws before the pre-review decision.
     Cancel,
+    /// Pre-review passes.
+    Approve,
+    /// Pre-review sends it back with reasons per material.
+    Return,
+    /// Pre-review refuses it for good.
+    Reject,
 }
 
 impl Action {
@@ -106,6 +112,9 @@ impl Action {
         match self {
             Self::Submit => "submit",
             Self::Cancel => "cancel",
+            Self::Approve => "approve",
+            Self::Return => "return",
+            Self::Reject => "reject",
         }
     }
 }
@@ -123,6 +132,9 @@ pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, 
     let to = match (from, action) {
         (Draft | Returned, Action::Submit) => Submitted,
         (Draft | Submitted | Returned, Action::Cancel) => Cancelled,
+        (Submitted, Action::Approve) => PrereviewPassed,
+        (Submitted, Action::Return) => Returned,
+        (Submitted, Action::Reject) => Rejected,
         _ => return Err(TransitionRefused { from, action }),
     };
     Ok(to)

@@ -40,6 +40,8 @@ pub mod application {
         pub claim_expires_at: Option<DateTimeUtc>,
         /// Higher first: resubmitted cases come ahead of new ones.
         pub queue_priority: i32,
+        /// The reasons of the latest return: `[{material_code, reason}]`.
+        pub return_reasons: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -83,6 +85,13 @@ impl Actor {
     pub fn citizen(id: Uuid) -> Self {
         Self {
             kind: "citizen",
+            id: Some(id),
+        }
+    }
+
+    pub fn staff(id: Uuid) -> Self {
+        Self {
+            kind: "staff",
             id: Some(id),
         }
     }
@@ -209,6 +218,21 @@ pub async fn transition<C: ConnectionTrait>(
         if app.first_submitted_at.is_none() {
             update = update.col_expr(application::Column::FirstSubmittedAt, Expr::value(now));
         }
+        // A resubmitted case goes ahead of new ones.
+        if app.state == ApplicationState::Returned.as_str() {
+            update = update.col_expr(application::Column::QueuePriority, Expr::value(1));
+        }
+    } else {
+        // Leaving `submitted` ends any claim.
+        update = update
+            .col_expr(
+                application::Column::ClaimedBy,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .col_expr(
+                application::Column::ClaimExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
     }
     let result = update
         .filter(application::Column::Id.eq(app.id))
@@ -235,6 +259,20 @@ pub async fn change_state<C: ConnectionTrait>(
     }
     record_event(db, app.id, actor, action, from, to, reason).await?;
     Ok(true)
+}
+
+/// Records (or clears) the reasons of the latest return.
+pub async fn set_return_reasons<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    reasons: Option<Json>,
+) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .col_expr(application::Column::ReturnReasons, Expr::value(reasons))
+        .filter(application::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Bumps the version without changing the state: page edits do this so that a submit racing

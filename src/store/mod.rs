@@ -6,6 +6,7 @@ pub mod audit;
 pub mod catalog;
 pub mod citizens;
 pub mod claims;
+pub mod decisions;
 pub mod idempotency;
 pub mod pages;
 pub mod sessions;

@@ -51,6 +51,7 @@ async fn seed_submitted(app: &TestApp, n: usize) -> Vec<Uuid> {
             claimed_by: Set(None),
             claim_expires_at: Set(None),
             queue_priority: Set(0),
+            return_reasons: Set(None),
         };
         ids.push(model.insert(db).await.unwrap().id);
     }
@@ -269,4 +270,293 @@ async fn twenty_concurrent_reviewers_claim_each_of_two_hundred_cases_exactly_onc
         unique.into_iter().cloned().collect::<HashSet<_>>(),
         expected
     );
+}
+
+/// A citizen's case submitted over HTTP: two ID card pages and an ID photo.
+async fn submitted_case(app: &TestApp, citizen: &str) -> (String, String) {
+    use crate::pages::{jpeg, upload};
+    let token = app.citizen_token(citizen).await;
+    let created =
+        crate::applications::create(app, &token, "social-security-card-replacement").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let seed = citizen.len() as u8;
+    for (material, n) in [("id-card", 1u8), ("id-card", 2), ("id-photo", 3)] {
+        let response = upload(app, &token, &id, material, jpeg(seed * 10 + n), "p.jpg").await;
+        assert_eq!(response.status(), 201);
+    }
+    let submitted = app
+        .post_as(&token, &format!("/v1/applications/{id}/submit"), &json!({}))
+        .await;
+    assert_eq!(submitted.status(), 200);
+    (token, id)
+}
+
+const SOCIAL: &str = "human-resources-social-security";
+
+#[tokio::test]
+async fn return_fix_resubmit_and_approve_the_whole_loop() {
+    let app = spawn_app().await;
+    let (citizen, id) = submitted_case(&app, "loop-citizen").await;
+    let (_, newer) = submitted_case(&app, "later-citizen").await;
+    let first = staff_token(&app, "first.reviewer", "reviewer", SOCIAL).await;
+    let second = staff_token(&app, "second.reviewer", "reviewer", SOCIAL).await;
+
+    // A reviewer claims the oldest case and sees it whole, ID number included.
+    assert_eq!(claim_next(&app, &first).await.as_deref(), Some(id.as_str()));
+    let case: serde_json::Value = app
+        .get_as(&first, &format!("/v1/review/applications/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        case["application"]["applicant"]["id_number"],
+        "11010519491231002X"
+    );
+    assert_eq!(case["claim"]["claimed_by_me"], true);
+    let pages = &case["application"]["materials"][0]["pages"];
+    assert!(pages[0]["url"].as_str().is_some_and(|u| !u.is_empty()));
+    // Someone without the claim sees it masked and cannot decide.
+    let seen: serde_json::Value = app
+        .get_as(&second, &format!("/v1/review/applications/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen["application"]["applicant"]["id_number"],
+        "110105********002X"
+    );
+    let decide = |token: &str, body: serde_json::Value| {
+        let app = &app;
+        let token = token.to_string();
+        let path = format!("/v1/review/applications/{id}/decision");
+        async move { app.post_as(&token, &path, &body).await }
+    };
+    assert_problem(
+        decide(&second, json!({"outcome": "approve"})).await,
+        409,
+        "claim_required",
+    )
+    .await;
+    let problem = assert_problem(
+        decide(&first, json!({"outcome": "return", "reasons": []})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "reasons");
+    let problem = assert_problem(
+        decide(
+            &first,
+            json!({"outcome": "return", "reasons": [{"material_code": "passport", "reason": "x"}]}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "reasons[0].material_code");
+
+    // Returned with a reason for one material.
+    let returned = decide(
+        &first,
+        json!({"outcome": "return", "reasons": [{"material_code": "id-photo", "reason": "照片模糊，请重新拍摄"}]}),
+    )
+    .await;
+    assert_eq!(returned.status(), 200);
+    let returned: serde_json::Value = returned.json().await.unwrap();
+    assert_eq!(returned["application"]["state"], "returned");
+    assert_eq!(returned["claim"]["claimed"], false);
+
+    // The citizen reads the reason and may change only that material.
+    let mine: serde_json::Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["state"], "returned");
+    assert_eq!(mine["return_reasons"][0]["material_code"], "id-photo");
+    assert_eq!(mine["return_reasons"][0]["reason"], "照片模糊，请重新拍摄");
+    let blocked = crate::pages::upload(
+        &app,
+        &citizen,
+        &id,
+        "id-card",
+        crate::pages::jpeg(90),
+        "x.jpg",
+    )
+    .await;
+    assert_problem(blocked, 409, "material_not_returned").await;
+    let photo = mine["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == "id-photo")
+        .unwrap()["pages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/v1/applications/{id}/pages/{photo}")))
+        .bearer_auth(&citizen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let replaced = crate::pages::upload(
+        &app,
+        &citizen,
+        &id,
+        "id-photo",
+        crate::pages::jpeg(91),
+        "new.jpg",
+    )
+    .await;
+    assert_eq!(replaced.status(), 201);
+    let resubmitted = app
+        .post_as(
+            &citizen,
+            &format!("/v1/applications/{id}/submit"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resubmitted.status(), 200);
+
+    // Back at the head of the queue, ahead of the newer case.
+    let queue: serde_json::Value = app
+        .get_as(&second, "/v1/review/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let order: Vec<&str> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, [id.as_str(), newer.as_str()]);
+    assert_eq!(queue["items"][0]["resubmitted"], true);
+
+    // A second reviewer claims it and approves.
+    assert_eq!(
+        claim_next(&app, &second).await.as_deref(),
+        Some(id.as_str())
+    );
+    let approved = app
+        .post_as(
+            &second,
+            &format!("/v1/review/applications/{id}/decision"),
+            &json!({"outcome": "approve"}),
+        )
+        .await;
+    assert_eq!(approved.status(), 200);
+    let approved: serde_json::Value = approved.json().await.unwrap();
+    assert_eq!(approved["application"]["state"], "prereview_passed");
+    assert_eq!(approved["decisions"].as_array().unwrap().len(), 2);
+    // A decided case takes no second decision.
+    let again = app
+        .post_as(
+            &second,
+            &format!("/v1/review/applications/{id}/decision"),
+            &json!({"outcome": "reject", "note": "x"}),
+        )
+        .await;
+    assert_problem(again, 409, "not_decidable").await;
+
+    // The citizen's timeline and the audit log show every step.
+    let events: serde_json::Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "submit", "return", "resubmit", "approve"]
+    );
+    let admin = staff_token(&app, "the.admin", "admin", "").await;
+    let audit: serde_json::Value = app
+        .get_as(
+            &admin,
+            &format!("/v1/admin/audit?application={id}&limit=100"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut steps: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor_name"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    steps.reverse();
+    let expected: Vec<(String, String)> = [
+        ("first.reviewer", "review.claim"),
+        ("first.reviewer", "review.view"),
+        ("second.reviewer", "review.view"),
+        ("first.reviewer", "review.decision"),
+        ("second.reviewer", "review.claim"),
+        ("second.reviewer", "review.decision"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(steps, expected);
+}
+
+#[tokio::test]
+async fn a_rejection_needs_a_reason_and_is_final() {
+    let app = spawn_app().await;
+    let (citizen, id) = submitted_case(&app, "rejected-citizen").await;
+    let reviewer = staff_token(&app, "strict", "reviewer", SOCIAL).await;
+    claim_next(&app, &reviewer).await.unwrap();
+    let path = format!("/v1/review/applications/{id}/decision");
+    let problem = assert_problem(
+        app.post_as(&reviewer, &path, &json!({"outcome": "reject"}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "note");
+    let rejected = app
+        .post_as(
+            &reviewer,
+            &path,
+            &json!({"outcome": "reject", "note": "不符合办理条件"}),
+        )
+        .await;
+    assert_eq!(rejected.status(), 200);
+    let mine: serde_json::Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["state"], "rejected");
+    // Final: the citizen can neither change nor resubmit it.
+    let resubmit = app
+        .post_as(
+            &citizen,
+            &format!("/v1/applications/{id}/submit"),
+            &json!({}),
+        )
+        .await;
+    assert_problem(resubmit, 409, "invalid_state").await;
 }

@@ -91,6 +91,7 @@ pub async fn target(
     let db = state.db()?;
     let app = owned(db, citizen, application_id).await?;
     ensure_editable(&app)?;
+    ensure_material_editable(&app, material_code)?;
     let version = version_of(db, &app).await?;
     let material = version
         .materials
@@ -123,6 +124,24 @@ pub fn ensure_editable(app: &application::Model) -> Result<(), ApiError> {
                 app.state
             ),
         ))
+    }
+}
+
+/// A returned application may change only the materials its reasons name.
+pub fn ensure_material_editable(
+    app: &application::Model,
+    material_code: &str,
+) -> Result<(), ApiError> {
+    match crate::api::applications::return_reasons(app) {
+        Some(reasons) if !reasons.iter().any(|r| r.material_code == material_code) => {
+            Err(ApiError::conflict(
+                "material_not_returned",
+                format!(
+                    "Pre-review did not return `{material_code}`; only the returned materials may change."
+                ),
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -246,6 +265,7 @@ async fn record(
     let txn = begin_write(db).await?;
     let app = lock_owned(&txn, target.app.citizen_id, target.app.id).await?;
     ensure_editable(&app)?;
+    ensure_material_editable(&app, &target.material.code)?;
     let existing = pages::of_application(&txn, app.id).await?;
     check_room(state, &existing, &target.material)?;
     if existing.iter().any(|p| p.sha256 == clean.sha256) {

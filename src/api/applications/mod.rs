@@ -105,6 +105,13 @@ pub struct ApplicationMaterial {
     pub pages: Vec<pages::PageWithLinks>,
 }
 
+/// Why pre-review sent a material back, in plain words.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+pub struct ReturnReason {
+    pub material_code: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct Application {
     pub id: Uuid,
@@ -117,6 +124,9 @@ pub struct Application {
     #[oai(skip_serializing_if_is_none)]
     pub note: Option<String>,
     pub materials: Vec<ApplicationMaterial>,
+    /// While `returned`: what to fix. Only these materials' pages may change.
+    #[oai(skip_serializing_if_is_none)]
+    pub return_reasons: Option<Vec<ReturnReason>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[oai(skip_serializing_if_is_none)]
@@ -229,6 +239,7 @@ impl ApplicationsApi {
             claimed_by: Set(None),
             claim_expires_at: Set(None),
             queue_priority: Set(0),
+            return_reasons: Set(None),
         };
         let created = applications::insert(&txn, model, Actor::citizen(citizen)).await?;
         let view = view(&state, &created, &version, &[], Viewer::Owner);
@@ -396,15 +407,7 @@ impl ApplicationsApi {
         let items = applications::events(db, app.id)
             .await?
             .into_iter()
-            .map(|e| Event {
-                id: e.id,
-                actor_kind: e.actor_kind,
-                action: e.action,
-                from_state: e.from_state,
-                to_state: e.to_state,
-                reason: e.reason,
-                created_at: e.created_at,
-            })
+            .map(event_view)
             .collect();
         Ok(Json(EventList { items }))
     }
@@ -521,6 +524,18 @@ pub enum Viewer {
     Other,
 }
 
+pub fn event_view(e: applications::event::Model) -> Event {
+    Event {
+        id: e.id,
+        actor_kind: e.actor_kind,
+        action: e.action,
+        from_state: e.from_state,
+        to_state: e.to_state,
+        reason: e.reason,
+        created_at: e.created_at,
+    }
+}
+
 /// The citizen's application as they see it now.
 async fn owned_view(state: &AppState, citizen: Uuid, id: Uuid) -> ApiResult<Json<Application>> {
     let db = state.db()?;
@@ -541,6 +556,16 @@ pub async fn full_view(
         linked.push(pages::with_links(state, page).await);
     }
     Ok(view(state, app, version, &linked, Viewer::Owner))
+}
+
+/// The reasons of the latest return, while the application is returned.
+pub fn return_reasons(app: &application::Model) -> Option<Vec<ReturnReason>> {
+    if app.state != ApplicationState::Returned.as_str() {
+        return None;
+    }
+    app.return_reasons
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
 }
 
 pub fn view(
@@ -605,6 +630,7 @@ pub fn view(
             .and_then(|v| Address::parse_from_json(Some(v)).ok()),
         note: app.note.clone(),
         materials,
+        return_reasons: return_reasons(app),
         created_at: app.created_at,
         updated_at: app.updated_at,
         submitted_at: app.submitted_at,

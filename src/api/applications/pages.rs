@@ -224,6 +224,7 @@ impl PagesApi {
             .await?
             .ok_or_else(|| ApiError::not_found("page_not_found", "No such page."))?;
         intake::ensure_editable(&app)?;
+        intake::ensure_material_editable(&app, &page.material_code)?;
         pages::delete(&txn, page.id).await?;
         let remaining: Vec<Uuid> = pages::of_application(&txn, app.id)
             .await?
@@ -266,6 +267,7 @@ impl PagesApi {
         let txn = begin_write(db).await?;
         let app = lock_owned(&txn, auth.0.id, id.0).await?;
         intake::ensure_editable(&app)?;
+        intake::ensure_material_editable(&app, &material_code.0)?;
         let current: Vec<page::Model> = pages::of_application(&txn, app.id)
             .await?
             .into_iter()

@@ -1,5 +1,8 @@
 //! `/v1/review/*`: the pre-review queue of a reviewer's departments and claim leases on its
-//! cases. A case outside the reviewer's departments answers 404 and never shows in their queue.
+//! cases (here), the case view and decisions (`decision.rs`). A case outside the reviewer's
+//! departments answers 404 and never shows in their queue.
+
+pub mod decision;
 
 use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
@@ -216,7 +219,7 @@ fn default_limit() -> u64 {
     50
 }
 
-fn lease(state: &AppState) -> Duration {
+pub fn lease(state: &AppState) -> Duration {
     Duration::seconds(state.config.review.claim_lease_secs as i64)
 }
 
@@ -234,7 +237,7 @@ fn scope(member: &StaffMember, department: Option<&str>) -> Vec<String> {
 }
 
 /// A case of one of the member's departments; anything else is 404, like a missing one.
-async fn visible<C: sea_orm::ConnectionTrait>(
+pub async fn visible<C: sea_orm::ConnectionTrait>(
     db: &C,
     member: &StaffMember,
     id: Uuid,
@@ -264,7 +267,7 @@ fn row(app: &application::Model, me: Uuid, now: DateTime<Utc>) -> QueueRow {
     }
 }
 
-async fn audit_review(
+pub async fn audit_review(
     state: &AppState,
     member: &StaffMember,
     ip: &ClientIp,

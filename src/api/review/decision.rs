@@ -1,0 +1,257 @@
+//! `/v1/review/applications/{id}` (the case as a reviewer sees it) and `.../decision`
+//! (approve, return with reasons per material, or reject). Only the claim holder decides.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use crate::api::ApiTags;
+use crate::api::applications::pages::with_links;
+use crate::api::applications::{
+    Application, Event, ReturnReason, Viewer, parse_state, version_of, view,
+};
+use crate::api::problem::{ApiError, ApiResult, FieldProblem};
+use crate::api::review::{audit_review, visible};
+use crate::api::security::{ClientIp, StaffAuth, StaffMember};
+use crate::domain::application::{self as machine, Action};
+use crate::domain::staff::Role;
+use crate::state::AppState;
+use crate::store::applications::{self, Actor, application};
+use crate::store::{begin_write, claims, decisions, pages};
+
+pub struct ReviewCaseApi;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Outcome {
+    Approve,
+    Return,
+    Reject,
+}
+
+#[derive(Object)]
+pub struct DecisionRequest {
+    pub outcome: Outcome,
+    /// For `return`: one or more, each naming a material of the application.
+    #[oai(default)]
+    pub reasons: Vec<ReturnReason>,
+    /// For `reject`: the reason, unless `reasons` gives one.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 1000))]
+    pub note: Option<String>,
+}
+
+#[derive(Object)]
+pub struct DecisionView {
+    pub id: Uuid,
+    pub outcome: String,
+    pub reasons: Vec<ReturnReason>,
+    #[oai(skip_serializing_if_is_none)]
+    pub note: Option<String>,
+    pub reviewer_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Object)]
+pub struct ClaimState {
+    pub claimed: bool,
+    pub claimed_by_me: bool,
+    #[oai(skip_serializing_if_is_none)]
+    pub claim_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A case as a reviewer sees it. Page links live 5 minutes. The ID number is shown in full to
+/// the claim holder only.
+#[derive(Object)]
+pub struct ReviewCase {
+    pub application: Application,
+    pub claim: ClaimState,
+    pub events: Vec<Event>,
+    pub decisions: Vec<DecisionView>,
+}
+
+#[OpenApi(tag = "ApiTags::Review")]
+impl ReviewCaseApi {
+    /// A case of my departments: applicant, materials as of its catalogue version, every page
+    /// with short-lived links, its events and earlier decisions. Audited.
+    #[oai(path = "/v1/review/applications/:id", method = "get")]
+    async fn case(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ReviewCase>> {
+        auth.0.require(Role::Reviewer)?;
+        let app = visible(state.db()?, &auth.0, id.0).await?;
+        let case = case_view(&state, &auth.0, &app).await?;
+        audit_review(&state, &auth.0, &ip, "review.view", Some(app.id)).await?;
+        Ok(Json(case))
+    }
+
+    /// Decide: `approve` passes pre-review, `return` sends it back with a reason per material,
+    /// `reject` ends it. Only the holder of a live claim decides; the decision ends the claim.
+    #[oai(path = "/v1/review/applications/:id/decision", method = "post")]
+    async fn decide(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+        body: Json<DecisionRequest>,
+    ) -> ApiResult<Json<ReviewCase>> {
+        auth.0.require(Role::Reviewer)?;
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let app = visible(&txn, &auth.0, id.0).await?;
+        let app = applications::lock_owned(&txn, app.citizen_id, app.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))?;
+        let from = parse_state(&app)?;
+        let action = match body.outcome {
+            Outcome::Approve => Action::Approve,
+            Outcome::Return => Action::Return,
+            Outcome::Reject => Action::Reject,
+        };
+        let to = machine::next(from, action).map_err(|_| {
+            ApiError::conflict(
+                "not_decidable",
+                format!("The case is {from}; only submitted cases are decided."),
+            )
+        })?;
+        if claims::holder(&app, Utc::now()) != Some(auth.0.id) {
+            return Err(ApiError::conflict(
+                "claim_required",
+                "Claim the case first; your claim may have expired.",
+            ));
+        }
+        let version = version_of(&txn, &app).await?;
+        let note = body.note.clone().filter(|n| !n.trim().is_empty());
+        check_reasons(&body, &version, note.as_deref())?;
+        let reasons = serde_json::to_value(&body.reasons).map_err(ApiError::internal)?;
+        let summary = body
+            .reasons
+            .first()
+            .map(|r| format!("{}: {}", r.material_code, r.reason))
+            .or_else(|| note.clone());
+        if !applications::change_state(
+            &txn,
+            &app,
+            to,
+            Actor::staff(auth.0.id),
+            action.as_str(),
+            summary,
+        )
+        .await?
+        {
+            return Err(crate::api::applications::concurrent_change());
+        }
+        applications::set_return_reasons(
+            &txn,
+            app.id,
+            (action == Action::Return).then(|| reasons.clone()),
+        )
+        .await?;
+        decisions::insert(&txn, app.id, auth.0.id, action.as_str(), reasons, note).await?;
+        txn.commit().await?;
+        audit_review(&state, &auth.0, &ip, "review.decision", Some(app.id)).await?;
+        let app = visible(db, &auth.0, app.id).await?;
+        Ok(Json(case_view(&state, &auth.0, &app).await?))
+    }
+}
+
+/// `return` needs reasons naming the application's materials; `reject` needs a reason.
+fn check_reasons(
+    body: &DecisionRequest,
+    version: &crate::store::catalog::MatterVersion,
+    note: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut problems = Vec::new();
+    for (i, reason) in body.reasons.iter().enumerate() {
+        if !version
+            .materials
+            .iter()
+            .any(|m| m.code == reason.material_code)
+        {
+            problems.push(FieldProblem::new(
+                format!("reasons[{i}].material_code"),
+                format!(
+                    "`{}` is not a material of this application",
+                    reason.material_code
+                ),
+            ));
+        }
+        if reason.reason.trim().is_empty() {
+            problems.push(FieldProblem::new(
+                format!("reasons[{i}].reason"),
+                "must not be blank",
+            ));
+        }
+    }
+    match body.outcome {
+        Outcome::Return if body.reasons.is_empty() => problems.push(FieldProblem::new(
+            "reasons",
+            "a return needs at least one reason naming a material",
+        )),
+        Outcome::Reject if body.reasons.is_empty() && note.is_none() => {
+            problems.push(FieldProblem::new("note", "a rejection needs a reason"))
+        }
+        _ => {}
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_fields(problems))
+    }
+}
+
+async fn case_view(
+    state: &AppState,
+    member: &StaffMember,
+    app: &application::Model,
+) -> Result<ReviewCase, ApiError> {
+    let db = state.db()?;
+    let version = version_of(db, app).await?;
+    let now = Utc::now();
+    let holder = claims::holder(app, now);
+    let mut linked = Vec::new();
+    for page in pages::of_application(db, app.id).await? {
+        linked.push(with_links(state, &page).await);
+    }
+    // The ID number in full only to the reviewer holding the claim.
+    let viewer = if holder == Some(member.id) {
+        Viewer::Owner
+    } else {
+        Viewer::Other
+    };
+    let application = view(state, app, &version, &linked, viewer);
+    let events = applications::events(db, app.id)
+        .await?
+        .into_iter()
+        .map(crate::api::applications::event_view)
+        .collect();
+    let decisions = decisions::of_application(db, app.id)
+        .await?
+        .into_iter()
+        .map(|d| DecisionView {
+            id: d.id,
+            outcome: d.outcome,
+            reasons: serde_json::from_value(d.reasons).unwrap_or_default(),
+            note: d.note,
+            reviewer_id: d.reviewer_id,
+            created_at: d.created_at,
+        })
+        .collect();
+    Ok(ReviewCase {
+        application,
+        claim: ClaimState {
+            claimed: holder.is_some(),
+            claimed_by_me: holder == Some(member.id),
+            claim_expires_at: holder.and(app.claim_expires_at),
+        },
+        events,
+        decisions,
+    })
+}
