@@ -9,6 +9,7 @@ mod m20261127_000004_staff_audit;
 mod m20261127_000005_page_thumbnails;
 mod m20261127_000006_review_claims;
 mod m20261127_000007_decisions;
+mod m20261127_000008_prereview_sla;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_page_thumbnails::Migration),
             Box::new(m20261127_000006_review_claims::Migration),
             Box::new(m20261127_000007_decisions::Migration),
+            Box::new(m20261127_000008_prereview_sla::Migration),
         ]
     }
 }

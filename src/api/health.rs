@@ -93,6 +93,14 @@ impl HealthApi {
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self, state: Data<&AppState>) -> PlainText<String> {
         if let Some(db) = state.database() {
+            if let Ok(rows) = crate::store::claims::submitted(db, None).await {
+                let counts: Vec<(String, String, u64)> =
+                    crate::api::review::count(&rows, chrono::Utc::now())
+                        .into_iter()
+                        .map(|c| (c.matter_code, c.department_code, c.overdue))
+                        .collect();
+                state.metrics.set_prereview_overdue(&counts);
+            }
             let (size, idle) = crate::store::pool_usage(db);
             state.metrics.set_db_pool(
                 size.saturating_sub(idle),

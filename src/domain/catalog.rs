@@ -17,9 +17,26 @@ pub struct MatterDef {
     pub result_by_courier: bool,
     #[serde(default)]
     pub id_number_required: bool,
+    /// Pre-review deadline in hours from the first submission. Left out of the content hash
+    /// while it is the default, so items imported before it existed keep their version.
+    #[serde(
+        default = "default_prereview_hours",
+        skip_serializing_if = "is_default_prereview_hours"
+    )]
+    pub prereview_hours: i32,
     pub department: DepartmentDef,
     #[serde(rename = "material")]
     pub materials: Vec<MaterialDef>,
+}
+
+pub const DEFAULT_PREREVIEW_HOURS: i32 = 24;
+
+fn default_prereview_hours() -> i32 {
+    DEFAULT_PREREVIEW_HOURS
+}
+
+fn is_default_prereview_hours(hours: &i32) -> bool {
+    *hours == DEFAULT_PREREVIEW_HOURS
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -131,6 +148,9 @@ fn check_matter(m: &MatterDef, problems: &mut Vec<String>) {
     }
     if !(1..=365).contains(&m.processing_days) {
         fail("processing_days must be between 1 and 365".into());
+    }
+    if !(1..=24 * 30).contains(&m.prereview_hours) {
+        fail("prereview_hours must be between 1 and 720".into());
     }
     if !is_valid_code(&m.department.code) || m.department.name.trim().is_empty() {
         fail("department needs a valid code and a name".into());

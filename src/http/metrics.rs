@@ -14,6 +14,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     db_pool: IntGaugeVec,
+    prereview_overdue: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -47,10 +48,19 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let prereview_overdue = IntGaugeVec::new(
+            Opts::new(
+                "prereview_overdue",
+                "Submitted cases past their pre-review deadline, by item and department",
+            ),
+            &["matter", "department"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(db_pool.clone()),
+            Box::new(prereview_overdue.clone()),
         ] {
             registry.register(collector).expect("metrics register once");
         }
@@ -59,6 +69,7 @@ impl Metrics {
             requests,
             latency,
             db_pool,
+            prereview_overdue,
         }
     }
 
@@ -68,6 +79,16 @@ impl Metrics {
             .set(in_use as i64);
         self.db_pool.with_label_values(&["idle"]).set(idle as i64);
         self.db_pool.with_label_values(&["max"]).set(max as i64);
+    }
+
+    /// Replaces the overdue counts: `(matter, department, overdue)`.
+    pub fn set_prereview_overdue(&self, counts: &[(String, String, u64)]) {
+        self.prereview_overdue.reset();
+        for (matter, department, overdue) in counts {
+            self.prereview_overdue
+                .with_label_values(&[matter.as_str(), department.as_str()])
+                .set(*overdue as i64);
+        }
     }
 
     /// The Prometheus text exposition of everything registered.

@@ -42,6 +42,8 @@ pub mod application {
         pub queue_priority: i32,
         /// The reasons of the latest return: `[{material_code, reason}]`.
         pub return_reasons: Option<Json>,
+        /// Pre-review deadline, set at the first submission from the item's `prereview_hours`.
+        pub prereview_due_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -259,6 +261,20 @@ pub async fn change_state<C: ConnectionTrait>(
     }
     record_event(db, app.id, actor, action, from, to, reason).await?;
     Ok(true)
+}
+
+/// Sets the pre-review deadline of a first submission.
+pub async fn set_prereview_due<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    due: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .col_expr(application::Column::PrereviewDueAt, Expr::value(due))
+        .filter(application::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Records (or clears) the reasons of the latest return.

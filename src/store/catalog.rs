@@ -45,6 +45,7 @@ pub mod matter {
         pub originals_by_courier: bool,
         pub result_by_courier: bool,
         pub id_number_required: bool,
+        pub prereview_hours: i32,
         pub content_hash: String,
         pub created_at: DateTimeUtc,
     }
@@ -230,6 +231,7 @@ async fn insert_version(
         originals_by_courier: Set(def.originals_by_courier),
         result_by_courier: Set(def.result_by_courier),
         id_number_required: Set(def.id_number_required),
+        prereview_hours: Set(def.prereview_hours),
         content_hash: Set(hash),
         created_at: Set(Utc::now()),
     }

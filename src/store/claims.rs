@@ -118,6 +118,7 @@ pub async fn queue<C: ConnectionTrait>(
     db: &C,
     departments: &[String],
     matter: Option<&str>,
+    overdue_only: bool,
     after: Option<&application::Model>,
     limit: u64,
 ) -> Result<Vec<application::Model>, DbErr> {
@@ -126,6 +127,9 @@ pub async fn queue<C: ConnectionTrait>(
         .add(application::Column::DepartmentCode.is_in(departments.iter().cloned()));
     if let Some(matter) = matter {
         condition = condition.add(application::Column::MatterCode.eq(matter));
+    }
+    if overdue_only {
+        condition = condition.add(application::Column::PrereviewDueAt.lt(Utc::now()));
     }
     if let Some(after) = after {
         // (priority desc, first_submitted_at asc, id asc) strictly after `after`.
@@ -156,4 +160,23 @@ pub async fn queue<C: ConnectionTrait>(
         .limit(limit)
         .all(db)
         .await
+}
+
+/// Every submitted case of these departments (all departments when `None`), for counts.
+pub async fn submitted<C: ConnectionTrait>(
+    db: &C,
+    departments: Option<&[String]>,
+) -> Result<Vec<application::Model>, DbErr> {
+    let mut query = application::Entity::find()
+        .filter(application::Column::State.eq(ApplicationState::Submitted.as_str()));
+    if let Some(departments) = departments {
+        query =
+            query.filter(application::Column::DepartmentCode.is_in(departments.iter().cloned()));
+    }
+    query.all(db).await
+}
+
+/// Whether a submitted case has passed its pre-review deadline.
+pub fn overdue(app: &application::Model, now: DateTime<Utc>) -> bool {
+    app.prereview_due_at.is_some_and(|due| due < now)
 }

@@ -52,6 +52,7 @@ async fn seed_submitted(app: &TestApp, n: usize) -> Vec<Uuid> {
             claim_expires_at: Set(None),
             queue_priority: Set(0),
             return_reasons: Set(None),
+            prereview_due_at: Set(Some(submitted + Duration::hours(24))),
         };
         ids.push(model.insert(db).await.unwrap().id);
     }
@@ -559,4 +560,62 @@ async fn a_rejection_needs_a_reason_and_is_final() {
         )
         .await;
     assert_problem(resubmit, 409, "invalid_state").await;
+}
+
+#[tokio::test]
+async fn overdue_cases_are_flagged_filtered_counted_and_measured() {
+    let app = spawn_app().await;
+    let ids = seed_submitted(&app, 3).await;
+    let db = app.state.database().unwrap();
+    for id in &ids[..2] {
+        let row = beebox::store::applications::application::Entity::find_by_id(*id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut late: beebox::store::applications::application::ActiveModel = row.into();
+        late.prereview_due_at = Set(Some(Utc::now() - Duration::minutes(1)));
+        late.update(db).await.unwrap();
+    }
+    let token = staff_token(&app, "sla.watch", "reviewer", DEPARTMENT).await;
+    let queue: serde_json::Value = app
+        .get_as(&token, "/v1/review/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let flags: Vec<bool> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["overdue"].as_bool().unwrap())
+        .collect();
+    assert_eq!(flags, [true, true, false]);
+    assert!(queue["items"][2]["due_at"].is_string());
+    let late: serde_json::Value = app
+        .get_as(&token, "/v1/review/queue?overdue=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(late["items"].as_array().unwrap().len(), 2);
+
+    claim_next(&app, &token).await.unwrap();
+    let stats: serde_json::Value = app
+        .get_as(&token, "/v1/review/queue/stats")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stats["items"],
+        json!([{"matter_code": ITEM, "department_code": DEPARTMENT, "waiting": 2, "claimed": 1, "overdue": 2}])
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "beebox_prereview_overdue{{department=\"{DEPARTMENT}\",matter=\"{ITEM}\"}} 2"
+        )),
+        "{metrics}"
+    );
 }

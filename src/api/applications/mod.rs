@@ -240,6 +240,7 @@ impl ApplicationsApi {
             claim_expires_at: Set(None),
             queue_priority: Set(0),
             return_reasons: Set(None),
+            prereview_due_at: Set(None),
         };
         let created = applications::insert(&txn, model, Actor::citizen(citizen)).await?;
         let view = view(&state, &created, &version, &[], Viewer::Owner);
@@ -388,6 +389,15 @@ impl ApplicationsApi {
             .await?
         {
             return Err(concurrent_change());
+        }
+        if app.first_submitted_at.is_none() {
+            let hours = i64::from(version.matter.prereview_hours);
+            applications::set_prereview_due(
+                &txn,
+                app.id,
+                Utc::now() + chrono::Duration::hours(hours),
+            )
+            .await?;
         }
         txn.commit().await?;
         let app = owned(db, citizen, id.0).await?;

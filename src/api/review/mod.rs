@@ -36,6 +36,11 @@ pub struct QueueRow {
     pub waited_secs: i64,
     /// Returned once and submitted again: it comes ahead of new cases.
     pub resubmitted: bool,
+    /// The pre-review deadline (from the item's `prereview_hours`).
+    #[oai(skip_serializing_if_is_none)]
+    pub due_at: Option<DateTime<Utc>>,
+    /// Past its deadline.
+    pub overdue: bool,
     /// Someone holds a live claim on it.
     pub claimed: bool,
     /// That someone is you.
@@ -50,6 +55,48 @@ pub struct QueuePage {
     /// Pass as `cursor` for the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct QueueCount {
+    pub matter_code: String,
+    pub department_code: String,
+    /// Submitted and not claimed.
+    pub waiting: u64,
+    /// Under a live claim.
+    pub claimed: u64,
+    /// Past the pre-review deadline, claimed or not.
+    pub overdue: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct QueueStats {
+    pub items: Vec<QueueCount>,
+}
+
+/// Counts submitted cases per (item, department).
+pub fn count(rows: &[application::Model], now: DateTime<Utc>) -> Vec<QueueCount> {
+    let mut counts: std::collections::BTreeMap<(String, String), QueueCount> = Default::default();
+    for app in rows {
+        let entry = counts
+            .entry((app.matter_code.clone(), app.department_code.clone()))
+            .or_insert_with(|| QueueCount {
+                matter_code: app.matter_code.clone(),
+                department_code: app.department_code.clone(),
+                waiting: 0,
+                claimed: 0,
+                overdue: 0,
+            });
+        if claims::holder(app, now).is_some() {
+            entry.claimed += 1;
+        } else {
+            entry.waiting += 1;
+        }
+        if claims::overdue(app, now) {
+            entry.overdue += 1;
+        }
+    }
+    counts.into_values().collect()
 }
 
 #[derive(ApiResponse)]
@@ -83,6 +130,9 @@ impl ReviewApi {
         matter: Query<Option<String>>,
         /// Only this one of my departments.
         department: Query<Option<String>>,
+        /// Only cases past their pre-review deadline.
+        #[oai(default)]
+        overdue: Query<bool>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
         #[oai(
@@ -109,6 +159,7 @@ impl ReviewApi {
             db,
             &departments,
             matter.0.as_deref(),
+            overdue.0,
             after.as_ref(),
             limit.0 + 1,
         )
@@ -123,6 +174,16 @@ impl ReviewApi {
         let next_cursor = more.then(|| items.last().map(|i| i.id)).flatten();
         audit_review(&state, &auth.0, &ip, "review.queue", None).await?;
         Ok(Json(QueuePage { items, next_cursor }))
+    }
+
+    /// Counts per item and department of my queue: waiting, claimed, overdue.
+    #[oai(path = "/v1/review/queue/stats", method = "get")]
+    async fn stats(&self, state: Data<&AppState>, auth: StaffAuth) -> ApiResult<Json<QueueStats>> {
+        auth.0.require(Role::Reviewer)?;
+        let rows = claims::submitted(state.db()?, Some(&auth.0.departments)).await?;
+        Ok(Json(QueueStats {
+            items: count(&rows, Utc::now()),
+        }))
     }
 
     /// Claim the oldest unclaimed case I may review, or 204 when there is none.
@@ -261,6 +322,8 @@ fn row(app: &application::Model, me: Uuid, now: DateTime<Utc>) -> QueueRow {
         submitted_at: app.submitted_at.unwrap_or(first),
         waited_secs: (now - first).num_seconds().max(0),
         resubmitted: app.queue_priority > 0,
+        due_at: app.prereview_due_at,
+        overdue: claims::overdue(app, now),
         claimed: holder.is_some(),
         claimed_by_me: holder == Some(me),
         claim_expires_at: holder.and(app.claim_expires_at),
