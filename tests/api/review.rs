@@ -619,3 +619,35 @@ async fn overdue_cases_are_flagged_filtered_counted_and_measured() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn working_on_a_claimed_case_renews_the_lease() {
+    let app = spawn_app().await;
+    let ids = seed_submitted(&app, 1).await;
+    let token = staff_token(&app, "busy.bee", "reviewer", DEPARTMENT).await;
+    claim_next(&app, &token).await.unwrap();
+    let db = app.state.database().unwrap();
+    let row = beebox::store::applications::application::Entity::find_by_id(ids[0])
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut nearly: beebox::store::applications::application::ActiveModel = row.into();
+    nearly.claim_expires_at = Set(Some(Utc::now() + Duration::seconds(10)));
+    nearly.update(db).await.unwrap();
+
+    let case: serde_json::Value = app
+        .get_as(&token, &format!("/v1/review/applications/{}", ids[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let until =
+        chrono::DateTime::parse_from_rfc3339(case["claim"]["claim_expires_at"].as_str().unwrap())
+            .unwrap();
+    let left = until.with_timezone(&Utc) - Utc::now();
+    assert!(
+        left > Duration::minutes(29),
+        "lease renewed to about 30 minutes, has {left}"
+    );
+}

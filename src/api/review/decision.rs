@@ -14,7 +14,7 @@ use crate::api::applications::{
     Application, Event, ReturnReason, Viewer, parse_state, version_of, view,
 };
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::review::{audit_review, visible};
+use crate::api::review::{audit_review, lease, visible};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember};
 use crate::domain::application::{self as machine, Action};
 use crate::domain::staff::Role;
@@ -85,9 +85,32 @@ impl ReviewCaseApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ReviewCase>> {
         auth.0.require(Role::Reviewer)?;
-        let app = visible(state.db()?, &auth.0, id.0).await?;
+        let db = state.db()?;
+        let mut app = visible(db, &auth.0, id.0).await?;
+        // Working on a claimed case renews the lease.
+        if claims::holder(&app, Utc::now()) == Some(auth.0.id) {
+            let txn = begin_write(db).await?;
+            if claims::take(&txn, &app, auth.0.id, Utc::now(), lease(&state)).await? {
+                app = visible(&txn, &auth.0, id.0).await?;
+            }
+            txn.commit().await?;
+        }
         let case = case_view(&state, &auth.0, &app).await?;
-        audit_review(&state, &auth.0, &ip, "review.view", Some(app.id)).await?;
+        let links: usize = case
+            .application
+            .materials
+            .iter()
+            .map(|m| m.pages.iter().filter(|p| p.url.is_some()).count())
+            .sum();
+        audit_review(
+            &state,
+            &auth.0,
+            &ip,
+            "review.view",
+            Some(app.id),
+            Some(format!("page links issued: {links}")),
+        )
+        .await?;
         Ok(Json(case))
     }
 
@@ -156,7 +179,15 @@ impl ReviewCaseApi {
         .await?;
         decisions::insert(&txn, app.id, auth.0.id, action.as_str(), reasons, note).await?;
         txn.commit().await?;
-        audit_review(&state, &auth.0, &ip, "review.decision", Some(app.id)).await?;
+        audit_review(
+            &state,
+            &auth.0,
+            &ip,
+            "review.decision",
+            Some(app.id),
+            Some(action.as_str().to_string()),
+        )
+        .await?;
         let app = visible(db, &auth.0, app.id).await?;
         Ok(Json(case_view(&state, &auth.0, &app).await?))
     }

@@ -172,7 +172,7 @@ impl ReviewApi {
             .map(|a| row(a, auth.0.id, now))
             .collect();
         let next_cursor = more.then(|| items.last().map(|i| i.id)).flatten();
-        audit_review(&state, &auth.0, &ip, "review.queue", None).await?;
+        audit_review(&state, &auth.0, &ip, "review.queue", None, None).await?;
         Ok(Json(QueuePage { items, next_cursor }))
     }
 
@@ -202,7 +202,7 @@ impl ReviewApi {
         txn.commit().await?;
         match claimed {
             Some(app) => {
-                audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id)).await?;
+                audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
                 Ok(ClaimNext::Claimed(Json(row(&app, auth.0.id, Utc::now()))))
             }
             None => Ok(ClaimNext::Empty),
@@ -246,7 +246,7 @@ impl ReviewApi {
         }
         let app = visible(&txn, &auth.0, id.0).await?;
         txn.commit().await?;
-        audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id)).await?;
+        audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
         Ok(Json(row(&app, auth.0.id, now)))
     }
 
@@ -271,7 +271,7 @@ impl ReviewApi {
             ));
         }
         txn.commit().await?;
-        audit_review(&state, &auth.0, &ip, "review.release", Some(app.id)).await?;
+        audit_review(&state, &auth.0, &ip, "review.release", Some(app.id), None).await?;
         Ok(Released::Released)
     }
 }
@@ -336,6 +336,7 @@ pub async fn audit_review(
     ip: &ClientIp,
     action: &'static str,
     target: Option<Uuid>,
+    detail: Option<String>,
 ) -> Result<(), ApiError> {
     audit::append(
         state.db()?,
@@ -348,7 +349,7 @@ pub async fn audit_review(
             target_kind: target.map(|_| "application"),
             target_id: target,
             outcome: "success",
-            detail: None,
+            detail,
         },
     )
     .await?;
