@@ -126,6 +126,33 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<StaffMember>
     })
 }
 
+/// Appends a successful action of `member` to the audit log.
+pub async fn audit_staff_action(
+    state: &AppState,
+    member: &StaffMember,
+    ip: &ClientIp,
+    action: &'static str,
+    target: Option<(&'static str, Uuid)>,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
+    crate::store::audit::append(
+        state.db()?,
+        crate::store::audit::Record {
+            actor_kind: "staff",
+            actor_id: Some(member.id),
+            actor_name: Some(member.username.clone()),
+            client_ip: ip.0.clone(),
+            action,
+            target_kind: target.map(|(kind, _)| kind),
+            target_id: target.map(|(_, id)| id),
+            outcome: "success",
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// `a,b` as stored, to a list.
 pub fn split_list(stored: &str) -> Vec<String> {
     stored

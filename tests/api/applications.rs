@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, field_pairs, spawn_app};
 
 pub const VALID_ID: &str = "11010519491231002X";
 
@@ -327,17 +327,7 @@ async fn cancel_a_draft_records_the_event_and_is_idempotent() {
         .json()
         .await
         .unwrap();
-    let steps: Vec<(String, String)> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap().to_string(),
-                e["to_state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let steps = field_pairs(&events, "action", "to_state");
     assert_eq!(
         steps,
         [

@@ -197,3 +197,18 @@ pub async fn assert_problem(
     assert_eq!(body["request_id"].as_str().map(str::to_string), request_id);
     body
 }
+
+/// `(item[a], item[b])` for each element of a list body's `items`, as owned strings.
+pub fn field_pairs(body: &serde_json::Value, a: &str, b: &str) -> Vec<(String, String)> {
+    body["items"]
+        .as_array()
+        .expect("a list body")
+        .iter()
+        .map(|e| {
+            (
+                e[a].as_str().unwrap_or_default().to_string(),
+                e[b].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}

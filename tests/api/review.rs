@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, field_pairs, spawn_app};
 use crate::staff::staff_token;
 
 const DEPARTMENT: &str = "civil-affairs";
@@ -495,17 +495,7 @@ async fn return_fix_resubmit_and_approve_the_whole_loop() {
         .json()
         .await
         .unwrap();
-    let mut steps: Vec<(String, String)> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["actor_name"].as_str().unwrap().to_string(),
-                e["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut steps = field_pairs(&audit, "actor_name", "action");
     steps.reverse();
     let expected: Vec<(String, String)> = [
         ("first.reviewer", "review.claim"),

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, field_pairs, spawn_app, spawn_app_with};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -336,17 +336,7 @@ async fn the_audit_log_records_logins_and_admin_changes_and_cannot_be_altered() 
         .json()
         .await
         .unwrap();
-    let actions: Vec<(String, String)> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap().to_string(),
-                e["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let actions = field_pairs(&page, "action", "outcome");
     assert_eq!(
         actions,
         [

@@ -11,12 +11,11 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::security::{ClientIp, StaffAuth, StaffMember};
+use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
 use crate::api::staff::StaffView;
 use crate::domain::staff::{Role, check_password, join_roles, normalize_username};
 use crate::passwords;
 use crate::state::AppState;
-use crate::store::audit::{self, Record};
 use crate::store::catalog::department;
 use crate::store::{sessions, staff};
 
@@ -323,20 +322,5 @@ async fn audit_change(
     target: Uuid,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
-    audit::append(
-        state.db()?,
-        Record {
-            actor_kind: "staff",
-            actor_id: Some(actor.id),
-            actor_name: Some(actor.username.clone()),
-            client_ip: ip.0.clone(),
-            action,
-            target_kind: Some("staff"),
-            target_id: Some(target),
-            outcome: "success",
-            detail,
-        },
-    )
-    .await?;
-    Ok(())
+    audit_staff_action(state, actor, ip, action, Some(("staff", target)), detail).await
 }

@@ -13,11 +13,10 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
-use crate::api::security::{ClientIp, StaffAuth, StaffMember};
+use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::applications::application;
-use crate::store::audit::{self, Record};
 use crate::store::{begin_write, claims};
 
 pub struct ReviewApi;
@@ -338,20 +337,6 @@ pub async fn audit_review(
     target: Option<Uuid>,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
-    audit::append(
-        state.db()?,
-        Record {
-            actor_kind: "staff",
-            actor_id: Some(member.id),
-            actor_name: Some(member.username.clone()),
-            client_ip: ip.0.clone(),
-            action,
-            target_kind: target.map(|_| "application"),
-            target_id: target,
-            outcome: "success",
-            detail,
-        },
-    )
-    .await?;
-    Ok(())
+    let target = target.map(|id| ("application", id));
+    audit_staff_action(state, member, ip, action, target, detail).await
 }
