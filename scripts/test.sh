@@ -2,6 +2,7 @@
 # The whole test suite: unit tests and the api binary on SQLite, then the api binary again on
 # PostgreSQL when a server is reachable. BEEBOX_TEST_REQUIRE_PG=1 makes a missing PostgreSQL an error.
 # BEEBOX_TEST_PG_URL names the server (an admin URL; each test creates its own database).
+# The SMTP peer (maildev, see scripts/peers.sh) is started first if it is not already running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ drop_test_databases() {
   psql "$pg_url" -Atqc "select datname from pg_database where datname like 'beebox_t_%'" |
     while read -r db; do psql "$pg_url" -qc "drop database if exists \"$db\" with (force)"; done
 }
+
+# The mail tests send to the real SMTP peer and read it back over its HTTP API.
+scripts/peers.sh start
+export BEEBOX_TEST_SMTP=127.0.0.1:2525
+export BEEBOX_TEST_MAILDEV=http://127.0.0.1:2580
 
 echo "== pass 1: SQLite (temporary file per test)"
 run_tests env -u BEEBOX_TEST_DATABASE_URL cargo test --workspace --locked

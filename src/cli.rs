@@ -28,8 +28,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP service (the default).
-    Serve,
+    /// Run the HTTP service (the default), with the job worker unless told otherwise.
+    Serve {
+        /// Run no job worker in this instance (same as `jobs.worker = false`).
+        #[arg(long)]
+        no_worker: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document (YAML).
@@ -57,6 +61,9 @@ pub enum StaffCommand {
         username: String,
         #[arg(long, default_value = "Administrator")]
         display_name: String,
+        /// Where dead-job alerts go.
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -68,7 +75,13 @@ pub enum CatalogCommand {
 
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve => Application::build(config).await?.run_until_stopped().await,
+        Command::Serve { no_worker } => {
+            let mut config = config;
+            if no_worker {
+                config.jobs.worker = false;
+            }
+            Application::build(config).await?.run_until_stopped().await
+        }
         Command::Migrate => {
             let db = connect_for_command(&config).await?;
             store::migrate(&db)
@@ -119,8 +132,13 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 StaffCommand::CreateAdmin {
                     username,
                     display_name,
+                    email,
                 },
         } => {
+            let email = email
+                .map(|e| crate::domain::email::EmailAddress::parse(&e).map(|e| e.to_string()))
+                .transpose()
+                .map_err(|m| anyhow::anyhow!("email {m}"))?;
             let username = crate::domain::staff::normalize_username(&username)
                 .map_err(|m| anyhow::anyhow!("username {m}"))?;
             let password = read_new_password()?;
@@ -145,6 +163,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 hash,
                 "admin".into(),
                 String::new(),
+                email,
             )
             .await?;
             store::audit::append(

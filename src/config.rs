@@ -2,6 +2,7 @@
 //! `BEEBOX_*` environment variables with `__` for nesting. It is validated once at start-up and
 //! never prints a secret.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,11 @@ pub struct Config {
     pub wechat: WechatConfig,
     pub uploads: UploadsConfig,
     pub review: ReviewConfig,
+    /// The service centre's local time as a UTC offset (China: `+08:00`); schedules use it.
+    pub local_utc_offset: String,
+    pub jobs: JobsConfig,
+    pub mail: MailConfig,
+    pub notifications: NotificationsConfig,
 }
 
 impl Default for Config {
@@ -44,6 +50,10 @@ impl Default for Config {
             wechat: WechatConfig::default(),
             uploads: UploadsConfig::default(),
             review: ReviewConfig::default(),
+            local_utc_offset: "+08:00".into(),
+            jobs: JobsConfig::default(),
+            mail: MailConfig::default(),
+            notifications: NotificationsConfig::default(),
         }
     }
 }
@@ -257,6 +267,7 @@ pub struct WechatConfig {
     /// The mini-program's AppSecret.
     pub app_secret: Option<Secret>,
     pub timeout_ms: u64,
+    pub subscribe: SubscribeConfig,
 }
 
 impl Default for WechatConfig {
@@ -266,6 +277,183 @@ impl Default for WechatConfig {
             app_id: None,
             app_secret: None,
             timeout_ms: 5_000,
+            subscribe: SubscribeConfig::default(),
+        }
+    }
+}
+
+/// Subscribe messages (订阅消息) to citizens: one template per event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscribeConfig {
+    /// `formal`, `trial` or `developer`: which build of the mini-program the message opens.
+    pub miniprogram_state: String,
+    /// The page a message opens; `{application_id}` is replaced.
+    pub page: String,
+    /// Refresh the shared access token this long before it expires.
+    pub token_refresh_margin_secs: u64,
+    /// Per event (`submitted`, `returned`, `rejected`, `prereview_passed`, ...): the template id
+    /// and what goes in each of its fields. An event without a template id sends no message.
+    pub templates: BTreeMap<String, MessageTemplate>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessageTemplate {
+    pub template_id: Option<String>,
+    /// Template field (`thing1`, `time2`, ...) -> value, with `{matter_name}`, `{status}`,
+    /// `{time}`, `{reason}`, `{application_no}` replaced. Values are cut to the field type's limit.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Default for SubscribeConfig {
+    fn default() -> Self {
+        let fields = |pairs: &[(&str, &str)]| MessageTemplate {
+            template_id: None,
+            fields: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let standard = [
+            ("thing1", "{matter_name}"),
+            ("character_string2", "{application_no}"),
+            ("phrase3", "{status}"),
+            ("time4", "{time}"),
+            ("thing5", "{reason}"),
+        ];
+        let templates = ["submitted", "returned", "rejected", "prereview_passed"]
+            .into_iter()
+            .map(|event| (event.to_string(), fields(&standard)))
+            .collect();
+        Self {
+            miniprogram_state: "formal".into(),
+            page: "pages/application/detail?id={application_id}".into(),
+            token_refresh_margin_secs: 300,
+            templates,
+        }
+    }
+}
+
+/// The durable job queue and its worker.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Run the worker (and the scheduler) in this instance; `serve --no-worker` turns it off.
+    pub worker: bool,
+    /// Jobs one worker runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs.
+    pub poll_ms: u64,
+    /// How long a claimed job is held; a job whose worker died is taken again after this.
+    pub lease_secs: u64,
+    /// Attempts before a job goes dead, for kinds that do not set their own.
+    pub max_attempts: i32,
+    /// First retry delay; each retry doubles it (with jitter) up to `backoff_max_secs`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    /// Finished jobs are deleted after this long.
+    pub keep_done_hours: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            concurrency: 4,
+            poll_ms: 500,
+            lease_secs: 60,
+            max_attempts: 8,
+            backoff_base_ms: 2_000,
+            backoff_max_secs: 3_600,
+            keep_done_hours: 72,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MailBackend {
+    /// Writes each message as an `.eml` file (dev).
+    #[default]
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (a relay on loopback or a trusted network only).
+    None,
+    /// STARTTLS on the submission port (587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    pub backend: MailBackend,
+    /// The From header, e.g. `Beebox <noreply@example.gov.cn>`.
+    pub from: String,
+    /// Where the file backend writes. Unset: `data_dir/mail`.
+    pub file_dir: Option<PathBuf>,
+    pub smtp: SmtpConfig,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            backend: MailBackend::File,
+            from: "Beebox <noreply@beebox.localhost>".into(),
+            file_dir: None,
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            timeout_secs: 10,
+        }
+    }
+}
+
+/// Staff alerts by email, and their schedule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Local times (`HH:MM`, in `local_utc_offset`) at which each department's reviewers get a
+    /// digest of the submissions since the last one.
+    pub digest_times: Vec<String>,
+    /// How often overdue pre-reviews are looked for (each case alerts once).
+    pub sla_check_secs: u64,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            digest_times: vec!["09:00".into(), "15:00".into()],
+            sla_check_secs: 300,
         }
     }
 }
@@ -509,7 +697,50 @@ impl Config {
         if !(1024..=1024 * 1024 * 1024).contains(&self.uploads.max_page_bytes) {
             problem("uploads.max_page_bytes", "must be between 1 KiB and 1 GiB");
         }
+        if parse_utc_offset(&self.local_utc_offset).is_none() {
+            problem("local_utc_offset", "must look like +08:00");
+        }
+        if self.jobs.concurrency == 0 || self.jobs.concurrency > 64 {
+            problem("jobs.concurrency", "must be between 1 and 64");
+        }
+        if self.jobs.lease_secs < 2 {
+            problem("jobs.lease_secs", "must be at least 2");
+        }
+        if self.jobs.max_attempts < 1 {
+            problem("jobs.max_attempts", "must be at least 1");
+        }
+        if self.jobs.poll_ms < 10 {
+            problem("jobs.poll_ms", "must be at least 10");
+        }
+        if lettre_address_invalid(&self.mail.from) {
+            problem(
+                "mail.from",
+                "must be an address such as `Beebox <noreply@example.org>`",
+            );
+        }
+        if self
+            .notifications
+            .digest_times
+            .iter()
+            .any(|t| parse_local_time(t).is_none())
+        {
+            problem("notifications.digest_times", "each must be HH:MM");
+        }
+        if !["formal", "trial", "developer"]
+            .contains(&self.wechat.subscribe.miniprogram_state.as_str())
+        {
+            problem(
+                "wechat.subscribe.miniprogram_state",
+                "must be formal, trial or developer",
+            );
+        }
         if self.profile == Profile::Prod {
+            if self.mail.backend == MailBackend::File {
+                problem(
+                    "mail.backend",
+                    "prod refuses the file backend; configure smtp",
+                );
+            }
             if self.keys.data_encryption_key.is_none() {
                 problem(
                     "keys.data_encryption_key",
@@ -597,6 +828,20 @@ impl Config {
         }
     }
 
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail
+            .file_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
+    /// `local_utc_offset`, checked by `validate`.
+    pub fn local_offset(&self) -> chrono::FixedOffset {
+        parse_utc_offset(&self.local_utc_offset).unwrap_or_else(|| {
+            chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+        })
+    }
+
     pub fn dev_login_enabled(&self) -> bool {
         self.auth.dev_login.unwrap_or(self.profile == Profile::Dev)
     }
@@ -627,4 +872,28 @@ fn describe_figment_error(error: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `+08:00` -> UTC+8.
+pub fn parse_utc_offset(text: &str) -> Option<chrono::FixedOffset> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 14 || m > 59 || h < 0 || m < 0 {
+        return None;
+    }
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+/// `09:30` -> 09:30.
+pub fn parse_local_time(text: &str) -> Option<chrono::NaiveTime> {
+    chrono::NaiveTime::parse_from_str(text, "%H:%M").ok()
+}
+
+fn lettre_address_invalid(text: &str) -> bool {
+    text.parse::<lettre::message::Mailbox>().is_err()
 }

@@ -8,7 +8,7 @@ use beebox::config::Config;
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or(Command::Serve { no_worker: false });
     if matches!(command, Command::Openapi) {
         // The contract does not depend on configuration.
         print!("{}", beebox::api::spec_yaml());

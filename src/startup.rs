@@ -16,6 +16,7 @@ use crate::domain::catalog::CatalogFile;
 use crate::http::body_limit::BodyLimits;
 use crate::http::metrics::Metrics;
 use crate::http::routes::RouteIndex;
+use crate::integrations::mailer::Mailer;
 use crate::keys::Keys;
 use crate::state::AppState;
 use crate::storage::UrlSigner;
@@ -53,12 +54,14 @@ impl Application {
         let store = storage::from_config(&config, signer.clone())
             .await
             .context("setting up the object store")?;
+        let mailer = Mailer::from_config(&config).context("setting up the mailer")?;
         let state = AppState::new(
             config.clone(),
             store,
             signer,
             keys,
             Arc::new(Metrics::new()),
+            mailer,
         );
         let init = tokio::spawn(init_database(state.clone()));
         Ok(Self {
@@ -83,9 +86,17 @@ impl Application {
         let grace = Duration::from_secs(self.state.config.server.shutdown_grace_secs);
         let routes = routes(self.state.clone());
         tracing::info!(addr = %self.addr, profile = ?self.state.config.profile, "listening");
+        let shutdown = self.state.shutdown.clone();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown_signal().await;
+                shutdown.cancel();
+            }
+        });
         let server = Server::new_with_acceptor(self.acceptor)
             .name("beebox")
-            .run_with_graceful_shutdown(routes, shutdown_signal(), Some(grace));
+            .run_with_graceful_shutdown(routes, shutdown.cancelled_owned(), Some(grace));
         // Completes only if start-up fails; select! would drop the server on any completion.
         let init = self.init;
         let failed = async move {
@@ -95,10 +106,17 @@ impl Application {
                 Err(e) => anyhow::anyhow!("start-up task failed: {e}"),
             }
         };
-        tokio::select! {
+        let served = tokio::select! {
             served = server => served.context("serving HTTP"),
             error = failed => Err(error),
+        };
+        // The server has drained; now let the worker finish or hand back its jobs.
+        let worker = self.state.worker.lock().ok().and_then(|mut w| w.take());
+        if let Some(worker) = worker {
+            self.state.shutdown.cancel();
+            let _ = tokio::time::timeout(grace + Duration::from_secs(5), worker).await;
         }
+        served
     }
 }
 
@@ -165,6 +183,17 @@ async fn init_database(state: AppState) -> anyhow::Result<()> {
     state.set_db(db);
     tracing::info!("database ready");
     tokio::spawn(crate::sweeps::run(state.clone()));
+    if config.jobs.worker {
+        let worker = tokio::spawn(crate::jobs::worker::run(
+            state.clone(),
+            state.shutdown.clone(),
+        ));
+        if let Ok(mut slot) = state.worker.lock() {
+            *slot = Some(worker);
+        }
+    } else {
+        tracing::info!("job worker off in this instance (jobs.worker = false or --no-worker)");
+    }
     Ok(())
 }
 

@@ -9,9 +9,11 @@ use tokio::sync::OnceCell;
 use crate::api::problem::ApiError;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
+use crate::integrations::mailer::Mailer;
 use crate::integrations::wechat::WechatClient;
 use crate::keys::Keys;
 use crate::storage::{ObjectStore, UrlSigner};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +23,11 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
     pub wechat: WechatClient,
+    pub mailer: Mailer,
+    /// Cancelled when the service is told to stop: the HTTP server drains, the worker finishes.
+    pub shutdown: CancellationToken,
+    /// The job worker, once started; shutdown waits for it to hand its jobs back.
+    pub worker: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Page processing decodes images: this bounds how many run at once.
     pub media_permits: Arc<tokio::sync::Semaphore>,
     /// When the last page upload started (Unix ms): background media work waits for a lull.
@@ -43,9 +50,13 @@ impl AppState {
         signer: UrlSigner,
         keys: Arc<Keys>,
         metrics: Arc<Metrics>,
+        mailer: Mailer,
     ) -> Self {
         Self {
             wechat: WechatClient::new(&config.wechat),
+            mailer,
+            shutdown: CancellationToken::new(),
+            worker: Arc::default(),
             media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
             last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             config,

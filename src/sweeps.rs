@@ -1,7 +1,6 @@
 //! Background work kept in the database, so a crash loses none of it: thumbnails of new pages,
-//! and the objects of direct uploads that expired uncompleted. Both are idempotent, so several
-//! instances running them at once only repeat each other's work.
-// The durable job queue (scheduled jobs that run once across instances) replaces this loop.
+//! and the objects of direct uploads that expired uncompleted (run by the `sweep_uploads`
+//! scheduled job). Both are idempotent, so instances repeating each other's work is harmless.
 
 use std::time::Duration;
 
@@ -11,8 +10,6 @@ use crate::media;
 use crate::state::AppState;
 use crate::storage::{ObjectKey, StorageError};
 use crate::store::{pages, uploads};
-
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Deletes the staged objects of expired, uncompleted uploads. Returns how many were swept.
 pub async fn sweep_expired_uploads(state: &AppState) -> anyhow::Result<usize> {
@@ -97,37 +94,22 @@ async fn thumbnail_of(state: &AppState, page: &pages::page::Model) -> anyhow::Re
 /// How often the thumbnail worker looks for new pages when it found none.
 pub const THUMBNAIL_POLL: Duration = Duration::from_secs(1);
 
+/// Makes thumbnails as pages arrive, in a lull between uploads. It stays a loop in each
+/// instance rather than a job per page: thumbnails are optional, and the lull is per instance.
 pub async fn run(state: AppState) {
-    let thumbnails = {
-        let state = state.clone();
-        async move {
-            loop {
-                // Background work: it waits for a lull in uploads, which need the CPU more.
-                if state.since_last_upload_ms() < UPLOAD_LULL_MS {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    continue;
-                }
-                match make_thumbnails(&state, 1).await {
-                    Ok(0) => tokio::time::sleep(THUMBNAIL_POLL).await,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "thumbnail worker failed");
-                        tokio::time::sleep(THUMBNAIL_POLL).await;
-                    }
-                }
+    loop {
+        // Background work: it waits for a lull in uploads, which need the CPU more.
+        if state.since_last_upload_ms() < UPLOAD_LULL_MS {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        match make_thumbnails(&state, 1).await {
+            Ok(0) => tokio::time::sleep(THUMBNAIL_POLL).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "thumbnail worker failed");
+                tokio::time::sleep(THUMBNAIL_POLL).await;
             }
         }
-    };
-    let uploads = async move {
-        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-        loop {
-            tick.tick().await;
-            match sweep_expired_uploads(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(swept = n, "expired uploads swept"),
-                Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
-            }
-        }
-    };
-    tokio::join!(thumbnails, uploads);
+    }
 }

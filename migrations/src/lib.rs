@@ -10,6 +10,7 @@ mod m20261127_000005_page_thumbnails;
 mod m20261127_000006_review_claims;
 mod m20261127_000007_decisions;
 mod m20261127_000008_prereview_sla;
+mod m20261128_000009_jobs_notifications;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_review_claims::Migration),
             Box::new(m20261127_000007_decisions::Migration),
             Box::new(m20261127_000008_prereview_sla::Migration),
+            Box::new(m20261128_000009_jobs_notifications::Migration),
         ]
     }
 }

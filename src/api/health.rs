@@ -101,6 +101,13 @@ impl HealthApi {
                         .collect();
                 state.metrics.set_prereview_overdue(&counts);
             }
+            if let Ok(depth) = crate::store::jobs::depth(db).await {
+                let depth: Vec<(String, String, i64)> = depth
+                    .into_iter()
+                    .map(|d| (d.kind, d.state, d.count))
+                    .collect();
+                state.metrics.set_jobs(&depth);
+            }
             let (size, idle) = crate::store::pool_usage(db);
             state.metrics.set_db_pool(
                 size.saturating_sub(idle),

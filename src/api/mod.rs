@@ -6,6 +6,7 @@ pub mod applications;
 pub mod auth;
 pub mod health;
 pub mod matters;
+pub mod me;
 pub mod objects;
 pub mod problem;
 pub mod review;
@@ -38,16 +39,22 @@ pub type Apis = (
     health::HealthApi,
     well_known::WellKnownApi,
     auth::AuthApi,
+    me::MeApi,
     staff::StaffApi,
     matters::MattersApi,
     applications::ApplicationsApi,
     applications::pages::PagesApi,
+    applications::notifications::NotificationsApi,
     applications::uploads::DirectUploadsApi,
     uploads::UploadsApi,
     review::ReviewApi,
     review::decision::ReviewCaseApi,
-    admin::staff::AdminStaffApi,
-    admin::audit::AdminAuditApi,
+    // poem-openapi implements OpenApi for tuples of up to 16, so one area groups its own.
+    (
+        admin::staff::AdminStaffApi,
+        admin::audit::AdminAuditApi,
+        admin::jobs::AdminJobsApi,
+    ),
     objects::ObjectsApi,
 );
 
@@ -57,16 +64,21 @@ pub fn service() -> OpenApiService<Apis, ()> {
             health::HealthApi,
             well_known::WellKnownApi,
             auth::AuthApi,
+            me::MeApi,
             staff::StaffApi,
             matters::MattersApi,
             applications::ApplicationsApi,
             applications::pages::PagesApi,
+            applications::notifications::NotificationsApi,
             applications::uploads::DirectUploadsApi,
             uploads::UploadsApi,
             review::ReviewApi,
             review::decision::ReviewCaseApi,
-            admin::staff::AdminStaffApi,
-            admin::audit::AdminAuditApi,
+            (
+                admin::staff::AdminStaffApi,
+                admin::audit::AdminAuditApi,
+                admin::jobs::AdminJobsApi,
+            ),
             objects::ObjectsApi,
         ),
         "Beebox",

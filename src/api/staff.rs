@@ -41,6 +41,9 @@ pub struct StaffView {
     /// Department codes whose items this member handles.
     pub departments: Vec<String>,
     pub disabled: bool,
+    /// Where alerts and digests go.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub last_login_at: Option<chrono::DateTime<Utc>>,
     pub created_at: chrono::DateTime<Utc>,
@@ -58,6 +61,7 @@ impl From<&member::Model> for StaffView {
                 .collect(),
             departments: split_list(&m.departments),
             disabled: m.disabled_at.is_some(),
+            email: m.email.clone(),
             last_login_at: m.last_login_at,
             created_at: m.created_at,
         }

@@ -81,6 +81,38 @@ impl ApplicationState {
         ALL_STATES.into_iter().find(|state| state.as_str() == s)
     }
 
+    /// Entering this state is news to the citizen: the event that sends them a message, named as
+    /// in `wechat.subscribe.templates`. The citizen's own cancel is not.
+    pub fn citizen_event(self) -> Option<&'static str> {
+        use ApplicationState::*;
+        match self {
+            Submitted | Returned | Rejected | PrereviewPassed => Some(self.as_str()),
+            // The courier and result legs (next issue) add theirs here.
+            _ => None,
+        }
+    }
+
+    /// What a citizen reads for the state: short, for a message's `phrase` field.
+    pub fn label_zh(self) -> &'static str {
+        use ApplicationState::*;
+        match self {
+            Draft => "草稿",
+            Submitted => "已提交",
+            Returned => "退回补正",
+            Rejected => "不予受理",
+            PrereviewPassed => "预审通过",
+            PickupScheduled => "待取件",
+            OriginalsInTransit => "原件寄送中",
+            Received => "原件已签收",
+            AtDepartment => "部门审批中",
+            Approved => "审批通过",
+            Refused => "审批不通过",
+            ResultInDelivery => "结果寄送中",
+            Completed => "已办结",
+            Cancelled => "已撤回",
+        }
+    }
+
     /// Pages may be added, removed or reordered only in these states.
     pub fn pages_editable(self) -> bool {
         matches!(self, Self::Draft | Self::Returned)

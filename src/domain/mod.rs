@@ -2,6 +2,7 @@
 
 pub mod application;
 pub mod catalog;
+pub mod email;
 pub mod id_number;
 pub mod phone;
 pub mod staff;

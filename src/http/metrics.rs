@@ -15,6 +15,9 @@ pub struct Metrics {
     latency: HistogramVec,
     db_pool: IntGaugeVec,
     prereview_overdue: IntGaugeVec,
+    jobs: IntGaugeVec,
+    job_duration: HistogramVec,
+    job_wait: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -56,11 +59,40 @@ impl Metrics {
             &["matter", "department"],
         )
         .expect("valid metric");
+        let jobs = IntGaugeVec::new(
+            Opts::new(
+                "jobs",
+                "Jobs in the queue by kind and state (queued, running, dead)",
+            ),
+            &["kind", "state"],
+        )
+        .expect("valid metric");
+        let job_duration = HistogramVec::new(
+            HistogramOpts::new("job_duration_seconds", "Time a job's handler ran").buckets(vec![
+                0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["kind", "outcome"],
+        )
+        .expect("valid metric");
+        let job_wait = HistogramVec::new(
+            HistogramOpts::new(
+                "job_wait_seconds",
+                "Time from when a job was due until a worker started it",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0,
+            ]),
+            &["kind"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(db_pool.clone()),
             Box::new(prereview_overdue.clone()),
+            Box::new(jobs.clone()),
+            Box::new(job_duration.clone()),
+            Box::new(job_wait.clone()),
         ] {
             registry.register(collector).expect("metrics register once");
         }
@@ -70,7 +102,27 @@ impl Metrics {
             latency,
             db_pool,
             prereview_overdue,
+            jobs,
+            job_duration,
+            job_wait,
         }
+    }
+
+    /// Replaces the queue depth: `(kind, state, count)`.
+    pub fn set_jobs(&self, depth: &[(String, String, i64)]) {
+        self.jobs.reset();
+        for (kind, state, count) in depth {
+            self.jobs.with_label_values(&[kind, state]).set(*count);
+        }
+    }
+
+    pub fn observe_job(&self, kind: &str, outcome: &str, seconds: f64, waited_seconds: f64) {
+        self.job_duration
+            .with_label_values(&[kind, outcome])
+            .observe(seconds);
+        self.job_wait
+            .with_label_values(&[kind])
+            .observe(waited_seconds.max(0.0));
     }
 
     pub fn set_db_pool(&self, in_use: u32, idle: u32, max: u32) {

@@ -44,6 +44,10 @@ pub mod application {
         pub return_reasons: Option<Json>,
         /// Pre-review deadline, set at the first submission from the item's `prereview_hours`.
         pub prereview_due_at: Option<DateTimeUtc>,
+        /// Where email notifications go, when the citizen gave an address.
+        pub applicant_email: Option<String>,
+        /// When staff were told the pre-review is overdue (once per case).
+        pub overdue_alerted_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -126,9 +130,10 @@ pub async fn record_event<C: ConnectionTrait>(
     from: Option<ApplicationState>,
     to: ApplicationState,
     reason: Option<String>,
-) -> Result<(), DbErr> {
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
     event::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         application_id: Set(application_id),
         actor_kind: Set(actor.kind.to_string()),
         actor_id: Set(actor.id),
@@ -140,7 +145,7 @@ pub async fn record_event<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// The citizen's own application; `None` for another citizen's id, exactly as for a missing one.
@@ -259,7 +264,16 @@ pub async fn change_state<C: ConnectionTrait>(
     if !transition(db, app, to, Utc::now()).await? {
         return Ok(false);
     }
-    record_event(db, app.id, actor, action, from, to, reason).await?;
+    let event_id = record_event(db, app.id, actor, action, from, to, reason).await?;
+    if to.citizen_event().is_some() {
+        // The outbox: the citizen's messages are queued in the transaction of the change.
+        let job = crate::jobs::new_job(
+            crate::jobs::JobKind::NotifyCitizen,
+            serde_json::json!({ "event_id": event_id }),
+            Some(format!("notify:{event_id}")),
+        );
+        crate::store::jobs::enqueue(db, job).await?;
+    }
     Ok(true)
 }
 

@@ -180,3 +180,22 @@ pub async fn submitted<C: ConnectionTrait>(
 pub fn overdue(app: &application::Model, now: DateTime<Utc>) -> bool {
     app.prereview_due_at.is_some_and(|due| due < now)
 }
+
+/// Clears claims whose lease ended. They already count as no claim; this tidies the rows so the
+/// queue shows them unclaimed to anyone reading the columns directly. Returns how many.
+pub async fn clear_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let result = application::Entity::update_many()
+        .col_expr(
+            application::Column::ClaimedBy,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            application::Column::ClaimExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(application::Column::ClaimedBy.is_not_null())
+        .filter(application::Column::ClaimExpiresAt.lt(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -8,10 +8,14 @@ pub mod citizens;
 pub mod claims;
 pub mod decisions;
 pub mod idempotency;
+pub mod jobs;
+pub mod notifications;
 pub mod pages;
 pub mod sessions;
 pub mod staff;
+pub mod subscriptions;
 pub mod uploads;
+pub mod wechat_tokens;
 
 use std::path::Path;
 use std::time::Duration;

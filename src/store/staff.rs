@@ -25,6 +25,8 @@ pub mod member {
         pub last_login_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// Where alerts and digests go; none without one.
+        pub email: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -89,6 +91,7 @@ pub async fn insert<C: ConnectionTrait>(
     password_hash: String,
     roles: String,
     departments: String,
+    email: Option<String>,
 ) -> Result<member::Model, DbErr> {
     let now = Utc::now();
     member::ActiveModel {
@@ -102,6 +105,7 @@ pub async fn insert<C: ConnectionTrait>(
         last_login_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        email: Set(email),
     }
     .insert(db)
     .await

@@ -77,6 +77,7 @@ fn prod_with_dev_defaults_lists_every_problem() {
         "keys.data_encryption_key",
         "server.public_url",
         "wechat.app_id",
+        "mail.backend",
     ] {
         assert!(err.contains(key), "{key} not named in: {err}");
     }
@@ -157,6 +158,8 @@ fn prod_starts_checking_with_everything_set() {
             ),
             ("BEEBOX_WECHAT__APP_ID", "wx0123456789abcdef"),
             ("BEEBOX_WECHAT__APP_SECRET", "app-secret"),
+            ("BEEBOX_MAIL__BACKEND", "smtp"),
+            ("BEEBOX_MAIL__SMTP__HOST", "smtp.example.gov.cn"),
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));

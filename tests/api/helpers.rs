@@ -131,6 +131,8 @@ pub fn test_config(dir: &std::path::Path, database_url: String) -> Config {
     config.server.port = 0;
     config.database.url = Some(Secret::new(database_url));
     config.database.max_connections = 5;
+    // Jobs (notifications, sweeps) run soon after they are queued, so tests need not wait.
+    config.jobs.poll_ms = 100;
     config
 }
 
@@ -145,10 +147,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// A second instance on the database of `url` (several instances behind one load balancer).
+pub async fn spawn_app_on(url: &str, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let app = spawn_app_at(Some(url.to_string()), configure).await;
+    app.wait_ready().await;
+    app
+}
+
 /// As `spawn_app_with`, without waiting for readiness (for tests of start-up itself).
 pub async fn spawn_app_unready(configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_at(None, configure).await
+}
+
+async fn spawn_app_at(url: Option<String>, configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = fresh_database_url(dir.path()).await;
+    let url = match url {
+        Some(url) => url,
+        None => fresh_database_url(dir.path()).await,
+    };
     let mut config = test_config(dir.path(), url);
     configure(&mut config);
     let application = Application::build(config.clone())
@@ -211,4 +227,42 @@ pub fn field_pairs(body: &serde_json::Value, a: &str, b: &str) -> Vec<(String, S
             )
         })
         .collect()
+}
+
+/// An application row for seeding tests straight into the store: `state` since `at`, of the
+/// item `version`, for `citizen`. Setup only; the citizen's own path is played over HTTP.
+pub fn application_row(
+    citizen: uuid::Uuid,
+    version: &beebox::store::catalog::MatterVersion,
+    state: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> beebox::store::applications::application::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    let submitted = (state != "draft").then_some(at);
+    beebox::store::applications::application::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        citizen_id: Set(citizen),
+        matter_id: Set(version.matter.id),
+        matter_code: Set(version.matter.code.clone()),
+        state: Set(state.into()),
+        version: Set(1),
+        applicant_name: Set("张三".into()),
+        applicant_phone: Set("13800138000".into()),
+        applicant_id_number_enc: Set(None),
+        applicant_id_number_masked: Set(None),
+        return_address: Set(None),
+        note: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        submitted_at: Set(submitted),
+        first_submitted_at: Set(submitted),
+        department_code: Set(version.matter.department_code.clone()),
+        claimed_by: Set(None),
+        claim_expires_at: Set(None),
+        queue_priority: Set(0),
+        return_reasons: Set(None),
+        prereview_due_at: Set(submitted.map(|s| s + chrono::Duration::hours(24))),
+        applicant_email: Set(None),
+        overdue_alerted_at: Set(None),
+    }
 }

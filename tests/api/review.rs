@@ -30,36 +30,13 @@ async fn seed_submitted(app: &TestApp, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let submitted = start + Duration::seconds(i as i64);
-        let model = beebox::store::applications::application::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            citizen_id: Set(citizen.id),
-            matter_id: Set(version.matter.id),
-            matter_code: Set(ITEM.into()),
-            state: Set("submitted".into()),
-            version: Set(1),
-            applicant_name: Set("张三".into()),
-            applicant_phone: Set("13800138000".into()),
-            applicant_id_number_enc: Set(None),
-            applicant_id_number_masked: Set(None),
-            return_address: Set(None),
-            note: Set(None),
-            created_at: Set(submitted),
-            updated_at: Set(submitted),
-            submitted_at: Set(Some(submitted)),
-            first_submitted_at: Set(Some(submitted)),
-            department_code: Set(version.matter.department_code.clone()),
-            claimed_by: Set(None),
-            claim_expires_at: Set(None),
-            queue_priority: Set(0),
-            return_reasons: Set(None),
-            prereview_due_at: Set(Some(submitted + Duration::hours(24))),
-        };
+        let model = crate::helpers::application_row(citizen.id, &version, "submitted", submitted);
         ids.push(model.insert(db).await.unwrap().id);
     }
     ids
 }
 
-async fn claim_next(app: &TestApp, token: &str) -> Option<String> {
+pub async fn claim_next(app: &TestApp, token: &str) -> Option<String> {
     let response = app
         .post_as(token, "/v1/review/claim-next", &json!({}))
         .await;
@@ -274,7 +251,7 @@ async fn twenty_concurrent_reviewers_claim_each_of_two_hundred_cases_exactly_onc
 }
 
 /// A citizen's case submitted over HTTP: two ID card pages and an ID photo.
-async fn submitted_case(app: &TestApp, citizen: &str) -> (String, String) {
+pub async fn submitted_case(app: &TestApp, citizen: &str) -> (String, String) {
     use crate::pages::{jpeg, upload};
     let token = app.citizen_token(citizen).await;
     let created =
@@ -292,7 +269,7 @@ async fn submitted_case(app: &TestApp, citizen: &str) -> (String, String) {
     (token, id)
 }
 
-const SOCIAL: &str = "human-resources-social-security";
+pub const SOCIAL: &str = "human-resources-social-security";
 
 #[tokio::test]
 async fn return_fix_resubmit_and_approve_the_whole_loop() {

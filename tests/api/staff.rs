@@ -23,6 +23,7 @@ pub async fn seed_staff(
         beebox::passwords::hash(PASSWORD),
         roles.to_string(),
         departments.to_string(),
+        None,
     )
     .await
     .unwrap()

@@ -1,4 +1,5 @@
-//! `/v1/admin/*`: staff management and the audit log, for the `admin` role only.
+//! `/v1/admin/*`: staff management, the audit log and the job queue, for the `admin` role only.
 
 pub mod audit;
+pub mod jobs;
 pub mod staff;

@@ -13,6 +13,7 @@ use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
 use crate::api::staff::StaffView;
+use crate::domain::email::EmailAddress;
 use crate::domain::staff::{Role, check_password, join_roles, normalize_username};
 use crate::passwords;
 use crate::state::AppState;
@@ -30,6 +31,16 @@ pub struct NewStaff {
     pub roles: Vec<String>,
     #[oai(default)]
     pub departments: Vec<String>,
+    /// Where alerts and digests go.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+}
+
+#[derive(Object)]
+pub struct EmailChange {
+    /// The new address; `null` or absent removes it.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
 }
 
 #[derive(Object)]
@@ -85,6 +96,7 @@ impl AdminStaffApi {
         }
         let (roles, departments) =
             check_roles(&state, &body.roles, &body.departments, &mut problems).await?;
+        let email = check_email(body.email.as_deref(), &mut problems);
         let Some(username) = username.filter(|_| problems.is_empty()) else {
             return Err(ApiError::invalid_fields(problems));
         };
@@ -105,6 +117,7 @@ impl AdminStaffApi {
             hash,
             join_roles(&roles),
             departments.join(","),
+            email,
         )
         .await?;
         audit_change(
@@ -144,6 +157,44 @@ impl AdminStaffApi {
             .then(|| items.last().map(|i| i.id.to_string()))
             .flatten();
         Ok(Json(StaffList { items, next_cursor }))
+    }
+
+    /// Set or remove the address a member's alerts and digests go to.
+    #[oai(path = "/v1/admin/staff/:id/email", method = "put")]
+    async fn change_email(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+        body: Json<EmailChange>,
+    ) -> ApiResult<Json<StaffView>> {
+        auth.0.require(Role::Admin)?;
+        let mut problems = Vec::new();
+        let email = check_email(body.email.as_deref(), &mut problems);
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_fields(problems));
+        }
+        let member = find(&state, id.0).await?;
+        let mut model = member.into_active_model();
+        model.email = Set(email);
+        let updated = staff::update(state.db()?, model).await?;
+        // The address itself stays out of the audit detail: it is personal data.
+        let detail = if updated.email.is_some() {
+            "email=set"
+        } else {
+            "email=removed"
+        };
+        audit_change(
+            &state,
+            &auth.0,
+            &ip,
+            "staff.change_email",
+            updated.id,
+            Some(detail.into()),
+        )
+        .await?;
+        Ok(Json(StaffView::from(&updated)))
     }
 
     /// Change a member's roles and departments.
@@ -262,6 +313,17 @@ impl AdminStaffApi {
         )
         .await?;
         Ok(PasswordChanged::Changed)
+    }
+}
+
+/// A blank or absent address means none.
+fn check_email(raw: Option<&str>, problems: &mut Vec<FieldProblem>) -> Option<String> {
+    match raw.map(str::trim) {
+        Some(raw) if !raw.is_empty() => EmailAddress::parse(raw)
+            .map(|e| e.as_str().to_string())
+            .map_err(|m| problems.push(FieldProblem::new("email", m)))
+            .ok(),
+        _ => None,
     }
 }
 

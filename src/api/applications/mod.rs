@@ -3,6 +3,7 @@
 //! `uploads.rs` (path B); both go through `intake.rs`.
 
 pub mod intake;
+pub mod notifications;
 pub mod pages;
 pub mod uploads;
 
@@ -21,6 +22,7 @@ use crate::api::matters::{AcceptedKind, Department, material_kinds};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
 use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::domain::email::EmailAddress;
 use crate::domain::id_number::IdNumber;
 use crate::domain::phone::PhoneNumber;
 use crate::state::AppState;
@@ -55,6 +57,9 @@ pub struct ApplicantInput {
     /// 18-digit resident ID number; required when the item says so.
     #[oai(skip_serializing_if_is_none)]
     pub id_number: Option<String>,
+    /// Where email notifications of this application go (optional).
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -76,6 +81,9 @@ pub struct Applicant {
     /// Shown in full to its owner only; masked (`110105********002X`) to anyone else.
     #[oai(skip_serializing_if_is_none)]
     pub id_number: Option<String>,
+    /// Shown in full to its owner only; masked (`z***@example.com`) to anyone else.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -241,6 +249,8 @@ impl ApplicationsApi {
             queue_priority: Set(0),
             return_reasons: Set(None),
             prereview_due_at: Set(None),
+            applicant_email: Set(checked.email.as_ref().map(|e| e.as_str().to_string())),
+            overdue_alerted_at: Set(None),
         };
         let created = applications::insert(&txn, model, Actor::citizen(citizen)).await?;
         let view = view(&state, &created, &version, &[], Viewer::Owner);
@@ -487,6 +497,7 @@ pub fn parse_state(app: &application::Model) -> Result<ApplicationState, ApiErro
 struct Checked {
     phone: PhoneNumber,
     id_number: Option<IdNumber>,
+    email: Option<EmailAddress>,
 }
 
 /// Converts the request into domain types, collecting every field problem at once.
@@ -512,6 +523,12 @@ fn check_new(input: &NewApplication, id_number_required: bool) -> Result<Checked
             None
         }
     };
+    let email = match input.applicant.email.as_deref().map(str::trim) {
+        Some(raw) if !raw.is_empty() => EmailAddress::parse(raw)
+            .map_err(|m| problems.push(FieldProblem::new("applicant.email", m)))
+            .ok(),
+        _ => None,
+    };
     if let Some(address) = &input.return_address
         && PhoneNumber::parse(&address.phone).is_err()
     {
@@ -521,7 +538,11 @@ fn check_new(input: &NewApplication, id_number_required: bool) -> Result<Checked
         ));
     }
     match (phone, problems.is_empty()) {
-        (Some(phone), true) => Ok(Checked { phone, id_number }),
+        (Some(phone), true) => Ok(Checked {
+            phone,
+            id_number,
+            email,
+        }),
         _ => Err(ApiError::invalid_fields(problems)),
     }
 }
@@ -633,6 +654,10 @@ pub fn view(
             name: app.applicant_name.clone(),
             phone: app.applicant_phone.clone(),
             id_number,
+            email: app.applicant_email.as_deref().map(|e| match viewer {
+                Viewer::Owner => e.to_string(),
+                _ => EmailAddress::masked(e),
+            }),
         },
         return_address: app
             .return_address

@@ -9,6 +9,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
+use crate::api::applications::notifications::{Notification, history};
 use crate::api::applications::pages::with_links;
 use crate::api::applications::{
     Application, Event, ReturnReason, Viewer, parse_state, version_of, view,
@@ -70,6 +71,8 @@ pub struct ReviewCase {
     pub claim: ClaimState,
     pub events: Vec<Event>,
     pub decisions: Vec<DecisionView>,
+    /// What the citizen was told, by which channel, and whether it arrived.
+    pub notifications: Vec<Notification>,
 }
 
 #[OpenApi(tag = "ApiTags::Review")]
@@ -284,5 +287,6 @@ async fn case_view(
         },
         events,
         decisions,
+        notifications: history(db, app.id).await?,
     })
 }

@@ -1,0 +1,215 @@
+//! The worker loop: claims due jobs with a lease, runs up to `jobs.concurrency` at once, renews
+//! the leases of the ones still running, and records each outcome. On shutdown it stops
+//! claiming, lets running jobs finish within the grace period, and hands back the rest.
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::jobs::schedule::Scheduler;
+use crate::jobs::{self, Attempt, JobError, JobKind};
+use crate::state::AppState;
+use crate::store::begin_write;
+use crate::store::jobs::{self as queue, job};
+
+type Held = Arc<Mutex<HashSet<Uuid>>>;
+
+/// A name for this worker that is unique across instances and restarts.
+fn worker_id() -> String {
+    let host = hostname_or_default();
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+fn hostname_or_default() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().chars().take(40).collect::<String>())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "beebox".into())
+}
+
+/// Runs until `shutdown` is cancelled, then drains. Needs the database to be ready.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let Some(db) = state.database().cloned() else {
+        return;
+    };
+    let id = worker_id();
+    let config = state.config.jobs.clone();
+    let lease = chrono::Duration::seconds(config.lease_secs as i64);
+    let poll = Duration::from_millis(config.poll_ms);
+    let held: Held = Arc::default();
+    let mut inflight = JoinSet::new();
+    let mut scheduler = Scheduler::new(&state.config);
+    let renewer = tokio::spawn(renew_leases(db.clone(), id.clone(), held.clone(), lease));
+    tracing::info!(worker = %id, concurrency = config.concurrency, "job worker started");
+    while !shutdown.is_cancelled() {
+        if let Err(e) = scheduler.tick(&state).await {
+            tracing::warn!(error = %e, "scheduling periodic jobs failed");
+        }
+        let free = config.concurrency.saturating_sub(inflight.len());
+        let mut claimed = 0;
+        if free > 0 {
+            match queue::claim(&db, &id, free as u64, lease).await {
+                Ok(jobs) => {
+                    claimed = jobs.len();
+                    for job in jobs {
+                        held.lock().expect("lock").insert(job.id);
+                        inflight.spawn(run_one(state.clone(), id.clone(), job, held.clone()));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
+            }
+        }
+        // A full batch suggests more are due: look again at once.
+        if claimed > 0 && claimed == free {
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(poll) => {}
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+        }
+    }
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let drained = tokio::time::timeout(grace, async {
+        while inflight.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        inflight.abort_all();
+        while inflight.join_next().await.is_some() {}
+    }
+    renewer.abort();
+    let unfinished: Vec<Uuid> = held.lock().expect("lock").drain().collect();
+    for job_id in &unfinished {
+        if let Err(e) = queue::release(&db, *job_id, &id, Utc::now()).await {
+            tracing::warn!(job = %job_id, error = %e, "could not hand back a job; its lease will end");
+        }
+    }
+    tracing::info!(worker = %id, handed_back = unfinished.len(), "job worker stopped");
+}
+
+async fn renew_leases(
+    db: sea_orm::DatabaseConnection,
+    worker: String,
+    held: Held,
+    lease: chrono::Duration,
+) {
+    let every = (lease / 3).to_std().unwrap_or(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let ids: Vec<Uuid> = held.lock().expect("lock").iter().copied().collect();
+        if let Err(e) = queue::renew(&db, &ids, &worker, lease).await {
+            tracing::warn!(error = %e, "renewing job leases failed");
+        }
+    }
+}
+
+async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) {
+    let Some(db) = state.database() else {
+        return;
+    };
+    let started = Instant::now();
+    let waited = job
+        .started_at
+        .map_or(0.0, |s| (s - job.run_at).num_milliseconds() as f64 / 1000.0);
+    let kind = JobKind::parse(&job.kind);
+    let max = match kind {
+        Some(_) if job.max_attempts > 0 => job.max_attempts,
+        Some(kind) => kind.max_attempts(&state.config.jobs),
+        None => 1,
+    };
+    let outcome = match kind {
+        // A newer release's job: leave it for an instance that knows it.
+        None => {
+            tracing::warn!(job = %job.id, kind = %job.kind, "unknown job kind; handed back");
+            let later = Utc::now() + chrono::Duration::seconds(60);
+            let _ = queue::release(db, job.id, &worker, later).await;
+            held.lock().expect("lock").remove(&job.id);
+            return;
+        }
+        Some(_) if job.attempts > max => Err(JobError::Fatal(anyhow::anyhow!(
+            "gave up after {max} attempts (its worker stopped during the last ones)"
+        ))),
+        Some(kind) => {
+            let attempt = Attempt {
+                job_id: job.id,
+                number: job.attempts,
+                max,
+            };
+            match serde_json::from_str(&job.payload) {
+                Ok(payload) => AssertUnwindSafe(jobs::run(&state, kind, &payload, attempt))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(JobError::Retry(anyhow::anyhow!("the handler panicked")))
+                    }),
+                Err(e) => Err(JobError::Fatal(anyhow::anyhow!("unreadable payload: {e}"))),
+            }
+        }
+    };
+    let label = match &outcome {
+        Ok(()) => "done",
+        Err(JobError::Retry(_)) if job.attempts < max => "retry",
+        Err(_) => "dead",
+    };
+    if let Err(e) = record(&state, db, &worker, &job, max, outcome).await {
+        // The lease ends and another attempt is made; handlers are idempotent.
+        tracing::warn!(job = %job.id, error = %e, "recording a job's outcome failed");
+    }
+    state
+        .metrics
+        .observe_job(&job.kind, label, started.elapsed().as_secs_f64(), waited);
+    held.lock().expect("lock").remove(&job.id);
+}
+
+async fn record(
+    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
+    worker: &str,
+    job: &job::Model,
+    max: i32,
+    outcome: Result<(), JobError>,
+) -> Result<(), sea_orm::DbErr> {
+    let error = match outcome {
+        Ok(()) => {
+            queue::complete(db, job.id, worker).await?;
+            return Ok(());
+        }
+        Err(JobError::Retry(e)) if job.attempts < max => {
+            let delay = jobs::backoff(&state.config.jobs, job.attempts);
+            let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+            tracing::warn!(
+                job = %job.id,
+                kind = %job.kind,
+                attempt = job.attempts,
+                retry_in_ms = delay.as_millis() as u64,
+                error = %format!("{e:#}"),
+                "job failed; will retry"
+            );
+            queue::fail(db, job.id, worker, &format!("{e:#}"), Some(at)).await?;
+            return Ok(());
+        }
+        Err(JobError::Retry(e) | JobError::Fatal(e)) => format!("{e:#}"),
+    };
+    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job dead");
+    let txn = begin_write(db).await?;
+    if queue::fail(&txn, job.id, worker, &error, None).await? {
+        crate::notify::staff::alert_dead_job(&txn, &state.config, job, &error).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! Messages to citizens about their applications. A citizen-visible event queues one
+//! `notify_citizen` job (in the event's transaction); its fan-out writes one notification row per
+//! channel and one send job each. A send job does nothing when its row is already final, and
+//! does not send again when it finds the row `sending`: that means a worker died mid-send, and
+//! sending twice is worse than the rare message whose delivery we cannot confirm.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::domain::application::ApplicationState;
+use crate::integrations::mailer::{MailError, OutgoingMail};
+use crate::integrations::wechat::{SendError, SubscribeMessage, fit_field};
+use crate::jobs::{Attempt, JobError, JobKind, database, new_job};
+use crate::notify::email_templates;
+use crate::notify::wechat_token::TokenSource;
+use crate::state::AppState;
+use crate::store::applications::{application, event};
+use crate::store::notifications::{
+    self, FAILED, NewNotification, PENDING, SENDING, SENT, SKIPPED, notification,
+};
+use crate::store::{begin_write, catalog, citizens, decisions, jobs as queue, subscriptions};
+
+pub const WECHAT: &str = "wechat";
+pub const EMAIL: &str = "email";
+
+fn fatal(message: impl Into<String>) -> JobError {
+    JobError::Fatal(anyhow::anyhow!(message.into()))
+}
+
+fn id_field(payload: &Value, field: &str) -> Result<Uuid, JobError> {
+    payload[field]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| fatal(format!("payload has no {field}")))
+}
+
+/// Everything a message about one event says.
+struct Facts {
+    app: application::Model,
+    event: event::Model,
+    name: &'static str,
+    matter_name: String,
+    state_label: &'static str,
+    /// The reason of a return or rejection; empty otherwise.
+    reason: String,
+    /// A return's reasons, material by material: `(material name, reason)`.
+    reasons: Vec<(String, String)>,
+}
+
+async fn facts(db: &DatabaseConnection, event_id: Uuid) -> Result<Facts, JobError> {
+    let event = event::Entity::find_by_id(event_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| fatal("the event is gone"))?;
+    let app = application::Entity::find_by_id(event.application_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| fatal("the application is gone"))?;
+    let to = ApplicationState::parse(&event.to_state)
+        .ok_or_else(|| fatal(format!("unknown state {}", event.to_state)))?;
+    let name = to
+        .citizen_event()
+        .ok_or_else(|| fatal(format!("{} is not news to the citizen", event.to_state)))?;
+    let version = catalog::find_version(db, app.matter_id)
+        .await?
+        .ok_or_else(|| fatal("the application's catalogue version is gone"))?;
+    let material_name = |code: &str| {
+        version
+            .materials
+            .iter()
+            .find(|m| m.code == code)
+            .map_or_else(|| code.to_string(), |m| m.name.clone())
+    };
+    let mut reasons = Vec::new();
+    if to == ApplicationState::Returned {
+        // The decision written with this event: the latest return at or before it.
+        let decision = decisions::of_application(db, app.id)
+            .await?
+            .into_iter()
+            .rfind(|d| d.outcome == "return" && d.created_at <= event.created_at);
+        if let Some(decision) = decision
+            && let Some(items) = decision.reasons.as_array()
+        {
+            for item in items {
+                let code = item["material_code"].as_str().unwrap_or_default();
+                let reason = item["reason"].as_str().unwrap_or_default();
+                reasons.push((material_name(code), reason.to_string()));
+            }
+        }
+    }
+    let reason = match (reasons.first(), &event.reason) {
+        (Some((material, reason)), _) => format!("{material}：{reason}"),
+        (None, Some(reason)) => reason.clone(),
+        (None, None) => String::new(),
+    };
+    Ok(Facts {
+        matter_name: version.matter.name.clone(),
+        state_label: to.label_zh(),
+        app,
+        event,
+        name,
+        reason,
+        reasons,
+    })
+}
+
+/// `notify_citizen {event_id}`: one notification and send job per channel the event goes by.
+pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> {
+    let db = database(state)?;
+    let event_id = id_field(payload, "event_id")?;
+    let facts = facts(db, event_id).await?;
+    let template = state
+        .config
+        .wechat
+        .subscribe
+        .templates
+        .get(facts.name)
+        .and_then(|t| t.template_id.clone());
+    let txn = begin_write(db).await?;
+    let base = |channel, status, detail: Option<&str>| NewNotification {
+        application_id: facts.app.id,
+        citizen_id: facts.app.citizen_id,
+        event_id,
+        event: facts.name,
+        channel,
+        status,
+        detail: detail.map(str::to_string),
+    };
+    let wechat = if state.config.wechat.app_id.is_none() {
+        base(
+            WECHAT,
+            SKIPPED,
+            Some("WeChat messages are off: no AppID is configured"),
+        )
+    } else if template.is_none() {
+        base(
+            WECHAT,
+            SKIPPED,
+            Some("no template is configured for this event"),
+        )
+    } else {
+        base(WECHAT, PENDING, None)
+    };
+    let mut channels = vec![(wechat, JobKind::NotifyWechat)];
+    if facts.app.applicant_email.is_some() {
+        channels.push((base(EMAIL, PENDING, None), JobKind::NotifyEmail));
+    }
+    for (new, kind) in channels {
+        let channel = new.channel;
+        let row = notifications::create(&txn, new).await?;
+        if row.status == PENDING {
+            let job = new_job(
+                kind,
+                json!({ "notification_id": row.id }),
+                Some(format!("notify:{channel}:{event_id}")),
+            );
+            queue::enqueue(&txn, job).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The row to send, or `None` when there is nothing left to do.
+async fn pending(
+    db: &DatabaseConnection,
+    payload: &Value,
+) -> Result<Option<notification::Model>, JobError> {
+    let id = id_field(payload, "notification_id")?;
+    let row = notifications::find(db, id)
+        .await?
+        .ok_or_else(|| fatal("the notification is gone"))?;
+    match row.status.as_str() {
+        PENDING => Ok(Some(row)),
+        // Only an admin's retry of the dead job runs it again after it failed.
+        FAILED => {
+            notifications::finish(db, row.id, PENDING, row.detail.clone()).await?;
+            Ok(Some(notification::Model {
+                status: PENDING.into(),
+                ..row
+            }))
+        }
+        SENDING => {
+            notifications::finish(
+                db,
+                row.id,
+                FAILED,
+                Some("outcome unknown: the worker stopped while sending; not sent again, to avoid a duplicate".into()),
+            )
+            .await?;
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// After a failed attempt: pending again (another attempt follows), or failed on the last one.
+async fn failed_attempt(
+    db: &DatabaseConnection,
+    row: &notification::Model,
+    attempt: Attempt,
+    detail: String,
+) -> Result<(), JobError> {
+    let status = if attempt.is_last() { FAILED } else { PENDING };
+    notifications::finish(db, row.id, status, Some(detail.clone())).await?;
+    Err(JobError::Retry(anyhow::anyhow!(detail)))
+}
+
+/// `YYYY年MM月DD日 HH:MM` in the service centre's time: what WeChat's `time` fields take.
+fn local_time(state: &AppState, at: DateTime<Utc>) -> String {
+    at.with_timezone(&state.config.local_offset())
+        .format("%Y年%m月%d日 %H:%M")
+        .to_string()
+}
+
+/// `notify_wechat {notification_id}`: one subscribe message.
+pub async fn send_wechat(
+    state: &AppState,
+    payload: &Value,
+    attempt: Attempt,
+) -> Result<(), JobError> {
+    let db = database(state)?;
+    let Some(row) = pending(db, payload).await? else {
+        return Ok(());
+    };
+    let facts = facts(db, row.event_id).await?;
+    let configured = state
+        .config
+        .wechat
+        .subscribe
+        .templates
+        .get(facts.name)
+        .and_then(|t| t.template_id.clone().map(|id| (t, id)));
+    let Some((template, template_id)) = configured else {
+        notifications::finish(
+            db,
+            row.id,
+            SKIPPED,
+            Some("no template is configured".into()),
+        )
+        .await?;
+        return Ok(());
+    };
+    let citizen = citizens::find(db, facts.app.citizen_id)
+        .await?
+        .ok_or_else(|| fatal("the citizen is gone"))?;
+    // One acceptance allows one message: the first attempt spends it, retries reuse it.
+    let txn = begin_write(db).await?;
+    if row.attempts == 0 && !subscriptions::take_one(&txn, citizen.id, &template_id).await? {
+        drop(txn);
+        notifications::finish(
+            db,
+            row.id,
+            SKIPPED,
+            Some("the citizen has no subscription left for this template".into()),
+        )
+        .await?;
+        return Ok(());
+    }
+    if !notifications::start_sending(&txn, row.id).await? {
+        return Ok(());
+    }
+    txn.commit().await?;
+
+    let values = BTreeMap::from([
+        ("matter_name", facts.matter_name.clone()),
+        ("status", facts.state_label.to_string()),
+        ("time", local_time(state, facts.event.created_at)),
+        (
+            "reason",
+            if facts.reason.is_empty() {
+                "无".to_string()
+            } else {
+                facts.reason.clone()
+            },
+        ),
+        ("application_no", facts.app.id.simple().to_string()),
+    ]);
+    let data = template
+        .fields
+        .iter()
+        .map(|(field, pattern)| {
+            let mut value = pattern.clone();
+            for (name, replacement) in &values {
+                value = value.replace(&format!("{{{name}}}"), replacement);
+            }
+            (field.clone(), fit_field(field, &value))
+        })
+        .collect();
+    let subscribe = &state.config.wechat.subscribe;
+    let message = SubscribeMessage {
+        touser: citizen.openid.clone(),
+        template_id: template_id.clone(),
+        page: subscribe
+            .page
+            .replace("{application_id}", &facts.app.id.to_string()),
+        miniprogram_state: subscribe.miniprogram_state.clone(),
+        data,
+    };
+    let tokens = TokenSource::new(
+        state.wechat.clone(),
+        state.keys.clone(),
+        subscribe.token_refresh_margin_secs,
+    );
+    let token = match tokens.get(db).await {
+        Ok(token) => token,
+        Err(e) => {
+            return failed_attempt(db, &row, attempt, format!("no access token: {e:#}")).await;
+        }
+    };
+    let mut sent = state.wechat.send_subscribe(&token, &message).await;
+    if let Err(SendError::TokenInvalid(_)) = sent {
+        // The shared token was revoked or expired early: refresh it once and try again.
+        match tokens.refresh_after_rejection(db, &token).await {
+            Ok(fresh) => sent = state.wechat.send_subscribe(&fresh, &message).await,
+            Err(e) => {
+                return failed_attempt(db, &row, attempt, format!("token refresh: {e:#}")).await;
+            }
+        }
+    }
+    match sent {
+        Ok(()) => {
+            notifications::finish(db, row.id, SENT, None).await?;
+            Ok(())
+        }
+        Err(SendError::NoConsent) => {
+            subscriptions::clear(db, citizen.id, &template_id).await?;
+            notifications::finish(
+                db,
+                row.id,
+                SKIPPED,
+                Some("WeChat: the citizen has not consented to this template (43101)".into()),
+            )
+            .await?;
+            Ok(())
+        }
+        Err(SendError::Permanent(code, message)) => {
+            let detail = format!("WeChat refused the message: errcode {code} {message}");
+            notifications::finish(db, row.id, FAILED, Some(detail.clone())).await?;
+            Err(JobError::Fatal(anyhow::anyhow!(detail)))
+        }
+        Err(e @ (SendError::Retryable(_) | SendError::TokenInvalid(_))) => {
+            failed_attempt(db, &row, attempt, format!("WeChat: {e}")).await
+        }
+    }
+}
+
+/// `notify_email {notification_id}`: one email to the address given on the application.
+pub async fn send_email(
+    state: &AppState,
+    payload: &Value,
+    attempt: Attempt,
+) -> Result<(), JobError> {
+    let db = database(state)?;
+    let Some(row) = pending(db, payload).await? else {
+        return Ok(());
+    };
+    let facts = facts(db, row.event_id).await?;
+    let Some(to) = facts.app.applicant_email.clone() else {
+        notifications::finish(db, row.id, SKIPPED, Some("no email address".into())).await?;
+        return Ok(());
+    };
+    let context = json!({
+        "applicant_name": facts.app.applicant_name,
+        "matter_name": facts.matter_name,
+        "application_no": facts.app.id.simple().to_string(),
+        "status": facts.state_label,
+        "time": local_time(state, facts.event.created_at),
+        "reason": facts.reason,
+        "reasons": facts.reasons.iter().map(|(material, reason)| {
+            json!({ "material": material, "reason": reason })
+        }).collect::<Vec<_>>(),
+    });
+    let rendered = email_templates::render(&format!("citizen_{}", facts.name), &context)
+        .map_err(JobError::Fatal)?;
+    if !notifications::start_sending(db, row.id).await? {
+        return Ok(());
+    }
+    let mail = OutgoingMail {
+        to: vec![to],
+        subject: rendered.subject,
+        body: rendered.body,
+        message_id: format!("<{}.email@beebox>", row.event_id),
+    };
+    match state.mailer.send(&mail).await {
+        Ok(()) => {
+            notifications::finish(db, row.id, SENT, None).await?;
+            Ok(())
+        }
+        // The address was refused: nothing an operator can retry, so it ends here.
+        Err(MailError::Permanent(e)) => {
+            notifications::finish(db, row.id, FAILED, Some(format!("refused: {e}"))).await?;
+            Ok(())
+        }
+        Err(MailError::Transient(e)) => failed_attempt(db, &row, attempt, e).await,
+    }
+}

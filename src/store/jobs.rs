@@ -1,0 +1,323 @@
+//! The durable job queue: one table that is also the transactional outbox. A job is inserted in
+//! the transaction of the change that causes it, claimed with a lease (`FOR UPDATE SKIP LOCKED`
+//! on PostgreSQL), and finished, retried or buried by the worker that holds the lease. Every
+//! write after the claim names the holder, so a worker whose lease ran out cannot overwrite the
+//! outcome of the worker that took the job over.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::{ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+pub mod job {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub kind: String,
+        /// JSON.
+        pub payload: String,
+        /// `queued`, `running`, `done` or `dead`.
+        pub state: String,
+        pub attempts: i32,
+        pub max_attempts: i32,
+        /// When it may run next.
+        pub run_at: DateTimeUtc,
+        pub locked_by: Option<String>,
+        pub lease_until: Option<DateTimeUtc>,
+        pub last_error: Option<String>,
+        pub dedupe_key: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub started_at: Option<DateTimeUtc>,
+        pub finished_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub const QUEUED: &str = "queued";
+pub const RUNNING: &str = "running";
+pub const DONE: &str = "done";
+pub const DEAD: &str = "dead";
+pub const STATES: [&str; 4] = [QUEUED, RUNNING, DONE, DEAD];
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: serde_json::Value,
+    /// A second job with the same key is not created: event ids, schedule slots.
+    pub dedupe_key: Option<String>,
+    pub run_at: DateTime<Utc>,
+    pub max_attempts: i32,
+}
+
+/// Inserts the job unless one with its dedupe key exists. Returns whether it was inserted.
+pub async fn enqueue<C: ConnectionTrait>(db: &C, job: NewJob) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let model = job::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        kind: Set(job.kind.to_string()),
+        payload: Set(job.payload.to_string()),
+        state: Set(QUEUED.into()),
+        attempts: Set(0),
+        max_attempts: Set(job.max_attempts),
+        run_at: Set(job.run_at),
+        locked_by: Set(None),
+        lease_until: Set(None),
+        last_error: Set(None),
+        dedupe_key: Set(job.dedupe_key),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+    };
+    let inserted = job::Entity::insert(model)
+        .on_conflict(
+            OnConflict::column(job::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Takes up to `limit` due jobs for `worker`: queued ones whose time has come, and running ones
+/// whose worker's lease ran out. Each claim counts an attempt.
+pub async fn claim(
+    db: &DatabaseConnection,
+    worker: &str,
+    limit: u64,
+    lease: Duration,
+) -> Result<Vec<job::Model>, DbErr> {
+    let now = Utc::now();
+    let mut due = Query::select();
+    due.column(job::Column::Id)
+        .from(job::Entity)
+        .cond_where(
+            sea_orm::Condition::any()
+                .add(
+                    sea_orm::Condition::all()
+                        .add(job::Column::State.eq(QUEUED))
+                        .add(job::Column::RunAt.lte(now)),
+                )
+                .add(
+                    sea_orm::Condition::all()
+                        .add(job::Column::State.eq(RUNNING))
+                        .add(job::Column::LeaseUntil.lt(now)),
+                ),
+        )
+        .order_by(job::Column::RunAt, sea_orm::Order::Asc)
+        .order_by(job::Column::Id, sea_orm::Order::Asc)
+        .limit(limit);
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        // Several workers on one queue: each skips the rows another is claiming.
+        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(RUNNING))
+        .col_expr(job::Column::LockedBy, Expr::value(worker))
+        .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
+        .col_expr(
+            job::Column::Attempts,
+            Expr::col(job::Column::Attempts).add(1),
+        )
+        .col_expr(job::Column::StartedAt, Expr::value(now))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.in_subquery(due))
+        .exec_with_returning(db)
+        .await
+}
+
+fn held_by(id: Uuid, worker: &str) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(job::Column::Id.eq(id))
+        .add(job::Column::State.eq(RUNNING))
+        .add(job::Column::LockedBy.eq(worker))
+}
+
+/// Extends the leases `worker` holds on `ids`.
+pub async fn renew<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+    worker: &str,
+    lease: Duration,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::LeaseUntil, Expr::value(Utc::now() + lease))
+        .filter(job::Column::Id.is_in(ids.iter().copied()))
+        .filter(job::Column::State.eq(RUNNING))
+        .filter(job::Column::LockedBy.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks a job `worker` holds as done. False when it no longer held it.
+pub async fn complete<C: ConnectionTrait>(db: &C, id: Uuid, worker: &str) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(DONE))
+        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::FinishedAt, Expr::value(now))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(held_by(id, worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records a failed attempt: queued again at `retry_at`, or dead when that is `None`.
+pub async fn fail<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    worker: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let mut update = job::Entity::update_many()
+        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::LastError, Expr::value(truncate(error, 2000)))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    update = match retry_at {
+        Some(at) => update
+            .col_expr(job::Column::State, Expr::value(QUEUED))
+            .col_expr(job::Column::RunAt, Expr::value(at)),
+        None => update
+            .col_expr(job::Column::State, Expr::value(DEAD))
+            .col_expr(job::Column::FinishedAt, Expr::value(now)),
+    };
+    let result = update.filter(held_by(id, worker)).exec(db).await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Hands back a job `worker` holds without counting the attempt (shutdown, or "not yet").
+pub async fn release<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    worker: &str,
+    run_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            job::Column::Attempts,
+            Expr::col(job::Column::Attempts).sub(1),
+        )
+        .col_expr(job::Column::RunAt, Expr::value(run_at))
+        .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(held_by(id, worker))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Queues a dead job again with its attempts reset. False unless it was dead.
+pub async fn retry<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::Attempts, Expr::value(0))
+        .col_expr(job::Column::RunAt, Expr::value(now))
+        .col_expr(
+            job::Column::FinishedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::State.eq(DEAD))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<job::Model>, DbErr> {
+    job::Entity::find_by_id(id).one(db).await
+}
+
+/// A page of jobs, newest first (ids are UUIDv7), optionally of one state and kind.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    state: Option<&str>,
+    kind: Option<&str>,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<job::Model>, DbErr> {
+    let mut query = job::Entity::find();
+    if let Some(state) = state {
+        query = query.filter(job::Column::State.eq(state));
+    }
+    if let Some(kind) = kind {
+        query = query.filter(job::Column::Kind.eq(kind));
+    }
+    if let Some(before) = before {
+        query = query.filter(job::Column::Id.lt(before));
+    }
+    query
+        .order_by_desc(job::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+#[derive(Debug, FromQueryResult)]
+pub struct Depth {
+    pub kind: String,
+    pub state: String,
+    pub count: i64,
+}
+
+/// How many jobs there are of each kind and state, finished ones aside.
+pub async fn depth<C: ConnectionTrait>(db: &C) -> Result<Vec<Depth>, DbErr> {
+    job::Entity::find()
+        .select_only()
+        .column(job::Column::Kind)
+        .column(job::Column::State)
+        .column_as(job::Column::Id.count(), "count")
+        .filter(job::Column::State.ne(DONE))
+        .group_by(job::Column::Kind)
+        .group_by(job::Column::State)
+        .into_model::<Depth>()
+        .all(db)
+        .await
+}
+
+/// Deletes jobs finished before `before`. Dead ones stay until an admin retries them.
+pub async fn prune<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let result = job::Entity::delete_many()
+        .filter(job::Column::State.eq(DONE))
+        .filter(job::Column::FinishedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
