@@ -45,6 +45,20 @@ pub enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Run the SF Express simulator on its own port (the dev profile runs one in-process).
+    CourierSim {
+        #[arg(long, default_value_t = 9090)]
+        port: u16,
+        /// Where route pushes go: a Beebox webhook with its secret.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:8080/v1/webhooks/courier/sf?secret=dev-sf-webhook-secret"
+        )]
+        push_url: String,
+        /// Milliseconds between the route steps of a parcel.
+        #[arg(long, default_value_t = 3000)]
+        step_ms: u64,
+    },
     /// Manage staff accounts.
     Staff {
         #[command(subcommand)]
@@ -81,6 +95,29 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 config.jobs.worker = false;
             }
             Application::build(config).await?.run_until_stopped().await
+        }
+        Command::CourierSim {
+            port,
+            push_url,
+            step_ms,
+        } => {
+            let sf = &config.courier.sf;
+            let settings = crate::integrations::courier::sim::SimSettings {
+                partner_id: sf
+                    .partner_id
+                    .clone()
+                    .unwrap_or_else(|| crate::courier::DEV_SF_PARTNER_ID.into()),
+                check_word: sf
+                    .check_word
+                    .as_ref()
+                    .map_or(crate::courier::DEV_SF_CHECK_WORD, |s| s.expose())
+                    .to_string(),
+                push_url,
+                step: Duration::from_millis(step_ms),
+            };
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            println!("SF simulator on http://{addr}/std/service");
+            crate::integrations::courier::sim::serve_standalone(settings, addr).await
         }
         Command::Migrate => {
             let db = connect_for_command(&config).await?;

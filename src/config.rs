@@ -33,6 +33,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub mail: MailConfig,
     pub notifications: NotificationsConfig,
+    pub courier: CourierConfig,
 }
 
 impl Default for Config {
@@ -54,6 +55,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             mail: MailConfig::default(),
             notifications: NotificationsConfig::default(),
+            courier: CourierConfig::default(),
         }
     }
 }
@@ -438,6 +440,111 @@ impl Default for SmtpConfig {
     }
 }
 
+/// The courier legs: pickup windows, the service centre's own address, tracking upkeep.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CourierConfig {
+    /// The partner new orders go to (`sf`).
+    pub partner: String,
+    /// Pickup windows offered each day, `HH:MM-HH:MM` in `local_utc_offset` time.
+    pub pickup_slots: Vec<String>,
+    /// How many days ahead pickups can be booked (today counts when a window is still ahead).
+    pub pickup_days: u32,
+    /// An open shipment with no route event for this long is queried at the partner.
+    pub reconcile_after_hours: u64,
+    /// How often reconciliation runs.
+    pub reconcile_every_secs: u64,
+    /// An open shipment with no movement for this long is listed as a problem.
+    pub stuck_after_hours: u64,
+    /// A delivered result the citizen has not confirmed is confirmed after this long.
+    pub auto_confirm_hours: u64,
+    /// The service centre: where originals go, and where results leave from.
+    pub centre: CentreConfig,
+    pub sf: SfConfig,
+}
+
+impl Default for CourierConfig {
+    fn default() -> Self {
+        Self {
+            partner: "sf".into(),
+            pickup_slots: vec![
+                "09:00-12:00".into(),
+                "12:00-15:00".into(),
+                "15:00-18:00".into(),
+            ],
+            pickup_days: 7,
+            reconcile_after_hours: 4,
+            reconcile_every_secs: 900,
+            stuck_after_hours: 48,
+            auto_confirm_hours: 72,
+            centre: CentreConfig::default(),
+            sf: SfConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CentreConfig {
+    pub name: String,
+    pub phone: String,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub detail: String,
+}
+
+impl Default for CentreConfig {
+    fn default() -> Self {
+        Self {
+            name: "政务服务中心收件室".into(),
+            phone: "057187000000".into(),
+            province: "浙江省".into(),
+            city: "杭州市".into(),
+            district: "西湖区".into(),
+            detail: "文三路 1 号政务服务中心 1 楼".into(),
+        }
+    }
+}
+
+/// SF Express open platform (顺丰开放平台).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SfConfig {
+    /// The API endpoint, e.g. `https://sfapi.sf-express.com/std/service` (sandbox:
+    /// `https://sfapi-sbox.sf-express.com/std/service`). Unset in dev: the built-in simulator.
+    pub api_base: Option<String>,
+    /// 顾客编码 (partnerID). Unset in dev: the simulator's.
+    pub partner_id: Option<String>,
+    /// 校验码 (checkWord) that signs requests and pushes. Unset in dev: the simulator's.
+    pub check_word: Option<Secret>,
+    /// Our own secret in the push URL (`?secret=`) or `X-Beebox-Webhook-Secret`. Unset in dev:
+    /// the simulator's.
+    pub webhook_secret: Option<Secret>,
+    /// 月结卡号, when the centre pays monthly.
+    pub monthly_card: Option<String>,
+    /// 快件产品类别 (expressTypeId); 1 is 顺丰特快.
+    pub express_type_id: u32,
+    pub timeout_ms: u64,
+    /// How fast the dev simulator moves a parcel along its route, per step.
+    pub sim_step_ms: u64,
+}
+
+impl Default for SfConfig {
+    fn default() -> Self {
+        Self {
+            api_base: None,
+            partner_id: None,
+            check_word: None,
+            webhook_secret: None,
+            monthly_card: None,
+            express_type_id: 1,
+            timeout_ms: 5_000,
+            sim_step_ms: 3_000,
+        }
+    }
+}
+
 /// Staff alerts by email, and their schedule.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -726,6 +833,24 @@ impl Config {
         {
             problem("notifications.digest_times", "each must be HH:MM");
         }
+        if self.courier.pickup_slots.is_empty()
+            || self
+                .courier
+                .pickup_slots
+                .iter()
+                .any(|s| parse_slot(s).is_none())
+        {
+            problem(
+                "courier.pickup_slots",
+                "each must be HH:MM-HH:MM with the end after the start",
+            );
+        }
+        if !(1..=30).contains(&self.courier.pickup_days) {
+            problem("courier.pickup_days", "must be between 1 and 30");
+        }
+        if self.courier.partner != "sf" {
+            problem("courier.partner", "the partners are: sf");
+        }
         if !["formal", "trial", "developer"]
             .contains(&self.wechat.subscribe.miniprogram_state.as_str())
         {
@@ -735,6 +860,33 @@ impl Config {
             );
         }
         if self.profile == Profile::Prod {
+            if self.courier.sf.api_base.is_none() {
+                problem(
+                    "courier.sf.api_base",
+                    "prod refuses the built-in courier simulator; set SF's API endpoint",
+                );
+            }
+            for (key, missing) in [
+                (
+                    "courier.sf.partner_id",
+                    self.courier.sf.partner_id.is_none(),
+                ),
+                (
+                    "courier.sf.check_word",
+                    self.courier.sf.check_word.is_none(),
+                ),
+                (
+                    "courier.sf.webhook_secret",
+                    self.courier.sf.webhook_secret.is_none(),
+                ),
+            ] {
+                if missing {
+                    problem(
+                        key,
+                        "prod needs SF's real credentials (no simulator default)",
+                    );
+                }
+            }
             if self.mail.backend == MailBackend::File {
                 problem(
                     "mail.backend",
@@ -896,4 +1048,14 @@ pub fn parse_local_time(text: &str) -> Option<chrono::NaiveTime> {
 
 fn lettre_address_invalid(text: &str) -> bool {
     text.parse::<lettre::message::Mailbox>().is_err()
+}
+
+/// `09:00-12:00` -> (09:00, 12:00), the end after the start.
+pub fn parse_slot(text: &str) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
+    let (from, until) = text.split_once('-')?;
+    let (from, until) = (
+        parse_local_time(from.trim())?,
+        parse_local_time(until.trim())?,
+    );
+    (from < until).then_some((from, until))
 }

@@ -12,6 +12,7 @@ use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::courier::{Couriers, SIM_MOUNT};
 use crate::domain::catalog::CatalogFile;
 use crate::http::body_limit::BodyLimits;
 use crate::http::metrics::Metrics;
@@ -55,6 +56,7 @@ impl Application {
             .await
             .context("setting up the object store")?;
         let mailer = Mailer::from_config(&config).context("setting up the mailer")?;
+        let couriers = Couriers::from_config(&config, &config.public_url(addr.port()));
         let state = AppState::new(
             config.clone(),
             store,
@@ -62,6 +64,7 @@ impl Application {
             keys,
             Arc::new(Metrics::new()),
             mailer,
+            couriers,
         );
         let init = tokio::spawn(init_database(state.clone()));
         Ok(Self {
@@ -135,13 +138,18 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         upload: state.config.uploads.max_page_bytes as usize + 64 * 1024,
     };
     let metrics = state.metrics.clone();
-    let route = Route::new()
+    let simulator = state.couriers.simulator.clone();
+    let mut route = Route::new()
         .at("/openapi.json", service.spec_endpoint())
         .at("/openapi.yaml", service.spec_endpoint_yaml())
         .nest("/docs", service.swagger_ui())
-        .nest("/", service)
-        .data(state);
-    crate::http::wrap(route, metrics, index, limits)
+        .nest("/", service);
+    // Dev: the courier partner's simulator answers on our own port, so the two-way flow runs
+    // with no outside network.
+    if let Some(simulator) = simulator {
+        route = route.nest(SIM_MOUNT, simulator.routes());
+    }
+    crate::http::wrap(route.data(state), metrics, index, limits)
 }
 
 async fn shutdown_signal() {

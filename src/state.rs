@@ -8,6 +8,7 @@ use tokio::sync::OnceCell;
 
 use crate::api::problem::ApiError;
 use crate::config::Config;
+use crate::courier::Couriers;
 use crate::http::metrics::Metrics;
 use crate::integrations::mailer::Mailer;
 use crate::integrations::wechat::WechatClient;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub wechat: WechatClient,
     pub mailer: Mailer,
+    pub couriers: Couriers,
     /// Cancelled when the service is told to stop: the HTTP server drains, the worker finishes.
     pub shutdown: CancellationToken,
     /// The job worker, once started; shutdown waits for it to hand its jobs back.
@@ -51,8 +53,10 @@ impl AppState {
         keys: Arc<Keys>,
         metrics: Arc<Metrics>,
         mailer: Mailer,
+        couriers: Couriers,
     ) -> Self {
         Self {
+            couriers,
             wechat: WechatClient::new(&config.wechat),
             mailer,
             shutdown: CancellationToken::new(),

@@ -11,6 +11,7 @@ mod m20261127_000006_review_claims;
 mod m20261127_000007_decisions;
 mod m20261127_000008_prereview_sla;
 mod m20261128_000009_jobs_notifications;
+mod m20261128_000010_shipments;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_decisions::Migration),
             Box::new(m20261127_000008_prereview_sla::Migration),
             Box::new(m20261128_000009_jobs_notifications::Migration),
+            Box::new(m20261128_000010_shipments::Migration),
         ]
     }
 }

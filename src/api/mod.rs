@@ -8,11 +8,13 @@ pub mod health;
 pub mod matters;
 pub mod me;
 pub mod objects;
+pub mod pickup_slots;
 pub mod problem;
 pub mod review;
 pub mod security;
 pub mod staff;
 pub mod uploads;
+pub mod webhooks;
 pub mod well_known;
 
 use poem_openapi::{OpenApiService, Tags};
@@ -44,18 +46,26 @@ pub type Apis = (
     matters::MattersApi,
     applications::ApplicationsApi,
     applications::pages::PagesApi,
-    applications::notifications::NotificationsApi,
+    (
+        applications::notifications::NotificationsApi,
+        applications::shipments::ShipmentsApi,
+    ),
     applications::uploads::DirectUploadsApi,
     uploads::UploadsApi,
     review::ReviewApi,
     review::decision::ReviewCaseApi,
+    (
+        applications::pickup::PickupApi,
+        pickup_slots::PickupSlotsApi,
+    ),
     // poem-openapi implements OpenApi for tuples of up to 16, so one area groups its own.
     (
         admin::staff::AdminStaffApi,
         admin::audit::AdminAuditApi,
         admin::jobs::AdminJobsApi,
+        admin::shipments::AdminShipmentsApi,
     ),
-    objects::ObjectsApi,
+    (objects::ObjectsApi, webhooks::WebhooksApi),
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -69,17 +79,25 @@ pub fn service() -> OpenApiService<Apis, ()> {
             matters::MattersApi,
             applications::ApplicationsApi,
             applications::pages::PagesApi,
-            applications::notifications::NotificationsApi,
+            (
+                applications::notifications::NotificationsApi,
+                applications::shipments::ShipmentsApi,
+            ),
             applications::uploads::DirectUploadsApi,
             uploads::UploadsApi,
             review::ReviewApi,
             review::decision::ReviewCaseApi,
             (
+                applications::pickup::PickupApi,
+                pickup_slots::PickupSlotsApi,
+            ),
+            (
                 admin::staff::AdminStaffApi,
                 admin::audit::AdminAuditApi,
                 admin::jobs::AdminJobsApi,
+                admin::shipments::AdminShipmentsApi,
             ),
-            objects::ObjectsApi,
+            (objects::ObjectsApi, webhooks::WebhooksApi),
         ),
         "Beebox",
         env!("CARGO_PKG_VERSION"),

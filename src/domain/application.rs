@@ -137,6 +137,14 @@ pub enum Action {
     Return,
     /// Pre-review refuses it for good.
     Reject,
+    /// The citizen books the courier pickup of the originals.
+    SchedulePickup,
+    /// The citizen cancels the pickup before the courier came.
+    CancelPickup,
+    /// An item whose originals are not posted goes straight to the department.
+    SkipPickup,
+    /// The courier collected the originals.
+    PickUp,
 }
 
 impl Action {
@@ -147,6 +155,10 @@ impl Action {
             Self::Approve => "approve",
             Self::Return => "return",
             Self::Reject => "reject",
+            Self::SchedulePickup => "schedule_pickup",
+            Self::CancelPickup => "cancel_pickup",
+            Self::SkipPickup => "skip_pickup",
+            Self::PickUp => "pick_up",
         }
     }
 }
@@ -167,6 +179,10 @@ pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, 
         (Submitted, Action::Approve) => PrereviewPassed,
         (Submitted, Action::Return) => Returned,
         (Submitted, Action::Reject) => Rejected,
+        (PrereviewPassed, Action::SchedulePickup) => PickupScheduled,
+        (PickupScheduled, Action::CancelPickup) => PrereviewPassed,
+        (PrereviewPassed, Action::SkipPickup) => AtDepartment,
+        (PickupScheduled, Action::PickUp) => OriginalsInTransit,
         _ => return Err(TransitionRefused { from, action }),
     };
     Ok(to)
@@ -182,6 +198,28 @@ mod tests {
             assert_eq!(ApplicationState::parse(state.as_str()), Some(state));
         }
         assert_eq!(ApplicationState::parse("nope"), None);
+    }
+
+    #[test]
+    fn the_pickup_leg_follows_the_machine() {
+        use ApplicationState::*;
+        assert_eq!(
+            next(PrereviewPassed, Action::SchedulePickup),
+            Ok(PickupScheduled)
+        );
+        assert_eq!(
+            next(PickupScheduled, Action::CancelPickup),
+            Ok(PrereviewPassed)
+        );
+        assert_eq!(
+            next(PickupScheduled, Action::PickUp),
+            Ok(OriginalsInTransit)
+        );
+        assert_eq!(next(PrereviewPassed, Action::SkipPickup), Ok(AtDepartment));
+        for early in [Draft, Submitted, Returned, Rejected, Cancelled] {
+            assert!(next(early, Action::SchedulePickup).is_err(), "{early}");
+        }
+        assert!(next(OriginalsInTransit, Action::CancelPickup).is_err());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Metrics {
     jobs: IntGaugeVec,
     job_duration: HistogramVec,
     job_wait: HistogramVec,
+    webhook_rejected: IntCounterVec,
+    webhook_events: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -85,6 +87,23 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
+        let webhook_rejected = IntCounterVec::new(
+            Opts::new(
+                "webhook_rejected_total",
+                "Partner pushes refused, by partner and reason (unauthenticated, malformed)",
+            ),
+            &["partner", "reason"],
+        )
+        .expect("valid metric");
+        let webhook_events = IntCounterVec::new(
+            Opts::new(
+                "webhook_events_total",
+                "Route events in accepted pushes, by partner and outcome (stored, duplicate, \
+                 unknown_waybill)",
+            ),
+            &["partner", "outcome"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -93,6 +112,8 @@ impl Metrics {
             Box::new(jobs.clone()),
             Box::new(job_duration.clone()),
             Box::new(job_wait.clone()),
+            Box::new(webhook_rejected.clone()),
+            Box::new(webhook_events.clone()),
         ] {
             registry.register(collector).expect("metrics register once");
         }
@@ -105,6 +126,8 @@ impl Metrics {
             jobs,
             job_duration,
             job_wait,
+            webhook_rejected,
+            webhook_events,
         }
     }
 
@@ -183,4 +206,22 @@ pub async fn middleware<E: Endpoint>(
         "request finished"
     );
     Ok(response)
+}
+
+impl Metrics {
+    /// A partner push refused before anything was stored.
+    pub fn webhook_rejected(&self, partner: &str, reason: &str) {
+        self.webhook_rejected
+            .with_label_values(&[partner, reason])
+            .inc();
+    }
+
+    /// `count` route events of an accepted push ended as `outcome`.
+    pub fn webhook_events(&self, partner: &str, outcome: &str, count: usize) {
+        if count > 0 {
+            self.webhook_events
+                .with_label_values(&[partner, outcome])
+                .inc_by(count as u64);
+        }
+    }
 }

@@ -42,7 +42,7 @@ pub async fn middleware<E: Endpoint>(
             if !response.status().is_client_error() && !response.status().is_server_error() {
                 return Ok(response);
             }
-            if is_problem(&response) {
+            if is_problem(&response) || response.extensions().get::<ForeignFormat>().is_some() {
                 return Ok(response);
             }
             from_status(response.status(), &path, &allow, body_limit)
@@ -63,6 +63,11 @@ pub async fn middleware<E: Endpoint>(
     }
     Ok(response)
 }
+
+/// Marks a response a handler gives in someone else's error format (the answer a courier
+/// partner's push protocol expects): it passes through unchanged.
+#[derive(Debug, Clone, Copy)]
+pub struct ForeignFormat;
 
 fn is_problem(response: &Response) -> bool {
     response

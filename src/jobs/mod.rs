@@ -31,9 +31,12 @@ pub enum JobKind {
     CheckSla,
     Digest,
     PruneJobs,
+    CourierCreateOrder,
+    CourierCancelOrder,
+    ReconcileShipments,
 }
 
-pub const ALL_KINDS: [JobKind; 9] = [
+pub const ALL_KINDS: [JobKind; 12] = [
     JobKind::NotifyCitizen,
     JobKind::NotifyWechat,
     JobKind::NotifyEmail,
@@ -43,6 +46,9 @@ pub const ALL_KINDS: [JobKind; 9] = [
     JobKind::CheckSla,
     JobKind::Digest,
     JobKind::PruneJobs,
+    JobKind::CourierCreateOrder,
+    JobKind::CourierCancelOrder,
+    JobKind::ReconcileShipments,
 ];
 
 impl JobKind {
@@ -57,6 +63,9 @@ impl JobKind {
             Self::CheckSla => "check_sla",
             Self::Digest => "digest",
             Self::PruneJobs => "prune_jobs",
+            Self::CourierCreateOrder => "courier_create_order",
+            Self::CourierCancelOrder => "courier_cancel_order",
+            Self::ReconcileShipments => "reconcile_shipments",
         }
     }
 
@@ -72,7 +81,8 @@ impl JobKind {
             | Self::ReleaseClaims
             | Self::CheckSla
             | Self::Digest
-            | Self::PruneJobs => config.max_attempts.min(3),
+            | Self::PruneJobs
+            | Self::ReconcileShipments => config.max_attempts.min(3),
             _ => config.max_attempts,
         }
     }
@@ -152,6 +162,9 @@ pub async fn run(
         JobKind::CheckSla => staff::check_sla(state).await,
         JobKind::Digest => staff::digest(state, payload).await,
         JobKind::PruneJobs => periodic::prune_jobs(state).await,
+        JobKind::CourierCreateOrder => crate::courier::orders::create(state, payload).await,
+        JobKind::CourierCancelOrder => crate::courier::orders::cancel(state, payload).await,
+        JobKind::ReconcileShipments => crate::courier::reconcile::run(state).await,
     }
 }
 

@@ -47,6 +47,10 @@ impl Scheduler {
                     config.notifications.sla_check_secs.max(10) as i64,
                 ),
                 (JobKind::PruneJobs, 3600),
+                (
+                    JobKind::ReconcileShipments,
+                    config.courier.reconcile_every_secs.max(60) as i64,
+                ),
             ],
             digest_times,
             offset: config.local_offset(),

@@ -95,6 +95,14 @@ impl Actor {
         }
     }
 
+    /// The service itself: a courier event, a schedule.
+    pub fn system() -> Self {
+        Self {
+            kind: "system",
+            id: None,
+        }
+    }
+
     pub fn staff(id: Uuid) -> Self {
         Self {
             kind: "staff",

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod notifications;
 pub mod pages;
 pub mod sessions;
+pub mod shipments;
 pub mod staff;
 pub mod subscriptions;
 pub mod uploads;

@@ -78,6 +78,8 @@ fn prod_with_dev_defaults_lists_every_problem() {
         "server.public_url",
         "wechat.app_id",
         "mail.backend",
+        "courier.sf.api_base",
+        "courier.sf.check_word",
     ] {
         assert!(err.contains(key), "{key} not named in: {err}");
     }
@@ -160,6 +162,13 @@ fn prod_starts_checking_with_everything_set() {
             ("BEEBOX_WECHAT__APP_SECRET", "app-secret"),
             ("BEEBOX_MAIL__BACKEND", "smtp"),
             ("BEEBOX_MAIL__SMTP__HOST", "smtp.example.gov.cn"),
+            (
+                "BEEBOX_COURIER__SF__API_BASE",
+                "https://sfapi.sf-express.com/std/service",
+            ),
+            ("BEEBOX_COURIER__SF__PARTNER_ID", "GOV0571"),
+            ("BEEBOX_COURIER__SF__CHECK_WORD", "check-word"),
+            ("BEEBOX_COURIER__SF__WEBHOOK_SECRET", "webhook-secret"),
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));

@@ -3,6 +3,8 @@
 mod applications;
 mod auth;
 mod cli;
+mod courier_ingest;
+mod courier_sf;
 mod errors;
 mod health;
 mod helpers;
@@ -13,6 +15,7 @@ mod notifications;
 mod objects;
 mod openapi;
 mod pages;
+mod pickup;
 mod review;
 mod s3_server;
 mod staff;

@@ -433,7 +433,8 @@ async fn return_fix_resubmit_and_approve_the_whole_loop() {
         .await;
     assert_eq!(approved.status(), 200);
     let approved: serde_json::Value = approved.json().await.unwrap();
-    assert_eq!(approved["application"]["state"], "prereview_passed");
+    // This item's originals are not posted: it goes straight on to the department.
+    assert_eq!(approved["application"]["state"], "at_department");
     assert_eq!(approved["decisions"].as_array().unwrap().len(), 2);
     // A decided case takes no second decision.
     let again = app
@@ -460,7 +461,14 @@ async fn return_fix_resubmit_and_approve_the_whole_loop() {
         .collect();
     assert_eq!(
         actions,
-        ["create", "submit", "return", "resubmit", "approve"]
+        [
+            "create",
+            "submit",
+            "return",
+            "resubmit",
+            "approve",
+            "skip_pickup"
+        ]
     );
     let admin = staff_token(&app, "the.admin", "admin", "").await;
     let audit: serde_json::Value = app

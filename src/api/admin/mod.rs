@@ -2,4 +2,5 @@
 
 pub mod audit;
 pub mod jobs;
+pub mod shipments;
 pub mod staff;

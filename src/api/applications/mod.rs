@@ -5,6 +5,8 @@
 pub mod intake;
 pub mod notifications;
 pub mod pages;
+pub mod pickup;
+pub mod shipments;
 pub mod uploads;
 
 use chrono::{DateTime, Utc};

@@ -17,7 +17,7 @@ use crate::api::applications::{
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::{audit_review, lease, visible};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember};
-use crate::domain::application::{self as machine, Action};
+use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::applications::{self, Actor, application};
@@ -180,6 +180,27 @@ impl ReviewCaseApi {
             (action == Action::Return).then(|| reasons.clone()),
         )
         .await?;
+        if to == ApplicationState::PrereviewPassed && !version.matter.originals_by_courier {
+            // No originals to post: straight on to the department.
+            let passed = application::Model {
+                state: to.as_str().into(),
+                version: app.version + 1,
+                ..app.clone()
+            };
+            let next = machine::next(to, Action::SkipPickup).map_err(ApiError::internal)?;
+            if !applications::change_state(
+                &txn,
+                &passed,
+                next,
+                Actor::system(),
+                Action::SkipPickup.as_str(),
+                None,
+            )
+            .await?
+            {
+                return Err(crate::api::applications::concurrent_change());
+            }
+        }
         decisions::insert(&txn, app.id, auth.0.id, action.as_str(), reasons, note).await?;
         txn.commit().await?;
         audit_review(

@@ -1,0 +1,362 @@
+//! Booking, rebooking and cancelling the courier pickup of the originals (leg 1).
+
+use chrono::Utc;
+use sea_orm::ActiveModelTrait;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, application_row, assert_problem, spawn_app};
+
+const ITEM: &str = "elderly-preferential-card";
+
+/// A case of `ITEM` that passed pre-review, owned by the dev citizen `name`. Setup only: the
+/// road to `prereview_passed` is played over HTTP in `review.rs`.
+pub async fn passed_case(app: &TestApp, name: &str) -> (String, String) {
+    let token = app.citizen_token(name).await;
+    let db = app.state.database().unwrap();
+    let citizen = beebox::store::citizens::upsert_by_openid(db, &format!("dev-{name}"), None)
+        .await
+        .unwrap();
+    let version = beebox::store::catalog::find(db, ITEM, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let row = application_row(citizen.id, &version, "prereview_passed", Utc::now())
+        .insert(db)
+        .await
+        .unwrap();
+    (token, row.id.to_string())
+}
+
+pub fn booking(date: &str, slot: &str) -> Value {
+    json!({
+        "address": {"province": "浙江省", "city": "杭州市", "district": "西湖区",
+                    "detail": "文三路 100 号 3 幢 201 室", "contact_name": "张三",
+                    "phone": "13800138000"},
+        "window": {"date": date, "slot": slot}
+    })
+}
+
+pub async fn slots(app: &TestApp, token: &str) -> Vec<Value> {
+    let response = app.get_as(token, "/v1/pickup-slots?city=杭州市").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["city"], "杭州市");
+    body["items"].as_array().unwrap().clone()
+}
+
+async fn put_as(app: &TestApp, token: &str, path: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .put(app.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn delete_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn state_of(app: &TestApp, token: &str, id: &str) -> String {
+    let body: Value = app
+        .get_as(token, &format!("/v1/applications/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["state"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn slots_offer_a_week_of_future_windows() {
+    let app = spawn_app().await;
+    let token = app.citizen_token("slots").await;
+    let items = slots(&app, &token).await;
+    assert!(items.len() >= 18 && items.len() <= 21, "{}", items.len());
+    let now = Utc::now();
+    for item in &items {
+        let starts: chrono::DateTime<Utc> = item["starts_at"].as_str().unwrap().parse().unwrap();
+        assert!(starts > now);
+        assert!(
+            ["09:00-12:00", "12:00-15:00", "15:00-18:00"].contains(&item["slot"].as_str().unwrap())
+        );
+    }
+    let missing_city = app.get_as(&token, "/v1/pickup-slots").await;
+    assert_problem(missing_city, 400, "invalid_parameter").await;
+}
+
+#[tokio::test]
+async fn a_pickup_is_booked_once_rebooked_and_cancelled_before_the_courier_comes() {
+    let app = spawn_app().await;
+    let (token, id) = passed_case(&app, "pickup-owner").await;
+    let offered = slots(&app, &token).await;
+    let (first, second) = (&offered[0], &offered[1]);
+    let path = format!("/v1/applications/{id}/pickup");
+
+    // A window that is not on offer, and a bad phone, are 422 naming the fields.
+    let problem = assert_problem(
+        app.post_as(&token, &path, &booking("2020-01-01", "09:00-12:00"))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "window");
+    let mut bad_phone = booking(
+        first["date"].as_str().unwrap(),
+        first["slot"].as_str().unwrap(),
+    );
+    bad_phone["address"]["phone"] = json!("12345");
+    let problem = assert_problem(
+        app.post_as(&token, &path, &bad_phone).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "address.phone");
+
+    let body = booking(
+        first["date"].as_str().unwrap(),
+        first["slot"].as_str().unwrap(),
+    );
+    let booked = app.post_as(&token, &path, &body).await;
+    assert_eq!(booked.status(), 201);
+    let booked: Value = booked.json().await.unwrap();
+    assert_eq!(booked["window"]["slot"], first["slot"]);
+    assert_eq!(booked["status"], "pending");
+    assert_eq!(state_of(&app, &token, &id).await, "pickup_scheduled");
+
+    // The mini-program retries: the same booking comes back, nothing new is made.
+    let again = app.post_as(&token, &path, &body).await;
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["shipment_id"], booked["shipment_id"]);
+    // A different one must be a PUT.
+    let other = booking(
+        second["date"].as_str().unwrap(),
+        second["slot"].as_str().unwrap(),
+    );
+    assert_problem(
+        app.post_as(&token, &path, &other).await,
+        409,
+        "pickup_already_scheduled",
+    )
+    .await;
+
+    let moved = put_as(&app, &token, &path, &other).await;
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    assert_ne!(
+        moved["shipment_id"], booked["shipment_id"],
+        "a new order id for a new window"
+    );
+    assert_eq!(moved["window"]["slot"], second["slot"]);
+    let current: Value = app.get_as(&token, &path).await.json().await.unwrap();
+    assert_eq!(current["shipment_id"], moved["shipment_id"]);
+
+    // Another citizen sees none of it.
+    let stranger = app.citizen_token("pickup-stranger").await;
+    assert_problem(
+        app.get_as(&stranger, &path).await,
+        404,
+        "application_not_found",
+    )
+    .await;
+    assert_problem(
+        app.post_as(&stranger, &path, &other).await,
+        404,
+        "application_not_found",
+    )
+    .await;
+
+    let cancelled = delete_as(&app, &token, &path).await;
+    assert_eq!(cancelled.status(), 204);
+    assert_eq!(state_of(&app, &token, &id).await, "prereview_passed");
+    assert_problem(app.get_as(&token, &path).await, 404, "pickup_not_found").await;
+    assert_problem(
+        delete_as(&app, &token, &path).await,
+        404,
+        "pickup_not_found",
+    )
+    .await;
+
+    // Every order ever made was a separate, never-reused id; both old ones are being cancelled.
+    let db = app.state.database().unwrap();
+    let legs = beebox::store::shipments::of_application(db, id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(legs.len(), 2);
+    assert_ne!(legs[0].order_id, legs[1].order_id);
+    for leg in &legs {
+        assert!(
+            ["cancel_requested", "cancelled"].contains(&leg.order_status.as_str()),
+            "{}",
+            leg.order_status
+        );
+    }
+
+    // The timeline tells the story.
+    let events: Value = app
+        .get_as(&token, &format!("/v1/applications/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["schedule_pickup", "reschedule_pickup", "cancel_pickup"]
+    );
+}
+
+#[tokio::test]
+async fn pickups_need_a_passed_case_of_an_item_whose_originals_are_posted() {
+    let app = spawn_app().await;
+    let token = app.citizen_token("too-early").await;
+    let draft = crate::applications::create(&app, &token, ITEM).await;
+    let id = draft["id"].as_str().unwrap();
+    let first = slots(&app, &token).await[0].clone();
+    let body = booking(
+        first["date"].as_str().unwrap(),
+        first["slot"].as_str().unwrap(),
+    );
+    let response = app
+        .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .await;
+    assert_problem(response, 409, "invalid_state").await;
+
+    let other = crate::applications::create(&app, &token, "social-security-card-replacement").await;
+    let id = other["id"].as_str().unwrap();
+    let response = app
+        .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .await;
+    assert_problem(response, 409, "pickup_not_needed").await;
+}
+
+/// Waits until `check` holds for the application's shipments.
+async fn shipments_until(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    what: &str,
+    check: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let body: Value = app
+            .get_as(token, &format!("/v1/applications/{id}/shipments"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = body["items"].as_array().unwrap().clone();
+        if check(&items) {
+            return items;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {items:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_courier_collects_the_originals_and_the_citizen_follows_the_parcel() {
+    // Dev defaults: the SF simulator answers on the app's own port and pushes to its webhook.
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.courier.sf.sim_step_ms = 150;
+        c.jobs.poll_ms = 50;
+    })
+    .await;
+    let (token, id) = passed_case(&app, "followed").await;
+    let first = slots(&app, &token).await[0].clone();
+    let body = booking(
+        first["date"].as_str().unwrap(),
+        first["slot"].as_str().unwrap(),
+    );
+    let booked = app
+        .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .await;
+    assert_eq!(booked.status(), 201);
+
+    // The order job gets a waybill from the partner; the parcel then moves along on its own.
+    let legs = shipments_until(&app, &token, &id, "delivered to the centre", |items| {
+        items.len() == 1 && items[0]["status"] == "delivered"
+    })
+    .await;
+    let leg = &legs[0];
+    assert_eq!(leg["leg"], "materials");
+    assert_eq!(leg["partner"], "sf");
+    assert_eq!(leg["order_status"], "created");
+    let waybill = leg["waybill_no"].as_str().unwrap();
+    assert!(
+        waybill.starts_with("SF") && waybill.len() == 15,
+        "{waybill}"
+    );
+    let steps: Vec<&str> = leg["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "picked_up",
+            "in_transit",
+            "in_transit",
+            "out_for_delivery",
+            "delivered"
+        ]
+    );
+    let pickup: Value = app
+        .get_as(&token, &format!("/v1/applications/{id}/pickup"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pickup["waybill_no"], waybill);
+
+    // The case moved on when the courier came, and its timeline says the originals arrived.
+    assert_eq!(state_of(&app, &token, &id).await, "originals_in_transit");
+    let events: Value = app
+        .get_as(&token, &format!("/v1/applications/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["schedule_pickup", "pick_up", "originals_delivered"]
+    );
+    // Once collected, the pickup can no longer be changed.
+    let late = put_as(
+        &app,
+        &token,
+        &format!("/v1/applications/{id}/pickup"),
+        &body,
+    )
+    .await;
+    assert_problem(late, 409, "pickup_in_progress").await;
+
+    // Exactly one partner order was made for the booking.
+    let simulator = app.state.couriers.simulator.as_ref().unwrap();
+    let orders = simulator.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].create_calls, 1);
+}
