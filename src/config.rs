@@ -458,6 +458,11 @@ pub struct CourierConfig {
     pub stuck_after_hours: u64,
     /// A delivered result the citizen has not confirmed is confirmed after this long.
     pub auto_confirm_hours: u64,
+    /// Local times (`HH:MM`) at which received originals leave for their department in a batch.
+    pub dispatch_cutoffs: Vec<String>,
+    /// Send originals back by courier when reception finds they do not match the photos
+    /// (otherwise the centre keeps them for the citizen to collect).
+    pub return_originals_on_mismatch: bool,
     /// The service centre: where originals go, and where results leave from.
     pub centre: CentreConfig,
     pub sf: SfConfig,
@@ -477,6 +482,8 @@ impl Default for CourierConfig {
             reconcile_every_secs: 900,
             stuck_after_hours: 48,
             auto_confirm_hours: 72,
+            dispatch_cutoffs: vec!["10:00".into(), "16:00".into()],
+            return_originals_on_mismatch: true,
             centre: CentreConfig::default(),
             sf: SfConfig::default(),
         }
@@ -843,6 +850,18 @@ impl Config {
             problem(
                 "courier.pickup_slots",
                 "each must be HH:MM-HH:MM with the end after the start",
+            );
+        }
+        if self.courier.dispatch_cutoffs.is_empty()
+            || self
+                .courier
+                .dispatch_cutoffs
+                .iter()
+                .any(|t| parse_local_time(t).is_none())
+        {
+            problem(
+                "courier.dispatch_cutoffs",
+                "each must be HH:MM, at least one",
             );
         }
         if !(1..=30).contains(&self.courier.pickup_days) {

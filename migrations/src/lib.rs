@@ -12,6 +12,7 @@ mod m20261127_000007_decisions;
 mod m20261127_000008_prereview_sla;
 mod m20261128_000009_jobs_notifications;
 mod m20261128_000010_shipments;
+mod m20261128_000011_reception_batches;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_prereview_sla::Migration),
             Box::new(m20261128_000009_jobs_notifications::Migration),
             Box::new(m20261128_000010_shipments::Migration),
+            Box::new(m20261128_000011_reception_batches::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ pub mod me;
 pub mod objects;
 pub mod pickup_slots;
 pub mod problem;
+pub mod reception;
 pub mod review;
 pub mod security;
 pub mod staff;
@@ -53,7 +54,7 @@ pub type Apis = (
     applications::uploads::DirectUploadsApi,
     uploads::UploadsApi,
     review::ReviewApi,
-    review::decision::ReviewCaseApi,
+    (review::decision::ReviewCaseApi, reception::ReceptionApi),
     (
         applications::pickup::PickupApi,
         pickup_slots::PickupSlotsApi,
@@ -86,7 +87,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             applications::uploads::DirectUploadsApi,
             uploads::UploadsApi,
             review::ReviewApi,
-            review::decision::ReviewCaseApi,
+            (review::decision::ReviewCaseApi, reception::ReceptionApi),
             (
                 applications::pickup::PickupApi,
                 pickup_slots::PickupSlotsApi,

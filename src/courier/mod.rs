@@ -2,6 +2,7 @@
 //! `orders`) what happens to shipments. Everything here speaks `CourierPartner`; nothing
 //! depends on SF's protocol.
 
+pub mod dispatch;
 pub mod ingest;
 pub mod orders;
 pub mod progress;

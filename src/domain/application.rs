@@ -145,6 +145,12 @@ pub enum Action {
     SkipPickup,
     /// The courier collected the originals.
     PickUp,
+    /// Reception found the originals match the photos.
+    Receive,
+    /// Reception found they do not: back to the citizen with the reasons.
+    ReceiveMismatch,
+    /// A dispatch batch carried the originals to the department.
+    Dispatch,
 }
 
 impl Action {
@@ -159,6 +165,9 @@ impl Action {
             Self::CancelPickup => "cancel_pickup",
             Self::SkipPickup => "skip_pickup",
             Self::PickUp => "pick_up",
+            Self::Receive => "receive",
+            Self::ReceiveMismatch => "receive_mismatch",
+            Self::Dispatch => "dispatch",
         }
     }
 }
@@ -183,6 +192,9 @@ pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, 
         (PickupScheduled, Action::CancelPickup) => PrereviewPassed,
         (PrereviewPassed, Action::SkipPickup) => AtDepartment,
         (PickupScheduled, Action::PickUp) => OriginalsInTransit,
+        (OriginalsInTransit, Action::Receive) => Received,
+        (OriginalsInTransit, Action::ReceiveMismatch) => Returned,
+        (Received, Action::Dispatch) => AtDepartment,
         _ => return Err(TransitionRefused { from, action }),
     };
     Ok(to)
@@ -220,6 +232,13 @@ mod tests {
             assert!(next(early, Action::SchedulePickup).is_err(), "{early}");
         }
         assert!(next(OriginalsInTransit, Action::CancelPickup).is_err());
+        assert_eq!(next(OriginalsInTransit, Action::Receive), Ok(Received));
+        assert_eq!(
+            next(OriginalsInTransit, Action::ReceiveMismatch),
+            Ok(Returned)
+        );
+        assert_eq!(next(Received, Action::Dispatch), Ok(AtDepartment));
+        assert!(next(PickupScheduled, Action::Receive).is_err());
     }
 
     #[test]

@@ -34,9 +34,10 @@ pub enum JobKind {
     CourierCreateOrder,
     CourierCancelOrder,
     ReconcileShipments,
+    DispatchBatches,
 }
 
-pub const ALL_KINDS: [JobKind; 12] = [
+pub const ALL_KINDS: [JobKind; 13] = [
     JobKind::NotifyCitizen,
     JobKind::NotifyWechat,
     JobKind::NotifyEmail,
@@ -49,6 +50,7 @@ pub const ALL_KINDS: [JobKind; 12] = [
     JobKind::CourierCreateOrder,
     JobKind::CourierCancelOrder,
     JobKind::ReconcileShipments,
+    JobKind::DispatchBatches,
 ];
 
 impl JobKind {
@@ -66,6 +68,7 @@ impl JobKind {
             Self::CourierCreateOrder => "courier_create_order",
             Self::CourierCancelOrder => "courier_cancel_order",
             Self::ReconcileShipments => "reconcile_shipments",
+            Self::DispatchBatches => "dispatch_batches",
         }
     }
 
@@ -165,6 +168,7 @@ pub async fn run(
         JobKind::CourierCreateOrder => crate::courier::orders::create(state, payload).await,
         JobKind::CourierCancelOrder => crate::courier::orders::cancel(state, payload).await,
         JobKind::ReconcileShipments => crate::courier::reconcile::run(state).await,
+        JobKind::DispatchBatches => crate::courier::dispatch::run(state, payload).await,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::store::jobs as queue;
 pub struct Scheduler {
     every: Vec<(JobKind, i64)>,
     digest_times: Vec<NaiveTime>,
+    dispatch_cutoffs: Vec<NaiveTime>,
     offset: FixedOffset,
     /// The last slot this instance enqueued, per kind: saves a write per tick.
     last: HashMap<&'static str, String>,
@@ -30,14 +31,15 @@ pub struct Slot {
 
 impl Scheduler {
     pub fn new(config: &Config) -> Self {
-        let mut digest_times: Vec<NaiveTime> = config
-            .notifications
-            .digest_times
-            .iter()
-            .filter_map(|t| parse_local_time(t))
-            .collect();
-        digest_times.sort();
-        digest_times.dedup();
+        let times = |list: &[String]| {
+            let mut parsed: Vec<NaiveTime> =
+                list.iter().filter_map(|t| parse_local_time(t)).collect();
+            parsed.sort();
+            parsed.dedup();
+            parsed
+        };
+        let digest_times = times(&config.notifications.digest_times);
+        let dispatch_cutoffs = times(&config.courier.dispatch_cutoffs);
         Self {
             every: vec![
                 (JobKind::SweepUploads, 60),
@@ -53,6 +55,7 @@ impl Scheduler {
                 ),
             ],
             digest_times,
+            dispatch_cutoffs,
             offset: config.local_offset(),
             last: HashMap::new(),
         }
@@ -72,26 +75,37 @@ impl Scheduler {
                 }
             })
             .collect();
-        if let Some((since, until)) = self.digest_window(now) {
+        if let Some((since, until)) = self.window(&self.digest_times, now) {
             slots.push(Slot {
                 kind: JobKind::Digest,
                 key: format!("schedule:digest:{}", until.timestamp()),
                 payload: json!({ "since": since, "until": until }),
             });
         }
+        if let Some((_, cutoff)) = self.window(&self.dispatch_cutoffs, now) {
+            slots.push(Slot {
+                kind: JobKind::DispatchBatches,
+                key: format!("schedule:dispatch:{}", cutoff.timestamp()),
+                payload: json!({ "cutoff": cutoff }),
+            });
+        }
         slots
     }
 
-    /// The latest digest time at or before `now`, and the one before it.
-    fn digest_window(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        if self.digest_times.is_empty() {
+    /// The latest of the daily `times` at or before `now`, and the one before it.
+    fn window(
+        &self,
+        times: &[NaiveTime],
+        now: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        if times.is_empty() {
             return None;
         }
         let local = now.with_timezone(&self.offset);
         let mut past = Vec::new();
         for days_back in 0..=2 {
             let date = local.date_naive() - Duration::days(days_back);
-            for time in &self.digest_times {
+            for time in times {
                 let at = self
                     .offset
                     .from_local_datetime(&date.and_time(*time))

@@ -48,6 +48,10 @@ pub mod application {
         pub applicant_email: Option<String>,
         /// When staff were told the pre-review is overdue (once per case).
         pub overdue_alerted_at: Option<DateTimeUtc>,
+        /// The dispatch batch that carried the originals to the department.
+        pub batch_id: Option<Uuid>,
+        /// When reception confirmed the originals.
+        pub received_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

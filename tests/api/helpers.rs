@@ -264,5 +264,7 @@ pub fn application_row(
         prereview_due_at: Set(submitted.map(|s| s + chrono::Duration::hours(24))),
         applicant_email: Set(None),
         overdue_alerted_at: Set(None),
+        batch_id: Set(None),
+        received_at: Set(None),
     }
 }

@@ -16,6 +16,7 @@ mod objects;
 mod openapi;
 mod pages;
 mod pickup;
+mod reception;
 mod review;
 mod s3_server;
 mod staff;

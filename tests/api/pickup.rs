@@ -63,7 +63,7 @@ async fn delete_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response 
         .unwrap()
 }
 
-async fn state_of(app: &TestApp, token: &str, id: &str) -> String {
+pub async fn state_of(app: &TestApp, token: &str, id: &str) -> String {
     let body: Value = app
         .get_as(token, &format!("/v1/applications/{id}"))
         .await
@@ -245,7 +245,7 @@ async fn pickups_need_a_passed_case_of_an_item_whose_originals_are_posted() {
 }
 
 /// Waits until `check` holds for the application's shipments.
-async fn shipments_until(
+pub async fn shipments_until(
     app: &TestApp,
     token: &str,
     id: &str,

@@ -253,6 +253,8 @@ impl ApplicationsApi {
             prereview_due_at: Set(None),
             applicant_email: Set(checked.email.as_ref().map(|e| e.as_str().to_string())),
             overdue_alerted_at: Set(None),
+            batch_id: Set(None),
+            received_at: Set(None),
         };
         let created = applications::insert(&txn, model, Actor::citizen(citizen)).await?;
         let view = view(&state, &created, &version, &[], Viewer::Owner);

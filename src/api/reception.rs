@@ -1,0 +1,346 @@
+//! `/v1/reception/*`: the centre's reception desk. It lists the cases whose originals the courier
+//! delivered, confirms each against its photos (a mismatch goes back to the citizen with the
+//! reasons, and the originals back by courier), and hands the departments their batches with a
+//! manifest to sign. Reception staff see only their departments' cases.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::api::ApiTags;
+use crate::api::applications::pickup::centre;
+use crate::api::applications::{concurrent_change, version_of};
+use crate::api::problem::{ApiError, ApiResult, FieldProblem};
+use crate::api::review::visible;
+use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
+use crate::courier::orders;
+use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::domain::staff::Role;
+use crate::state::AppState;
+use crate::store::applications::{self, Actor, application};
+use crate::store::shipments::{self, LEG_MATERIALS, LEG_RETURN, NewShipment};
+use crate::store::{begin_write, dispatch, pages};
+
+pub struct ReceptionApi;
+
+#[derive(Debug, Clone, Object)]
+pub struct ArrivedCase {
+    pub id: Uuid,
+    pub matter_code: String,
+    pub department_code: String,
+    pub applicant_name: String,
+    pub waybill_no: Option<String>,
+    /// When the courier delivered the originals to the centre.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ArrivedList {
+    pub items: Vec<ArrivedCase>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ReceiveRequest {
+    /// Whether the originals match the photos the case was pre-reviewed on.
+    pub matches: bool,
+    #[oai(validator(max_length = 500), skip_serializing_if_is_none)]
+    pub note: Option<String>,
+    /// With `matches: false`: the materials whose originals do not match.
+    #[oai(default)]
+    pub mismatched_materials: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Received {
+    pub application_id: Uuid,
+    /// `received`, or `returned` after a mismatch.
+    pub state: String,
+    /// The courier leg that takes the originals back, after a mismatch.
+    #[oai(skip_serializing_if_is_none)]
+    pub return_shipment_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Batch {
+    pub id: Uuid,
+    pub department_code: String,
+    pub cutoff_at: DateTime<Utc>,
+    pub case_count: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct BatchList {
+    pub items: Vec<Batch>,
+}
+
+#[derive(ApiResponse)]
+pub enum Manifest {
+    /// The handover manifest: the cases, the materials counted, the signatures line.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(PlainText<String>),
+}
+
+fn batch_view(b: dispatch::batch::Model) -> Batch {
+    Batch {
+        id: b.id,
+        department_code: b.department_code,
+        cutoff_at: b.cutoff_at,
+        case_count: b.case_count,
+        created_at: b.created_at,
+    }
+}
+
+/// A CSV field, quoted when it must be.
+fn csv(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Review")]
+impl ReceptionApi {
+    /// Cases of my departments whose originals the courier delivered to the centre.
+    #[oai(path = "/v1/reception/queue", method = "get")]
+    async fn queue(&self, state: Data<&AppState>, auth: StaffAuth) -> ApiResult<Json<ArrivedList>> {
+        auth.0.require(Role::Reception)?;
+        let db = state.db()?;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let in_transit = application::Entity::find()
+            .filter(application::Column::State.eq(ApplicationState::OriginalsInTransit.as_str()))
+            .filter(application::Column::DepartmentCode.is_in(auth.0.departments.clone()))
+            .order_by_asc(application::Column::UpdatedAt)
+            .all(db)
+            .await?;
+        let mut items = Vec::new();
+        for app in in_transit {
+            let Some(leg) = shipments::current_leg(db, app.id, LEG_MATERIALS).await? else {
+                continue;
+            };
+            if leg.status != "delivered" {
+                continue;
+            }
+            items.push(ArrivedCase {
+                id: app.id,
+                matter_code: app.matter_code,
+                department_code: app.department_code,
+                applicant_name: app.applicant_name,
+                waybill_no: leg.waybill_no,
+                delivered_at: leg.delivered_at,
+            });
+        }
+        Ok(Json(ArrivedList { items }))
+    }
+
+    /// Confirm the originals of an arrived case against its photos.
+    #[oai(path = "/v1/reception/applications/:id/receive", method = "post")]
+    async fn receive(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+        body: Json<ReceiveRequest>,
+    ) -> ApiResult<Json<Received>> {
+        auth.0.require(Role::Reception)?;
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let app = visible(&txn, &auth.0, id.0).await?;
+        let leg = shipments::current_leg(&txn, app.id, LEG_MATERIALS).await?;
+        let arrived = app.state == ApplicationState::OriginalsInTransit.as_str()
+            && leg.as_ref().is_some_and(|l| l.status == "delivered");
+        if !arrived {
+            return Err(ApiError::conflict(
+                "originals_not_arrived",
+                format!(
+                    "The case is {}; reception confirms cases whose originals the courier delivered.",
+                    app.state
+                ),
+            ));
+        }
+        let note = body.note.clone().filter(|n| !n.trim().is_empty());
+        let action = if body.matches {
+            Action::Receive
+        } else {
+            let version = version_of(&txn, &app).await?;
+            let mut problems = Vec::new();
+            if body.mismatched_materials.is_empty() {
+                problems.push(FieldProblem::new(
+                    "mismatched_materials",
+                    "name at least one material whose original does not match",
+                ));
+            }
+            for (i, code) in body.mismatched_materials.iter().enumerate() {
+                if !version.materials.iter().any(|m| &m.code == code) {
+                    problems.push(FieldProblem::new(
+                        format!("mismatched_materials[{i}]"),
+                        "is not a material of this application",
+                    ));
+                }
+            }
+            if !problems.is_empty() {
+                return Err(ApiError::invalid_fields(problems));
+            }
+            Action::ReceiveMismatch
+        };
+        let from = ApplicationState::OriginalsInTransit;
+        let to = machine::next(from, action).map_err(ApiError::internal)?;
+        if !applications::change_state(
+            &txn,
+            &app,
+            to,
+            Actor::staff(auth.0.id),
+            action.as_str(),
+            note.clone(),
+        )
+        .await?
+        {
+            return Err(concurrent_change());
+        }
+        dispatch::record_reception(
+            &txn,
+            app.id,
+            auth.0.id,
+            body.matches,
+            note.clone(),
+            &body.mismatched_materials,
+        )
+        .await?;
+        let mut return_shipment_id = None;
+        if body.matches {
+            dispatch::set_received(&txn, app.id).await?;
+        } else {
+            let reason = note
+                .clone()
+                .unwrap_or_else(|| "原件与上传的照片不一致，请核对后重新上传".into());
+            let reasons: Vec<_> = body
+                .mismatched_materials
+                .iter()
+                .map(|code| json!({ "material_code": code, "reason": reason }))
+                .collect();
+            applications::set_return_reasons(&txn, app.id, Some(json!(reasons))).await?;
+            if state.config.courier.return_originals_on_mismatch
+                && let Some(leg) = &leg
+            {
+                let back = shipments::insert(
+                    &txn,
+                    NewShipment {
+                        application_id: app.id,
+                        leg: LEG_RETURN,
+                        partner: leg.partner.clone(),
+                        sender: json!(centre(&state)),
+                        recipient: serde_json::from_str(&leg.sender).map_err(ApiError::internal)?,
+                        pickup_date: None,
+                        pickup_slot: None,
+                        pickup_from: None,
+                        pickup_until: None,
+                    },
+                )
+                .await?;
+                orders::enqueue_create(&txn, back.id).await?;
+                return_shipment_id = Some(back.id);
+            }
+        }
+        txn.commit().await?;
+        audit_staff_action(
+            &state,
+            &auth.0,
+            &ip,
+            "reception.receive",
+            Some(("application", app.id)),
+            Some(format!("matches={}", body.matches)),
+        )
+        .await?;
+        Ok(Json(Received {
+            application_id: app.id,
+            state: to.as_str().into(),
+            return_shipment_id,
+        }))
+    }
+
+    /// Dispatch batches of my departments, newest first.
+    #[oai(path = "/v1/reception/batches", method = "get")]
+    async fn batches(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> ApiResult<Json<BatchList>> {
+        auth.0.require(Role::Reception)?;
+        let rows = dispatch::batches(state.db()?, &auth.0.departments, limit.0).await?;
+        Ok(Json(BatchList {
+            items: rows.into_iter().map(batch_view).collect(),
+        }))
+    }
+
+    /// A batch's handover manifest, as CSV: one row per case with the materials and pages
+    /// counted, then the signatures line.
+    #[oai(path = "/v1/reception/batches/:id/manifest", method = "get")]
+    async fn manifest(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Manifest> {
+        auth.0.require(Role::Reception)?;
+        let db = state.db()?;
+        let batch = dispatch::find_batch(db, id.0)
+            .await?
+            .filter(|b| auth.0.departments.contains(&b.department_code))
+            .ok_or_else(|| ApiError::not_found("batch_not_found", "No such batch."))?;
+        let offset = state.config.local_offset();
+        let mut out = String::from("\u{feff}");
+        out.push_str(&format!(
+            "交接单,{},部门,{},截止时间,{}\n",
+            batch.id,
+            csv(&batch.department_code),
+            batch
+                .cutoff_at
+                .with_timezone(&offset)
+                .format("%Y-%m-%d %H:%M")
+        ));
+        out.push_str("序号,申请编号,事项,申请人,原件材料数,页数,收件时间\n");
+        let cases = dispatch::cases_of(db, batch.id).await?;
+        for (i, app) in cases.iter().enumerate() {
+            let version = version_of(db, app).await?;
+            let originals = version
+                .materials
+                .iter()
+                .filter(|m| m.original_required)
+                .count();
+            let page_count = pages::of_application(db, app.id).await?.len();
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                i + 1,
+                app.id.simple(),
+                csv(&version.matter.name),
+                csv(&app.applicant_name),
+                originals,
+                page_count,
+                app.received_at
+                    .map(|t| t
+                        .with_timezone(&offset)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string())
+                    .unwrap_or_default(),
+            ));
+        }
+        out.push_str(&format!("合计,{} 件\n", cases.len()));
+        out.push_str("移交人签字,,接收人签字,,交接日期,\n");
+        Ok(Manifest::Csv(PlainText(out)))
+    }
+}
+
+fn default_limit() -> u64 {
+    50
+}

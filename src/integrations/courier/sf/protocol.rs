@@ -1,0 +1,306 @@
+//! SF's wire protocol: the `/std/service` envelope and how its answers are classified, the
+//! `msgDigest` signature with Java's URL encoding, China-time formats and form decoding.
+
+use base64::Engine as _;
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use md5::Digest as _;
+use serde_json::Value;
+
+use crate::integrations::courier::CourierError;
+
+/// Why a call did not give a business answer.
+pub(super) enum Failure {
+    /// No usable answer: a timeout, a refused connection, a 5xx, an unreadable body.
+    Transport(String),
+    /// An HTTP 4xx from something that is not SF's platform (a wrong `api_base`).
+    Http(u16),
+    /// The platform refused the call (`apiResultCode` other than A1000).
+    Api { code: String, message: String },
+    /// The service refused the request (`success: false` in `apiResultData`).
+    Business { code: String, message: String },
+}
+
+impl Failure {
+    pub(super) fn into_error(self) -> CourierError {
+        match self {
+            Self::Transport(why) => CourierError::Retryable(why),
+            Self::Http(status) => CourierError::Final(format!("HTTP {status}")),
+            Self::Api { code, message } => {
+                let text = format!("SF {code}: {}", scrub(&message));
+                if api_code_is_retryable(&code) {
+                    CourierError::Retryable(text)
+                } else {
+                    CourierError::Final(text)
+                }
+            }
+            Self::Business { code, message } => {
+                let text = format!("SF {code}: {}", scrub(&message));
+                // S0003 is SF's runtime error, 8177 its peak-capacity throttle.
+                if matches!(code.as_str(), "S0003" | "8177") {
+                    CourierError::Retryable(text)
+                } else {
+                    CourierError::Final(text)
+                }
+            }
+        }
+    }
+}
+
+/// SF's platform codes: A1005 (rate limited), A1009 (backend unreachable) and A1099 (system error)
+/// pass with time; the rest name a fault in our request or account that a retry repeats. A code
+/// SF adds later is assumed to be of the first kind.
+fn api_code_is_retryable(code: &str) -> bool {
+    const FINAL: [&str; 9] = [
+        "A1001", // required parameter missing
+        "A1002", // request expired (OAuth2)
+        "A1003", // IP not allowed
+        "A1004", // no permission for the service
+        "A1006", // digest invalid: a wrong checkWord
+        "A1007", // duplicate request
+        "A1008", // decryption failed
+        "A1010", // account still in sandbox test
+        "A1011", // OAuth2 failed
+    ];
+    !FINAL.contains(&code)
+}
+
+/// Reads the platform envelope and the business answer inside it.
+pub(super) fn read_answer(body: &[u8]) -> Result<Value, Failure> {
+    let unreadable = || Failure::Transport("unreadable SF answer".into());
+    let envelope: Value = serde_json::from_slice(body).map_err(|_| unreadable())?;
+    let code = envelope
+        .get("apiResultCode")
+        .and_then(text)
+        .ok_or_else(unreadable)?;
+    if code != "A1000" {
+        let message = envelope
+            .get("apiErrorMsg")
+            .and_then(text)
+            .unwrap_or_default();
+        return Err(Failure::Api { code, message });
+    }
+    let data = match envelope.get("apiResultData") {
+        Some(Value::String(inner)) => serde_json::from_str(inner).map_err(|_| unreadable())?,
+        Some(inner @ Value::Object(_)) => inner.clone(),
+        _ => return Err(unreadable()),
+    };
+    let success = match data.get("success") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => return Err(unreadable()),
+    };
+    if success {
+        Ok(data.get("msgData").cloned().unwrap_or(Value::Null))
+    } else {
+        Err(Failure::Business {
+            code: data.get("errorCode").and_then(text).unwrap_or_default(),
+            message: data.get("errorMsg").and_then(text).unwrap_or_default(),
+        })
+    }
+}
+
+/// `msgDigest`, SF's "standard MD5" signature of requests and pushes.
+pub fn msg_digest(msg_data: &str, timestamp: &str, check_word: &str) -> String {
+    let signed = java_url_encode(&format!("{msg_data}{timestamp}{check_word}"));
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(signed.as_bytes()))
+}
+
+/// `java.net.URLEncoder.encode(s, "UTF-8")`: the one encoding SF's Java side hashes.
+fn java_url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for byte in s.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// SF writes times as `yyyy-MM-dd HH:mm:ss` in China time (UTC+8).
+pub fn format_china_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&china())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+pub(super) fn parse_china_time(text: &str) -> Option<DateTime<Utc>> {
+    let local = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    Some(
+        china()
+            .from_local_datetime(&local)
+            .single()?
+            .with_timezone(&Utc),
+    )
+}
+
+fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// Decodes `application/x-www-form-urlencoded` text; `None` for bad escapes or non-UTF-8.
+pub(super) fn form_decode(text: &str) -> Option<Vec<(String, String)>> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((percent_decode(key)?, percent_decode(value)?))
+        })
+        .collect()
+}
+
+pub(in crate::integrations::courier) fn form_decode_bytes(
+    body: &[u8],
+) -> Option<Vec<(String, String)>> {
+    form_decode(std::str::from_utf8(body).ok()?)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A JSON string or number as text (SF sends both for codes and types).
+pub(super) fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// SF's error text, short and without digit runs that could be a phone or card number.
+pub(super) fn scrub(message: &str) -> String {
+    let mut out = String::new();
+    let mut digits = String::new();
+    for c in message.chars().take(80) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        flush_digits(&mut out, &mut digits);
+        out.push(c);
+    }
+    flush_digits(&mut out, &mut digits);
+    out
+}
+
+fn flush_digits(out: &mut String, digits: &mut String) {
+    if digits.len() >= 5 {
+        out.push_str("***");
+    } else {
+        out.push_str(digits);
+    }
+    digits.clear();
+}
+
+/// reqwest's error text carries the URL; describe the failure by kind only.
+pub(super) fn describe_transport(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        "could not connect".into()
+    } else if error.is_body() || error.is_decode() {
+        "broken answer".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn digest_matches_sfs_published_example() {
+        // The worked example on SF's signature page (数字签名, 标准MD5).
+        let digest = msg_digest(
+            r#"{"language":"zh-CN","orderId":"QIAO-20200618-004"}"#,
+            "12312334453453",
+            "fjcg5PGKaNpPSHFAZ4QsCOkV71R3zVci",
+        );
+        assert_eq!(digest, "IIKJtuLVzoFTu4kHI8M8vA==");
+    }
+
+    #[test]
+    fn url_encoding_is_javas() {
+        assert_eq!(java_url_encode("a b*c-d.e_f~g"), "a+b*c-d.e_f%7Eg");
+        assert_eq!(
+            java_url_encode("文件!'()"),
+            "%E6%96%87%E4%BB%B6%21%27%28%29"
+        );
+    }
+
+    #[test]
+    fn route_times_are_china_time() {
+        let at = parse_china_time("2020-05-11 16:56:54").unwrap();
+        assert_eq!(at.to_rfc3339(), "2020-05-11T08:56:54+00:00");
+        assert_eq!(format_china_time(at), "2020-05-11 16:56:54");
+        // SF's older pages show unpadded dates.
+        assert!(parse_china_time("2012-7-30 09:30:00").is_some());
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        let api = |code: &str| {
+            read_answer(
+                json!({"apiResultCode": code, "apiErrorMsg": "x", "apiResultData": null})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .err()
+            .unwrap()
+            .into_error()
+        };
+        assert!(matches!(api("A1099"), CourierError::Retryable(_)));
+        assert!(matches!(api("A1005"), CourierError::Retryable(_)));
+        assert!(matches!(api("A1006"), CourierError::Final(_)));
+        let business = json!({"apiResultCode":"A1000","apiResultData":
+            json!({"success":false,"errorCode":"1016","errorMsg":"到件电话 13812345678 不能为空"}).to_string()});
+        let error = read_answer(business.to_string().as_bytes())
+            .err()
+            .unwrap()
+            .into_error();
+        assert_eq!(
+            error,
+            CourierError::Final("SF 1016: 到件电话 *** 不能为空".into())
+        );
+        assert!(matches!(
+            read_answer(b"<html>").err().unwrap().into_error(),
+            CourierError::Retryable(_)
+        ));
+    }
+
+    #[test]
+    fn forms_decode() {
+        let pairs = form_decode("a=1+2&b=%E6%96%87&c").unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                ("a".into(), "1 2".into()),
+                ("b".into(), "文".into()),
+                ("c".into(), String::new())
+            ]
+        );
+        assert!(form_decode("a=%zz").is_none());
+    }
+}

@@ -1,0 +1,93 @@
+//! The simulator's scripting endpoint: `POST /control` takes a `Control` (faults, push mode,
+//! clock), `GET /control` shows its orders and push attempts.
+
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Json};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{PushMode, SfSimulator, SimFault};
+
+/// `POST /control` bodies, e.g. `{"action":"fail_next","count":2,"fault":"http","status":500}`,
+/// `{"action":"push_mode","reorder":true}`, `{"action":"freeze","frozen":true}`,
+/// `{"action":"advance","waybill":"SF1234567890123"}`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Control {
+    FailNext {
+        count: usize,
+        /// `http` (with `status`), `timeout`, `api_code` (with `code`) or `lose_answer`.
+        fault: String,
+        status: Option<u16>,
+        code: Option<String>,
+    },
+    PushMode {
+        #[serde(default)]
+        delay_ms: u64,
+        #[serde(default)]
+        duplicate: bool,
+        #[serde(default)]
+        reorder: bool,
+        #[serde(default)]
+        drop: bool,
+    },
+    Freeze {
+        frozen: bool,
+    },
+    Advance {
+        waybill: String,
+    },
+}
+
+#[handler]
+pub(super) async fn control(
+    Data(sim): Data<&SfSimulator>,
+    Json(command): Json<Control>,
+) -> Response {
+    let answer = match command {
+        Control::FailNext {
+            count,
+            fault,
+            status,
+            code,
+        } => {
+            let fault = match (fault.as_str(), status, code) {
+                ("http", status, _) => SimFault::Http(status.unwrap_or(500)),
+                ("timeout", _, _) => SimFault::Timeout,
+                ("api_code", _, code) => SimFault::ApiCode(code.unwrap_or_else(|| "A1099".into())),
+                ("lose_answer", _, _) => SimFault::LoseAnswer,
+                _ => return StatusCode::BAD_REQUEST.into_response(),
+            };
+            sim.fail_next(count, fault);
+            json!({"ok": true})
+        }
+        Control::PushMode {
+            delay_ms,
+            duplicate,
+            reorder,
+            drop,
+        } => {
+            sim.set_push_mode(PushMode {
+                delay: Duration::from_millis(delay_ms),
+                duplicate,
+                reorder,
+                drop,
+            });
+            json!({"ok": true})
+        }
+        Control::Freeze { frozen } => {
+            sim.freeze(frozen);
+            json!({"ok": true})
+        }
+        Control::Advance { waybill } => json!({"ok": true, "op_code": sim.advance(&waybill)}),
+    };
+    Json(answer).into_response()
+}
+
+#[handler]
+pub(super) async fn control_state(Data(sim): Data<&SfSimulator>) -> Json<Value> {
+    Json(json!({"orders": sim.orders(), "pushes": sim.pushes()}))
+}

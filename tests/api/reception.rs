@@ -1,0 +1,257 @@
+//! Reception of the originals and the dispatch batches: leg 1 played against the in-process SF
+//! simulator, then the reception desk over HTTP.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app_with};
+use crate::pickup::{booking, passed_case, shipments_until, slots, state_of};
+use crate::staff::staff_token;
+
+const CIVIL: &str = "civil-affairs";
+
+/// A passed case whose originals the simulated courier delivered to the centre.
+async fn arrived_case(app: &TestApp, name: &str) -> (String, String) {
+    let (token, id) = passed_case(app, name).await;
+    let first = slots(app, &token).await[0].clone();
+    let body = booking(
+        first["date"].as_str().unwrap(),
+        first["slot"].as_str().unwrap(),
+    );
+    let booked = app
+        .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .await;
+    assert_eq!(booked.status(), 201);
+    shipments_until(app, &token, &id, "originals delivered", |items| {
+        items
+            .iter()
+            .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
+    })
+    .await;
+    (token, id)
+}
+
+async fn quick_app() -> TestApp {
+    spawn_app_with(|c| {
+        c.courier.sf.sim_step_ms = 100;
+        c.jobs.poll_ms = 50;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn reception_confirms_arrived_originals_and_the_cut_off_dispatches_them() {
+    let app = quick_app().await;
+    let desk = staff_token(&app, "front.desk", "reception", CIVIL).await;
+    let (citizen, id) = arrived_case(&app, "arrived").await;
+
+    let queue: Value = app
+        .get_as(&desk, "/v1/reception/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = queue["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id.as_str());
+    assert!(items[0]["waybill_no"].as_str().unwrap().starts_with("SF"));
+
+    let path = format!("/v1/reception/applications/{id}/receive");
+    let received = app
+        .post_as(&desk, &path, &json!({"matches": true, "note": "原件齐全"}))
+        .await;
+    assert_eq!(received.status(), 200);
+    let received: Value = received.json().await.unwrap();
+    assert_eq!(received["state"], "received");
+    assert_eq!(state_of(&app, &citizen, &id).await, "received");
+    // Confirming twice is a conflict, and the case has left the queue.
+    assert_problem(
+        app.post_as(&desk, &path, &json!({"matches": true})).await,
+        409,
+        "originals_not_arrived",
+    )
+    .await;
+    let queue: Value = app
+        .get_as(&desk, "/v1/reception/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(queue["items"].as_array().unwrap().is_empty());
+
+    // The cut-off: the scheduled job batches it for its department.
+    let db = app.state.database().unwrap();
+    beebox::store::jobs::enqueue(
+        db,
+        beebox::jobs::new_job(
+            beebox::jobs::JobKind::DispatchBatches,
+            json!({ "cutoff": chrono::Utc::now() }),
+            Some("test:dispatch".into()),
+        ),
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while state_of(&app, &citizen, &id).await != "at_department" {
+        assert!(std::time::Instant::now() < deadline, "never dispatched");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let batches: Value = app
+        .get_as(&desk, "/v1/reception/batches")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let batch = &batches["items"][0];
+    assert_eq!(batch["department_code"], CIVIL);
+    assert_eq!(batch["case_count"], 1);
+    let manifest = app
+        .get_as(
+            &desk,
+            &format!(
+                "/v1/reception/batches/{}/manifest",
+                batch["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(manifest.status(), 200);
+    assert!(
+        manifest.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = manifest.text().await.unwrap();
+    assert!(text.contains(&id.replace('-', "")), "{text}");
+    assert!(
+        text.contains("老年人优待证") || text.contains("优待"),
+        "{text}"
+    );
+    assert!(text.contains("接收人签字"));
+
+    let events: Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "schedule_pickup",
+            "pick_up",
+            "originals_delivered",
+            "receive",
+            "dispatch"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_mismatch_returns_the_case_with_reasons_and_the_originals_by_courier() {
+    let app = quick_app().await;
+    let desk = staff_token(&app, "careful.desk", "reception", CIVIL).await;
+    let (citizen, id) = arrived_case(&app, "mismatched").await;
+    let path = format!("/v1/reception/applications/{id}/receive");
+
+    let problem = assert_problem(
+        app.post_as(&desk, &path, &json!({"matches": false})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "mismatched_materials");
+    let problem = assert_problem(
+        app.post_as(
+            &desk,
+            &path,
+            &json!({"matches": false, "mismatched_materials": ["passport"]}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "mismatched_materials[0]");
+
+    let returned = app
+        .post_as(
+            &desk,
+            &path,
+            &json!({"matches": false, "note": "户口簿原件与照片不是同一本", "mismatched_materials": ["household-register"]}),
+        )
+        .await;
+    assert_eq!(returned.status(), 200);
+    let returned: Value = returned.json().await.unwrap();
+    assert_eq!(returned["state"], "returned");
+    assert!(returned["return_shipment_id"].is_string());
+
+    let mine: Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["state"], "returned");
+    assert_eq!(
+        mine["return_reasons"][0]["material_code"],
+        "household-register"
+    );
+    assert_eq!(
+        mine["return_reasons"][0]["reason"],
+        "户口簿原件与照片不是同一本"
+    );
+    // The originals go back by courier: a return leg with its own order and waybill.
+    let legs = shipments_until(&app, &citizen, &id, "return leg ordered", |items| {
+        items
+            .iter()
+            .any(|s| s["leg"] == "return" && s["waybill_no"].is_string())
+    })
+    .await;
+    assert_eq!(legs.len(), 2);
+}
+
+#[tokio::test]
+async fn reception_is_for_reception_staff_of_the_cases_department() {
+    let app = quick_app().await;
+    let (_, id) = passed_case(&app, "not-yet").await;
+    let desk = staff_token(&app, "eager.desk", "reception", CIVIL).await;
+    let path = format!("/v1/reception/applications/{id}/receive");
+    assert_problem(
+        app.post_as(&desk, &path, &json!({"matches": true})).await,
+        409,
+        "originals_not_arrived",
+    )
+    .await;
+    let elsewhere = staff_token(
+        &app,
+        "other.desk",
+        "reception",
+        "human-resources-social-security",
+    )
+    .await;
+    assert_problem(
+        app.post_as(&elsewhere, &path, &json!({"matches": true}))
+            .await,
+        404,
+        "application_not_found",
+    )
+    .await;
+    let reviewer = staff_token(&app, "a.reviewer", "reviewer", CIVIL).await;
+    assert_problem(
+        app.get_as(&reviewer, "/v1/reception/queue").await,
+        403,
+        "role_required",
+    )
+    .await;
+    let citizen = app.citizen_token("nosy").await;
+    assert_eq!(
+        app.get_as(&citizen, "/v1/reception/queue").await.status(),
+        403
+    );
+}
