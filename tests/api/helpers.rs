@@ -53,6 +53,23 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// The `action` of each event of an application's timeline, oldest first, as its owner reads
+    /// them.
+    pub async fn timeline_actions(&self, token: &str, id: &str) -> Vec<String> {
+        let events: serde_json::Value = self
+            .get_as(token, &format!("/v1/applications/{id}/events"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// A citizen's access token.
     pub async fn citizen_token(&self, name: &str) -> String {
         self.login(name).await["access_token"]

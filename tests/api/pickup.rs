@@ -202,18 +202,7 @@ async fn a_pickup_is_booked_once_rebooked_and_cancelled_before_the_courier_comes
     }
 
     // The timeline tells the story.
-    let events: Value = app
-        .get_as(&token, &format!("/v1/applications/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = app.timeline_actions(&token, &id).await;
     assert_eq!(
         actions,
         ["schedule_pickup", "reschedule_pickup", "cancel_pickup"]
@@ -328,18 +317,7 @@ async fn the_courier_collects_the_originals_and_the_citizen_follows_the_parcel()
 
     // The case moved on when the courier came, and its timeline says the originals arrived.
     assert_eq!(state_of(&app, &token, &id).await, "originals_in_transit");
-    let events: Value = app
-        .get_as(&token, &format!("/v1/applications/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = app.timeline_actions(&token, &id).await;
     assert_eq!(
         actions,
         ["schedule_pickup", "pick_up", "originals_delivered"]

@@ -128,18 +128,7 @@ async fn reception_confirms_arrived_originals_and_the_cut_off_dispatches_them() 
     );
     assert!(text.contains("接收人签字"));
 
-    let events: Value = app
-        .get_as(&citizen, &format!("/v1/applications/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = app.timeline_actions(&citizen, &id).await;
     assert_eq!(
         actions,
         [

@@ -447,18 +447,7 @@ async fn return_fix_resubmit_and_approve_the_whole_loop() {
     assert_problem(again, 409, "not_decidable").await;
 
     // The citizen's timeline and the audit log show every step.
-    let events: serde_json::Value = app
-        .get_as(&citizen, &format!("/v1/applications/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = app.timeline_actions(&citizen, &id).await;
     assert_eq!(
         actions,
         [
