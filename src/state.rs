@@ -32,6 +32,8 @@ pub struct AppState {
     pub worker: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Page processing decodes images: this bounds how many run at once.
     pub media_permits: Arc<tokio::sync::Semaphore>,
+    /// Page records queue here for SQLite's single write lock (see `intake::record`).
+    pub sqlite_writes: Arc<tokio::sync::Mutex<()>>,
     /// When the last page upload started (Unix ms): background media work waits for a lull.
     pub last_upload_ms: Arc<std::sync::atomic::AtomicI64>,
     db: Arc<OnceCell<DatabaseConnection>>,
@@ -62,6 +64,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             worker: Arc::default(),
             media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
+            sqlite_writes: Arc::new(tokio::sync::Mutex::new(())),
             last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             config,
             store,

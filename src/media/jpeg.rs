@@ -5,7 +5,7 @@
 
 use super::{Limits, MediaError, Parsed, Piece, check_dimensions, corrupt, exif};
 
-const EOI: &[u8] = &[0xFF, 0xD9];
+pub(super) const EOI: &[u8] = &[0xFF, 0xD9];
 
 pub(super) fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, MediaError> {
     let truncated = || corrupt("JPEG ends before its end-of-image marker");
@@ -104,7 +104,7 @@ pub(super) fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, M
 }
 
 /// Width and height from a frame header: precision (1), height (2), width (2), ...
-fn frame_size(payload: &[u8]) -> Result<(u32, u32), MediaError> {
+pub(super) fn frame_size(payload: &[u8]) -> Result<(u32, u32), MediaError> {
     let p = payload
         .get(..5)
         .ok_or_else(|| corrupt("JPEG frame header is too short"))?;
@@ -139,7 +139,7 @@ fn scan_end(data: &[u8], from: usize) -> Option<usize> {
 
 /// The JFIF segment with any embedded thumbnail removed: a thumbnail is a second copy of the
 /// picture that an editor may have left stale (showing what was cropped away).
-fn jfif_without_thumbnail(segment: &[u8]) -> Option<Piece<'_>> {
+pub(super) fn jfif_without_thumbnail(segment: &[u8]) -> Option<Piece<'_>> {
     // FF E0, length, "JFIF\0", version (2), units (1), densities (4), thumbnail w, h (2).
     let fixed = segment.get(..18)?;
     if segment.len() == 18 && fixed[16..] == [0, 0] {
@@ -153,7 +153,7 @@ fn jfif_without_thumbnail(segment: &[u8]) -> Option<Piece<'_>> {
 }
 
 /// An APP1 segment holding a minimal EXIF block with only the orientation.
-fn app1_exif(orientation: u16) -> Vec<u8> {
+pub(super) fn app1_exif(orientation: u16) -> Vec<u8> {
     let tiff = exif::minimal_tiff(orientation);
     let len = (2 + exif::APP1_PREFIX.len() + tiff.len()) as u16;
     let mut v = vec![0xFF, 0xE1];

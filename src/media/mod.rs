@@ -8,6 +8,7 @@ mod detect;
 mod exif;
 mod heic;
 mod jpeg;
+mod jpeg_stream;
 mod pdf;
 mod png;
 mod resample;
@@ -27,7 +28,18 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::catalog::MaterialKind;
 
+pub use jpeg_stream::{HeadRewrite, JpegCleaner, JpegVerdict, rewrite_head};
 pub use thumbnail::{THUMBNAIL_MAX_HEIGHT, THUMBNAIL_WIDTH, thumbnail};
+
+/// How many leading bytes `streams` needs to judge an upload (fewer only if it is that short).
+pub const SNIFF_BYTES: usize = 3;
+
+/// Whether an upload starting with `prefix` is a JPEG that `allowed` accepts, and so can be
+/// cleaned as it arrives by `JpegCleaner` with the same result as `clean`. Everything else
+/// (other types, and refusals that `clean` must rank) goes through `clean`.
+pub fn streams(prefix: &[u8], allowed: &[MaterialKind]) -> bool {
+    detect::sniff(prefix) == Some(PageType::Jpeg) && allowed.contains(&PageType::Jpeg.kind())
+}
 
 /// What one page may weigh. A page over any limit is refused before it is decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

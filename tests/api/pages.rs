@@ -431,6 +431,55 @@ async fn a_page_over_the_cap_is_413() {
 }
 
 #[tokio::test]
+async fn streamed_jpeg_refusals_keep_their_codes() {
+    let app = spawn_app_with(|c| c.uploads.max_page_bytes = 64 * 1024).await;
+    let (token, id) = draft(&app, "jpegrefusals").await;
+    // SOI and a frame header declaring 50000 x 50000: refused before any pixel arrives.
+    let mut bomb = vec![
+        0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 8, 0xC3, 0x50, 0xC3, 0x50, 1, 1, 0x11, 0,
+    ];
+    bomb.extend_from_slice(&[0; 1000]);
+    assert_problem(
+        upload(&app, &token, &id, "id-card", bomb, "bomb.jpg").await,
+        422,
+        "image_too_large",
+    )
+    .await;
+    // Damaged at its fourth byte and over the cap: the cap wins, as when pages were spooled
+    // whole before they were judged.
+    let mut damaged = vec![0xFF, 0xD8, 0xFF, 0x00];
+    damaged.resize(100 * 1024, 0);
+    assert_problem(
+        upload(&app, &token, &id, "id-card", damaged.clone(), "big.jpg").await,
+        413,
+        "page_too_large",
+    )
+    .await;
+    damaged.truncate(1000);
+    assert_problem(
+        upload(&app, &token, &id, "id-card", damaged, "small.jpg").await,
+        422,
+        "corrupt_file",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn both_paths_store_a_photo_as_the_same_bytes() {
+    // Path A cleans a JPEG as it streams in, path B cleans the stored file whole.
+    let app = spawn_app().await;
+    let (token_a, a) = draft(&app, "streamed").await;
+    let (token_b, b) = draft(&app, "direct").await;
+    let page_a = upload_ok(&app, &token_a, &a, "id-card", GPS_PHOTO.to_vec()).await;
+    let response = direct_upload(&app, &token_b, &b, "id-card", GPS_PHOTO, "image/jpeg").await;
+    assert_eq!(response.status(), 201);
+    let page_b: serde_json::Value = response.json().await.unwrap();
+    for field in ["content_type", "size", "sha256", "width", "height"] {
+        assert_eq!(page_a[field], page_b[field], "{field}");
+    }
+}
+
+#[tokio::test]
 async fn multipart_without_a_file_field_is_400() {
     let app = spawn_app().await;
     let (token, id) = draft(&app, "nofile").await;

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use chrono::Utc;
 use sea_orm::ActiveValue::Set;
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::api::applications::{concurrent_change, lock_owned, owned, parse_state, version_of};
@@ -39,46 +38,13 @@ pub fn page_too_large(max: u64) -> ApiError {
     )
 }
 
-/// Copies `reader` into `file`, refusing with 413 as soon as it passes `max` bytes.
-pub async fn spool(
-    mut reader: impl tokio::io::AsyncRead + Unpin,
-    file: &Path,
-    max: u64,
-) -> Result<u64, ApiError> {
-    use tokio::io::AsyncReadExt;
-    // Large writes: each one is a trip to tokio's blocking pool.
-    let mut out = tokio::io::BufWriter::with_capacity(
-        256 * 1024,
-        tokio::fs::File::create(file)
-            .await
-            .map_err(ApiError::internal)?,
-    );
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = reader.read(&mut buffer).await.map_err(|e| {
-            ApiError::bad_request("upload_interrupted", format!("The upload broke off: {e}"))
-        })?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        if total > max {
-            return Err(page_too_large(max));
-        }
-        out.write_all(&buffer[..n])
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    out.flush().await.map_err(ApiError::internal)?;
-    Ok(total)
-}
-
 /// The application and material a page is for, checked before any bytes are processed.
 pub struct Target {
     pub app: application::Model,
     pub version: MatterVersion,
     pub material: material::Model,
+    /// The application's pages, read after `app`: as they were at `app.version` or later.
+    pub pages: Vec<page::Model>,
 }
 
 pub async fn target(
@@ -92,7 +58,12 @@ pub async fn target(
     let app = owned(db, citizen, application_id).await?;
     ensure_editable(&app)?;
     ensure_material_editable(&app, material_code)?;
-    let version = version_of(db, &app).await?;
+    // Independent reads: one round trip of waiting instead of two.
+    let (version, existing) = tokio::try_join!(version_of(db, &app), async {
+        pages::of_application(db, app.id)
+            .await
+            .map_err(ApiError::from)
+    })?;
     let material = version
         .materials
         .iter()
@@ -104,12 +75,12 @@ pub async fn target(
                 format!("This service item has no material `{material_code}`."),
             )
         })?;
-    let existing = pages::of_application(db, app.id).await?;
     check_room(state, &existing, &material)?;
     Ok(Target {
         app,
         version,
         material,
+        pages: existing,
     })
 }
 
@@ -173,7 +144,7 @@ fn check_room(
     Ok(())
 }
 
-fn allowed_kinds(material: &material::Model) -> Vec<MaterialKind> {
+pub fn allowed_kinds(material: &material::Model) -> Vec<MaterialKind> {
     material
         .kinds
         .split(',')
@@ -181,7 +152,7 @@ fn allowed_kinds(material: &material::Model) -> Vec<MaterialKind> {
         .collect()
 }
 
-fn media_error(error: MediaError) -> ApiError {
+pub fn media_error(error: MediaError) -> ApiError {
     let detail = error.to_string();
     match error {
         MediaError::Empty => ApiError::unprocessable("empty_file", detail),
@@ -197,6 +168,15 @@ fn media_error(error: MediaError) -> ApiError {
     }
 }
 
+/// The limits a page is checked against.
+pub fn limits(state: &AppState) -> media::Limits {
+    media::Limits {
+        max_bytes: state.config.uploads.max_page_bytes,
+        max_pixels: state.config.uploads.max_pixels,
+        max_dimension: state.config.uploads.max_dimension,
+    }
+}
+
 /// Checks and cleans the page in `raw`, stores it, and records it.
 pub async fn ingest(
     state: &AppState,
@@ -205,11 +185,7 @@ pub async fn ingest(
     original_name: Option<String>,
 ) -> Result<page::Model, ApiError> {
     let cleaned = temp_file(state)?;
-    let limits = media::Limits {
-        max_bytes: state.config.uploads.max_page_bytes,
-        max_pixels: state.config.uploads.max_pixels,
-        max_dimension: state.config.uploads.max_dimension,
-    };
+    let limits = limits(state);
     let allowed = allowed_kinds(&target.material);
     // A page is read whole while it is checked: a few at a time, whatever the number of uploads.
     let permit = state
@@ -225,7 +201,25 @@ pub async fn ingest(
     .map_err(ApiError::internal)?
     .map_err(media_error)?;
     drop(permit);
+    keep(
+        state,
+        &target,
+        &clean,
+        cleaned.into_temp_path(),
+        original_name,
+    )
+    .await
+}
 
+/// Stores a cleaned page (the file at `cleaned`, which `clean` describes) and records it; the
+/// object is deleted again if the page is refused at the last moment.
+pub async fn keep(
+    state: &AppState,
+    target: &Target,
+    clean: &CleanPage,
+    cleaned: tempfile::TempPath,
+    original_name: Option<String>,
+) -> Result<page::Model, ApiError> {
     let page_id = Uuid::now_v7();
     let key = ObjectKey::parse(format!(
         "applications/{}/pages/{page_id}.{}",
@@ -237,12 +231,11 @@ pub async fn ingest(
         size: clean.size,
         sha256: clean.sha256.clone(),
     };
-    let cleaned = cleaned.into_temp_path();
     state
         .store
         .put_file(&key, clean.page_type.content_type(), &cleaned, known)
         .await?;
-    let recorded = record(state, &target, page_id, &key, &clean, original_name).await;
+    let recorded = record(state, target, page_id, &key, clean, original_name).await;
     if recorded.is_err()
         && let Err(e) = state.store.delete(&key).await
     {
@@ -253,6 +246,12 @@ pub async fn ingest(
 
 /// One transaction: the application must still be editable and have room, the bytes must not
 /// be a page it already has, and its version moves on so a racing submit loses cleanly.
+///
+/// Kept short, as every page upload waits its turn for it (SQLite has one writer at a time):
+/// when the application's version is still the one `target` read, nothing that `target` checked
+/// can have changed (its state, return reasons and pages only change with a version bump), so
+/// bumping it is the re-check, and the page follows. Otherwise the application is locked and
+/// everything is checked again.
 async fn record(
     state: &AppState,
     target: &Target,
@@ -262,21 +261,37 @@ async fn record(
     original_name: Option<String>,
 ) -> Result<page::Model, ApiError> {
     let db = state.db()?;
+    // SQLite makes waiting writers retry with sleeps of up to 100 ms, which leaves its lock idle
+    // under a burst of uploads: they queue here instead. PostgreSQL locks one row and needs no
+    // queue.
+    let _turn = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => Some(state.sqlite_writes.lock().await),
+        _ => None,
+    };
     let txn = begin_write(db).await?;
-    let app = lock_owned(&txn, target.app.citizen_id, target.app.id).await?;
-    ensure_editable(&app)?;
-    ensure_material_editable(&app, &target.material.code)?;
-    let existing = pages::of_application(&txn, app.id).await?;
-    check_room(state, &existing, &target.material)?;
-    if existing.iter().any(|p| p.sha256 == clean.sha256) {
+    let existing;
+    let pages: &[page::Model] = if applications::touch(&txn, &target.app, Utc::now()).await? {
+        &target.pages
+    } else {
+        let app = lock_owned(&txn, target.app.citizen_id, target.app.id).await?;
+        ensure_editable(&app)?;
+        ensure_material_editable(&app, &target.material.code)?;
+        existing = pages::of_application(&txn, app.id).await?;
+        check_room(state, &existing, &target.material)?;
+        if !applications::touch(&txn, &app, Utc::now()).await? {
+            return Err(concurrent_change());
+        }
+        &existing
+    };
+    if pages.iter().any(|p| p.sha256 == clean.sha256) {
         return Err(duplicate_page());
     }
-    let position = existing
+    let position = pages
         .iter()
         .filter(|p| p.material_code == target.material.code)
         .count() as i32
         + 1;
-    let mut model = pages::new_model(page_id, app.id, &target.material.code, position);
+    let mut model = pages::new_model(page_id, target.app.id, &target.material.code, position);
     model.object_key = Set(key.as_str().to_string());
     model.thumbnail_key = Set(None);
     model.content_type = Set(clean.page_type.content_type().to_string());
@@ -298,9 +313,6 @@ async fn record(
         }
         Err(e) => return Err(e.into()),
     };
-    if !applications::touch(&txn, &app, Utc::now()).await? {
-        return Err(concurrent_change());
-    }
     txn.commit().await?;
     Ok(inserted)
 }

@@ -6,6 +6,7 @@ pub mod intake;
 pub mod notifications;
 pub mod pages;
 pub mod pickup;
+pub mod receive;
 pub mod shipments;
 pub mod uploads;
 

@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use poem::web::{Data, Multipart};
-use poem::{FromRequest, Request, RequestBody};
+use poem::error::ParseMultipartError;
+use poem::http::header;
+use poem::web::Data;
+use poem::{Request, RequestBody};
 use poem_openapi::error::ContentTypeError;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{Json, ParsePayload, Payload};
@@ -15,8 +17,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::intake::{self, spool, temp_file};
 use crate::api::applications::{concurrent_change, lock_owned};
+use crate::api::applications::{intake, receive};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
 use crate::state::AppState;
@@ -90,8 +92,9 @@ pub enum PageDeleted {
 }
 
 /// `multipart/form-data` with the page in the field `file`; other fields are ignored, as
-/// `wx.uploadFile` sends its `formData` alongside.
-pub struct PageForm(Multipart);
+/// `wx.uploadFile` sends its `formData` alongside. Parsed by multer straight from the body's
+/// chunks (poem's `Multipart` re-reads the body in 4 KiB pieces), with poem's errors.
+pub struct PageForm(multer::Multipart<'static>);
 
 impl Payload for PageForm {
     const CONTENT_TYPE: &'static str = "multipart/form-data";
@@ -116,9 +119,25 @@ impl ParsePayload for PageForm {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        Ok(Self(
-            <Multipart as FromRequest>::from_request(request, body).await?,
-        ))
+        // What `poem::web::Multipart::from_request` checks, in its order.
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<mime::Mime>().ok())
+            .ok_or(ParseMultipartError::ContentTypeRequired)?;
+        if content_type.essence_str() != mime::MULTIPART_FORM_DATA {
+            return Err(ParseMultipartError::InvalidContentType(
+                content_type.essence_str().to_string(),
+            )
+            .into());
+        }
+        let boundary = multer::parse_boundary(content_type.as_ref())
+            .map_err(ParseMultipartError::Multipart)?;
+        Ok(Self(multer::Multipart::new(
+            body.take()?.into_bytes_stream(),
+            boundary,
+        )))
     }
 }
 
@@ -180,32 +199,26 @@ impl PagesApi {
     ) -> ApiResult<PageCreated> {
         let target = intake::target(&state, auth.0.id, id.0, &material_code.0).await?;
         let mut multipart = form.0;
-        let raw = temp_file(&state)?;
-        let max = state.config.uploads.max_page_bytes;
-        let mut original_name = None;
-        let mut found = false;
         while let Some(field) = multipart.next_field().await.map_err(|e| {
             ApiError::bad_request(
                 "malformed_multipart",
-                format!("The multipart body could not be read: {e}"),
+                format!(
+                    "The multipart body could not be read: {}",
+                    ParseMultipartError::Multipart(e)
+                ),
             )
         })? {
             if field.name() != Some("file") {
                 continue;
             }
-            original_name = field.file_name().map(str::to_string);
-            spool(field.into_async_read(), raw.path(), max).await?;
-            found = true;
-            break;
+            let original_name = field.file_name().map(str::to_string);
+            let page = receive::receive(&state, target, field, original_name).await?;
+            return Ok(PageCreated::Created(Json(view(&page))));
         }
-        if !found {
-            return Err(ApiError::bad_request(
-                "file_missing",
-                "The multipart body has no `file` field.",
-            ));
-        }
-        let page = intake::ingest(&state, target, raw.path(), original_name).await?;
-        Ok(PageCreated::Created(Json(view(&page))))
+        Err(ApiError::bad_request(
+            "file_missing",
+            "The multipart body has no `file` field.",
+        ))
     }
 
     /// Remove a page while the application is editable. The material's other pages close up.

@@ -3,6 +3,7 @@
 mod clean;
 mod heic;
 mod robustness;
+mod stream;
 mod thumbnail;
 
 use std::path::PathBuf;

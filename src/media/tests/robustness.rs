@@ -4,7 +4,7 @@ use crate::media::fixtures::*;
 use crate::media::{Limits, detect, parse};
 
 /// Every prefix of the file, and the file with each byte flipped in a few ways.
-fn damaged(good: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+pub(super) fn damaged(good: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     let prefixes = (0..good.len()).map(|n| good[..n].to_vec());
     let edits: [fn(u8) -> u8; 4] = [|b| b ^ 0x01, |b| b ^ 0x80, |_| 0x00, |_| 0xFF];
     let flips = (0..good.len()).flat_map(move |i| {
