@@ -174,22 +174,10 @@ impl WechatClient {
                 ("grant_type", "authorization_code"),
             ])
             .send()
+            .await;
+        let parsed: Code2SessionResponse = read_answer(response, "code2Session")
             .await
-            // reqwest's error text would carry the URL, and with it the secret and the code.
-            .map_err(|e| WechatError::Unavailable(describe_transport(&e)))?;
-        if !response.status().is_success() {
-            return Err(WechatError::Unavailable(format!(
-                "HTTP {}",
-                response.status().as_u16()
-            )));
-        }
-        // WeChat answers JSON labelled text/plain, so read bytes and parse.
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| WechatError::Unavailable(describe_transport(&e)))?;
-        let parsed: Code2SessionResponse = serde_json::from_slice(&body)
-            .map_err(|_| WechatError::Unavailable("unreadable code2Session answer".into()))?;
+            .map_err(WechatError::Unavailable)?;
         match parsed.errcode {
             0 => match parsed.openid {
                 Some(openid) if !openid.is_empty() => Ok(WechatSession {
@@ -240,20 +228,10 @@ impl WechatClient {
                 force_refresh,
             })
             .send()
+            .await;
+        let parsed: StableTokenResponse = read_answer(response, "stable_token")
             .await
-            .map_err(|e| WechatError::Unavailable(describe_transport(&e)))?;
-        if !response.status().is_success() {
-            return Err(WechatError::Unavailable(format!(
-                "HTTP {}",
-                response.status().as_u16()
-            )));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| WechatError::Unavailable(describe_transport(&e)))?;
-        let parsed: StableTokenResponse = serde_json::from_slice(&body)
-            .map_err(|_| WechatError::Unavailable("unreadable stable_token answer".into()))?;
+            .map_err(WechatError::Unavailable)?;
         match parsed.errcode {
             0 => match (parsed.access_token, parsed.expires_in) {
                 (Some(token), Some(expires_in)) if !token.is_empty() && expires_in > 0 => {
@@ -374,6 +352,21 @@ pub fn fit_field(name: &str, value: &str) -> String {
     } else {
         value.chars().take(limit).collect()
     }
+}
+
+/// A 2xx JSON answer, parsed; otherwise why not, safe to log. WeChat labels its JSON
+/// text/plain, so the body is read as bytes and parsed whatever the content type says.
+async fn read_answer<T: serde::de::DeserializeOwned>(
+    sent: Result<reqwest::Response, reqwest::Error>,
+    what: &str,
+) -> Result<T, String> {
+    // reqwest's error text would carry the URL, and with it secrets, codes and tokens.
+    let response = sent.map_err(|e| describe_transport(&e))?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status().as_u16()));
+    }
+    let body = response.bytes().await.map_err(|e| describe_transport(&e))?;
+    serde_json::from_slice(&body).map_err(|_| format!("unreadable {what} answer"))
 }
 
 fn describe_transport(error: &reqwest::Error) -> String {

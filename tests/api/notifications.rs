@@ -68,17 +68,20 @@ pub async fn subscribe(app: &TestApp, token: &str, templates: &[&str]) -> Value 
     response.json().await.unwrap()
 }
 
-/// A submitted case of the social-security item, with an email address for notifications.
-pub async fn submitted_with_email(app: &TestApp, token: &str, email: &str) -> String {
+/// A submitted case of the social-security item, with an email address for notifications
+/// when one is given.
+pub async fn submitted_case(app: &TestApp, token: &str, email: Option<&str>) -> String {
     let mut body = crate::applications::new_application("social-security-card-replacement");
-    body["applicant"]["email"] = json!(email);
+    if let Some(email) = email {
+        body["applicant"]["email"] = json!(email);
+    }
     let created = app.post_as(token, "/v1/applications", &body).await;
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_string();
-    let seed = (email.len() % 20) as u8 * 10;
+    // Distinct bytes per page: the same photo twice in one application is refused.
     for (material, n) in [("id-card", 1u8), ("id-card", 2), ("id-photo", 3)] {
-        let response = upload(app, token, &id, material, jpeg(seed + n), "p.jpg").await;
+        let response = upload(app, token, &id, material, jpeg(n * 7), "p.jpg").await;
         assert_eq!(response.status(), 201);
     }
     let submitted = app
@@ -172,7 +175,7 @@ async fn each_prereview_event_reaches_the_citizen_by_wechat_and_email() {
     assert!(remaining.contains(&("tpl-submitted".into(), 1)));
     assert!(remaining.contains(&("tpl-rejected".into(), 0)));
 
-    let id = submitted_with_email(&app, &citizen, &email).await;
+    let id = submitted_case(&app, &citizen, Some(&email)).await;
     let reviewer = staff_token(&app, "notify.reviewer", "reviewer", SOCIAL).await;
     settled_notifications(&app, &citizen, &id, 2).await;
     claim_next(&app, &reviewer).await.unwrap();
@@ -192,29 +195,7 @@ async fn each_prereview_event_reaches_the_citizen_by_wechat_and_email() {
         .json()
         .await
         .unwrap();
-    let photo = case["materials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["code"] == "id-photo")
-        .unwrap()["pages"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/v1/applications/{id}/pages/{photo}")))
-        .bearer_auth(&citizen)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    assert_eq!(
-        upload(&app, &citizen, &id, "id-photo", jpeg(201), "new.jpg")
-            .await
-            .status(),
-        201
-    );
+    crate::review::replace_photo(&app, &citizen, &id, &case, 201).await;
     let resubmitted = app
         .post_as(
             &citizen,
@@ -317,7 +298,7 @@ async fn a_rejection_is_told_with_its_reason() {
     let citizen = wechat_citizen(&app, "refused").await;
     let email = unique_address("refused");
     subscribe(&app, &citizen, &["tpl-submitted", "tpl-rejected"]).await;
-    let id = submitted_with_email(&app, &citizen, &email).await;
+    let id = submitted_case(&app, &citizen, Some(&email)).await;
     let reviewer = staff_token(&app, "strict.reviewer", "reviewer", SOCIAL).await;
     claim_next(&app, &reviewer).await.unwrap();
     decide(
@@ -357,7 +338,7 @@ async fn wechat_faults_retry_refresh_or_skip_as_each_deserves() {
     let busy = wechat_citizen(&app, "busy").await;
     subscribe(&app, &busy, &["tpl-submitted"]).await;
     wechat.script_send("wx-busy", vec![Fault::Errcode(-1), Fault::Timeout]);
-    let own = submitted_no_email(&app, &busy).await;
+    let own = submitted_case(&app, &busy, None).await;
     let history = settled_notifications(&app, &busy, &own, 1).await;
     assert_eq!(history[0]["status"], "sent", "{history:#?}");
     assert_eq!(history[0]["attempts"], 3);
@@ -368,7 +349,7 @@ async fn wechat_faults_retry_refresh_or_skip_as_each_deserves() {
     subscribe(&app, &revoked, &["tpl-submitted"]).await;
     wechat.expire_token();
     let forced_before = wechat.forced_token_calls();
-    let own = submitted_no_email(&app, &revoked).await;
+    let own = submitted_case(&app, &revoked, None).await;
     let history = settled_notifications(&app, &revoked, &own, 1).await;
     assert_eq!(history[0]["status"], "sent", "{history:#?}");
     assert_eq!(
@@ -381,7 +362,7 @@ async fn wechat_faults_retry_refresh_or_skip_as_each_deserves() {
     let unwilling = wechat_citizen(&app, "unwilling").await;
     subscribe(&app, &unwilling, &["tpl-submitted"]).await;
     wechat.script_send("wx-unwilling", vec![Fault::Errcode(43101)]);
-    let own = submitted_no_email(&app, &unwilling).await;
+    let own = submitted_case(&app, &unwilling, None).await;
     let history = settled_notifications(&app, &unwilling, &own, 1).await;
     assert_eq!(history[0]["status"], "skipped");
     assert!(history[0]["detail"].as_str().unwrap().contains("43101"));
@@ -403,7 +384,7 @@ async fn wechat_faults_retry_refresh_or_skip_as_each_deserves() {
 
     // Without any recorded consent nothing is sent to WeChat at all.
     let silent = wechat_citizen(&app, "silent").await;
-    let own = submitted_no_email(&app, &silent).await;
+    let own = submitted_case(&app, &silent, None).await;
     let history = settled_notifications(&app, &silent, &own, 1).await;
     assert_eq!(history[0]["status"], "skipped");
     assert!(wechat.sent_to("wx-silent").is_empty());
@@ -436,21 +417,6 @@ async fn login(app: &TestApp, username: &str) -> String {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_string()
-}
-
-async fn submitted_no_email(app: &TestApp, token: &str) -> String {
-    let created = crate::applications::create(app, token, "social-security-card-replacement").await;
-    let id = created["id"].as_str().unwrap().to_string();
-    let seed = (token.len() % 23) as u8;
-    for (material, n) in [("id-card", 1u8), ("id-card", 2), ("id-photo", 3)] {
-        let response = upload(app, token, &id, material, jpeg(seed + n * 7), "p.jpg").await;
-        assert_eq!(response.status(), 201);
-    }
-    let submitted = app
-        .post_as(token, &format!("/v1/applications/{id}/submit"), &json!({}))
-        .await;
-    assert_eq!(submitted.status(), 200);
-    id
 }
 
 /// Waits until the admin job list filtered by `query` has `count` items.
@@ -498,7 +464,7 @@ async fn smtp_down_retries_then_dies_visibly_without_blocking_anything_else() {
     let citizen = wechat_citizen(&app, "mailless").await;
     subscribe(&app, &citizen, &["tpl-submitted"]).await;
     let email = unique_address("undeliverable");
-    let id = submitted_with_email(&app, &citizen, &email).await;
+    let id = submitted_case(&app, &citizen, Some(&email)).await;
 
     let history = settled_notifications(&app, &citizen, &id, 2).await;
     assert_eq!(
@@ -581,7 +547,7 @@ async fn a_dead_wechat_job_alerts_admins_by_email_and_an_admin_retry_delivers_it
     let citizen = wechat_citizen(&app, "unlucky").await;
     subscribe(&app, &citizen, &["tpl-submitted"]).await;
     wechat.script_send("wx-unlucky", vec![Fault::Errcode(-1), Fault::Errcode(-1)]);
-    let id = submitted_no_email(&app, &citizen).await;
+    let id = submitted_case(&app, &citizen, None).await;
     let history = settled_notifications(&app, &citizen, &id, 1).await;
     assert_eq!(history[0]["status"], "failed");
     let dead = jobs_where(&app, &admin, "state=dead&kind=notify_wechat", 1).await;
@@ -705,8 +671,8 @@ async fn staff_get_overdue_alerts_and_a_digest_of_new_submissions() {
 
     // One case submitted half an hour ago and overdue, one submitted just now.
     let citizen = wechat_citizen(&app, "late").await;
-    let late = submitted_no_email(&app, &citizen).await;
-    let recent = submitted_no_email(&app, &citizen).await;
+    let late = submitted_case(&app, &citizen, None).await;
+    let recent = submitted_case(&app, &citizen, None).await;
     let late_id: uuid::Uuid = late.parse().unwrap();
     use beebox::store::applications::application;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};

@@ -269,6 +269,44 @@ pub async fn submitted_case(app: &TestApp, citizen: &str) -> (String, String) {
     (token, id)
 }
 
+/// Replaces the first `id-photo` page of a returned case, as the citizen fixing it would:
+/// deletes it (204) and uploads new bytes (201).
+pub async fn replace_photo(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    case: &serde_json::Value,
+    seed: u8,
+) {
+    let photo = case["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == "id-photo")
+        .unwrap()["pages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/v1/applications/{id}/pages/{photo}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let replaced = crate::pages::upload(
+        app,
+        token,
+        id,
+        "id-photo",
+        crate::pages::jpeg(seed),
+        "new.jpg",
+    )
+    .await;
+    assert_eq!(replaced.status(), 201);
+}
+
 pub const SOCIAL: &str = "human-resources-social-security";
 
 #[tokio::test]
@@ -367,33 +405,7 @@ async fn return_fix_resubmit_and_approve_the_whole_loop() {
     )
     .await;
     assert_problem(blocked, 409, "material_not_returned").await;
-    let photo = mine["materials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["code"] == "id-photo")
-        .unwrap()["pages"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/v1/applications/{id}/pages/{photo}")))
-        .bearer_auth(&citizen)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    let replaced = crate::pages::upload(
-        &app,
-        &citizen,
-        &id,
-        "id-photo",
-        crate::pages::jpeg(91),
-        "new.jpg",
-    )
-    .await;
-    assert_eq!(replaced.status(), 201);
+    replace_photo(&app, &citizen, &id, &mine, 91).await;
     let resubmitted = app
         .post_as(
             &citizen,

@@ -224,6 +224,22 @@ async fn book<C: sea_orm::ConnectionTrait>(
     Ok(row)
 }
 
+/// The application and its booked leg 1, locked for a change: 404 without a booking, 409 once
+/// the courier has collected the originals.
+async fn booked_leg<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    citizen: Uuid,
+    id: Uuid,
+) -> Result<(application::Model, shipment::Model), ApiError> {
+    let app = lock_owned(txn, citizen, id).await?;
+    pickup_changeable_in(parse_state(&app)?)?;
+    let leg = shipments::current_leg(txn, app.id, LEG_MATERIALS)
+        .await?
+        .ok_or_else(no_pickup)?;
+    changeable(&leg)?;
+    Ok((app, leg))
+}
+
 /// A pickup can still be changed: the order is not cancelled and the courier has not come.
 fn changeable(row: &shipment::Model) -> Result<(), ApiError> {
     if row.status != "pending" {
@@ -326,12 +342,7 @@ impl PickupApi {
     ) -> ApiResult<Json<Pickup>> {
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = lock_owned(&txn, auth.0.id, id.0).await?;
-        pickup_changeable_in(parse_state(&app)?)?;
-        let old = shipments::current_leg(&txn, app.id, LEG_MATERIALS)
-            .await?
-            .ok_or_else(no_pickup)?;
-        changeable(&old)?;
+        let (app, old) = booked_leg(&txn, auth.0.id, id.0).await?;
         let (contact, slot) = check(&state, &body)?;
         orders::request_cancel(&txn, &old).await?;
         let row = book(&state, &txn, &app, &contact, &slot).await?;
@@ -362,12 +373,7 @@ impl PickupApi {
     ) -> ApiResult<Cancelled> {
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = lock_owned(&txn, auth.0.id, id.0).await?;
-        pickup_changeable_in(parse_state(&app)?)?;
-        let old = shipments::current_leg(&txn, app.id, LEG_MATERIALS)
-            .await?
-            .ok_or_else(no_pickup)?;
-        changeable(&old)?;
+        let (app, old) = booked_leg(&txn, auth.0.id, id.0).await?;
         orders::request_cancel(&txn, &old).await?;
         let to = machine::next(ApplicationState::PickupScheduled, Action::CancelPickup)
             .map_err(|e| ApiError::conflict("invalid_state", e.to_string()))?;
