@@ -294,7 +294,8 @@ pub struct SubscribeConfig {
     pub page: String,
     /// Refresh the shared access token this long before it expires.
     pub token_refresh_margin_secs: u64,
-    /// Per event (`submitted`, `returned`, `rejected`, `prereview_passed`, ...): the template id
+    /// Per event (`submitted`, `returned`, `rejected`, `prereview_passed`, `originals_in_transit`,
+    /// `received`, `refused`, `result_in_delivery`, `completed`): the template id
     /// and what goes in each of its fields. An event without a template id sends no message.
     pub templates: BTreeMap<String, MessageTemplate>,
 }
@@ -304,7 +305,7 @@ pub struct SubscribeConfig {
 pub struct MessageTemplate {
     pub template_id: Option<String>,
     /// Template field (`thing1`, `time2`, ...) -> value, with `{matter_name}`, `{status}`,
-    /// `{time}`, `{reason}`, `{application_no}` replaced. Values are cut to the field type's limit.
+    /// `{time}`, `{reason}`, `{application_no}`, `{waybill_no}` replaced. Values are cut to the field type's limit.
     pub fields: BTreeMap<String, String>,
 }
 
@@ -324,8 +325,9 @@ impl Default for SubscribeConfig {
             ("time4", "{time}"),
             ("thing5", "{reason}"),
         ];
-        let templates = ["submitted", "returned", "rejected", "prereview_passed"]
+        let templates = crate::domain::application::ALL_STATES
             .into_iter()
+            .filter_map(|state| state.citizen_event())
             .map(|event| (event.to_string(), fields(&standard)))
             .collect();
         Self {

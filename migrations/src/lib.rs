@@ -13,6 +13,7 @@ mod m20261127_000008_prereview_sla;
 mod m20261128_000009_jobs_notifications;
 mod m20261128_000010_shipments;
 mod m20261128_000011_reception_batches;
+mod m20261128_000012_department_results;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_jobs_notifications::Migration),
             Box::new(m20261128_000010_shipments::Migration),
             Box::new(m20261128_000011_reception_batches::Migration),
+            Box::new(m20261128_000012_department_results::Migration),
         ]
     }
 }

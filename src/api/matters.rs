@@ -7,7 +7,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
-use crate::domain::catalog::MaterialKind;
+use crate::domain::catalog::{MaterialKind, MismatchedOriginals};
 use crate::state::AppState;
 use crate::store::catalog::{self, MatterVersion, material, matter};
 
@@ -37,6 +37,10 @@ pub struct MatterSummary {
     pub result_by_courier: bool,
     /// The applicant must give an 18-digit resident ID number.
     pub id_number_required: bool,
+    /// For items whose originals are posted: originals reception finds do not match the photos
+    /// are sent back by courier (`return`) or kept at the centre for collection (`keep`).
+    #[oai(skip_serializing_if_is_none)]
+    pub originals_on_mismatch: Option<String>,
 }
 
 #[derive(Object)]
@@ -86,7 +90,7 @@ impl MattersApi {
     ) -> ApiResult<Json<MatterList>> {
         let rows = catalog::list_current(state.db()?, department.0.as_deref()).await?;
         Ok(Json(MatterList {
-            items: rows.into_iter().map(summary).collect(),
+            items: rows.into_iter().map(|m| summary(&state, m)).collect(),
         }))
     }
 
@@ -114,14 +118,18 @@ impl MattersApi {
             )
         })?;
         Ok(Json(Matter {
-            summary: summary(matter),
+            summary: summary(&state, matter),
             materials: materials.into_iter().map(material_view).collect(),
         }))
     }
 }
 
-fn summary(m: matter::Model) -> MatterSummary {
+fn summary(state: &AppState, m: matter::Model) -> MatterSummary {
     MatterSummary {
+        originals_on_mismatch: m
+            .originals_by_courier
+            .then(|| returns_originals(state, &m))
+            .map(|back| if back { "return" } else { "keep" }.to_string()),
         code: m.code,
         version: m.version,
         name: m.name,
@@ -160,5 +168,18 @@ fn material_view(m: material::Model) -> Material {
         max_pages: m.max_pages,
         required: m.required,
         original_required: m.original_required,
+    }
+}
+
+/// Whether originals of item `m` that do not match their photos go back by courier: the item's
+/// `originals_on_mismatch`, or else the centre's `courier.return_originals_on_mismatch`.
+pub fn returns_originals(state: &AppState, m: &matter::Model) -> bool {
+    match m
+        .originals_on_mismatch
+        .as_deref()
+        .and_then(MismatchedOriginals::parse)
+    {
+        Some(choice) => choice == MismatchedOriginals::Return,
+        None => state.config.courier.return_originals_on_mismatch,
     }
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod applications;
 pub mod auth;
+pub mod department;
 pub mod health;
 pub mod matters;
 pub mod me;
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Admin,
     /// Back-office pre-review: the queue and claims.
     Review,
+    /// The department: its queue, result files and decisions.
+    Department,
 }
 
 pub type Apis = (
@@ -50,11 +53,16 @@ pub type Apis = (
     (
         applications::notifications::NotificationsApi,
         applications::shipments::ShipmentsApi,
+        applications::result::ResultApi,
     ),
     applications::uploads::DirectUploadsApi,
     uploads::UploadsApi,
     review::ReviewApi,
-    (review::decision::ReviewCaseApi, reception::ReceptionApi),
+    (
+        review::decision::ReviewCaseApi,
+        reception::ReceptionApi,
+        department::DepartmentApi,
+    ),
     (
         applications::pickup::PickupApi,
         pickup_slots::PickupSlotsApi,
@@ -83,11 +91,16 @@ pub fn service() -> OpenApiService<Apis, ()> {
             (
                 applications::notifications::NotificationsApi,
                 applications::shipments::ShipmentsApi,
+                applications::result::ResultApi,
             ),
             applications::uploads::DirectUploadsApi,
             uploads::UploadsApi,
             review::ReviewApi,
-            (review::decision::ReviewCaseApi, reception::ReceptionApi),
+            (
+                review::decision::ReviewCaseApi,
+                reception::ReceptionApi,
+                department::DepartmentApi,
+            ),
             (
                 applications::pickup::PickupApi,
                 pickup_slots::PickupSlotsApi,

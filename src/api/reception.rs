@@ -4,10 +4,12 @@
 //! manifest to sign. Reception staff see only their departments' cases.
 
 use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::http::{HeaderMap, header};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Json, PlainText};
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::payload::{Binary, Json, PlainText};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, ResponseContent};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -17,13 +19,13 @@ use crate::api::applications::{concurrent_change, version_of};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::visible;
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
-use crate::courier::orders;
+use crate::courier::{manifest, orders};
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::applications::{self, Actor, application};
 use crate::store::shipments::{self, LEG_MATERIALS, LEG_RETURN, NewShipment};
-use crate::store::{begin_write, dispatch, pages};
+use crate::store::{begin_write, dispatch};
 
 pub struct ReceptionApi;
 
@@ -78,11 +80,64 @@ pub struct BatchList {
     pub items: Vec<Batch>,
 }
 
+/// How the manifest comes: CSV for spreadsheets, PDF to print and sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ManifestFormat {
+    Csv,
+    Pdf,
+}
+
+impl ManifestFormat {
+    /// Without `format`: PDF when `Accept` ranks `application/pdf` above `text/csv`, else CSV.
+    fn from_accept(headers: &HeaderMap) -> Self {
+        let (mut pdf, mut csv) = (0.0_f32, 0.0_f32);
+        let ranges = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','));
+        for range in ranges {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match media.as_str() {
+                "application/pdf" => pdf = pdf.max(q),
+                "text/csv" => csv = csv.max(q),
+                _ => {}
+            }
+        }
+        if pdf > 0.0 && pdf > csv {
+            Self::Pdf
+        } else {
+            Self::Csv
+        }
+    }
+}
+
+/// One 200 response with both media types: two `ApiResponse` variants of the same status would
+/// write the contract's `200` key twice.
+#[derive(ResponseContent)]
+pub enum ManifestBody {
+    #[oai(content_type = "text/csv; charset=utf-8")]
+    Csv(PlainText<String>),
+    #[oai(content_type = "application/pdf")]
+    Pdf(Binary<Vec<u8>>),
+}
+
 #[derive(ApiResponse)]
 pub enum Manifest {
     /// The handover manifest: the cases, the materials counted, the signatures line.
-    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Csv(PlainText<String>),
+    #[oai(status = 200)]
+    Ok(
+        ManifestBody,
+        /// `attachment; filename="manifest-<batch id>.csv"` (or `.pdf`).
+        #[oai(header = "Content-Disposition")]
+        String,
+    ),
 }
 
 fn batch_view(b: dispatch::batch::Model) -> Batch {
@@ -92,15 +147,6 @@ fn batch_view(b: dispatch::batch::Model) -> Batch {
         cutoff_at: b.cutoff_at,
         case_count: b.case_count,
         created_at: b.created_at,
-    }
-}
-
-/// A CSV field, quoted when it must be.
-fn csv(field: &str) -> String {
-    if field.contains([',', '"', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
     }
 }
 
@@ -165,10 +211,10 @@ impl ReceptionApi {
             ));
         }
         let note = body.note.clone().filter(|n| !n.trim().is_empty());
+        let version = version_of(&txn, &app).await?;
         let action = if body.matches {
             Action::Receive
         } else {
-            let version = version_of(&txn, &app).await?;
             let mut problems = Vec::new();
             if body.mismatched_materials.is_empty() {
                 problems.push(FieldProblem::new(
@@ -225,7 +271,7 @@ impl ReceptionApi {
                 .map(|code| json!({ "material_code": code, "reason": reason }))
                 .collect();
             applications::set_return_reasons(&txn, app.id, Some(json!(reasons))).await?;
-            if state.config.courier.return_originals_on_mismatch
+            if crate::api::matters::returns_originals(&state, &version.matter)
                 && let Some(leg) = &leg
             {
                 let back = shipments::insert(
@@ -283,61 +329,41 @@ impl ReceptionApi {
         }))
     }
 
-    /// A batch's handover manifest, as CSV: one row per case with the materials and pages
-    /// counted, then the signatures line.
+    /// A batch's handover manifest: one row per case with the materials and pages counted, the
+    /// total, then the signatures line. CSV (UTF-8 with BOM) or a printable A4 PDF.
     #[oai(path = "/v1/reception/batches/:id/manifest", method = "get")]
     async fn manifest(
         &self,
         state: Data<&AppState>,
         auth: StaffAuth,
+        request: &Request,
         id: Path<Uuid>,
+        /// `csv` or `pdf`. Without it, `Accept: application/pdf` gets the PDF and anything else
+        /// the CSV.
+        format: Query<Option<ManifestFormat>>,
     ) -> ApiResult<Manifest> {
         auth.0.require(Role::Reception)?;
+        let format = format
+            .0
+            .unwrap_or_else(|| ManifestFormat::from_accept(request.headers()));
         let db = state.db()?;
         let batch = dispatch::find_batch(db, id.0)
             .await?
             .filter(|b| auth.0.departments.contains(&b.department_code))
             .ok_or_else(|| ApiError::not_found("batch_not_found", "No such batch."))?;
-        let offset = state.config.local_offset();
-        let mut out = String::from("\u{feff}");
-        out.push_str(&format!(
-            "交接单,{},部门,{},截止时间,{}\n",
-            batch.id,
-            csv(&batch.department_code),
-            batch
-                .cutoff_at
-                .with_timezone(&offset)
-                .format("%Y-%m-%d %H:%M")
-        ));
-        out.push_str("序号,申请编号,事项,申请人,原件材料数,页数,收件时间\n");
-        let cases = dispatch::cases_of(db, batch.id).await?;
-        for (i, app) in cases.iter().enumerate() {
-            let version = version_of(db, app).await?;
-            let originals = version
-                .materials
-                .iter()
-                .filter(|m| m.original_required)
-                .count();
-            let page_count = pages::of_application(db, app.id).await?.len();
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
-                i + 1,
-                app.id.simple(),
-                csv(&version.matter.name),
-                csv(&app.applicant_name),
-                originals,
-                page_count,
-                app.received_at
-                    .map(|t| t
-                        .with_timezone(&offset)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string())
-                    .unwrap_or_default(),
-            ));
-        }
-        out.push_str(&format!("合计,{} 件\n", cases.len()));
-        out.push_str("移交人签字,,接收人签字,,交接日期,\n");
-        Ok(Manifest::Csv(PlainText(out)))
+        let data = manifest::gather(db, &batch, state.config.local_offset()).await?;
+        let attachment =
+            |ext: &str| format!("attachment; filename=\"manifest-{}.{ext}\"", batch.id);
+        Ok(match format {
+            ManifestFormat::Csv => Manifest::Ok(
+                ManifestBody::Csv(PlainText(manifest::csv(&data))),
+                attachment("csv"),
+            ),
+            ManifestFormat::Pdf => Manifest::Ok(
+                ManifestBody::Pdf(Binary(manifest::pdf(&data))),
+                attachment("pdf"),
+            ),
+        })
     }
 }
 

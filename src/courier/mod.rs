@@ -4,8 +4,10 @@
 
 pub mod dispatch;
 pub mod ingest;
+pub mod manifest;
 pub mod orders;
 pub mod progress;
+pub mod receipts;
 pub mod reconcile;
 
 use std::collections::HashMap;

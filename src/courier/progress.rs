@@ -1,6 +1,7 @@
-//! What a courier leg's movement means for its application: the originals picked up move the
-//! case on, their arrival at the centre is a timeline event reception works from. Runs inside
-//! the ingest transaction, so the application and the shipment never disagree.
+//! What a courier leg's movement means for its application. The originals picked up move the
+//! case on, and their arrival at the centre is a timeline event reception works from; the result
+//! delivered completes the case; the originals handed back after a mismatch are noted. Runs
+//! inside the ingest transaction, so the application and the shipment never disagree.
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
@@ -8,13 +9,9 @@ use crate::courier::ingest::StatusChange;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::integrations::courier::ShipmentStatus;
 use crate::store::applications::{self, Actor, application};
-use crate::store::shipments::LEG_MATERIALS;
+use crate::store::shipments::{LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 
 pub async fn advance<C: ConnectionTrait>(txn: &C, change: &StatusChange) -> Result<(), DbErr> {
-    if change.leg != LEG_MATERIALS {
-        // The result and return legs are wired with reception and the department.
-        return Ok(());
-    }
     let Some(app) = application::Entity::find_by_id(change.application_id)
         .one(txn)
         .await?
@@ -24,6 +21,47 @@ pub async fn advance<C: ConnectionTrait>(txn: &C, change: &StatusChange) -> Resu
     let Some(state) = ApplicationState::parse(&app.state) else {
         return Ok(());
     };
+    let waybill = Some(format!("waybill {}", change.waybill_no));
+    let delivered = change.new == ShipmentStatus::Delivered;
+    match change.leg.as_str() {
+        LEG_MATERIALS => materials(txn, app, state, change).await,
+        LEG_RESULT if delivered && state == ApplicationState::ResultInDelivery => {
+            let to = machine::next(state, Action::DeliverResult).expect("delivered -> completed");
+            applications::change_state(
+                txn,
+                &app,
+                to,
+                Actor::system(),
+                Action::DeliverResult.as_str(),
+                waybill,
+            )
+            .await?;
+            Ok(())
+        }
+        LEG_RETURN if delivered => {
+            applications::record_event(
+                txn,
+                app.id,
+                Actor::system(),
+                "originals_returned",
+                Some(state),
+                state,
+                waybill,
+            )
+            .await?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Leg 1: collected → `originals_in_transit`; delivered → the `originals_delivered` event.
+async fn materials<C: ConnectionTrait>(
+    txn: &C,
+    app: application::Model,
+    state: ApplicationState,
+    change: &StatusChange,
+) -> Result<(), DbErr> {
     let moving = matches!(
         change.new,
         ShipmentStatus::PickedUp

@@ -86,9 +86,11 @@ impl ApplicationState {
     pub fn citizen_event(self) -> Option<&'static str> {
         use ApplicationState::*;
         match self {
-            Submitted | Returned | Rejected | PrereviewPassed => Some(self.as_str()),
-            // The courier and result legs (next issue) add theirs here.
-            _ => None,
+            Submitted | Returned | Rejected | PrereviewPassed | OriginalsInTransit | Received
+            | Refused | ResultInDelivery | Completed => Some(self.as_str()),
+            // `approved` is followed at once by `result_in_delivery` or `completed`, which say
+            // it; `at_department` follows `received` (or pre-review) within the same day.
+            Draft | PickupScheduled | AtDepartment | Approved | Cancelled => None,
         }
     }
 
@@ -151,6 +153,18 @@ pub enum Action {
     ReceiveMismatch,
     /// A dispatch batch carried the originals to the department.
     Dispatch,
+    /// The department grants the application.
+    DepartmentApprove,
+    /// The department refuses it.
+    DepartmentRefuse,
+    /// A paper result goes to the citizen by courier (leg 2).
+    ShipResult,
+    /// Nothing is posted back: the case ends with the decision.
+    Complete,
+    /// The courier delivered the result.
+    DeliverResult,
+    /// The citizen says the result arrived (before the courier's push did).
+    ConfirmReceipt,
 }
 
 impl Action {
@@ -168,6 +182,12 @@ impl Action {
             Self::Receive => "receive",
             Self::ReceiveMismatch => "receive_mismatch",
             Self::Dispatch => "dispatch",
+            Self::DepartmentApprove => "department_approve",
+            Self::DepartmentRefuse => "department_refuse",
+            Self::ShipResult => "ship_result",
+            Self::Complete => "complete",
+            Self::DeliverResult => "deliver_result",
+            Self::ConfirmReceipt => "confirm_receipt",
         }
     }
 }
@@ -195,6 +215,11 @@ pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, 
         (OriginalsInTransit, Action::Receive) => Received,
         (OriginalsInTransit, Action::ReceiveMismatch) => Returned,
         (Received, Action::Dispatch) => AtDepartment,
+        (AtDepartment, Action::DepartmentApprove) => Approved,
+        (AtDepartment, Action::DepartmentRefuse) => Refused,
+        (Approved, Action::ShipResult) => ResultInDelivery,
+        (Approved, Action::Complete) => Completed,
+        (ResultInDelivery, Action::DeliverResult | Action::ConfirmReceipt) => Completed,
         _ => return Err(TransitionRefused { from, action }),
     };
     Ok(to)
@@ -239,6 +264,28 @@ mod tests {
         );
         assert_eq!(next(Received, Action::Dispatch), Ok(AtDepartment));
         assert!(next(PickupScheduled, Action::Receive).is_err());
+    }
+
+    #[test]
+    fn the_department_and_result_leg_follow_the_machine() {
+        use ApplicationState::*;
+        assert_eq!(next(AtDepartment, Action::DepartmentApprove), Ok(Approved));
+        assert_eq!(next(AtDepartment, Action::DepartmentRefuse), Ok(Refused));
+        assert_eq!(next(Approved, Action::ShipResult), Ok(ResultInDelivery));
+        assert_eq!(next(Approved, Action::Complete), Ok(Completed));
+        assert_eq!(next(ResultInDelivery, Action::DeliverResult), Ok(Completed));
+        assert_eq!(
+            next(ResultInDelivery, Action::ConfirmReceipt),
+            Ok(Completed)
+        );
+        for not_there in [Received, Approved, Refused, Completed, Submitted] {
+            assert!(
+                next(not_there, Action::DepartmentApprove).is_err(),
+                "{not_there}"
+            );
+        }
+        assert!(next(Refused, Action::ShipResult).is_err());
+        assert!(next(Completed, Action::ConfirmReceipt).is_err());
     }
 
     #[test]

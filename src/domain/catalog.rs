@@ -24,12 +24,42 @@ pub struct MatterDef {
         skip_serializing_if = "is_default_prereview_hours"
     )]
     pub prereview_hours: i32,
+    /// What happens to originals reception finds do not match the photos; absent: the centre's
+    /// default (`courier.return_originals_on_mismatch`). Absent from the hash when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub originals_on_mismatch: Option<MismatchedOriginals>,
     pub department: DepartmentDef,
     #[serde(rename = "material")]
     pub materials: Vec<MaterialDef>,
 }
 
 pub const DEFAULT_PREREVIEW_HOURS: i32 = 24;
+
+/// Originals that do not match their photos are sent back by courier, or kept at the centre
+/// for the citizen to collect.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MismatchedOriginals {
+    Return,
+    Keep,
+}
+
+impl MismatchedOriginals {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Return => "return",
+            Self::Keep => "keep",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "return" => Some(Self::Return),
+            "keep" => Some(Self::Keep),
+            _ => None,
+        }
+    }
+}
 
 fn default_prereview_hours() -> i32 {
     DEFAULT_PREREVIEW_HOURS
@@ -148,6 +178,9 @@ fn check_matter(m: &MatterDef, problems: &mut Vec<String>) {
     }
     if !(1..=365).contains(&m.processing_days) {
         fail("processing_days must be between 1 and 365".into());
+    }
+    if m.originals_on_mismatch.is_some() && !m.originals_by_courier {
+        fail("originals_on_mismatch needs originals_by_courier".into());
     }
     if !(1..=24 * 30).contains(&m.prereview_hours) {
         fail("prereview_hours must be between 1 and 720".into());

@@ -35,9 +35,11 @@ pub enum JobKind {
     CourierCancelOrder,
     ReconcileShipments,
     DispatchBatches,
+    /// Confirms receipt of results delivered `courier.auto_confirm_hours` ago.
+    ConfirmReceipts,
 }
 
-pub const ALL_KINDS: [JobKind; 13] = [
+pub const ALL_KINDS: [JobKind; 14] = [
     JobKind::NotifyCitizen,
     JobKind::NotifyWechat,
     JobKind::NotifyEmail,
@@ -51,6 +53,7 @@ pub const ALL_KINDS: [JobKind; 13] = [
     JobKind::CourierCancelOrder,
     JobKind::ReconcileShipments,
     JobKind::DispatchBatches,
+    JobKind::ConfirmReceipts,
 ];
 
 impl JobKind {
@@ -69,6 +72,7 @@ impl JobKind {
             Self::CourierCancelOrder => "courier_cancel_order",
             Self::ReconcileShipments => "reconcile_shipments",
             Self::DispatchBatches => "dispatch_batches",
+            Self::ConfirmReceipts => "confirm_receipts",
         }
     }
 
@@ -85,7 +89,8 @@ impl JobKind {
             | Self::CheckSla
             | Self::Digest
             | Self::PruneJobs
-            | Self::ReconcileShipments => config.max_attempts.min(3),
+            | Self::ReconcileShipments
+            | Self::ConfirmReceipts => config.max_attempts.min(3),
             _ => config.max_attempts,
         }
     }
@@ -169,6 +174,7 @@ pub async fn run(
         JobKind::CourierCancelOrder => crate::courier::orders::cancel(state, payload).await,
         JobKind::ReconcileShipments => crate::courier::reconcile::run(state).await,
         JobKind::DispatchBatches => crate::courier::dispatch::run(state, payload).await,
+        JobKind::ConfirmReceipts => crate::courier::receipts::auto_confirm(state).await,
     }
 }
 

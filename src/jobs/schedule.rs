@@ -53,6 +53,7 @@ impl Scheduler {
                     JobKind::ReconcileShipments,
                     config.courier.reconcile_every_secs.max(60) as i64,
                 ),
+                (JobKind::ConfirmReceipts, 600),
             ],
             digest_times,
             dispatch_cutoffs,

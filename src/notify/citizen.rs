@@ -11,7 +11,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::domain::application::ApplicationState;
+use crate::domain::application::{Action, ApplicationState};
 use crate::integrations::mailer::{MailError, OutgoingMail};
 use crate::integrations::wechat::{SendError, SubscribeMessage, fit_field};
 use crate::jobs::{Attempt, JobError, JobKind, database, new_job};
@@ -22,7 +22,10 @@ use crate::store::applications::{application, event};
 use crate::store::notifications::{
     self, FAILED, NewNotification, PENDING, SENDING, SENT, SKIPPED, notification,
 };
-use crate::store::{begin_write, catalog, citizens, decisions, jobs as queue, subscriptions};
+use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
+use crate::store::{
+    begin_write, catalog, citizens, decisions, dispatch, jobs as queue, subscriptions,
+};
 
 pub const WECHAT: &str = "wechat";
 pub const EMAIL: &str = "email";
@@ -49,6 +52,10 @@ struct Facts {
     reason: String,
     /// A return's reasons, material by material: `(material name, reason)`.
     reasons: Vec<(String, String)>,
+    /// `reception` for a return after the originals did not match; empty otherwise.
+    stage: &'static str,
+    /// The waybill of the parcel the event is about; empty when there is none yet.
+    waybill_no: String,
 }
 
 async fn facts(db: &DatabaseConnection, event_id: Uuid) -> Result<Facts, JobError> {
@@ -76,7 +83,20 @@ async fn facts(db: &DatabaseConnection, event_id: Uuid) -> Result<Facts, JobErro
             .map_or_else(|| code.to_string(), |m| m.name.clone())
     };
     let mut reasons = Vec::new();
-    if to == ApplicationState::Returned {
+    let from_reception = event.action == Action::ReceiveMismatch.as_str();
+    if to == ApplicationState::Returned && from_reception {
+        // Reception's mismatch: every material it named, with its note.
+        if let Some(found) = dispatch::mismatch_before(db, app.id, event.created_at).await? {
+            let codes: Vec<String> =
+                serde_json::from_str(&found.mismatched_materials).unwrap_or_default();
+            let note = found
+                .note
+                .unwrap_or_else(|| "原件与上传的照片不一致".to_string());
+            for code in codes {
+                reasons.push((material_name(&code), note.clone()));
+            }
+        }
+    } else if to == ApplicationState::Returned {
         // The decision written with this event: the latest return at or before it.
         let decision = decisions::of_application(db, app.id)
             .await?
@@ -92,12 +112,27 @@ async fn facts(db: &DatabaseConnection, event_id: Uuid) -> Result<Facts, JobErro
             }
         }
     }
+    // The parcel the event is about, when there is one and it has its waybill.
+    let leg = match to {
+        ApplicationState::OriginalsInTransit => Some(LEG_MATERIALS),
+        ApplicationState::ResultInDelivery | ApplicationState::Completed => Some(LEG_RESULT),
+        ApplicationState::Returned if from_reception => Some(LEG_RETURN),
+        _ => None,
+    };
+    let waybill_no = match leg {
+        Some(leg) => shipments::current_leg(db, app.id, leg)
+            .await?
+            .and_then(|s| s.waybill_no),
+        None => None,
+    };
     let reason = match (reasons.first(), &event.reason) {
         (Some((material, reason)), _) => format!("{material}：{reason}"),
         (None, Some(reason)) => reason.clone(),
         (None, None) => String::new(),
     };
     Ok(Facts {
+        stage: if from_reception { "reception" } else { "" },
+        waybill_no: waybill_no.unwrap_or_default(),
         matter_name: version.matter.name.clone(),
         state_label: to.label_zh(),
         app,
@@ -279,6 +314,7 @@ pub async fn send_wechat(
             },
         ),
         ("application_no", facts.app.id.simple().to_string()),
+        ("waybill_no", facts.waybill_no.clone()),
     ]);
     let data = template
         .fields
@@ -374,6 +410,8 @@ pub async fn send_email(
         "reasons": facts.reasons.iter().map(|(material, reason)| {
             json!({ "material": material, "reason": reason })
         }).collect::<Vec<_>>(),
+        "stage": facts.stage,
+        "waybill_no": facts.waybill_no,
     });
     let rendered = email_templates::render(&format!("citizen_{}", facts.name), &context)
         .map_err(JobError::Fatal)?;

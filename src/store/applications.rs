@@ -52,6 +52,8 @@ pub mod application {
         pub batch_id: Option<Uuid>,
         /// When reception confirmed the originals.
         pub received_at: Option<DateTimeUtc>,
+        /// When the citizen confirmed (or the system assumed) receipt of a posted result.
+        pub receipt_confirmed_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -182,6 +184,18 @@ pub async fn lock_owned<C: ConnectionTrait>(
 ) -> Result<Option<application::Model>, DbErr> {
     let mut query =
         application::Entity::find_by_id(id).filter(application::Column::CitizenId.eq(citizen_id));
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(db).await
+}
+
+/// Any application by id, locked for a change (the staff and system side of `lock_owned`).
+pub async fn lock<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<application::Model>, DbErr> {
+    let mut query = application::Entity::find_by_id(id);
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         query = query.lock_exclusive();
     }
@@ -329,6 +343,21 @@ pub async fn touch<C: ConnectionTrait>(
         .col_expr(application::Column::UpdatedAt, Expr::value(now))
         .filter(application::Column::Id.eq(app.id))
         .filter(application::Column::Version.eq(app.version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records the receipt of a posted result, once: false when it was already recorded.
+pub async fn set_receipt_confirmed<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = application::Entity::update_many()
+        .col_expr(application::Column::ReceiptConfirmedAt, Expr::value(at))
+        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::ReceiptConfirmedAt.is_null())
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)

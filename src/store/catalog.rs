@@ -46,6 +46,8 @@ pub mod matter {
         pub result_by_courier: bool,
         pub id_number_required: bool,
         pub prereview_hours: i32,
+        /// `return` or `keep`; `None`: the centre's default.
+        pub originals_on_mismatch: Option<String>,
         pub content_hash: String,
         pub created_at: DateTimeUtc,
     }
@@ -232,6 +234,7 @@ async fn insert_version(
         result_by_courier: Set(def.result_by_courier),
         id_number_required: Set(def.id_number_required),
         prereview_hours: Set(def.prereview_hours),
+        originals_on_mismatch: Set(def.originals_on_mismatch.map(|o| o.as_str().to_string())),
         content_hash: Set(hash),
         created_at: Set(Utc::now()),
     }

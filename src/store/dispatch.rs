@@ -187,3 +187,18 @@ pub async fn cases_of<C: ConnectionTrait>(
         .all(db)
         .await
 }
+
+/// The latest mismatch reception found for an application at or before `at`.
+pub async fn mismatch_before<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Option<reception::Model>, DbErr> {
+    reception::Entity::find()
+        .filter(reception::Column::ApplicationId.eq(application_id))
+        .filter(reception::Column::Matches.eq(false))
+        .filter(reception::Column::CreatedAt.lte(at))
+        .order_by_desc(reception::Column::CreatedAt)
+        .one(db)
+        .await
+}

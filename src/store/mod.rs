@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod citizens;
 pub mod claims;
 pub mod decisions;
+pub mod department;
 pub mod dispatch;
 pub mod idempotency;
 pub mod jobs;

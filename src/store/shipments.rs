@@ -498,3 +498,25 @@ pub async fn newest_per_leg<C: ConnectionTrait>(
     }
     Ok(newest)
 }
+
+/// Result legs delivered at or before `cutoff` whose receipt nobody has confirmed yet.
+pub async fn unconfirmed_results<C: ConnectionTrait>(
+    db: &C,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<shipment::Model>, DbErr> {
+    use crate::store::applications::application;
+    use sea_orm::sea_query::Query;
+    let unconfirmed = Query::select()
+        .column(application::Column::Id)
+        .from(application::Entity)
+        .and_where(application::Column::ReceiptConfirmedAt.is_null())
+        .to_owned();
+    shipment::Entity::find()
+        .filter(shipment::Column::Leg.eq(LEG_RESULT))
+        .filter(shipment::Column::Status.eq("delivered"))
+        .filter(shipment::Column::DeliveredAt.lte(cutoff))
+        .filter(shipment::Column::ApplicationId.in_subquery(unconfirmed))
+        .order_by_asc(shipment::Column::DeliveredAt)
+        .all(db)
+        .await
+}

@@ -283,5 +283,6 @@ pub fn application_row(
         overdue_alerted_at: Set(None),
         batch_id: Set(None),
         received_at: Set(None),
+        receipt_confirmed_at: Set(None),
     }
 }

@@ -3,8 +3,10 @@
 mod applications;
 mod auth;
 mod cli;
+mod courier_crash;
 mod courier_ingest;
 mod courier_sf;
+mod department;
 mod errors;
 mod health;
 mod helpers;
@@ -21,5 +23,6 @@ mod review;
 mod s3_server;
 mod staff;
 mod storage;
+mod two_way_flow;
 mod wechat_messages;
 mod wechat_server;

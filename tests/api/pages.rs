@@ -104,14 +104,14 @@ async fn direct_upload(
     .await
 }
 
-async fn fetch(app: &TestApp, url: &str) -> Vec<u8> {
+pub async fn fetch(app: &TestApp, url: &str) -> Vec<u8> {
     let response = app.client.get(url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     response.bytes().await.unwrap().to_vec()
 }
 
 /// The APP1 payloads of a JPEG, read marker by marker up to the image data.
-fn app1_segments(jpeg: &[u8]) -> Vec<&[u8]> {
+pub fn app1_segments(jpeg: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut i = 2;
     while i + 4 <= jpeg.len() && jpeg[i] == 0xFF && jpeg[i + 1] != 0xDA {
@@ -125,7 +125,7 @@ fn app1_segments(jpeg: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Whether an `Exif\0\0` payload's first IFD points to a GPS IFD (tag 0x8825).
-fn has_gps_ifd(app1: &[u8]) -> bool {
+pub fn has_gps_ifd(app1: &[u8]) -> bool {
     let Some(tiff) = app1.strip_prefix(b"Exif\0\0") else {
         return false;
     };

@@ -244,3 +244,158 @@ async fn reception_is_for_reception_staff_of_the_cases_department() {
         403
     );
 }
+
+/// Received cases, one per name, dispatched at a cut-off of now: the batch's id and the cases.
+async fn dispatched_batch(app: &TestApp, desk: &str, names: &[&str]) -> (String, Vec<String>) {
+    let mut ids = Vec::new();
+    for name in names {
+        let (_, id) = arrived_case(app, name).await;
+        let path = format!("/v1/reception/applications/{id}/receive");
+        let received = app.post_as(desk, &path, &json!({"matches": true})).await;
+        assert_eq!(received.status(), 200);
+        ids.push(id);
+    }
+    let db = app.state.database().unwrap();
+    let moved = beebox::courier::dispatch::dispatch_at(db, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(moved, names.len());
+    let batches: Value = app
+        .get_as(desk, "/v1/reception/batches")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(batches["items"][0]["case_count"], names.len());
+    (batches["items"][0]["id"].as_str().unwrap().to_string(), ids)
+}
+
+async fn get_accepting(app: &TestApp, token: &str, path: &str, accept: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers()[name].to_str().unwrap().to_string()
+}
+
+/// How the manifest's PDF writes a shown string: UTF-16BE (the font's UniGB-UCS2-H encoding),
+/// as a literal when every byte is ASCII (as for ASCII text, with NUL high bytes), else as hex.
+fn shown(text: &str) -> Vec<u8> {
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    if bytes.is_ascii() {
+        let escaped: String = bytes
+            .iter()
+            .map(|&b| match b {
+                b' '..=b'~' => (b as char).to_string(),
+                _ => format!("\\{b:03o}"),
+            })
+            .collect();
+        format!("({escaped})").into_bytes()
+    } else {
+        format!("<{}>", hex::encode_upper(&bytes)).into_bytes()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn the_manifest_prints_as_a_pdf_with_every_case_and_the_signatures_line() {
+    let app = quick_app().await;
+    let desk = staff_token(&app, "print.desk", "reception", CIVIL).await;
+    let (batch, ids) = dispatched_batch(&app, &desk, &["printed-one", "printed-two"]).await;
+    let path = format!("/v1/reception/batches/{batch}/manifest");
+
+    let response = app.get_as(&desk, &format!("{path}?format=pdf")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "application/pdf");
+    assert_eq!(
+        header(&response, "content-disposition"),
+        format!("attachment; filename=\"manifest-{batch}.pdf\"")
+    );
+    let pdf = response.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(pdf.trim_ascii_end().ends_with(b"%%EOF"));
+    assert!(contains(&pdf, b"/BaseFont /STSong-Light"));
+    assert!(contains(&pdf, b"/Encoding /UniGB-UCS2-H"));
+    // Two cases fit one page.
+    assert!(contains(&pdf, b"/Count 1"));
+    for id in &ids {
+        assert!(contains(&pdf, &shown(&id.replace('-', ""))), "{id}");
+    }
+    assert!(contains(&pdf, &shown("材料交接单")));
+    assert!(contains(&pdf, &shown("合计 2 件")));
+    assert!(contains(&pdf, &shown("接收人签字：")));
+    assert!(contains(&pdf, &shown("第 1 页 / 共 1 页")));
+
+    // Without `format`, Accept chooses; `format` wins over Accept; CSV stays the default.
+    let accepted = get_accepting(&app, &desk, &path, "application/pdf").await;
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(header(&accepted, "content-type"), "application/pdf");
+    assert!(accepted.bytes().await.unwrap().starts_with(b"%PDF-"));
+    let ranked = get_accepting(&app, &desk, &path, "text/csv, application/pdf;q=0.5").await;
+    assert!(header(&ranked, "content-type").starts_with("text/csv"));
+    let explicit = get_accepting(
+        &app,
+        &desk,
+        &format!("{path}?format=csv"),
+        "application/pdf",
+    )
+    .await;
+    assert!(header(&explicit, "content-type").starts_with("text/csv"));
+    let csv = app.get_as(&desk, &path).await;
+    assert_eq!(csv.status(), 200);
+    assert!(header(&csv, "content-type").starts_with("text/csv"));
+    assert_eq!(
+        header(&csv, "content-disposition"),
+        format!("attachment; filename=\"manifest-{batch}.csv\"")
+    );
+    let text = csv.text().await.unwrap();
+    for id in &ids {
+        assert!(text.contains(&id.replace('-', "")), "{text}");
+    }
+    assert!(text.contains("合计,2 件"), "{text}");
+}
+
+#[tokio::test]
+async fn the_manifest_format_is_checked_and_other_departments_batches_are_not_found() {
+    let app = quick_app().await;
+    let desk = staff_token(&app, "format.desk", "reception", CIVIL).await;
+    let (batch, _) = dispatched_batch(&app, &desk, &["formatted"]).await;
+    let path = format!("/v1/reception/batches/{batch}/manifest");
+
+    assert_problem(
+        app.get_as(&desk, &format!("{path}?format=xml")).await,
+        400,
+        "invalid_parameter",
+    )
+    .await;
+    let elsewhere = staff_token(
+        &app,
+        "elsewhere.desk",
+        "reception",
+        "human-resources-social-security",
+    )
+    .await;
+    for query in ["", "?format=csv", "?format=pdf"] {
+        assert_problem(
+            app.get_as(&elsewhere, &format!("{path}{query}")).await,
+            404,
+            "batch_not_found",
+        )
+        .await;
+    }
+    assert_problem(
+        get_accepting(&app, &elsewhere, &path, "application/pdf").await,
+        404,
+        "batch_not_found",
+    )
+    .await;
+}

@@ -184,9 +184,19 @@ pub async fn ingest(
     raw: &Path,
     original_name: Option<String>,
 ) -> Result<page::Model, ApiError> {
+    let (clean, cleaned) = clean_file(state, raw, &allowed_kinds(&target.material)).await?;
+    keep(state, &target, &clean, cleaned, original_name).await
+}
+
+/// Checks and cleans the file at `raw` into a new temporary file.
+pub async fn clean_file(
+    state: &AppState,
+    raw: &Path,
+    allowed: &[MaterialKind],
+) -> Result<(CleanPage, tempfile::TempPath), ApiError> {
     let cleaned = temp_file(state)?;
     let limits = limits(state);
-    let allowed = allowed_kinds(&target.material);
+    let allowed = allowed.to_vec();
     // A page is read whole while it is checked: a few at a time, whatever the number of uploads.
     let permit = state
         .media_permits
@@ -201,14 +211,7 @@ pub async fn ingest(
     .map_err(ApiError::internal)?
     .map_err(media_error)?;
     drop(permit);
-    keep(
-        state,
-        &target,
-        &clean,
-        cleaned.into_temp_path(),
-        original_name,
-    )
-    .await
+    Ok((clean, cleaned.into_temp_path()))
 }
 
 /// Stores a cleaned page (the file at `cleaned`, which `clean` describes) and records it; the

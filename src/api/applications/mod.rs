@@ -7,6 +7,7 @@ pub mod notifications;
 pub mod pages;
 pub mod pickup;
 pub mod receive;
+pub mod result;
 pub mod shipments;
 pub mod uploads;
 
@@ -221,7 +222,10 @@ impl ApplicationsApi {
                 format!("There is no service item `{}`.", input.matter_code),
             ));
         };
-        let checked = check_new(&input, version.matter.id_number_required)?;
+        // A posted result with no pickup to take an address from needs one from the start.
+        let address_required =
+            version.matter.result_by_courier && !version.matter.originals_by_courier;
+        let checked = check_new(&input, version.matter.id_number_required, address_required)?;
         let now = Utc::now();
         let model = application::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -256,6 +260,7 @@ impl ApplicationsApi {
             overdue_alerted_at: Set(None),
             batch_id: Set(None),
             received_at: Set(None),
+            receipt_confirmed_at: Set(None),
         };
         let created = applications::insert(&txn, model, Actor::citizen(citizen)).await?;
         let view = view(&state, &created, &version, &[], Viewer::Owner);
@@ -506,8 +511,18 @@ struct Checked {
 }
 
 /// Converts the request into domain types, collecting every field problem at once.
-fn check_new(input: &NewApplication, id_number_required: bool) -> Result<Checked, ApiError> {
+fn check_new(
+    input: &NewApplication,
+    id_number_required: bool,
+    address_required: bool,
+) -> Result<Checked, ApiError> {
     let mut problems = Vec::new();
+    if address_required && input.return_address.is_none() {
+        problems.push(FieldProblem::new(
+            "return_address",
+            "this service item posts its result and collects no originals: say where it goes",
+        ));
+    }
     if input.applicant.name.trim().is_empty() {
         problems.push(FieldProblem::new("applicant.name", "must not be blank"));
     }
@@ -586,12 +601,21 @@ pub async fn full_view(
     app: &application::Model,
     version: &catalog::MatterVersion,
 ) -> Result<Application, ApiError> {
+    let linked = linked_pages(state, app).await?;
+    Ok(view(state, app, version, &linked, Viewer::Owner))
+}
+
+/// Every page of the application with its short-lived links.
+pub async fn linked_pages(
+    state: &AppState,
+    app: &application::Model,
+) -> Result<Vec<pages::PageWithLinks>, ApiError> {
     let stored = store_pages::of_application(state.db()?, app.id).await?;
     let mut linked = Vec::with_capacity(stored.len());
     for page in &stored {
         linked.push(pages::with_links(state, page).await);
     }
-    Ok(view(state, app, version, &linked, Viewer::Owner))
+    Ok(linked)
 }
 
 /// The reasons of the latest return, while the application is returned.

@@ -96,6 +96,29 @@ pub enum PageDeleted {
 /// chunks (poem's `Multipart` re-reads the body in 4 KiB pieces), with poem's errors.
 pub struct PageForm(multer::Multipart<'static>);
 
+impl PageForm {
+    /// The `file` field, skipping any other fields before it.
+    pub async fn file(mut self) -> Result<multer::Field<'static>, ApiError> {
+        while let Some(field) = self.0.next_field().await.map_err(|e| {
+            ApiError::bad_request(
+                "malformed_multipart",
+                format!(
+                    "The multipart body could not be read: {}",
+                    ParseMultipartError::Multipart(e)
+                ),
+            )
+        })? {
+            if field.name() == Some("file") {
+                return Ok(field);
+            }
+        }
+        Err(ApiError::bad_request(
+            "file_missing",
+            "The multipart body has no `file` field.",
+        ))
+    }
+}
+
 impl Payload for PageForm {
     const CONTENT_TYPE: &'static str = "multipart/form-data";
 
@@ -198,27 +221,10 @@ impl PagesApi {
         form: PageForm,
     ) -> ApiResult<PageCreated> {
         let target = intake::target(&state, auth.0.id, id.0, &material_code.0).await?;
-        let mut multipart = form.0;
-        while let Some(field) = multipart.next_field().await.map_err(|e| {
-            ApiError::bad_request(
-                "malformed_multipart",
-                format!(
-                    "The multipart body could not be read: {}",
-                    ParseMultipartError::Multipart(e)
-                ),
-            )
-        })? {
-            if field.name() != Some("file") {
-                continue;
-            }
-            let original_name = field.file_name().map(str::to_string);
-            let page = receive::receive(&state, target, field, original_name).await?;
-            return Ok(PageCreated::Created(Json(view(&page))));
-        }
-        Err(ApiError::bad_request(
-            "file_missing",
-            "The multipart body has no `file` field.",
-        ))
+        let field = form.file().await?;
+        let original_name = field.file_name().map(str::to_string);
+        let page = receive::receive(&state, target, field, original_name).await?;
+        Ok(PageCreated::Created(Json(view(&page))))
     }
 
     /// Remove a page while the application is editable. The material's other pages close up.

@@ -84,7 +84,7 @@ pub enum Cancelled {
     Cancelled,
 }
 
-fn contact_of(address: &Address) -> Contact {
+pub fn contact_of(address: &Address) -> Contact {
     Contact {
         name: address.contact_name.trim().to_string(),
         phone: address.phone.trim().to_string(),

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::applications::intake::{self, Target, page_too_large, temp_file};
 use crate::api::problem::ApiError;
+use crate::domain::catalog::MaterialKind;
 use crate::media::{self, CleanPage, JpegCleaner, MediaError, PageType};
 use crate::state::AppState;
 use crate::store::pages::page;
@@ -29,6 +30,17 @@ pub async fn receive(
     field: multer::Field<'static>,
     original_name: Option<String>,
 ) -> Result<page::Model, ApiError> {
+    let allowed = intake::allowed_kinds(&target.material);
+    let (clean, cleaned) = clean_field(state, field, &allowed).await?;
+    intake::keep(state, &target, &clean, cleaned, original_name).await
+}
+
+/// Checks and cleans the file in `field` into a temporary file, streaming a JPEG.
+pub async fn clean_field(
+    state: &AppState,
+    field: multer::Field<'static>,
+    allowed: &[MaterialKind],
+) -> Result<(CleanPage, tempfile::TempPath), ApiError> {
     let mut body = FieldBody {
         field,
         max: state.config.uploads.max_page_bytes,
@@ -42,13 +54,12 @@ pub async fn receive(
         }
     }
     let head = prefix.concat();
-    if media::streams(&head, &intake::allowed_kinds(&target.material)) {
-        let (clean, cleaned) = clean_jpeg(state, prefix, &mut body).await?;
-        intake::keep(state, &target, &clean, cleaned, original_name).await
+    if media::streams(&head, allowed) {
+        clean_jpeg(state, prefix, &mut body).await
     } else {
         let raw = temp_file(state)?;
         spool(prefix, &mut body, raw.path()).await?;
-        intake::ingest(state, target, raw.path(), original_name).await
+        intake::clean_file(state, raw.path(), allowed).await
     }
 }
 

@@ -10,9 +10,8 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::notifications::{Notification, history};
-use crate::api::applications::pages::with_links;
 use crate::api::applications::{
-    Application, Event, ReturnReason, Viewer, parse_state, version_of, view,
+    Application, Event, ReturnReason, Viewer, linked_pages, parse_state, version_of, view,
 };
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::{audit_review, lease, visible};
@@ -21,7 +20,7 @@ use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::applications::{self, Actor, application};
-use crate::store::{begin_write, claims, decisions, pages};
+use crate::store::{begin_write, claims, decisions};
 
 pub struct ReviewCaseApi;
 
@@ -271,10 +270,7 @@ async fn case_view(
     let version = version_of(db, app).await?;
     let now = Utc::now();
     let holder = claims::holder(app, now);
-    let mut linked = Vec::new();
-    for page in pages::of_application(db, app.id).await? {
-        linked.push(with_links(state, &page).await);
-    }
+    let linked = linked_pages(state, app).await?;
     // The ID number in full only to the reviewer holding the claim.
     let viewer = if holder == Some(member.id) {
         Viewer::Owner

@@ -1,0 +1,289 @@
+//! The whole two-way flow of the courier issue, over HTTP, against the in-process SF simulator,
+//! the WeChat peer and the SMTP peer: submit, pre-review, pickup and delivery of the originals,
+//! reception, the dispatch batch, the department's approval, delivery of the result and the
+//! citizen's receipt. The citizen's timeline, the notifications and the audit log are checked
+//! whole at the end. `scripts/test.sh` runs it on SQLite and on PostgreSQL.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::department::{CIVIL, decide, upload_result, wait_state};
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::mail::{unique_address, wait_for_mail_to};
+use crate::notifications::{configure, settled_notifications, subscribe, wechat_citizen};
+use crate::pages::{jpeg, upload};
+use crate::pickup::{booking, shipments_until, slots, state_of};
+use crate::review::claim_next;
+use crate::staff::staff_token;
+use crate::wechat_server::WechatServer;
+
+const ITEM: &str = "elderly-preferential-card";
+
+/// The citizen's events of the flow and the template each is sent with.
+const EVENTS: [(&str, &str); 6] = [
+    ("submitted", "tpl-submitted"),
+    ("prereview_passed", "tpl-passed"),
+    ("originals_in_transit", "tpl-picked-up"),
+    ("received", "tpl-received"),
+    ("result_in_delivery", "tpl-result-posted"),
+    ("completed", "tpl-completed"),
+];
+
+async fn ok(response: reqwest::Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+async fn dispatch_now(app: &TestApp) {
+    let job = beebox::jobs::new_job(
+        beebox::jobs::JobKind::DispatchBatches,
+        json!({ "cutoff": chrono::Utc::now() }),
+        Some("test:two-way:dispatch".into()),
+    );
+    beebox::store::jobs::enqueue(app.state.database().unwrap(), job)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
+    let wechat = WechatServer::start().await;
+    let app = spawn_app_with(|c| {
+        configure(c, &wechat);
+        for (event, template) in EVENTS {
+            c.wechat
+                .subscribe
+                .templates
+                .get_mut(event)
+                .expect("a default mapping for every citizen event")
+                .template_id = Some(template.into());
+        }
+        c.courier.sf.sim_step_ms = 100;
+    })
+    .await;
+    let citizen = wechat_citizen(&app, "two-way").await;
+    let templates: Vec<&str> = EVENTS.iter().map(|(_, t)| *t).collect();
+    subscribe(&app, &citizen, &templates).await;
+    let email = unique_address("two-way");
+
+    // 1. Submit: photos of every required material.
+    let mut body = crate::applications::new_application(ITEM);
+    body["applicant"]["email"] = json!(email);
+    let created = ok(app.post_as(&citizen, "/v1/applications", &body).await, 201).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let pages = [
+        ("id-card", 1u8),
+        ("id-card", 2),
+        ("household-register", 3),
+        ("household-register", 4),
+        ("id-photo", 5),
+        ("application-form", 6),
+    ];
+    for (material, seed) in pages {
+        let response = upload(&app, &citizen, &id, material, jpeg(seed * 11), "p.jpg").await;
+        assert_eq!(response.status(), 201, "{material}");
+    }
+    let path = format!("/v1/applications/{id}/submit");
+    ok(app.post_as(&citizen, &path, &json!({})).await, 200).await;
+
+    // 2. Pre-review approves.
+    let reviewer = staff_token(&app, "flow.reviewer", "reviewer", CIVIL).await;
+    assert_eq!(
+        claim_next(&app, &reviewer).await.as_deref(),
+        Some(id.as_str())
+    );
+    let path = format!("/v1/review/applications/{id}/decision");
+    ok(
+        app.post_as(&reviewer, &path, &json!({"outcome": "approve"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(state_of(&app, &citizen, &id).await, "prereview_passed");
+
+    // 3. The pickup is booked, the courier collects the originals and delivers them.
+    let window = slots(&app, &citizen).await[0].clone();
+    let booked = booking(
+        window["date"].as_str().unwrap(),
+        window["slot"].as_str().unwrap(),
+    );
+    let path = format!("/v1/applications/{id}/pickup");
+    ok(app.post_as(&citizen, &path, &booked).await, 201).await;
+    shipments_until(&app, &citizen, &id, "originals delivered", |items| {
+        items
+            .iter()
+            .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
+    })
+    .await;
+    assert_eq!(state_of(&app, &citizen, &id).await, "originals_in_transit");
+
+    // 4. Reception confirms; the cut-off dispatches the batch.
+    let desk = staff_token(&app, "flow.desk", "reception", CIVIL).await;
+    let path = format!("/v1/reception/applications/{id}/receive");
+    let received = ok(
+        app.post_as(&desk, &path, &json!({"matches": true, "note": "原件齐全"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(received["state"], "received");
+    dispatch_now(&app).await;
+    wait_state(&app, &citizen, &id, "at_department").await;
+
+    // 5. The department attaches the issued card's scan and approves.
+    let approver = staff_token(&app, "flow.approver", "approver", CIVIL).await;
+    let queue = ok(app.get_as(&approver, "/v1/department/queue").await, 200).await;
+    assert_eq!(queue["items"][0]["id"], id.as_str());
+    assert!(queue["items"][0]["batch_id"].is_string());
+    let scan = ok(
+        upload_result(&app, &approver, &id, jpeg(99), "card.jpg").await,
+        201,
+    )
+    .await;
+    let decided = ok(
+        decide(
+            &app,
+            &approver,
+            &id,
+            json!({"outcome": "approved", "note": "准予办理"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(decided["state"], "result_in_delivery");
+
+    // 6. Leg 2 is delivered and the case completes; the citizen confirms receipt.
+    let legs = shipments_until(&app, &citizen, &id, "result delivered", |items| {
+        items
+            .iter()
+            .any(|s| s["leg"] == "result" && s["status"] == "delivered")
+    })
+    .await;
+    wait_state(&app, &citizen, &id, "completed").await;
+    let path = format!("/v1/applications/{id}/confirm-receipt");
+    ok(app.post_as(&citizen, &path, &json!({})).await, 200).await;
+
+    // Both legs, each with its waybill and full route.
+    assert_eq!(legs.len(), 2, "{legs:#?}");
+    for (leg, kind) in legs.iter().zip(["materials", "result"]) {
+        assert_eq!(leg["leg"], kind);
+        assert_eq!(leg["status"], "delivered");
+        assert!(leg["waybill_no"].as_str().unwrap().starts_with("SF"));
+        let steps: Vec<&str> = leg["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(steps.first(), Some(&"picked_up"), "{kind}: {steps:?}");
+        assert_eq!(steps.last(), Some(&"delivered"), "{kind}: {steps:?}");
+    }
+    let result_waybill = legs[1]["waybill_no"].as_str().unwrap().to_string();
+
+    // The citizen's timeline, whole.
+    assert_eq!(
+        app.timeline_actions(&citizen, &id).await,
+        [
+            "create",
+            "submit",
+            "approve",
+            "schedule_pickup",
+            "pick_up",
+            "originals_delivered",
+            "receive",
+            "dispatch",
+            "department_approve",
+            "ship_result",
+            "deliver_result",
+            "confirm_receipt",
+        ]
+    );
+    let result = ok(
+        app.get_as(&citizen, &format!("/v1/applications/{id}/result"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(result["decision"]["outcome"], "approved");
+    assert_eq!(result["files"][0]["id"], scan["id"]);
+    assert!(result["receipt_confirmed_at"].is_string());
+
+    // Every citizen event went out by WeChat and by email, once.
+    let notifications = settled_notifications(&app, &citizen, &id, EVENTS.len() * 2).await;
+    let mut seen: Vec<(String, String, String)> = notifications
+        .iter()
+        .map(|n| {
+            (
+                n["event"].as_str().unwrap().to_string(),
+                n["channel"].as_str().unwrap().to_string(),
+                n["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut wanted: Vec<(String, String, String)> = EVENTS
+        .iter()
+        .flat_map(|(event, _)| {
+            ["email", "wechat"].map(|channel| (event.to_string(), channel.into(), "sent".into()))
+        })
+        .collect();
+    wanted.sort();
+    assert_eq!(seen, wanted);
+    let messages = wechat.sent_to("wx-two-way");
+    let sent: BTreeSet<&str> = messages.iter().map(|m| m.template_id.as_str()).collect();
+    assert_eq!(sent, templates.iter().copied().collect::<BTreeSet<_>>());
+    assert_eq!(messages.len(), EVENTS.len());
+    let mails = wait_for_mail_to(&email, EVENTS.len()).await;
+    assert_eq!(mails.len(), EVENTS.len());
+    let completed = mails
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("已办结"))
+        .expect("the completion email");
+    assert!(
+        completed["text"]
+            .as_str()
+            .unwrap()
+            .contains(&result_waybill),
+        "{}",
+        completed["text"]
+    );
+
+    // The audit log holds every staff step of the case.
+    let admin = staff_token(&app, "flow.admin", "admin", CIVIL).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let actions: BTreeSet<String> = loop {
+        let audit = ok(
+            app.get_as(&admin, &format!("/v1/admin/audit?application={id}"))
+                .await,
+            200,
+        )
+        .await;
+        let actions: BTreeSet<String> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect();
+        if actions.contains("department.decide") || Instant::now() > deadline {
+            break actions;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for action in [
+        "review.claim",
+        "review.decision",
+        "reception.receive",
+        "department.result_upload",
+        "department.decide",
+    ] {
+        assert!(
+            actions.contains(action),
+            "{action} missing from {actions:?}"
+        );
+    }
+}
