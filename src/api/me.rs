@@ -134,10 +134,7 @@ impl MeApi {
                     .await;
             if let Err(e) = saved {
                 // A concurrent retry with this key committed first: it counted the acceptance.
-                if !matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) {
+                if !crate::store::is_unique_violation(&e) {
                     return Err(e.into());
                 }
                 txn.rollback().await?;

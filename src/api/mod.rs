@@ -62,6 +62,7 @@ pub type Apis = (
         review::decision::ReviewCaseApi,
         reception::ReceptionApi,
         department::DepartmentApi,
+        department::DepartmentResultsApi,
     ),
     (
         applications::pickup::PickupApi,
@@ -100,6 +101,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
                 review::decision::ReviewCaseApi,
                 reception::ReceptionApi,
                 department::DepartmentApi,
+                department::DepartmentResultsApi,
             ),
             (
                 applications::pickup::PickupApi,

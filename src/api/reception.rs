@@ -237,6 +237,16 @@ impl ReceptionApi {
         };
         let from = ApplicationState::OriginalsInTransit;
         let to = machine::next(from, action).map_err(ApiError::internal)?;
+        // Before the event: the return message reads the finding at or before its event's time.
+        dispatch::record_reception(
+            &txn,
+            app.id,
+            auth.0.id,
+            body.matches,
+            note.clone(),
+            &body.mismatched_materials,
+        )
+        .await?;
         if !applications::change_state(
             &txn,
             &app,
@@ -249,15 +259,6 @@ impl ReceptionApi {
         {
             return Err(concurrent_change());
         }
-        dispatch::record_reception(
-            &txn,
-            app.id,
-            auth.0.id,
-            body.matches,
-            note.clone(),
-            &body.mismatched_materials,
-        )
-        .await?;
         let mut return_shipment_id = None;
         if body.matches {
             dispatch::set_received(&txn, app.id).await?;

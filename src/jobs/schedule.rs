@@ -51,7 +51,7 @@ impl Scheduler {
                 (JobKind::PruneJobs, 3600),
                 (
                     JobKind::ReconcileShipments,
-                    config.courier.reconcile_every_secs.max(60) as i64,
+                    config.courier.reconcile_every_secs.max(1) as i64,
                 ),
                 (JobKind::ConfirmReceipts, 600),
             ],

@@ -113,6 +113,15 @@ pub fn describe_error(error: &DbErr) -> String {
     text.chars().take(300).collect()
 }
 
+/// Whether `error` is a unique index refusing a second row: a retry or a race that another
+/// transaction won.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::sqlite_path;

@@ -952,3 +952,53 @@ async fn reconciliation_finds_what_pushes_lost() {
     sim.fail_next(1, SimFault::Http(502));
     reconcile::run(&app.state).await.unwrap();
 }
+
+#[tokio::test]
+async fn pushes_dropped_entirely_are_caught_up_by_the_scheduled_reconciliation() {
+    use crate::pickup::{booking, passed_case, shipments_until, slots, state_of};
+    let app = spawn_app_with(|c| {
+        c.courier.sf.sim_step_ms = 100;
+        c.courier.reconcile_after_hours = 0;
+        c.courier.reconcile_every_secs = 2;
+        c.jobs.poll_ms = 50;
+    })
+    .await;
+    let sim = simulator(&app);
+    sim.set_push_mode(PushMode {
+        drop: true,
+        ..PushMode::default()
+    });
+    let (token, id) = passed_case(&app, "unpushed").await;
+    let window = slots(&app, &token).await[0].clone();
+    let body = booking(
+        window["date"].as_str().unwrap(),
+        window["slot"].as_str().unwrap(),
+    );
+    let booked = app
+        .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .await;
+    assert_eq!(booked.status(), 201);
+    let started = Instant::now();
+    // The parcel's whole route happens at the partner and nothing is pushed; the scheduled
+    // reconciliation (every 2 s here) brings it in through the same ingest.
+    let legs = shipments_until(&app, &token, &id, "delivered by reconciliation", |items| {
+        items
+            .iter()
+            .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
+    })
+    .await;
+    assert!(
+        started.elapsed() < StdDuration::from_secs(20),
+        "caught up in {:?}",
+        started.elapsed()
+    );
+    assert!(sim.pushes().is_empty(), "the simulator pushed nothing");
+    let steps = legs[0]["timeline"].as_array().unwrap();
+    assert_eq!(steps.first().unwrap()["status"], "picked_up");
+    assert_eq!(steps.last().unwrap()["status"], "delivered");
+    assert_eq!(state_of(&app, &token, &id).await, "originals_in_transit");
+    assert_eq!(
+        app.timeline_actions(&token, &id).await,
+        ["schedule_pickup", "pick_up", "originals_delivered"]
+    );
+}

@@ -399,3 +399,84 @@ async fn the_manifest_format_is_checked_and_other_departments_batches_are_not_fo
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_item_that_keeps_mismatched_originals_sends_no_return_leg_and_the_citizen_is_told_why() {
+    let app = spawn_app_with(|c| {
+        c.courier.sf.sim_step_ms = 100;
+        c.jobs.poll_ms = 50;
+        let (host, port) = crate::mail::smtp_peer();
+        c.mail.backend = beebox::config::MailBackend::Smtp;
+        c.mail.smtp.host = host;
+        c.mail.smtp.port = port;
+        c.mail.smtp.tls = beebox::config::SmtpTls::None;
+    })
+    .await;
+    // The centre returns mismatched originals by default; this item's catalogue entry keeps them.
+    assert!(app.state.config.courier.return_originals_on_mismatch);
+    let db = app.state.database().unwrap();
+    let catalogue = beebox::startup::SAMPLE_CATALOG.replacen(
+        "code = \"elderly-preferential-card\"",
+        "code = \"elderly-preferential-card\"\noriginals_on_mismatch = \"keep\"",
+        1,
+    );
+    let catalogue = beebox::domain::catalog::CatalogFile::parse(&catalogue).unwrap();
+    beebox::store::catalog::import(db, &catalogue)
+        .await
+        .unwrap();
+    let item: Value = app
+        .get("/v1/matters/elderly-preferential-card")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(item["version"], 2);
+    assert_eq!(item["originals_on_mismatch"], "keep");
+
+    let desk = staff_token(&app, "keeping.desk", "reception", CIVIL).await;
+    let (citizen, id) = arrived_case(&app, "kept").await;
+    let email = crate::mail::unique_address("kept");
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let row = beebox::store::applications::application::Entity::find_by_id(
+        id.parse::<uuid::Uuid>().unwrap(),
+    )
+    .one(db)
+    .await
+    .unwrap()
+    .unwrap();
+    let mut row: beebox::store::applications::application::ActiveModel = row.into();
+    row.applicant_email = Set(Some(email.clone()));
+    row.update(db).await.unwrap();
+
+    let returned = app
+        .post_as(
+            &desk,
+            &format!("/v1/reception/applications/{id}/receive"),
+            &json!({"matches": false, "note": "户口簿原件与照片不是同一本", "mismatched_materials": ["household-register"]}),
+        )
+        .await;
+    assert_eq!(returned.status(), 200);
+    let returned: Value = returned.json().await.unwrap();
+    assert_eq!(returned["state"], "returned");
+    assert!(returned.get("return_shipment_id").is_none(), "{returned}");
+    let legs: Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}/shipments"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let legs = legs["items"].as_array().unwrap();
+    assert_eq!(legs.len(), 1, "only leg 1: {legs:#?}");
+
+    // The citizen's email says reception found the mismatch, and names the material.
+    let mails = crate::mail::wait_for_mail_to(&email, 1).await;
+    let returned_mail = mails
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains("补正"))
+        .expect("the return email");
+    let text = returned_mail["text"].as_str().unwrap();
+    assert!(text.contains("核验"), "{text}");
+    assert!(text.contains("居民户口簿"), "{text}");
+    assert!(text.contains("户口簿原件与照片不是同一本"), "{text}");
+    assert!(!text.contains("经预审"), "{text}");
+}

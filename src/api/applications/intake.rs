@@ -306,12 +306,7 @@ async fn record(
     model.created_at = Set(Utc::now());
     let inserted = match pages::insert(&txn, model).await {
         Ok(page) => page,
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ) =>
-        {
+        Err(e) if crate::store::is_unique_violation(&e) => {
             return Err(duplicate_page());
         }
         Err(e) => return Err(e.into()),

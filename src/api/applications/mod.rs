@@ -278,10 +278,7 @@ impl ApplicationsApi {
             if let Err(e) = saved {
                 // A concurrent retry with the same key committed first (PostgreSQL lets both
                 // transactions run this far): drop ours and answer with theirs.
-                if !matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) {
+                if !crate::store::is_unique_violation(&e) {
                     return Err(e.into());
                 }
                 txn.rollback().await?;

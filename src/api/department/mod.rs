@@ -9,36 +9,34 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::ParseFromJSON;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::pages::PageForm;
 use crate::api::applications::pickup::{centre, contact_of};
 use crate::api::applications::result::{ResultFile, file_view};
 use crate::api::applications::{
     Address, Application, Event, Viewer, concurrent_change, event_view, linked_pages, parse_state,
-    receive, version_of, view,
+    version_of, view,
 };
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::visible;
 use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
 use crate::courier::orders;
 use crate::domain::application::{self as machine, Action, ApplicationState};
-use crate::domain::catalog::MaterialKind;
 use crate::domain::staff::Role;
 use crate::state::AppState;
-use crate::storage::{ObjectKey, PutOutcome};
 use crate::store::applications::{self, Actor, application};
 use crate::store::begin_write;
-use crate::store::department::{self, decision, result_file};
+use crate::store::department::{self, decision};
 use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, NewShipment};
 
-pub struct DepartmentApi;
+mod results;
 
-/// A case may carry at most this many result files.
-const MAX_RESULT_FILES: usize = 10;
+pub use results::DepartmentResultsApi;
+
+pub struct DepartmentApi;
 
 #[derive(Debug, Clone, Object)]
 pub struct WaitingCase {
@@ -119,18 +117,6 @@ pub struct Decided {
     pub result_shipment_id: Option<Uuid>,
 }
 
-#[derive(ApiResponse)]
-pub enum ResultFileCreated {
-    #[oai(status = 201)]
-    Created(Json<ResultFile>),
-}
-
-#[derive(ApiResponse)]
-pub enum ResultFileDeleted {
-    #[oai(status = 204)]
-    Deleted,
-}
-
 fn decision_view(d: decision::Model) -> DepartmentDecision {
     DepartmentDecision {
         id: d.id,
@@ -141,7 +127,7 @@ fn decision_view(d: decision::Model) -> DepartmentDecision {
     }
 }
 
-fn not_at_department(app: &application::Model) -> ApiError {
+pub(super) fn not_at_department(app: &application::Model) -> ApiError {
     ApiError::conflict(
         "not_at_department",
         format!(
@@ -152,7 +138,7 @@ fn not_at_department(app: &application::Model) -> ApiError {
 }
 
 /// The case, visible to this approver and waiting for the department.
-async fn waiting<C: sea_orm::ConnectionTrait>(
+pub(super) async fn waiting<C: sea_orm::ConnectionTrait>(
     db: &C,
     member: &StaffMember,
     id: Uuid,
@@ -239,125 +225,6 @@ impl DepartmentApi {
         Ok(Json(case))
     }
 
-    /// Attach a result file (a scan or PDF of what was issued) before deciding. Send it in the
-    /// multipart field `file`; it is checked and cleaned like a page.
-    #[oai(path = "/v1/department/applications/:id/results", method = "post")]
-    async fn upload_result(
-        &self,
-        state: Data<&AppState>,
-        auth: StaffAuth,
-        ip: ClientIp,
-        id: Path<Uuid>,
-        form: PageForm,
-    ) -> ApiResult<ResultFileCreated> {
-        auth.0.require(Role::Approver)?;
-        let db = state.db()?;
-        let app = waiting(db, &auth.0, id.0).await?;
-        if department::result_files(db, app.id).await?.len() >= MAX_RESULT_FILES {
-            return Err(too_many_files());
-        }
-        let field = form.file().await?;
-        let original_name = field
-            .file_name()
-            .map(|n| n.chars().take(255).collect::<String>());
-        let kinds = [MaterialKind::Photo, MaterialKind::Pdf];
-        let (clean, cleaned) = receive::clean_field(&state, field, &kinds).await?;
-        let file_id = Uuid::now_v7();
-        let key = ObjectKey::parse(format!(
-            "applications/{}/results/{file_id}.{}",
-            app.id,
-            clean.page_type.extension()
-        ))?;
-        let known = PutOutcome {
-            size: clean.size,
-            sha256: clean.sha256.clone(),
-        };
-        state
-            .store
-            .put_file(&key, clean.page_type.content_type(), &cleaned, known)
-            .await?;
-        let model = result_file::Model {
-            id: file_id,
-            application_id: app.id,
-            uploaded_by: auth.0.id,
-            object_key: key.as_str().to_string(),
-            content_type: clean.page_type.content_type().to_string(),
-            size: clean.size as i64,
-            sha256: clean.sha256.clone(),
-            width: clean.width.map(|w| w as i32),
-            height: clean.height.map(|h| h as i32),
-            original_name,
-            created_at: Utc::now(),
-        };
-        let recorded = record_result_file(&state, &auth.0, model).await;
-        let file = match recorded {
-            Ok(file) => file,
-            Err(e) => {
-                if let Err(e) = state.store.delete(&key).await {
-                    tracing::warn!(error = %e, "could not delete the object of a refused result file");
-                }
-                return Err(e);
-            }
-        };
-        audit_staff_action(
-            &state,
-            &auth.0,
-            &ip,
-            "department.result_upload",
-            Some(("application", app.id)),
-            Some(format!("result file {}", file.id)),
-        )
-        .await?;
-        Ok(ResultFileCreated::Created(Json(
-            file_view(&state, file).await,
-        )))
-    }
-
-    /// Remove a result file before deciding.
-    #[oai(
-        path = "/v1/department/applications/:id/results/:file_id",
-        method = "delete"
-    )]
-    async fn delete_result(
-        &self,
-        state: Data<&AppState>,
-        auth: StaffAuth,
-        ip: ClientIp,
-        id: Path<Uuid>,
-        file_id: Path<Uuid>,
-    ) -> ApiResult<ResultFileDeleted> {
-        auth.0.require(Role::Approver)?;
-        let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = visible(&txn, &auth.0, id.0).await?;
-        let app = applications::lock(&txn, app.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))?;
-        let file = department::find_result_file(&txn, app.id, file_id.0)
-            .await?
-            .ok_or_else(|| ApiError::not_found("result_file_not_found", "No such result file."))?;
-        if parse_state(&app)? != ApplicationState::AtDepartment {
-            return Err(not_at_department(&app));
-        }
-        department::delete_result_file(&txn, file.id).await?;
-        txn.commit().await?;
-        if let Ok(key) = ObjectKey::parse(file.object_key)
-            && let Err(e) = state.store.delete(&key).await
-        {
-            tracing::warn!(error = %e, "a deleted result file's object stays behind");
-        }
-        audit_staff_action(
-            &state,
-            &auth.0,
-            &ip,
-            "department.result_delete",
-            Some(("application", app.id)),
-            Some(format!("result file {}", file.id)),
-        )
-        .await?;
-        Ok(ResultFileDeleted::Deleted)
-    }
-
     /// Decide: `approved` grants the application (a paper result then goes to the citizen by
     /// courier, or the case completes), `refused` ends it with the reason in `note`. One decision
     /// per case; repeating the same decision answers the same.
@@ -408,12 +275,7 @@ impl DepartmentApi {
         .await
         {
             Ok(decision) => decision,
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
+            Err(e) if crate::store::is_unique_violation(&e) => {
                 return Err(concurrent_change());
             }
             Err(e) => return Err(e.into()),
@@ -547,59 +409,6 @@ async fn ship_result<C: sea_orm::ConnectionTrait>(
     .await?;
     orders::enqueue_create(txn, leg.id).await?;
     Ok(leg)
-}
-
-/// Records a stored result file, if the case still waits for the department and the file is
-/// new to it.
-async fn record_result_file(
-    state: &AppState,
-    member: &StaffMember,
-    model: result_file::Model,
-) -> Result<result_file::Model, ApiError> {
-    let db = state.db()?;
-    let txn = begin_write(db).await?;
-    let app = visible(&txn, member, model.application_id).await?;
-    let app = applications::lock(&txn, app.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))?;
-    if parse_state(&app)? != ApplicationState::AtDepartment {
-        return Err(not_at_department(&app));
-    }
-    let existing = department::result_files(&txn, app.id).await?;
-    if existing.len() >= MAX_RESULT_FILES {
-        return Err(too_many_files());
-    }
-    if existing.iter().any(|f| f.sha256 == model.sha256) {
-        return Err(duplicate_file());
-    }
-    let file = match department::insert_result_file(&txn, model).await {
-        Ok(file) => file,
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ) =>
-        {
-            return Err(duplicate_file());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    txn.commit().await?;
-    Ok(file)
-}
-
-fn too_many_files() -> ApiError {
-    ApiError::unprocessable(
-        "too_many_result_files",
-        format!("A case holds at most {MAX_RESULT_FILES} result files; delete one first."),
-    )
-}
-
-fn duplicate_file() -> ApiError {
-    ApiError::conflict(
-        "duplicate_result_file",
-        "This case already has a result file with exactly these bytes.",
-    )
 }
 
 fn default_limit() -> u64 {
