@@ -398,6 +398,20 @@ async fn a_refusal_needs_its_reason_and_ends_the_case() {
         app.timeline_actions(&citizen, &id).await,
         ["department_refuse"]
     );
+    // The refusal is news to the citizen (dev has no AppID, and the case no email address:
+    // the WeChat message is recorded as skipped with its reason).
+    let told = crate::notifications::settled_notifications(&app, &citizen, &id, 1).await;
+    let events: Vec<(&str, &str, &str)> = told
+        .iter()
+        .map(|n| {
+            (
+                n["event"].as_str().unwrap(),
+                n["channel"].as_str().unwrap(),
+                n["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(events, [("refused", "wechat", "skipped")]);
 }
 
 #[tokio::test]

@@ -203,6 +203,26 @@ async fn a_mismatch_returns_the_case_with_reasons_and_the_originals_by_courier()
     })
     .await;
     assert_eq!(legs.len(), 2);
+    // Their delivery back to the citizen is on the timeline; the case stays returned.
+    shipments_until(&app, &citizen, &id, "originals back", |items| {
+        items
+            .iter()
+            .any(|s| s["leg"] == "return" && s["status"] == "delivered")
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !app
+        .timeline_actions(&citizen, &id)
+        .await
+        .contains(&"originals_returned".to_string())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no originals_returned"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state_of(&app, &citizen, &id).await, "returned");
 }
 
 #[tokio::test]
