@@ -14,6 +14,7 @@ mod m20261128_000009_jobs_notifications;
 mod m20261128_000010_shipments;
 mod m20261128_000011_reception_batches;
 mod m20261128_000012_department_results;
+mod m20261128_000013_shipment_events_by_shipment;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000010_shipments::Migration),
             Box::new(m20261128_000011_reception_batches::Migration),
             Box::new(m20261128_000012_department_results::Migration),
+            Box::new(m20261128_000013_shipment_events_by_shipment::Migration),
         ]
     }
 }

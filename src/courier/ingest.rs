@@ -3,7 +3,7 @@
 //! A shipment's status is what its events say, whatever order they came in: a late event never
 //! moves it backwards, and nothing moves it out of a final status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
@@ -97,25 +97,34 @@ pub async fn ingest(
     }
     let txn = begin_write(db).await?;
     for (waybill_no, group) in by_waybill {
-        let found = shipments::lock_by_waybill(&txn, partner, waybill_no).await?;
-        let mut fresh = Vec::new();
-        for event in group.into_values() {
-            match shipments::insert_event(&txn, partner, event, found.as_ref().map(|s| s.id))
-                .await?
-            {
-                Some(row) => fresh.push(row),
-                None => report.duplicates += 1,
+        let Some(row) = shipments::lock_by_waybill(&txn, partner, waybill_no).await? else {
+            for event in group.into_values() {
+                let stored = shipments::event_row(partner, event, None);
+                if shipments::insert_event(&txn, &stored).await? {
+                    report.unknown_waybill += 1;
+                } else {
+                    report.duplicates += 1;
+                }
             }
-        }
-        let Some(row) = found else {
-            report.unknown_waybill += fresh.len();
             continue;
         };
-        report.stored += fresh.len();
-        // Events that came before the waybill was known join now.
-        let mut late = shipments::attach_unmatched(&txn, partner, waybill_no, row.id).await?;
-        late.append(&mut fresh);
-        if let Some(change) = apply(&txn, &row, late).await? {
+        let (history, late) = known_events(&txn, partner, waybill_no, &row).await?;
+        let mut fresh = Vec::new();
+        for event in group.into_values() {
+            let seen = history
+                .iter()
+                .chain(&late)
+                .any(|e| e.partner_event_id == event.event_id);
+            if seen {
+                report.duplicates += 1;
+            } else {
+                fresh.push(shipments::event_row(partner, event, Some(row.id)));
+            }
+        }
+        let applied = apply(&txn, &row, &history, late, fresh).await?;
+        report.stored += applied.stored;
+        report.duplicates += applied.duplicates;
+        if let Some(change) = applied.change {
             on_status_changed(&txn, &change).await?;
             report.changes.push(change);
         }
@@ -138,9 +147,10 @@ pub async fn match_unknown(
     let Some(row) = shipments::lock(&txn, shipment_id).await? else {
         return Ok(report);
     };
-    let late = shipments::attach_unmatched(&txn, partner, waybill_no, row.id).await?;
+    let (history, late) = known_events(&txn, partner, waybill_no, &row).await?;
     report.stored = late.len();
-    if let Some(change) = apply(&txn, &row, late).await? {
+    let applied = apply(&txn, &row, &history, late, Vec::new()).await?;
+    if let Some(change) = applied.change {
         on_status_changed(&txn, &change).await?;
         report.changes.push(change);
     }
@@ -155,34 +165,109 @@ fn valid(event: &RouteEvent) -> bool {
         && event.waybill_no.len() <= MAX_WAYBILL
 }
 
-/// Folds `fresh` (newly stored or newly attached events) into the locked shipment `row` and
-/// records the outcome: the events that moved it, and its new tracking.
+/// The locked shipment's own events, and the events of its waybill that came before it knew
+/// the waybill (still unattached), read together.
+async fn known_events<C: ConnectionTrait>(
+    txn: &C,
+    partner: &str,
+    waybill_no: &str,
+    row: &shipment::Model,
+) -> Result<(Vec<route_event::Model>, Vec<route_event::Model>), DbErr> {
+    let known = shipments::events_of_waybill(txn, partner, waybill_no, row.id).await?;
+    Ok(known
+        .into_iter()
+        .partition(|e| e.shipment_id == Some(row.id)))
+}
+
+/// What `apply` did.
+struct Applied {
+    stored: usize,
+    duplicates: usize,
+    change: Option<StatusChange>,
+}
+
+/// Folds `late` (stored before the waybill was known) and `fresh` (not stored yet) into the
+/// locked shipment `row`, whose events so far are `history`, and records the outcome: the new
+/// events, each marked with whether it moved the shipment, and the shipment's new tracking.
 async fn apply<C: ConnectionTrait>(
     txn: &C,
     row: &shipment::Model,
+    history: &[route_event::Model],
+    late: Vec<route_event::Model>,
     mut fresh: Vec<route_event::Model>,
-) -> Result<Option<StatusChange>, DbErr> {
-    if fresh.is_empty() {
-        return Ok(None);
+) -> Result<Applied, DbErr> {
+    let mut outcome = Applied {
+        stored: 0,
+        duplicates: 0,
+        change: None,
+    };
+    if late.is_empty() && fresh.is_empty() {
+        return Ok(outcome);
     }
-    let fresh_ids: Vec<Uuid> = fresh.iter().map(|e| e.id).collect();
-    let history: Vec<route_event::Model> = shipments::events_of(txn, &[row.id])
-        .await?
-        .into_iter()
-        .filter(|e| !fresh_ids.contains(&e.id))
-        .collect();
-    let old = status_of(&row.status);
-    let mut track = Track::new(row, &history);
-    // Within one batch, in the order they happened: a push of a whole route then applies each
-    // step, not just the last.
-    fresh.sort_by_key(|e| (e.occurred_at, e.id));
-    let mut applied = Vec::new();
-    for event in &fresh {
-        if track.fold(event) {
-            applied.push(event.id);
+    // Which events move the shipment is decided before they are written, so each row is
+    // written once, with its `applied` flag.
+    let (mut track, mut applied) = fold(row, history, &late, &fresh);
+    let mut replays = Vec::new();
+    for event in &mut fresh {
+        event.applied = applied.contains(&event.id);
+        if !shipments::insert_event(txn, event).await? {
+            replays.push(event.id);
         }
     }
-    shipments::mark_applied(txn, &applied).await?;
+    if !replays.is_empty() {
+        // The partner event id is stored already under another waybill: a replay after all.
+        // Rare enough to fold again and correct the flags of the rows just written.
+        fresh.retain(|e| !replays.contains(&e.id));
+        outcome.duplicates = replays.len();
+        (track, applied) = fold(row, history, &late, &fresh);
+        let (now_applied, not_applied): (Vec<_>, Vec<_>) = fresh
+            .iter()
+            .filter(|e| e.applied != applied.contains(&e.id))
+            .map(|e| e.id)
+            .partition(|id| applied.contains(id));
+        shipments::set_applied(txn, &now_applied, true).await?;
+        shipments::set_applied(txn, &not_applied, false).await?;
+    }
+    outcome.stored = fresh.len();
+    let late_ids: Vec<Uuid> = late.iter().map(|e| e.id).collect();
+    let late_applied: Vec<Uuid> = late_ids
+        .iter()
+        .copied()
+        .filter(|id| applied.contains(id))
+        .collect();
+    shipments::attach(txn, row.id, &late_ids, &late_applied).await?;
+    outcome.change = record(txn, row, &track).await?;
+    Ok(outcome)
+}
+
+/// The shipment `row` with `history` as it stands, then `late` and `fresh` taken in the order
+/// they happened: a push of a whole route applies each step, not just the last. Returns the
+/// tracking and the ids of the new events that moved it.
+fn fold(
+    row: &shipment::Model,
+    history: &[route_event::Model],
+    late: &[route_event::Model],
+    fresh: &[route_event::Model],
+) -> (Track, HashSet<Uuid>) {
+    let mut track = Track::new(row, history);
+    let mut incoming: Vec<&route_event::Model> = late.iter().chain(fresh).collect();
+    incoming.sort_by_key(|e| (e.occurred_at, e.id));
+    let applied = incoming
+        .into_iter()
+        .filter(|e| track.fold(e))
+        .map(|e| e.id)
+        .collect();
+    (track, applied)
+}
+
+/// Writes the shipment's new tracking, if it changed; a status change is returned for the
+/// application side.
+async fn record<C: ConnectionTrait>(
+    txn: &C,
+    row: &shipment::Model,
+    track: &Track,
+) -> Result<Option<StatusChange>, DbErr> {
+    let old = status_of(&row.status);
     let tracking = track.tracking();
     let before = Tracking {
         status: old,

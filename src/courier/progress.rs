@@ -12,6 +12,9 @@ use crate::store::applications::{self, Actor, application};
 use crate::store::shipments::{LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 
 pub async fn advance<C: ConnectionTrait>(txn: &C, change: &StatusChange) -> Result<(), DbErr> {
+    if !concerns_application(change) {
+        return Ok(());
+    }
     let Some(app) = application::Entity::find_by_id(change.application_id)
         .one(txn)
         .await?
@@ -55,6 +58,25 @@ pub async fn advance<C: ConnectionTrait>(txn: &C, change: &StatusChange) -> Resu
     }
 }
 
+/// Whether a move can mean anything for the application: the originals starting to move, or a
+/// leg delivered. The other moves (in transit, out for delivery, ...) skip reading the
+/// application, which is most pushes. The shipment and its application move in one
+/// transaction, so a leg already moving has moved its application already.
+fn concerns_application(change: &StatusChange) -> bool {
+    change.new == ShipmentStatus::Delivered
+        || (change.leg == LEG_MATERIALS && moving(change.new) && !moving(change.old))
+}
+
+fn moving(status: ShipmentStatus) -> bool {
+    matches!(
+        status,
+        ShipmentStatus::PickedUp
+            | ShipmentStatus::InTransit
+            | ShipmentStatus::OutForDelivery
+            | ShipmentStatus::Delivered
+    )
+}
+
 /// Leg 1: collected → `originals_in_transit`; delivered → the `originals_delivered` event.
 async fn materials<C: ConnectionTrait>(
     txn: &C,
@@ -62,15 +84,8 @@ async fn materials<C: ConnectionTrait>(
     state: ApplicationState,
     change: &StatusChange,
 ) -> Result<(), DbErr> {
-    let moving = matches!(
-        change.new,
-        ShipmentStatus::PickedUp
-            | ShipmentStatus::InTransit
-            | ShipmentStatus::OutForDelivery
-            | ShipmentStatus::Delivered
-    );
     let mut current = app.clone();
-    if moving && state == ApplicationState::PickupScheduled {
+    if moving(change.new) && state == ApplicationState::PickupScheduled {
         let to = machine::next(state, Action::PickUp).expect("pickup_scheduled -> in transit");
         if applications::change_state(
             txn,

@@ -221,8 +221,8 @@ pub async fn set_order_status<C: ConnectionTrait>(
 // Route events and tracking upkeep: ingest, reconciliation and the problems list.
 
 use crate::integrations::courier::{ALL_STATUSES, RouteEvent, ShipmentStatus};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{Condition, QuerySelect};
+use sea_orm::sea_query::{OnConflict, UnionType};
+use sea_orm::{Condition, QuerySelect, QueryTrait};
 
 /// Tracking statuses no event moves a shipment out of.
 pub fn final_statuses() -> Vec<&'static str> {
@@ -259,15 +259,14 @@ pub async fn lock<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipmen
     query.one(db).await
 }
 
-/// Stores a route event as the partner sent it, unless an event with its partner event id is
-/// stored already. Returns the new row, or `None` for a replay.
-pub async fn insert_event<C: ConnectionTrait>(
-    db: &C,
+/// A route event as it will be stored: `applied` says whether it is the one behind its
+/// shipment's status, decided before the row is written.
+pub fn event_row(
     partner: &str,
     event: &RouteEvent,
     shipment_id: Option<Uuid>,
-) -> Result<Option<route_event::Model>, DbErr> {
-    let row = route_event::Model {
+) -> route_event::Model {
+    route_event::Model {
         id: Uuid::now_v7(),
         partner: partner.to_string(),
         partner_event_id: event.event_id.clone(),
@@ -282,33 +281,28 @@ pub async fn insert_event<C: ConnectionTrait>(
         raw: event.raw.to_string(),
         applied: false,
         received_at: Utc::now(),
-    };
-    let inserted = route_event::Entity::insert(route_event::ActiveModel {
-        id: Set(row.id),
-        partner: Set(row.partner.clone()),
-        partner_event_id: Set(row.partner_event_id.clone()),
-        waybill_no: Set(row.waybill_no.clone()),
-        shipment_id: Set(row.shipment_id),
-        op_code: Set(row.op_code.clone()),
-        status: Set(row.status.clone()),
-        occurred_at: Set(row.occurred_at),
-        location: Set(row.location.clone()),
-        description: Set(row.description.clone()),
-        raw: Set(row.raw.clone()),
-        applied: Set(false),
-        received_at: Set(row.received_at),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            route_event::Column::Partner,
-            route_event::Column::PartnerEventId,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok((inserted > 0).then_some(row))
+    }
+}
+
+/// Stores a route event unless an event with its partner event id is stored already. Returns
+/// whether it was stored (false: a replay).
+pub async fn insert_event<C: ConnectionTrait>(
+    db: &C,
+    row: &route_event::Model,
+) -> Result<bool, DbErr> {
+    let active: route_event::ActiveModel = row.clone().into();
+    let inserted = route_event::Entity::insert(active)
+        .on_conflict(
+            OnConflict::columns([
+                route_event::Column::Partner,
+                route_event::Column::PartnerEventId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
 }
 
 /// The stored events of these shipments, in the order they happened.
@@ -327,47 +321,69 @@ pub async fn events_of<C: ConnectionTrait>(
         .await
 }
 
-/// Attaches the events stored for `waybill_no` while no shipment had it; returns them.
-/// Callers hold the shipment's row lock, so two callers never attach the same events.
-pub async fn attach_unmatched<C: ConnectionTrait>(
+/// In one read, the events of shipment `shipment_id` and those stored for its `waybill_no`
+/// while no shipment had it (`shipment_id` still empty), in the order they happened.
+pub async fn events_of_waybill<C: ConnectionTrait>(
     db: &C,
     partner: &str,
     waybill_no: &str,
     shipment_id: Uuid,
 ) -> Result<Vec<route_event::Model>, DbErr> {
-    let rows = route_event::Entity::find()
-        .filter(route_event::Column::Partner.eq(partner))
-        .filter(route_event::Column::WaybillNo.eq(waybill_no))
-        .filter(route_event::Column::ShipmentId.is_null())
-        .order_by_asc(route_event::Column::OccurredAt)
-        .order_by_asc(route_event::Column::Id)
+    // A UNION ALL rather than an OR: each half has its own index whatever the planner thinks
+    // of the table. PostgreSQL planned the OR once as a sequential scan, while the table was
+    // still empty, and kept that plan for the connection's prepared statement.
+    let mut query = route_event::Entity::find()
+        .filter(route_event::Column::ShipmentId.eq(shipment_id))
+        .into_query();
+    query.union(
+        UnionType::All,
+        route_event::Entity::find()
+            .filter(route_event::Column::Partner.eq(partner))
+            .filter(route_event::Column::WaybillNo.eq(waybill_no))
+            .filter(route_event::Column::ShipmentId.is_null())
+            .into_query(),
+    );
+    let statement = db.get_database_backend().build(&query);
+    let mut rows = route_event::Entity::find()
+        .from_raw_sql(statement)
         .all(db)
         .await?;
-    if rows.is_empty() {
-        return Ok(rows);
-    }
-    route_event::Entity::update_many()
-        .col_expr(route_event::Column::ShipmentId, Expr::value(shipment_id))
-        .filter(route_event::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .filter(route_event::Column::ShipmentId.is_null())
-        .exec(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| route_event::Model {
-            shipment_id: Some(shipment_id),
-            ..r
-        })
-        .collect())
+    rows.sort_by_key(|e| (e.occurred_at, e.id));
+    Ok(rows)
 }
 
-/// Marks events as the ones that moved their shipment.
-pub async fn mark_applied<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<(), DbErr> {
+/// Attaches events stored while no shipment had their waybill to `shipment_id`, and records
+/// which of them moved it. Callers hold the shipment's row lock, so two callers never attach
+/// the same events.
+pub async fn attach<C: ConnectionTrait>(
+    db: &C,
+    shipment_id: Uuid,
+    ids: &[Uuid],
+    applied: &[Uuid],
+) -> Result<(), DbErr> {
     if ids.is_empty() {
         return Ok(());
     }
     route_event::Entity::update_many()
-        .col_expr(route_event::Column::Applied, Expr::value(true))
+        .col_expr(route_event::Column::ShipmentId, Expr::value(shipment_id))
+        .filter(route_event::Column::Id.is_in(ids.iter().copied()))
+        .filter(route_event::Column::ShipmentId.is_null())
+        .exec(db)
+        .await?;
+    set_applied(db, applied, true).await
+}
+
+/// Marks events as the ones that moved their shipment, or not.
+pub async fn set_applied<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+    applied: bool,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    route_event::Entity::update_many()
+        .col_expr(route_event::Column::Applied, Expr::value(applied))
         .filter(route_event::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
