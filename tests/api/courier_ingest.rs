@@ -216,6 +216,63 @@ async fn the_same_event_ten_times_is_stored_once() {
     assert_eq!(after.version, row.version + 1, "replays change nothing");
 }
 
+/// Event ids are unique per partner: an id already stored under another waybill is a replay,
+/// and the rest of its batch is applied as if it had not come.
+#[tokio::test]
+async fn an_event_id_stored_under_another_waybill_is_a_replay() {
+    let app = spawn_app().await;
+    let (_, application) = case_of(&app, "elsewhere").await;
+    let row = shipment_of(&app, application, LEG_MATERIALS, Some("SF1000000000031")).await;
+    let t = base_time();
+    let first = ingest::ingest(
+        db(&app),
+        "sf",
+        &[event(
+            "SF1000000000039",
+            "e-x",
+            ShipmentStatus::Delivered,
+            t,
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.unknown_waybill, 1);
+
+    // With "e-x" taken as new, its delivery would end the route and the later step would not
+    // apply; as a replay it changes nothing and the step moves the shipment.
+    let report = ingest::ingest(
+        db(&app),
+        "sf",
+        &[
+            event("SF1000000000031", "e-x", ShipmentStatus::Delivered, t),
+            event(
+                "SF1000000000031",
+                "e-y",
+                ShipmentStatus::InTransit,
+                t + Duration::hours(1),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.stored, report.duplicates), (1, 1), "{report:?}");
+    assert_eq!(report.changes.len(), 1);
+    assert_eq!(report.changes[0].new, ShipmentStatus::InTransit);
+
+    let after = reload(&app, row.id).await;
+    assert_eq!(after.status, "in_transit");
+    assert_eq!(after.delivered_at, None);
+    let mine: Vec<(String, bool)> = stored(&app, "SF1000000000031")
+        .await
+        .into_iter()
+        .map(|e| (e.partner_event_id, e.applied))
+        .collect();
+    assert_eq!(mine, [("e-y".to_string(), true)]);
+    let other = stored(&app, "SF1000000000039").await;
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].shipment_id, None);
+}
+
 #[tokio::test]
 async fn a_late_event_never_moves_a_shipment_backwards() {
     let app = spawn_app().await;
