@@ -259,8 +259,8 @@ pub async fn lock<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipmen
     query.one(db).await
 }
 
-/// A route event as it will be stored: `applied` says whether it is the one behind its
-/// shipment's status, decided before the row is written.
+/// A route event as it will be stored. Ingest sets `applied` (whether it is the event behind
+/// its shipment's status) before the row is written.
 pub fn event_row(
     partner: &str,
     event: &RouteEvent,
