@@ -712,7 +712,13 @@ async fn direct_upload_mismatches_are_422_and_the_object_is_deleted() {
 
 #[tokio::test]
 async fn completing_an_expired_upload_is_410_and_the_sweep_deletes_uncompleted_objects() {
-    let app = spawn_app_with(|c| c.uploads.direct_upload_ttl_secs = 1).await;
+    let app = spawn_app_with(|c| {
+        c.uploads.direct_upload_ttl_secs = 1;
+        // The worker's own `sweep_uploads` job (each minute) could sweep first; this test
+        // runs the sweep itself.
+        c.jobs.worker = false;
+    })
+    .await;
     let (token, id) = draft(&app, "slowpoke").await;
     let bytes = jpeg(5);
     let path = format!("/v1/applications/{id}/materials/id-card/uploads");
