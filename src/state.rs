@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use crate::api::problem::ApiError;
 use crate::config::Config;
 use crate::courier::Couriers;
+use crate::courier::pushes::PushQueue;
 use crate::http::metrics::Metrics;
 use crate::integrations::mailer::Mailer;
 use crate::integrations::wechat::WechatClient;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub wechat: WechatClient,
     pub mailer: Mailer,
     pub couriers: Couriers,
+    /// Route pushes queue here to be written in batches (group commit).
+    pub pushes: PushQueue,
     /// Cancelled when the service is told to stop: the HTTP server drains, the worker finishes.
     pub shutdown: CancellationToken,
     /// The job worker, once started; shutdown waits for it to hand its jobs back.
@@ -59,6 +62,7 @@ impl AppState {
     ) -> Self {
         Self {
             couriers,
+            pushes: PushQueue::new(metrics.clone()),
             wechat: WechatClient::new(&config.wechat),
             mailer,
             shutdown: CancellationToken::new(),

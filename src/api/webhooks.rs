@@ -14,7 +14,6 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOpti
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
-use crate::courier::ingest;
 use crate::http::problems::ForeignFormat;
 use crate::integrations::courier::{PushError, PushReply};
 use crate::state::AppState;
@@ -156,7 +155,7 @@ impl WebhooksApi {
                 return Ok(PartnerAnswer(PushReply { status, ..reply }));
             }
         };
-        let report = ingest::ingest(state.db()?, code, &push.events).await?;
+        let report = state.pushes.ingest(state.db()?, code, push.events).await?;
         state.metrics.webhook_events(code, "stored", report.stored);
         state
             .metrics

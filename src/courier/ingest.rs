@@ -1,14 +1,17 @@
 //! Route events into shipments, from pushes and from reconciliation alike. Every event is stored
 //! raw once per partner event id (a replay is a no-op), even for waybills no shipment has yet.
-//! A shipment's status is what its events say, whatever order they came in: a late event never
-//! moves it backwards, and nothing moves it out of a final status.
+//! A shipment's status is what its events say (`track`), whatever order they came in: a late
+//! event never moves it backwards, and nothing moves it out of a final status. One ingest is
+//! one write transaction however many pushes it carries (`pushes` batches them).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use uuid::Uuid;
 
+use crate::courier::track::{self, Track, status_of};
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
 use crate::store::begin_write;
 use crate::store::shipments::{self, Tracking, route_event, shipment};
@@ -63,74 +66,126 @@ pub async fn on_status_changed<C: ConnectionTrait>(
 
 /// Stores `events` from `partner` and applies them to their shipments, in one write
 /// transaction.
-#[tracing::instrument(skip_all, fields(partner = %partner, events = events.len()), err)]
 pub async fn ingest(
     db: &DatabaseConnection,
     partner: &str,
     events: &[RouteEvent],
 ) -> Result<IngestReport, DbErr> {
-    let mut report = IngestReport::default();
-    // Waybills in order, and each waybill's events by id: every transaction takes its row locks
-    // and unique-key slots in the same order, so concurrent pushes cannot deadlock.
-    let mut by_waybill: BTreeMap<&str, BTreeMap<&str, &RouteEvent>> = BTreeMap::new();
-    for event in events {
-        if !valid(event) {
-            tracing::warn!(
-                partner,
-                event_id_len = event.event_id.len(),
-                waybill_len = event.waybill_no.len(),
-                "route event with an unusable id or waybill dropped"
-            );
-            report.invalid += 1;
-            continue;
-        }
-        let seen = by_waybill
-            .entry(event.waybill_no.as_str())
-            .or_default()
-            .insert(event.event_id.as_str(), event);
-        if seen.is_some() {
-            report.duplicates += 1;
+    let mut reports = ingest_pushes(db, partner, &[events]).await?;
+    Ok(reports.pop().unwrap_or_default())
+}
+
+/// Stores the events of several pushes from `partner` and applies them, all in one write
+/// transaction, with a report for each push. The shipments of all their waybills are locked in
+/// one statement, their events read in one and the new events written in one, so a batch costs
+/// little more than a single push.
+#[tracing::instrument(skip_all, fields(partner = %partner, pushes = pushes.len()), err)]
+pub async fn ingest_pushes(
+    db: &DatabaseConnection,
+    partner: &str,
+    pushes: &[&[RouteEvent]],
+) -> Result<Vec<IngestReport>, DbErr> {
+    let mut reports = vec![IngestReport::default(); pushes.len()];
+    // Waybills in order, and each waybill's events by id (with the push each came in): every
+    // transaction takes its row locks and unique-key slots in the same order, so concurrent
+    // ingests cannot deadlock.
+    let mut by_waybill: BTreeMap<&str, BTreeMap<&str, (usize, &RouteEvent)>> = BTreeMap::new();
+    for (origin, events) in pushes.iter().enumerate() {
+        for event in events.iter() {
+            if !valid(event) {
+                tracing::warn!(
+                    partner,
+                    event_id_len = event.event_id.len(),
+                    waybill_len = event.waybill_no.len(),
+                    "route event with an unusable id or waybill dropped"
+                );
+                reports[origin].invalid += 1;
+                continue;
+            }
+            match by_waybill
+                .entry(event.waybill_no.as_str())
+                .or_default()
+                .entry(event.event_id.as_str())
+            {
+                Entry::Occupied(_) => reports[origin].duplicates += 1,
+                Entry::Vacant(slot) => {
+                    slot.insert((origin, event));
+                }
+            }
         }
     }
     if by_waybill.is_empty() {
-        return Ok(report);
+        return Ok(reports);
     }
     let txn = begin_write(db).await?;
+    let waybills: Vec<&str> = by_waybill.keys().copied().collect();
+    let mut rows = shipments::lock_by_waybills(&txn, partner, &waybills).await?;
+    let pairs: Vec<(Uuid, &str)> = rows.iter().map(|(w, r)| (r.id, w.as_str())).collect();
+    let mut known = Known::read(&txn, partner, &pairs).await?;
+    // Where each new row came from, for the reports.
+    let mut origins: HashMap<Uuid, usize> = HashMap::new();
+    let mut plans = Vec::new();
+    let mut unmatched = Vec::new();
     for (waybill_no, group) in by_waybill {
-        let Some(row) = shipments::lock_by_waybill(&txn, partner, waybill_no).await? else {
-            for event in group.into_values() {
+        let Some(row) = rows.remove(waybill_no) else {
+            for (origin, event) in group.into_values() {
                 let stored = shipments::event_row(partner, event, None);
-                if shipments::insert_event(&txn, &stored).await? {
-                    report.unknown_waybill += 1;
-                } else {
-                    report.duplicates += 1;
-                }
+                origins.insert(stored.id, origin);
+                unmatched.push(stored);
             }
             continue;
         };
-        let (history, late) = known_events(&txn, partner, waybill_no, &row).await?;
+        let (history, late) = known.take(row.id, waybill_no);
         let mut fresh = Vec::new();
-        for event in group.into_values() {
+        for (origin, event) in group.into_values() {
             let seen = history
                 .iter()
                 .chain(&late)
                 .any(|e| e.partner_event_id == event.event_id);
             if seen {
-                report.duplicates += 1;
+                reports[origin].duplicates += 1;
             } else {
-                fresh.push(shipments::event_row(partner, event, Some(row.id)));
+                let stored = shipments::event_row(partner, event, Some(row.id));
+                origins.insert(stored.id, origin);
+                fresh.push(stored);
             }
         }
-        let applied = apply(&txn, &row, &history, late, fresh).await?;
-        report.stored += applied.stored;
-        report.duplicates += applied.duplicates;
-        if let Some(change) = applied.change {
+        plans.push(Plan::new(row, history, late, fresh));
+    }
+
+    let mut new_rows: Vec<&route_event::Model> = plans
+        .iter()
+        .flat_map(|plan| &plan.fresh)
+        .chain(&unmatched)
+        .collect();
+    new_rows.sort_by(|a, b| a.partner_event_id.cmp(&b.partner_event_id));
+    let replays = shipments::insert_events(&txn, &new_rows).await?;
+    for event in &unmatched {
+        let report = &mut reports[origins[&event.id]];
+        if replays.contains(&event.id) {
+            report.duplicates += 1;
+        } else {
+            report.unknown_waybill += 1;
+        }
+    }
+    for event in plans.iter().flat_map(|plan| &plan.fresh) {
+        let report = &mut reports[origins[&event.id]];
+        if replays.contains(&event.id) {
+            report.duplicates += 1;
+        } else {
+            report.stored += 1;
+        }
+    }
+    for plan in plans {
+        let first = plan.fresh.first().and_then(|e| origins.get(&e.id).copied());
+        if let Some((change, deciding)) = plan.settle(&txn, &replays).await? {
             on_status_changed(&txn, &change).await?;
-            report.changes.push(change);
+            let origin = deciding.and_then(|id| origins.get(&id).copied());
+            reports[origin.or(first).unwrap_or(0)].changes.push(change);
         }
     }
     txn.commit().await?;
-    Ok(report)
+    Ok(reports)
 }
 
 /// Attaches the events stored for `waybill_no` before its shipment knew it, and applies them.
@@ -147,10 +202,11 @@ pub async fn match_unknown(
     let Some(row) = shipments::lock(&txn, shipment_id).await? else {
         return Ok(report);
     };
-    let (history, late) = known_events(&txn, partner, waybill_no, &row).await?;
+    let mut known = Known::read(&txn, partner, &[(row.id, waybill_no)]).await?;
+    let (history, late) = known.take(row.id, waybill_no);
     report.stored = late.len();
-    let applied = apply(&txn, &row, &history, late, Vec::new()).await?;
-    if let Some(change) = applied.change {
+    let plan = Plan::new(row, history, late, Vec::new());
+    if let Some((change, _)) = plan.settle(&txn, &HashSet::new()).await? {
         on_status_changed(&txn, &change).await?;
         report.changes.push(change);
     }
@@ -165,99 +221,124 @@ fn valid(event: &RouteEvent) -> bool {
         && event.waybill_no.len() <= MAX_WAYBILL
 }
 
-/// The locked shipment's own events, and the events of its waybill that came before it knew
-/// the waybill (still unattached), read together.
-async fn known_events<C: ConnectionTrait>(
-    txn: &C,
-    partner: &str,
-    waybill_no: &str,
-    row: &shipment::Model,
-) -> Result<(Vec<route_event::Model>, Vec<route_event::Model>), DbErr> {
-    let known = shipments::events_of_waybill(txn, partner, waybill_no, row.id).await?;
-    Ok(known
-        .into_iter()
-        .partition(|e| e.shipment_id == Some(row.id)))
+/// The stored events of the locked shipments, and those of their waybills that came before any
+/// shipment knew the waybill (still unattached), read together.
+struct Known {
+    by_shipment: HashMap<Uuid, Vec<route_event::Model>>,
+    unattached: HashMap<String, Vec<route_event::Model>>,
 }
 
-/// What `apply` did.
-struct Applied {
-    stored: usize,
-    duplicates: usize,
-    change: Option<StatusChange>,
-}
-
-/// Folds `late` (stored before the waybill was known) and `fresh` (not stored yet) into the
-/// locked shipment `row`, whose events so far are `history`, and records the outcome: the new
-/// events, each marked with whether it moved the shipment, and the shipment's new tracking.
-async fn apply<C: ConnectionTrait>(
-    txn: &C,
-    row: &shipment::Model,
-    history: &[route_event::Model],
-    late: Vec<route_event::Model>,
-    mut fresh: Vec<route_event::Model>,
-) -> Result<Applied, DbErr> {
-    let mut outcome = Applied {
-        stored: 0,
-        duplicates: 0,
-        change: None,
-    };
-    if late.is_empty() && fresh.is_empty() {
-        return Ok(outcome);
+impl Known {
+    async fn read<C: ConnectionTrait>(
+        txn: &C,
+        partner: &str,
+        shipments: &[(Uuid, &str)],
+    ) -> Result<Self, DbErr> {
+        let mut known = Self {
+            by_shipment: HashMap::new(),
+            unattached: HashMap::new(),
+        };
+        for event in shipments::events_of_waybills(txn, partner, shipments).await? {
+            match event.shipment_id {
+                Some(id) => known.by_shipment.entry(id).or_default().push(event),
+                None => known
+                    .unattached
+                    .entry(event.waybill_no.clone())
+                    .or_default()
+                    .push(event),
+            }
+        }
+        Ok(known)
     }
-    // Which events move the shipment is decided before they are written, so each row is
-    // written once, with its `applied` flag.
-    let (mut track, mut applied) = fold(row, history, &late, &fresh);
-    let mut replays = Vec::new();
-    for event in &mut fresh {
-        event.applied = applied.contains(&event.id);
-        if !shipments::insert_event(txn, event).await? {
-            replays.push(event.id);
+
+    /// A shipment's events so far, and its waybill's unattached ones (`late`).
+    fn take(
+        &mut self,
+        shipment_id: Uuid,
+        waybill_no: &str,
+    ) -> (Vec<route_event::Model>, Vec<route_event::Model>) {
+        (
+            self.by_shipment.remove(&shipment_id).unwrap_or_default(),
+            self.unattached.remove(waybill_no).unwrap_or_default(),
+        )
+    }
+}
+
+/// What the new events of one locked shipment make of it: `late` (stored before the waybill was
+/// known) and `fresh` (about to be stored) folded over `history` (its events so far). Each fresh
+/// row carries its `applied` flag before it is written, so each is written once.
+struct Plan {
+    row: shipment::Model,
+    history: Vec<route_event::Model>,
+    late: Vec<route_event::Model>,
+    fresh: Vec<route_event::Model>,
+    track: Track,
+    /// The late and fresh events that moved it.
+    applied: HashSet<Uuid>,
+}
+
+impl Plan {
+    fn new(
+        row: shipment::Model,
+        history: Vec<route_event::Model>,
+        late: Vec<route_event::Model>,
+        mut fresh: Vec<route_event::Model>,
+    ) -> Self {
+        let (track, applied) = track::fold(&row, &history, &late, &fresh);
+        for event in &mut fresh {
+            event.applied = applied.contains(&event.id);
+        }
+        Self {
+            row,
+            history,
+            late,
+            fresh,
+            track,
+            applied,
         }
     }
-    if !replays.is_empty() {
-        // The partner event id is stored already under another waybill: a replay after all.
-        // Rare enough to fold again and correct the flags of the rows just written.
-        fresh.retain(|e| !replays.contains(&e.id));
-        outcome.duplicates = replays.len();
-        (track, applied) = fold(row, history, &late, &fresh);
-        let (now_applied, not_applied): (Vec<_>, Vec<_>) = fresh
-            .iter()
-            .filter(|e| e.applied != applied.contains(&e.id))
-            .map(|e| e.id)
-            .partition(|id| applied.contains(id));
-        shipments::set_applied(txn, &now_applied, true).await?;
-        shipments::set_applied(txn, &not_applied, false).await?;
-    }
-    outcome.stored = fresh.len();
-    let late_ids: Vec<Uuid> = late.iter().map(|e| e.id).collect();
-    let late_applied: Vec<Uuid> = late_ids
-        .iter()
-        .copied()
-        .filter(|id| applied.contains(id))
-        .collect();
-    shipments::attach(txn, row.id, &late_ids, &late_applied).await?;
-    outcome.change = record(txn, row, &track).await?;
-    Ok(outcome)
-}
 
-/// The shipment `row` with `history` as it stands, then `late` and `fresh` taken in the order
-/// they happened: a push of a whole route applies each step, not just the last. Returns the
-/// tracking and the ids of the new events that moved it.
-fn fold(
-    row: &shipment::Model,
-    history: &[route_event::Model],
-    late: &[route_event::Model],
-    fresh: &[route_event::Model],
-) -> (Track, HashSet<Uuid>) {
-    let mut track = Track::new(row, history);
-    let mut incoming: Vec<&route_event::Model> = late.iter().chain(fresh).collect();
-    incoming.sort_by_key(|e| (e.occurred_at, e.id));
-    let applied = incoming
-        .into_iter()
-        .filter(|e| track.fold(e))
-        .map(|e| e.id)
-        .collect();
-    (track, applied)
+    /// Once the new events are written (`replays`: those not stored, their partner event id
+    /// being stored already): attaches the late events and records the shipment's tracking.
+    /// Returns the status change, if any, and the new event that decided it.
+    async fn settle<C: ConnectionTrait>(
+        mut self,
+        txn: &C,
+        replays: &HashSet<Uuid>,
+    ) -> Result<Option<(StatusChange, Option<Uuid>)>, DbErr> {
+        if self.late.is_empty() && self.fresh.is_empty() {
+            return Ok(None);
+        }
+        if self.fresh.iter().any(|e| replays.contains(&e.id)) {
+            // The partner event id is stored already under another waybill: a replay after
+            // all. Rare enough to fold again and correct the flags of the rows just written.
+            self.fresh.retain(|e| !replays.contains(&e.id));
+            let (track, applied) = track::fold(&self.row, &self.history, &self.late, &self.fresh);
+            let (now_applied, not_applied): (Vec<_>, Vec<_>) = self
+                .fresh
+                .iter()
+                .filter(|e| e.applied != applied.contains(&e.id))
+                .map(|e| e.id)
+                .partition(|id| applied.contains(id));
+            shipments::set_applied(txn, &now_applied, true).await?;
+            shipments::set_applied(txn, &not_applied, false).await?;
+            self.track = track;
+            self.applied = applied;
+        }
+        if !self.late.is_empty() {
+            let late_ids: Vec<Uuid> = self.late.iter().map(|e| e.id).collect();
+            let late_applied: Vec<Uuid> = late_ids
+                .iter()
+                .copied()
+                .filter(|id| self.applied.contains(id))
+                .collect();
+            shipments::attach(txn, self.row.id, &late_ids, &late_applied).await?;
+        }
+        let deciding = self.track.deciding;
+        Ok(record(txn, &self.row, &self.track)
+            .await?
+            .map(|change| (change, deciding)))
+    }
 }
 
 /// Writes the shipment's new tracking, if it changed; a status change is returned for the
@@ -300,244 +381,4 @@ async fn record<C: ConnectionTrait>(
         op_code: tracking.last_op_code.unwrap_or_default(),
         at: track.deciding_at.unwrap_or_else(Utc::now),
     }))
-}
-
-fn status_of(text: &str) -> ShipmentStatus {
-    ShipmentStatus::parse(text).unwrap_or_else(|| {
-        tracing::warn!(
-            status = text,
-            "unknown stored shipment status read as pending"
-        );
-        ShipmentStatus::Pending
-    })
-}
-
-/// How far along the forward route a status is; `None` for the side states (`delivery_failed`,
-/// `exception`) and for `returned` and `cancelled`, which end the route elsewhere.
-fn rank(status: ShipmentStatus) -> Option<u8> {
-    match status {
-        ShipmentStatus::Pending => Some(0),
-        ShipmentStatus::PickedUp => Some(1),
-        ShipmentStatus::InTransit => Some(2),
-        ShipmentStatus::OutForDelivery => Some(3),
-        ShipmentStatus::Delivered => Some(4),
-        ShipmentStatus::DeliveryFailed
-        | ShipmentStatus::Returned
-        | ShipmentStatus::Cancelled
-        | ShipmentStatus::Exception => None,
-    }
-}
-
-/// A shipment's tracking as its events say. The status is the furthest forward step, unless a
-/// side state (`delivery_failed`, `exception`) happened after that step; a later forward step
-/// (a second delivery attempt, the parcel moving again) ends the side state. A final status ends
-/// everything: later events are stored but change nothing.
-struct Track {
-    status: ShipmentStatus,
-    /// The furthest forward step: (rank, when).
-    forward: Option<(u8, DateTime<Utc>)>,
-    /// The latest side state: (when, which).
-    side: Option<(DateTime<Utc>, ShipmentStatus)>,
-    last_op_code: Option<String>,
-    last_event_at: Option<DateTime<Utc>>,
-    delivered_at: Option<DateTime<Utc>>,
-    /// When the event behind the current status happened.
-    deciding_at: Option<DateTime<Utc>>,
-}
-
-impl Track {
-    fn new(row: &shipment::Model, history: &[route_event::Model]) -> Self {
-        let mut track = Self {
-            status: status_of(&row.status),
-            forward: None,
-            side: None,
-            last_op_code: row.last_op_code.clone(),
-            last_event_at: row.last_event_at,
-            delivered_at: row.delivered_at,
-            deciding_at: None,
-        };
-        for event in history {
-            track.note(status_of(&event.status), event.occurred_at);
-        }
-        track
-    }
-
-    /// Records a step in the forward and side summaries, without deciding anything.
-    fn note(&mut self, status: ShipmentStatus, at: DateTime<Utc>) {
-        if let Some(rank) = rank(status) {
-            if self.forward.is_none_or(|f| (rank, at) > f) {
-                self.forward = Some((rank, at));
-            }
-        } else if matches!(
-            status,
-            ShipmentStatus::DeliveryFailed | ShipmentStatus::Exception
-        ) && self.side.is_none_or(|(t, _)| at > t)
-        {
-            self.side = Some((at, status));
-        }
-    }
-
-    /// Takes one new event; returns whether it is now the one behind the shipment's status.
-    fn fold(&mut self, event: &route_event::Model) -> bool {
-        let at = event.occurred_at;
-        self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
-        if self.status.is_final() {
-            return false;
-        }
-        let status = status_of(&event.status);
-        let decided = if status.is_final() {
-            // Delivered, returned or cancelled ends the route whenever it comes.
-            self.status = status;
-            true
-        } else {
-            self.note(status, at);
-            let (next, when) = match (self.forward, self.side) {
-                (_, Some((side_at, side))) if self.forward.is_none_or(|(_, f)| side_at > f) => {
-                    (side, side_at)
-                }
-                (Some((rank, f)), _) => (forward_status(rank), f),
-                (None, _) => (self.status, at),
-            };
-            self.status = next;
-            next == status && when == at
-        };
-        if decided {
-            self.last_op_code = Some(event.op_code.clone());
-            self.deciding_at = Some(at);
-            if status == ShipmentStatus::Delivered {
-                self.delivered_at = Some(at);
-            }
-        }
-        decided
-    }
-
-    fn tracking(&self) -> Tracking {
-        Tracking {
-            status: self.status,
-            last_op_code: self.last_op_code.clone(),
-            last_event_at: self.last_event_at,
-            delivered_at: self.delivered_at,
-        }
-    }
-}
-
-fn forward_status(rank: u8) -> ShipmentStatus {
-    match rank {
-        0 => ShipmentStatus::Pending,
-        1 => ShipmentStatus::PickedUp,
-        2 => ShipmentStatus::InTransit,
-        3 => ShipmentStatus::OutForDelivery,
-        _ => ShipmentStatus::Delivered,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Duration;
-
-    fn row() -> shipment::Model {
-        let now = Utc::now();
-        shipment::Model {
-            id: Uuid::now_v7(),
-            application_id: Uuid::now_v7(),
-            leg: "materials".into(),
-            partner: "sf".into(),
-            order_id: "BB1".into(),
-            order_status: "created".into(),
-            status: "pending".into(),
-            last_op_code: None,
-            waybill_no: Some("SF1".into()),
-            courier_name: None,
-            courier_phone: None,
-            sender: "{}".into(),
-            recipient: "{}".into(),
-            pickup_date: None,
-            pickup_slot: None,
-            pickup_from: None,
-            pickup_until: None,
-            last_event_at: None,
-            delivered_at: None,
-            last_error: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    fn event(status: ShipmentStatus, minutes: i64) -> route_event::Model {
-        route_event::Model {
-            id: Uuid::now_v7(),
-            partner: "sf".into(),
-            partner_event_id: Uuid::now_v7().to_string(),
-            waybill_no: "SF1".into(),
-            shipment_id: None,
-            op_code: status.as_str().chars().take(4).collect(),
-            status: status.as_str().into(),
-            occurred_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap()
-                + Duration::minutes(minutes),
-            location: None,
-            description: String::new(),
-            raw: "{}".into(),
-            applied: false,
-            received_at: Utc::now(),
-        }
-    }
-
-    /// Folds `(status, minute)` steps in the given arrival order: the final status and which
-    /// steps applied.
-    fn run(steps: &[(ShipmentStatus, i64)]) -> (ShipmentStatus, Vec<bool>) {
-        let mut track = Track::new(&row(), &[]);
-        let applied = steps
-            .iter()
-            .map(|&(s, m)| track.fold(&event(s, m)))
-            .collect();
-        (track.status, applied)
-    }
-
-    use ShipmentStatus::*;
-
-    #[test]
-    fn steps_in_order_each_apply() {
-        let (status, applied) = run(&[(PickedUp, 0), (InTransit, 10), (Delivered, 20)]);
-        assert_eq!(status, Delivered);
-        assert_eq!(applied, [true, true, true]);
-    }
-
-    #[test]
-    fn a_late_step_never_moves_a_shipment_backwards() {
-        let (status, applied) = run(&[(InTransit, 10), (PickedUp, 0)]);
-        assert_eq!(status, InTransit);
-        assert_eq!(applied, [true, false]);
-        let (status, applied) = run(&[(Delivered, 20), (PickedUp, 0), (Exception, 30)]);
-        assert_eq!(status, Delivered);
-        assert_eq!(applied, [true, false, false]);
-    }
-
-    #[test]
-    fn side_states_hold_until_a_later_forward_step() {
-        let (status, applied) = run(&[
-            (OutForDelivery, 0),
-            (DeliveryFailed, 10),
-            (OutForDelivery, 20),
-            (Delivered, 30),
-        ]);
-        assert_eq!(status, Delivered);
-        assert_eq!(applied, [true, true, true, true]);
-        // An exception older than the step already known changes nothing.
-        let (status, applied) = run(&[(InTransit, 10), (Exception, 5)]);
-        assert_eq!(status, InTransit);
-        assert_eq!(applied, [true, false]);
-        // A late forward step that happened before the exception leaves the exception.
-        let (status, applied) = run(&[(Exception, 30), (InTransit, 10)]);
-        assert_eq!(status, Exception);
-        assert_eq!(applied, [true, false]);
-    }
-
-    #[test]
-    fn returned_and_cancelled_are_final() {
-        let (status, applied) = run(&[(InTransit, 0), (Returned, 10), (Delivered, 20)]);
-        assert_eq!(status, Returned);
-        assert_eq!(applied, [true, true, false]);
-    }
 }

@@ -7,8 +7,10 @@ pub mod ingest;
 pub mod manifest;
 pub mod orders;
 pub mod progress;
+pub mod pushes;
 pub mod receipts;
 pub mod reconcile;
+pub mod track;
 
 use std::collections::HashMap;
 use std::sync::Arc;

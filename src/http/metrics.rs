@@ -20,6 +20,7 @@ pub struct Metrics {
     job_wait: HistogramVec,
     webhook_rejected: IntCounterVec,
     webhook_events: IntCounterVec,
+    webhook_batch: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -104,6 +105,15 @@ impl Metrics {
             &["partner", "outcome"],
         )
         .expect("valid metric");
+        let webhook_batch = HistogramVec::new(
+            HistogramOpts::new(
+                "webhook_batch_pushes",
+                "Partner pushes written in one transaction (group commit), by partner",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),
+            &["partner"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -114,6 +124,7 @@ impl Metrics {
             Box::new(job_wait.clone()),
             Box::new(webhook_rejected.clone()),
             Box::new(webhook_events.clone()),
+            Box::new(webhook_batch.clone()),
         ] {
             registry.register(collector).expect("metrics register once");
         }
@@ -128,6 +139,7 @@ impl Metrics {
             job_wait,
             webhook_rejected,
             webhook_events,
+            webhook_batch,
         }
     }
 
@@ -223,5 +235,12 @@ impl Metrics {
                 .with_label_values(&[partner, outcome])
                 .inc_by(count as u64);
         }
+    }
+
+    /// `pushes` partner pushes were written in one transaction.
+    pub fn webhook_batch(&self, partner: &str, pushes: usize) {
+        self.webhook_batch
+            .with_label_values(&[partner])
+            .observe(pushes as f64);
     }
 }

@@ -223,6 +223,11 @@ pub async fn set_order_status<C: ConnectionTrait>(
 use crate::integrations::courier::{ALL_STATUSES, RouteEvent, ShipmentStatus};
 use sea_orm::sea_query::{OnConflict, UnionType};
 use sea_orm::{Condition, QuerySelect, QueryTrait};
+use std::collections::{BTreeMap, HashSet};
+
+/// Rows per multi-row INSERT: 14 columns each stays well inside SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters.
+const INSERT_CHUNK: usize = 500;
 
 /// Tracking statuses no event moves a shipment out of.
 pub fn final_statuses() -> Vec<&'static str> {
@@ -233,21 +238,33 @@ pub fn final_statuses() -> Vec<&'static str> {
         .collect()
 }
 
-/// The shipment of a partner's waybill (the newest, should a waybill ever repeat), held for the
-/// rest of the write transaction: `FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite.
-pub async fn lock_by_waybill<C: ConnectionTrait>(
+/// The shipments of these waybills of `partner` (the newest of each, should a waybill ever
+/// repeat), keyed by waybill and held for the rest of the write transaction: `FOR UPDATE` on
+/// PostgreSQL, in waybill order so that concurrent callers lock alike; `BEGIN IMMEDIATE` on
+/// SQLite.
+pub async fn lock_by_waybills<C: ConnectionTrait>(
     db: &C,
     partner: &str,
-    waybill_no: &str,
-) -> Result<Option<shipment::Model>, DbErr> {
+    waybills: &[&str],
+) -> Result<BTreeMap<String, shipment::Model>, DbErr> {
+    let mut newest = BTreeMap::new();
+    if waybills.is_empty() {
+        return Ok(newest);
+    }
     let mut query = shipment::Entity::find()
         .filter(shipment::Column::Partner.eq(partner))
-        .filter(shipment::Column::WaybillNo.eq(waybill_no))
+        .filter(shipment::Column::WaybillNo.is_in(waybills.iter().copied()))
+        .order_by_asc(shipment::Column::WaybillNo)
         .order_by_desc(shipment::Column::Id);
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         query = query.lock_exclusive();
     }
-    query.one(db).await
+    for row in query.all(db).await? {
+        if let Some(waybill_no) = row.waybill_no.clone() {
+            newest.entry(waybill_no).or_insert(row);
+        }
+    }
+    Ok(newest)
 }
 
 /// As `find`, holding the row for the rest of the write transaction.
@@ -284,14 +301,19 @@ pub fn event_row(
     }
 }
 
-/// Stores a route event unless an event with its partner event id is stored already. Returns
-/// whether it was stored (false: a replay).
-pub async fn insert_event<C: ConnectionTrait>(
+/// Stores route events, each unless an event with its partner event id is stored already
+/// (earlier, or earlier in `rows`). Returns the ids of the rows not stored: the replays.
+pub async fn insert_events<C: ConnectionTrait>(
     db: &C,
-    row: &route_event::Model,
-) -> Result<bool, DbErr> {
-    let active: route_event::ActiveModel = row.clone().into();
-    let inserted = route_event::Entity::insert(active)
+    rows: &[&route_event::Model],
+) -> Result<HashSet<Uuid>, DbErr> {
+    let mut stored = 0;
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        stored += route_event::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|row| route_event::ActiveModel::from((*row).clone())),
+        )
         .on_conflict(
             OnConflict::columns([
                 route_event::Column::Partner,
@@ -302,7 +324,26 @@ pub async fn insert_event<C: ConnectionTrait>(
         )
         .exec_without_returning(db)
         .await?;
-    Ok(inserted > 0)
+    }
+    if stored as usize == rows.len() {
+        return Ok(HashSet::new());
+    }
+    // Some were replays: a second read says which (rare: a replay of an event already stored
+    // is usually caught before the insert).
+    let mut replays: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let written = route_event::Entity::find()
+            .select_only()
+            .column(route_event::Column::Id)
+            .filter(route_event::Column::Id.is_in(chunk.iter().map(|row| row.id)))
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+        for id in written {
+            replays.remove(&id);
+        }
+    }
+    Ok(replays)
 }
 
 /// The stored events of these shipments, in the order they happened.
@@ -321,25 +362,27 @@ pub async fn events_of<C: ConnectionTrait>(
         .await
 }
 
-/// In one read, the events of shipment `shipment_id` and those stored for its `waybill_no`
-/// while no shipment had it (`shipment_id` still empty), in the order they happened.
-pub async fn events_of_waybill<C: ConnectionTrait>(
+/// In one read, the events of these shipments and those stored for their waybills while no
+/// shipment had them (`shipment_id` still empty), in the order they happened.
+pub async fn events_of_waybills<C: ConnectionTrait>(
     db: &C,
     partner: &str,
-    waybill_no: &str,
-    shipment_id: Uuid,
+    shipments: &[(Uuid, &str)],
 ) -> Result<Vec<route_event::Model>, DbErr> {
+    if shipments.is_empty() {
+        return Ok(Vec::new());
+    }
     // A UNION ALL rather than an OR: each half has its own index whatever the planner thinks
     // of the table. PostgreSQL planned the OR once as a sequential scan, while the table was
     // still empty, and kept that plan for the connection's prepared statement.
     let mut query = route_event::Entity::find()
-        .filter(route_event::Column::ShipmentId.eq(shipment_id))
+        .filter(route_event::Column::ShipmentId.is_in(shipments.iter().map(|(id, _)| *id)))
         .into_query();
     query.union(
         UnionType::All,
         route_event::Entity::find()
             .filter(route_event::Column::Partner.eq(partner))
-            .filter(route_event::Column::WaybillNo.eq(waybill_no))
+            .filter(route_event::Column::WaybillNo.is_in(shipments.iter().map(|(_, w)| *w)))
             .filter(route_event::Column::ShipmentId.is_null())
             .into_query(),
     );

@@ -1059,3 +1059,131 @@ async fn pushes_dropped_entirely_are_caught_up_by_the_scheduled_reconciliation()
         ["schedule_pickup", "pick_up", "originals_delivered"]
     );
 }
+
+/// Pushes that arrive together are written together: each keeps its own report.
+#[tokio::test]
+async fn pushes_ingested_together_each_get_their_own_report() {
+    let app = spawn_app().await;
+    let (_, first_case) = case_of(&app, "batch-one").await;
+    let (_, second_case) = case_of(&app, "batch-two").await;
+    let one = shipment_of(&app, first_case, LEG_MATERIALS, Some("SF3200000000001")).await;
+    let two = shipment_of(&app, second_case, LEG_MATERIALS, Some("SF3200000000002")).await;
+    let t = base_time();
+    let a = [
+        event("SF3200000000001", "b-1", ShipmentStatus::PickedUp, t),
+        event(
+            "SF3200000000002",
+            "b-2",
+            ShipmentStatus::InTransit,
+            t + Duration::hours(1),
+        ),
+    ];
+    let b = [
+        // The same event as the first push carries, an unknown waybill's, and a later step.
+        a[0].clone(),
+        event("SF3299999999999", "b-3", ShipmentStatus::PickedUp, t),
+        event(
+            "SF3200000000001",
+            "b-4",
+            ShipmentStatus::Delivered,
+            t + Duration::hours(2),
+        ),
+    ];
+    let empty: [RouteEvent; 0] = [];
+    let reports = ingest::ingest_pushes(db(&app), "sf", &[&a, &b, &empty])
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 3);
+    assert_eq!(
+        (
+            reports[0].stored,
+            reports[0].duplicates,
+            reports[0].unknown_waybill
+        ),
+        (2, 0, 0)
+    );
+    assert_eq!(
+        (
+            reports[1].stored,
+            reports[1].duplicates,
+            reports[1].unknown_waybill
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(reports[2], IngestReport::default());
+    // Each move is reported with the push whose event made it.
+    let moved = |report: &IngestReport| -> Vec<(Uuid, ShipmentStatus)> {
+        report
+            .changes
+            .iter()
+            .map(|c| (c.shipment_id, c.new))
+            .collect()
+    };
+    assert_eq!(moved(&reports[0]), [(two.id, ShipmentStatus::InTransit)]);
+    assert_eq!(moved(&reports[1]), [(one.id, ShipmentStatus::Delivered)]);
+
+    assert_eq!(reload(&app, one.id).await.status, "delivered");
+    assert_eq!(reload(&app, two.id).await.status, "in_transit");
+    assert_eq!(event_count(&app).await, 4);
+    let unknown = stored(&app, "SF3299999999999").await;
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].shipment_id, None);
+}
+
+/// One SF push per event, every step of several shipments at once, newest step first and each
+/// push sent twice: every push is answered, every event stored once, and every shipment ends
+/// where its own events say.
+#[tokio::test]
+async fn a_burst_of_concurrent_pushes_lands_each_event_once() {
+    let app = spawn_app().await;
+    let t = base_time();
+    let steps = [("50", 0), ("30", 1), ("44", 2), ("80", 3)];
+    let mut rows = Vec::new();
+    let mut forms = Vec::new();
+    for i in 0..6u64 {
+        let (_, application) = case_of(&app, &format!("burst-{i}")).await;
+        let waybill = format!("SF33000000000{i:02}");
+        rows.push(shipment_of(&app, application, LEG_MATERIALS, Some(&waybill)).await);
+        for (op_code, hours) in steps.iter().rev() {
+            let at = t + Duration::hours(*hours);
+            let id = 158_900_000_000_000u64 + i * 10 + *hours as u64;
+            let msg = json!({"Body": {"WaybillRoute": [{
+                "mailno": waybill, "acceptAddress": "杭州市", "reasonName": "",
+                "orderid": "x", "acceptTime": format_china_time(at), "remark": op_code,
+                "opCode": op_code, "id": id.to_string(), "reasonCode": ""}]}})
+            .to_string();
+            for _ in 0..2 {
+                forms.push(signed_push(&msg, DEV_SF_CHECK_WORD));
+            }
+        }
+    }
+    let query = format!("?secret={DEV_SF_WEBHOOK_SECRET}");
+    let sends = forms.iter().map(|form| post_push(&app, &query, form));
+    for response in futures_util::future::join_all(sends).await {
+        sf_answer(response, 200, "0000").await;
+    }
+
+    assert_eq!(event_count(&app).await, 24);
+    for row in &rows {
+        let after = reload(&app, row.id).await;
+        assert_eq!(after.status, "delivered", "{}", after.order_id);
+        assert_eq!(after.last_op_code.as_deref(), Some("80"));
+        assert_eq!(after.delivered_at, Some(t + Duration::hours(3)));
+        let events = stored(&app, row.waybill_no.as_deref().unwrap()).await;
+        assert_eq!(events.len(), 4);
+        assert!(events.iter().all(|e| e.shipment_id == Some(row.id)));
+        let applied: Vec<&str> = events
+            .iter()
+            .filter(|e| e.applied)
+            .map(|e| e.op_code.as_str())
+            .collect();
+        assert!(applied.contains(&"80"), "{applied:?}");
+    }
+    let metrics = metrics(&app).await;
+    for line in [
+        r#"beebox_webhook_events_total{outcome="stored",partner="sf"} 24"#,
+        r#"beebox_webhook_events_total{outcome="duplicate",partner="sf"} 24"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+}

@@ -1,0 +1,275 @@
+//! A shipment's tracking as its route events say, whatever order they came in: a late event never
+//! moves it backwards, and nothing moves it out of a final status. Pure: `ingest` reads and
+//! writes, this decides.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::integrations::courier::ShipmentStatus;
+use crate::store::shipments::{Tracking, route_event, shipment};
+
+/// The shipment `row` with `history` as it stands, then `late` and `fresh` taken in the order
+/// they happened: a push of a whole route applies each step, not just the last. Returns the
+/// tracking and the ids of the new events that moved it.
+pub fn fold(
+    row: &shipment::Model,
+    history: &[route_event::Model],
+    late: &[route_event::Model],
+    fresh: &[route_event::Model],
+) -> (Track, HashSet<Uuid>) {
+    let mut track = Track::new(row, history);
+    let mut incoming: Vec<&route_event::Model> = late.iter().chain(fresh).collect();
+    incoming.sort_by_key(|e| (e.occurred_at, e.id));
+    let applied = incoming
+        .into_iter()
+        .filter(|e| track.fold(e))
+        .map(|e| e.id)
+        .collect();
+    (track, applied)
+}
+
+pub fn status_of(text: &str) -> ShipmentStatus {
+    ShipmentStatus::parse(text).unwrap_or_else(|| {
+        tracing::warn!(
+            status = text,
+            "unknown stored shipment status read as pending"
+        );
+        ShipmentStatus::Pending
+    })
+}
+
+/// How far along the forward route a status is; `None` for the side states (`delivery_failed`,
+/// `exception`) and for `returned` and `cancelled`, which end the route elsewhere.
+fn rank(status: ShipmentStatus) -> Option<u8> {
+    match status {
+        ShipmentStatus::Pending => Some(0),
+        ShipmentStatus::PickedUp => Some(1),
+        ShipmentStatus::InTransit => Some(2),
+        ShipmentStatus::OutForDelivery => Some(3),
+        ShipmentStatus::Delivered => Some(4),
+        ShipmentStatus::DeliveryFailed
+        | ShipmentStatus::Returned
+        | ShipmentStatus::Cancelled
+        | ShipmentStatus::Exception => None,
+    }
+}
+
+/// A shipment's tracking as its events say. The status is the furthest forward step, unless a
+/// side state (`delivery_failed`, `exception`) happened after that step; a later forward step
+/// (a second delivery attempt, the parcel moving again) ends the side state. A final status ends
+/// everything: later events are stored but change nothing.
+pub struct Track {
+    pub status: ShipmentStatus,
+    /// The furthest forward step: (rank, when).
+    forward: Option<(u8, DateTime<Utc>)>,
+    /// The latest side state: (when, which).
+    side: Option<(DateTime<Utc>, ShipmentStatus)>,
+    last_op_code: Option<String>,
+    last_event_at: Option<DateTime<Utc>>,
+    delivered_at: Option<DateTime<Utc>>,
+    /// When the event behind the current status happened.
+    pub deciding_at: Option<DateTime<Utc>>,
+    /// The stored id of that event, when it is one of the new ones.
+    pub deciding: Option<Uuid>,
+}
+
+impl Track {
+    pub fn new(row: &shipment::Model, history: &[route_event::Model]) -> Self {
+        let mut track = Self {
+            status: status_of(&row.status),
+            forward: None,
+            side: None,
+            last_op_code: row.last_op_code.clone(),
+            last_event_at: row.last_event_at,
+            delivered_at: row.delivered_at,
+            deciding_at: None,
+            deciding: None,
+        };
+        for event in history {
+            track.note(status_of(&event.status), event.occurred_at);
+        }
+        track
+    }
+
+    /// Records a step in the forward and side summaries, without deciding anything.
+    fn note(&mut self, status: ShipmentStatus, at: DateTime<Utc>) {
+        if let Some(rank) = rank(status) {
+            if self.forward.is_none_or(|f| (rank, at) > f) {
+                self.forward = Some((rank, at));
+            }
+        } else if matches!(
+            status,
+            ShipmentStatus::DeliveryFailed | ShipmentStatus::Exception
+        ) && self.side.is_none_or(|(t, _)| at > t)
+        {
+            self.side = Some((at, status));
+        }
+    }
+
+    /// Takes one new event; returns whether it is now the one behind the shipment's status.
+    pub fn fold(&mut self, event: &route_event::Model) -> bool {
+        let at = event.occurred_at;
+        self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
+        if self.status.is_final() {
+            return false;
+        }
+        let status = status_of(&event.status);
+        let decided = if status.is_final() {
+            // Delivered, returned or cancelled ends the route whenever it comes.
+            self.status = status;
+            true
+        } else {
+            self.note(status, at);
+            let (next, when) = match (self.forward, self.side) {
+                (_, Some((side_at, side))) if self.forward.is_none_or(|(_, f)| side_at > f) => {
+                    (side, side_at)
+                }
+                (Some((rank, f)), _) => (forward_status(rank), f),
+                (None, _) => (self.status, at),
+            };
+            self.status = next;
+            next == status && when == at
+        };
+        if decided {
+            self.last_op_code = Some(event.op_code.clone());
+            self.deciding_at = Some(at);
+            self.deciding = Some(event.id);
+            if status == ShipmentStatus::Delivered {
+                self.delivered_at = Some(at);
+            }
+        }
+        decided
+    }
+
+    pub fn tracking(&self) -> Tracking {
+        Tracking {
+            status: self.status,
+            last_op_code: self.last_op_code.clone(),
+            last_event_at: self.last_event_at,
+            delivered_at: self.delivered_at,
+        }
+    }
+}
+
+fn forward_status(rank: u8) -> ShipmentStatus {
+    match rank {
+        0 => ShipmentStatus::Pending,
+        1 => ShipmentStatus::PickedUp,
+        2 => ShipmentStatus::InTransit,
+        3 => ShipmentStatus::OutForDelivery,
+        _ => ShipmentStatus::Delivered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn row() -> shipment::Model {
+        let now = Utc::now();
+        shipment::Model {
+            id: Uuid::now_v7(),
+            application_id: Uuid::now_v7(),
+            leg: "materials".into(),
+            partner: "sf".into(),
+            order_id: "BB1".into(),
+            order_status: "created".into(),
+            status: "pending".into(),
+            last_op_code: None,
+            waybill_no: Some("SF1".into()),
+            courier_name: None,
+            courier_phone: None,
+            sender: "{}".into(),
+            recipient: "{}".into(),
+            pickup_date: None,
+            pickup_slot: None,
+            pickup_from: None,
+            pickup_until: None,
+            last_event_at: None,
+            delivered_at: None,
+            last_error: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn event(status: ShipmentStatus, minutes: i64) -> route_event::Model {
+        route_event::Model {
+            id: Uuid::now_v7(),
+            partner: "sf".into(),
+            partner_event_id: Uuid::now_v7().to_string(),
+            waybill_no: "SF1".into(),
+            shipment_id: None,
+            op_code: status.as_str().chars().take(4).collect(),
+            status: status.as_str().into(),
+            occurred_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+                + Duration::minutes(minutes),
+            location: None,
+            description: String::new(),
+            raw: "{}".into(),
+            applied: false,
+            received_at: Utc::now(),
+        }
+    }
+
+    /// Folds `(status, minute)` steps in the given arrival order: the final status and which
+    /// steps applied.
+    fn run(steps: &[(ShipmentStatus, i64)]) -> (ShipmentStatus, Vec<bool>) {
+        let mut track = Track::new(&row(), &[]);
+        let applied = steps
+            .iter()
+            .map(|&(s, m)| track.fold(&event(s, m)))
+            .collect();
+        (track.status, applied)
+    }
+
+    use ShipmentStatus::*;
+
+    #[test]
+    fn steps_in_order_each_apply() {
+        let (status, applied) = run(&[(PickedUp, 0), (InTransit, 10), (Delivered, 20)]);
+        assert_eq!(status, Delivered);
+        assert_eq!(applied, [true, true, true]);
+    }
+
+    #[test]
+    fn a_late_step_never_moves_a_shipment_backwards() {
+        let (status, applied) = run(&[(InTransit, 10), (PickedUp, 0)]);
+        assert_eq!(status, InTransit);
+        assert_eq!(applied, [true, false]);
+        let (status, applied) = run(&[(Delivered, 20), (PickedUp, 0), (Exception, 30)]);
+        assert_eq!(status, Delivered);
+        assert_eq!(applied, [true, false, false]);
+    }
+
+    #[test]
+    fn side_states_hold_until_a_later_forward_step() {
+        let (status, applied) = run(&[
+            (OutForDelivery, 0),
+            (DeliveryFailed, 10),
+            (OutForDelivery, 20),
+            (Delivered, 30),
+        ]);
+        assert_eq!(status, Delivered);
+        assert_eq!(applied, [true, true, true, true]);
+        // An exception older than the step already known changes nothing.
+        let (status, applied) = run(&[(InTransit, 10), (Exception, 5)]);
+        assert_eq!(status, InTransit);
+        assert_eq!(applied, [true, false]);
+        // A late forward step that happened before the exception leaves the exception.
+        let (status, applied) = run(&[(Exception, 30), (InTransit, 10)]);
+        assert_eq!(status, Exception);
+        assert_eq!(applied, [true, false]);
+    }
+
+    #[test]
+    fn returned_and_cancelled_are_final() {
+        let (status, applied) = run(&[(InTransit, 0), (Returned, 10), (Delivered, 20)]);
+        assert_eq!(status, Returned);
+        assert_eq!(applied, [true, true, false]);
+    }
+}
