@@ -51,6 +51,9 @@ pub async fn connect(config: &DatabaseConfig, url: &str) -> Result<DatabaseConne
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         // Statements are logged by our own spans; sqlx's logging could echo values.
         .sqlx_logging(false)
+        // sqlx pings every connection it hands out by default: a round trip more per
+        // transaction. Only a connection idle long enough to have been dropped is pinged.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
