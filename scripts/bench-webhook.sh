@@ -141,11 +141,14 @@ table_stats() {
     where relname = 'shipment_events'"
 }
 stats_before=$(table_stats)
+batches() { curl -fs "$base/metrics" | awk '/^beebox_webhook_batch_pushes_(sum|count)/ {printf "%s ", $2}'; }
+batches_before=$(batches)
 py cpu >"$work/cpu-before.json"
 wrk -t "$threads" -c "$connections" -d "${seconds}s" -s scripts/bench_webhook.lua \
   "$base$path" -- "$work/wrk.bodies" "$threads" >"$work/wrk.txt"
 py cpu >"$work/cpu-after.json"
 stats_after=$(table_stats)
+batches_after=$(batches)
 wait "$sampler"
 sed -n 's/^WRK_JSON //p' "$work/wrk.txt" >"$work/wrk.json"
 python3 -c 'import json,sys; w=json.load(open(sys.argv[1])); sys.exit(w["out_of_bodies"] > 0)' \
@@ -174,6 +177,10 @@ read -r scans1 tuples1 inserts1 <<<"$stats_after"
 inserted=$((inserts1 - inserts0))
 echo "  shipment_events: $((scans1 - scans0)) sequential scans reading $((tuples1 - tuples0)) rows" \
   "for $inserted rows inserted ($(((tuples1 - tuples0) / (inserted > 0 ? inserted : 1))) rows read per event)"
+read -r pushed0 batched0 <<<"$batches_before"
+read -r pushed1 batched1 <<<"$batches_after"
+echo "  group commit: $((batched1 - batched0)) transactions for $((pushed1 - pushed0)) pushes" \
+  "($(python3 -c "print(round(($pushed1 - $pushed0) / max(1, $batched1 - $batched0), 2))") pushes each)"
 echo "  after the run: $(sql -c "select count(*) || ' events stored, ' ||
   count(*) filter (where shipment_id is null) || ' unmatched' from shipment_events")," \
   "$(sql -c "select string_agg(state || ' ' || n, ', ') from (select state, count(*) n
