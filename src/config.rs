@@ -456,6 +456,9 @@ pub struct CourierConfig {
     pub reconcile_after_hours: u64,
     /// How often reconciliation runs.
     pub reconcile_every_secs: u64,
+    /// Route pushes written at once by this instance, each transaction taking every push queued
+    /// meanwhile (group commit).
+    pub push_writers: usize,
     /// An open shipment with no movement for this long is listed as a problem.
     pub stuck_after_hours: u64,
     /// A delivered result the citizen has not confirmed is confirmed after this long.
@@ -482,6 +485,7 @@ impl Default for CourierConfig {
             pickup_days: 7,
             reconcile_after_hours: 4,
             reconcile_every_secs: 900,
+            push_writers: 8,
             stuck_after_hours: 48,
             auto_confirm_hours: 72,
             dispatch_cutoffs: vec!["10:00".into(), "16:00".into()],
@@ -865,6 +869,9 @@ impl Config {
                 "courier.dispatch_cutoffs",
                 "each must be HH:MM, at least one",
             );
+        }
+        if !(1..=64).contains(&self.courier.push_writers) {
+            problem("courier.push_writers", "must be between 1 and 64");
         }
         if !(1..=30).contains(&self.courier.pickup_days) {
             problem("courier.pickup_days", "must be between 1 and 30");

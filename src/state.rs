@@ -62,7 +62,7 @@ impl AppState {
     ) -> Self {
         Self {
             couriers,
-            pushes: PushQueue::new(metrics.clone()),
+            pushes: PushQueue::new(metrics.clone(), config.courier.push_writers),
             wechat: WechatClient::new(&config.wechat),
             mailer,
             shutdown: CancellationToken::new(),

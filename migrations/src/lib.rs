@@ -15,6 +15,7 @@ mod m20261128_000010_shipments;
 mod m20261128_000011_reception_batches;
 mod m20261128_000012_department_results;
 mod m20261128_000013_shipment_events_by_shipment;
+mod m20261129_000014_jobs_partial_indexes;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_reception_batches::Migration),
             Box::new(m20261128_000012_department_results::Migration),
             Box::new(m20261128_000013_shipment_events_by_shipment::Migration),
+            Box::new(m20261129_000014_jobs_partial_indexes::Migration),
         ]
     }
 }

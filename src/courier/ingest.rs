@@ -176,9 +176,18 @@ pub async fn ingest_pushes(
             report.stored += 1;
         }
     }
+    let mut settled = Vec::new();
+    let mut firsts = Vec::new();
     for plan in plans {
         let first = plan.fresh.first().and_then(|e| origins.get(&e.id).copied());
-        if let Some((change, deciding)) = plan.settle(&txn, &replays).await? {
+        if let Some(done) = plan.settle(&txn, &replays).await? {
+            settled.push(done);
+            firsts.push(first);
+        }
+    }
+    write_tracking(&txn, &settled).await?;
+    for (done, first) in settled.into_iter().zip(firsts) {
+        if let Some((change, deciding)) = done.change {
             on_status_changed(&txn, &change).await?;
             let origin = deciding.and_then(|id| origins.get(&id).copied());
             reports[origin.or(first).unwrap_or(0)].changes.push(change);
@@ -206,9 +215,12 @@ pub async fn match_unknown(
     let (history, late) = known.take(row.id, waybill_no);
     report.stored = late.len();
     let plan = Plan::new(row, history, late, Vec::new());
-    if let Some((change, _)) = plan.settle(&txn, &HashSet::new()).await? {
-        on_status_changed(&txn, &change).await?;
-        report.changes.push(change);
+    if let Some(done) = plan.settle(&txn, &HashSet::new()).await? {
+        write_tracking(&txn, std::slice::from_ref(&done)).await?;
+        if let Some((change, _)) = done.change {
+            on_status_changed(&txn, &change).await?;
+            report.changes.push(change);
+        }
     }
     txn.commit().await?;
     Ok(report)
@@ -299,13 +311,13 @@ impl Plan {
     }
 
     /// Once the new events are written (`replays`: those not stored, their partner event id
-    /// being stored already): attaches the late events and records the shipment's tracking.
-    /// Returns the status change, if any, and the new event that decided it.
+    /// being stored already): attaches the late events, and returns the shipment's new
+    /// tracking for `write_tracking`, if it changed.
     async fn settle<C: ConnectionTrait>(
         mut self,
         txn: &C,
         replays: &HashSet<Uuid>,
-    ) -> Result<Option<(StatusChange, Option<Uuid>)>, DbErr> {
+    ) -> Result<Option<Settled>, DbErr> {
         if self.late.is_empty() && self.fresh.is_empty() {
             return Ok(None);
         }
@@ -334,51 +346,63 @@ impl Plan {
                 .collect();
             shipments::attach(txn, self.row.id, &late_ids, &late_applied).await?;
         }
-        let deciding = self.track.deciding;
-        Ok(record(txn, &self.row, &self.track)
-            .await?
-            .map(|change| (change, deciding)))
+        Ok(Settled::new(self.row, &self.track))
     }
 }
 
-/// Writes the shipment's new tracking, if it changed; a status change is returned for the
-/// application side.
-async fn record<C: ConnectionTrait>(
-    txn: &C,
-    row: &shipment::Model,
-    track: &Track,
-) -> Result<Option<StatusChange>, DbErr> {
-    let old = status_of(&row.status);
-    let tracking = track.tracking();
-    let before = Tracking {
-        status: old,
-        last_op_code: row.last_op_code.clone(),
-        last_event_at: row.last_event_at,
-        delivered_at: row.delivered_at,
-    };
-    if tracking == before {
-        return Ok(None);
+/// A shipment whose tracking changed: what to write, and the status change it makes (with the
+/// new event that decided it), if its status moved.
+struct Settled {
+    row: shipment::Model,
+    tracking: Tracking,
+    change: Option<(StatusChange, Option<Uuid>)>,
+}
+
+impl Settled {
+    fn new(row: shipment::Model, track: &Track) -> Option<Self> {
+        let old = status_of(&row.status);
+        let tracking = track.tracking();
+        let before = Tracking {
+            status: old,
+            last_op_code: row.last_op_code.clone(),
+            last_event_at: row.last_event_at,
+            delivered_at: row.delivered_at,
+        };
+        if tracking == before {
+            return None;
+        }
+        let change = (tracking.status != old).then(|| {
+            let change = StatusChange {
+                shipment_id: row.id,
+                application_id: row.application_id,
+                leg: row.leg.clone(),
+                partner: row.partner.clone(),
+                waybill_no: row.waybill_no.clone().unwrap_or_default(),
+                old,
+                new: tracking.status,
+                op_code: tracking.last_op_code.clone().unwrap_or_default(),
+                at: track.deciding_at.unwrap_or_else(Utc::now),
+            };
+            (change, track.deciding)
+        });
+        Some(Self {
+            row,
+            tracking,
+            change,
+        })
     }
-    if !shipments::set_tracking(txn, row, &tracking).await? {
-        // The row is locked for this transaction (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so
+}
+
+/// Writes the new tracking of every settled shipment, in one statement on PostgreSQL.
+async fn write_tracking<C: ConnectionTrait>(txn: &C, settled: &[Settled]) -> Result<(), DbErr> {
+    let rows: Vec<(&shipment::Model, &Tracking)> =
+        settled.iter().map(|s| (&s.row, &s.tracking)).collect();
+    if !shipments::set_trackings(txn, &rows).await? {
+        // The rows are locked for this transaction (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so
         // this means a writer that bypassed the lock.
-        return Err(DbErr::Custom(format!(
-            "shipment {} changed while its events were applied",
-            row.id
-        )));
+        return Err(DbErr::Custom(
+            "a shipment changed while its events were applied".into(),
+        ));
     }
-    if tracking.status == old {
-        return Ok(None);
-    }
-    Ok(Some(StatusChange {
-        shipment_id: row.id,
-        application_id: row.application_id,
-        leg: row.leg.clone(),
-        partner: row.partner.clone(),
-        waybill_no: row.waybill_no.clone().unwrap_or_default(),
-        old,
-        new: tracking.status,
-        op_code: tracking.last_op_code.unwrap_or_default(),
-        at: track.deciding_at.unwrap_or_else(Utc::now),
-    }))
+    Ok(())
 }

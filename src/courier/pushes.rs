@@ -1,9 +1,9 @@
 //! Group commit for route pushes. A partner pushes on many connections at once, and each push
 //! alone is a whole transaction: BEGIN, the shipment lock, its events, the insert, the update
-//! and a COMMIT with its WAL flush. So pushes queue here instead, and a couple of writers each
-//! take every push queued meanwhile and ingest them in one transaction (`ingest_pushes`). Under
-//! load a push shares its statements and its commit with the others; alone it waits for
-//! nothing. A batch that fails is retried push by push, so a push only fails for its own sake.
+//! and a COMMIT with its WAL flush. So pushes queue here instead, and `courier.push_writers`
+//! writers each take every push queued meanwhile and ingest them in one transaction
+//! (`ingest_pushes`). Under load a push shares its statements and its commit with the others;
+//! alone it waits for nothing. A batch that fails is retried push by push, so a push only fails for its own sake.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,8 +17,6 @@ use crate::integrations::courier::RouteEvent;
 
 /// Pushes one transaction takes at most.
 const MAX_BATCH: usize = 32;
-/// Transactions in flight at once: while one writes, the next batch gathers and starts.
-const WRITERS: usize = 2;
 /// Pushes waiting at most; beyond that a push waits for room before it queues.
 const QUEUE: usize = 1024;
 
@@ -27,6 +25,8 @@ const QUEUE: usize = 1024;
 pub struct PushQueue {
     sender: Arc<OnceCell<mpsc::Sender<Pending>>>,
     metrics: Arc<Metrics>,
+    /// Transactions in flight at once (`courier.push_writers`).
+    writers: usize,
 }
 
 struct Pending {
@@ -37,10 +37,11 @@ struct Pending {
 }
 
 impl PushQueue {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    pub fn new(metrics: Arc<Metrics>, writers: usize) -> Self {
         Self {
             sender: Arc::default(),
             metrics,
+            writers: writers.max(1),
         }
     }
 
@@ -54,7 +55,7 @@ impl PushQueue {
     ) -> Result<IngestReport, DbErr> {
         let sender = self
             .sender
-            .get_or_init(|| async { start(self.metrics.clone()) })
+            .get_or_init(|| async { start(self.metrics.clone(), self.writers) })
             .await;
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
@@ -73,10 +74,10 @@ impl PushQueue {
     }
 }
 
-fn start(metrics: Arc<Metrics>) -> mpsc::Sender<Pending> {
+fn start(metrics: Arc<Metrics>, writers: usize) -> mpsc::Sender<Pending> {
     let (sender, receiver) = mpsc::channel(QUEUE);
     let receiver = Arc::new(Mutex::new(receiver));
-    for _ in 0..WRITERS {
+    for _ in 0..writers {
         let receiver = receiver.clone();
         let metrics = metrics.clone();
         tokio::spawn(async move {

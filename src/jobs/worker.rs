@@ -1,6 +1,8 @@
 //! The worker loop: claims due jobs with a lease, runs up to `jobs.concurrency` at once, renews
-//! the leases of the ones still running, and records each outcome. On shutdown it stops
-//! claiming, lets running jobs finish within the grace period, and hands back the rest.
+//! the leases of the ones still running, and records each outcome (successes together with the
+//! next claim, in one round trip). It queues again, every quarter lease, the jobs of workers whose
+//! lease ran out. On shutdown it stops claiming, lets running jobs finish within the grace
+//! period, and hands back the rest.
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
@@ -50,21 +52,44 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let poll = Duration::from_millis(config.poll_ms);
     let held: Held = Arc::default();
     let mut inflight = JoinSet::new();
+    // Jobs that ran to success, recorded as done with the next claim (a crash before that runs
+    // them again; handlers are idempotent).
+    let mut finished: Vec<Uuid> = Vec::new();
     let mut scheduler = Scheduler::new(&state.config);
     let renewer = tokio::spawn(renew_leases(db.clone(), id.clone(), held.clone(), lease));
+    let reap_every = (lease / 4)
+        .to_std()
+        .unwrap_or(Duration::from_secs(1))
+        .min(Duration::from_secs(15));
+    let mut reaped: Option<Instant> = None;
     tracing::info!(worker = %id, concurrency = config.concurrency, "job worker started");
     while !shutdown.is_cancelled() {
         if let Err(e) = scheduler.tick(&state).await {
             tracing::warn!(error = %e, "scheduling periodic jobs failed");
         }
+        if reaped.is_none_or(|at| at.elapsed() >= reap_every) {
+            match queue::requeue_expired(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(jobs = n, "queued again jobs whose lease ran out"),
+                Err(e) => tracing::warn!(error = %e, "queueing expired jobs again failed"),
+            }
+            reaped = Some(Instant::now());
+        }
+        while let Some(result) = inflight.try_join_next() {
+            finished.extend(result.ok().flatten());
+        }
         let free = config.concurrency.saturating_sub(inflight.len());
         let mut claimed = 0;
-        if free > 0 {
-            match queue::claim(&db, &id, free as u64, lease).await {
+        if free > 0 || !finished.is_empty() {
+            match queue::finish_and_claim(&db, &id, &finished, free as u64, lease).await {
                 Ok(jobs) => {
+                    let mut holding = held.lock().expect("lock");
+                    for job_id in finished.drain(..) {
+                        holding.remove(&job_id);
+                    }
                     claimed = jobs.len();
                     for job in jobs {
-                        held.lock().expect("lock").insert(job.id);
+                        holding.insert(job.id);
                         inflight.spawn(run_one(state.clone(), id.clone(), job, held.clone()));
                     }
                 }
@@ -78,19 +103,36 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = tokio::time::sleep(poll) => {}
-            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+            Some(result) = inflight.join_next(), if !inflight.is_empty() => {
+                finished.extend(result.ok().flatten());
+            }
         }
     }
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let drained = tokio::time::timeout(grace, async {
-        while inflight.join_next().await.is_some() {}
+        while let Some(result) = inflight.join_next().await {
+            finished.extend(result.ok().flatten());
+        }
     })
     .await;
     if drained.is_err() {
         inflight.abort_all();
-        while inflight.join_next().await.is_some() {}
+        while let Some(result) = inflight.join_next().await {
+            finished.extend(result.ok().flatten());
+        }
     }
     renewer.abort();
+    if !finished.is_empty() {
+        match queue::finish_and_claim(&db, &id, &finished, 0, lease).await {
+            Ok(_) => {
+                let mut holding = held.lock().expect("lock");
+                for job_id in &finished {
+                    holding.remove(job_id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "recording finished jobs failed; they run again"),
+        }
+    }
     let unfinished: Vec<Uuid> = held.lock().expect("lock").drain().collect();
     for job_id in &unfinished {
         if let Err(e) = queue::release(&db, *job_id, &id, Utc::now()).await {
@@ -118,10 +160,10 @@ async fn renew_leases(
     }
 }
 
-async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) {
-    let Some(db) = state.database() else {
-        return;
-    };
+/// Runs one job and records a failure. A success is returned for the loop to record with its
+/// next claim; the job stays held (and its lease renewed) until then.
+async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) -> Option<Uuid> {
+    let db = state.database()?;
     let started = Instant::now();
     let waited = job
         .started_at
@@ -139,7 +181,7 @@ async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) {
             let later = Utc::now() + chrono::Duration::seconds(60);
             let _ = queue::release(db, job.id, &worker, later).await;
             held.lock().expect("lock").remove(&job.id);
-            return;
+            return None;
         }
         Some(_) if job.attempts > max => Err(JobError::Fatal(anyhow::anyhow!(
             "gave up after {max} attempts (its worker stopped during the last ones)"
@@ -166,30 +208,30 @@ async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) {
         Err(JobError::Retry(_)) if job.attempts < max => "retry",
         Err(_) => "dead",
     };
-    if let Err(e) = record(&state, db, &worker, &job, max, outcome).await {
-        // The lease ends and another attempt is made; handlers are idempotent.
-        tracing::warn!(job = %job.id, error = %e, "recording a job's outcome failed");
-    }
     state
         .metrics
         .observe_job(&job.kind, label, started.elapsed().as_secs_f64(), waited);
+    let Err(error) = outcome else {
+        return Some(job.id);
+    };
+    if let Err(e) = record_failure(&state, db, &worker, &job, max, error).await {
+        // The lease ends and another attempt is made; handlers are idempotent.
+        tracing::warn!(job = %job.id, error = %e, "recording a job's outcome failed");
+    }
     held.lock().expect("lock").remove(&job.id);
+    None
 }
 
-async fn record(
+async fn record_failure(
     state: &AppState,
     db: &sea_orm::DatabaseConnection,
     worker: &str,
     job: &job::Model,
     max: i32,
-    outcome: Result<(), JobError>,
+    error: JobError,
 ) -> Result<(), sea_orm::DbErr> {
-    let error = match outcome {
-        Ok(()) => {
-            queue::complete(db, job.id, worker).await?;
-            return Ok(());
-        }
-        Err(JobError::Retry(e)) if job.attempts < max => {
+    let error = match error {
+        JobError::Retry(e) if job.attempts < max => {
             let delay = jobs::backoff(&state.config.jobs, job.attempts);
             let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
             tracing::warn!(
@@ -203,7 +245,7 @@ async fn record(
             queue::fail(db, job.id, worker, &format!("{e:#}"), Some(at)).await?;
             return Ok(());
         }
-        Err(JobError::Retry(e) | JobError::Fatal(e)) => format!("{e:#}"),
+        JobError::Retry(e) | JobError::Fatal(e) => format!("{e:#}"),
     };
     tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job dead");
     let txn = begin_write(db).await?;

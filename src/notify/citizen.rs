@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -58,7 +58,16 @@ struct Facts {
     waybill_no: String,
 }
 
-async fn facts(db: &DatabaseConnection, event_id: Uuid) -> Result<Facts, JobError> {
+/// The event a message is about, its application and the message's name: all that deciding
+/// whether and where to send takes. The rest of `Facts` is read only for a message that goes.
+struct Subject {
+    app: application::Model,
+    event: event::Model,
+    to: ApplicationState,
+    name: &'static str,
+}
+
+async fn subject(db: &DatabaseConnection, event_id: Uuid) -> Result<Subject, JobError> {
     let event = event::Entity::find_by_id(event_id)
         .one(db)
         .await?
@@ -72,6 +81,21 @@ async fn facts(db: &DatabaseConnection, event_id: Uuid) -> Result<Facts, JobErro
     let name = to
         .citizen_event()
         .ok_or_else(|| fatal(format!("{} is not news to the citizen", event.to_state)))?;
+    Ok(Subject {
+        app,
+        event,
+        to,
+        name,
+    })
+}
+
+async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, JobError> {
+    let Subject {
+        app,
+        event,
+        to,
+        name,
+    } = subject;
     let version = catalog::find_version(db, app.matter_id)
         .await?
         .ok_or_else(|| fatal("the application's catalogue version is gone"))?;
@@ -147,7 +171,7 @@ async fn facts(db: &DatabaseConnection, event_id: Uuid) -> Result<Facts, JobErro
 pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> {
     let db = database(state)?;
     let event_id = id_field(payload, "event_id")?;
-    let facts = facts(db, event_id).await?;
+    let facts = subject(db, event_id).await?;
     let template = state
         .config
         .wechat
@@ -262,13 +286,13 @@ pub async fn send_wechat(
     let Some(row) = pending(db, payload).await? else {
         return Ok(());
     };
-    let facts = facts(db, row.event_id).await?;
+    let subject = subject(db, row.event_id).await?;
     let configured = state
         .config
         .wechat
         .subscribe
         .templates
-        .get(facts.name)
+        .get(subject.name)
         .and_then(|t| t.template_id.clone().map(|id| (t, id)));
     let Some((template, template_id)) = configured else {
         notifications::finish(
@@ -280,12 +304,9 @@ pub async fn send_wechat(
         .await?;
         return Ok(());
     };
-    let citizen = citizens::find(db, facts.app.citizen_id)
-        .await?
-        .ok_or_else(|| fatal("the citizen is gone"))?;
     // One acceptance allows one message: the first attempt spends it, retries reuse it.
     let txn = begin_write(db).await?;
-    if row.attempts == 0 && !subscriptions::take_one(&txn, citizen.id, &template_id).await? {
+    if row.attempts == 0 && !subscriptions::take_one(&txn, row.citizen_id, &template_id).await? {
         drop(txn);
         notifications::finish(
             db,
@@ -296,6 +317,11 @@ pub async fn send_wechat(
         .await?;
         return Ok(());
     }
+    // Read only for a message that goes; a failure here leaves the subscription unspent.
+    let citizen = citizens::find(&txn, row.citizen_id)
+        .await?
+        .ok_or_else(|| fatal("the citizen is gone"))?;
+    let facts = facts(&txn, subject).await?;
     if !notifications::start_sending(&txn, row.id).await? {
         return Ok(());
     }
@@ -395,7 +421,7 @@ pub async fn send_email(
     let Some(row) = pending(db, payload).await? else {
         return Ok(());
     };
-    let facts = facts(db, row.event_id).await?;
+    let facts = facts(db, subject(db, row.event_id).await?).await?;
     let Some(to) = facts.app.applicant_email.clone() else {
         notifications::finish(db, row.id, SKIPPED, Some("no email address".into())).await?;
         return Ok(());

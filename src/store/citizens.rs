@@ -59,6 +59,6 @@ pub async fn upsert_by_openid(
         .ok_or_else(|| DbErr::RecordNotFound("citizen just upserted".into()))
 }
 
-pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<citizen::Model>, DbErr> {
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<citizen::Model>, DbErr> {
     citizen::Entity::find_by_id(id).one(db).await
 }

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -91,51 +91,111 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, job: NewJob) -> Result<bool, Db
     Ok(inserted > 0)
 }
 
-/// Takes up to `limit` due jobs for `worker`: queued ones whose time has come, and running ones
-/// whose worker's lease ran out. Each claim counts an attempt.
-pub async fn claim(
+/// Records the jobs `worker` finished (`finished`, held by it) as done and takes up to `limit`
+/// due queued jobs for it, each claim counting an attempt: one round trip and one commit on
+/// PostgreSQL, however many jobs it finishes and claims. Jobs whose worker's lease ran out are
+/// queued again by `requeue_expired`.
+pub async fn finish_and_claim(
     db: &DatabaseConnection,
     worker: &str,
+    finished: &[Uuid],
     limit: u64,
     lease: Duration,
 ) -> Result<Vec<job::Model>, DbErr> {
     let now = Utc::now();
-    let mut due = Query::select();
-    due.column(job::Column::Id)
-        .from(job::Entity)
-        .cond_where(
-            sea_orm::Condition::any()
-                .add(
-                    sea_orm::Condition::all()
-                        .add(job::Column::State.eq(QUEUED))
-                        .add(job::Column::RunAt.lte(now)),
-                )
-                .add(
-                    sea_orm::Condition::all()
-                        .add(job::Column::State.eq(RUNNING))
-                        .add(job::Column::LeaseUntil.lt(now)),
-                ),
-        )
-        .order_by(job::Column::RunAt, sea_orm::Order::Asc)
-        .order_by(job::Column::Id, sea_orm::Order::Asc)
-        .limit(limit);
     if db.get_database_backend() == DatabaseBackend::Postgres {
-        // Several workers on one queue: each skips the rows another is claiming.
-        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        // Hand-written: sea-query builds neither data-modifying CTEs nor `= ANY($n)`. The state
+        // literals let the planner use the partial index of queued jobs (a parameter would not
+        // match its predicate), and `SKIP LOCKED` lets the workers of several instances claim
+        // side by side.
+        let sql = r#"
+            WITH finished AS (
+                UPDATE jobs SET state = 'done', locked_by = NULL, lease_until = NULL,
+                    finished_at = $1, updated_at = $1
+                WHERE id = ANY($2) AND state = 'running' AND locked_by = $3
+            ), due AS (
+                SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $1
+                ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE jobs SET state = 'running', locked_by = $3, lease_until = $5,
+                attempts = jobs.attempts + 1, started_at = $1, updated_at = $1
+            FROM due WHERE jobs.id = due.id
+            RETURNING jobs.*"#;
+        let values: [sea_orm::Value; 5] = [
+            now.into(),
+            finished.to_vec().into(),
+            worker.into(),
+            (limit as i64).into(),
+            (now + lease).into(),
+        ];
+        let statement =
+            sea_orm::Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
+        return job::Entity::find().from_raw_sql(statement).all(db).await;
     }
-    job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(RUNNING))
-        .col_expr(job::Column::LockedBy, Expr::value(worker))
-        .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
+    // SQLite has one writer at a time: the two statements in one transaction.
+    let txn = crate::store::begin_write(db).await?;
+    if !finished.is_empty() {
+        job::Entity::update_many()
+            .col_expr(job::Column::State, Expr::value(DONE))
+            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(job::Column::FinishedAt, Expr::value(now))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::Id.is_in(finished.iter().copied()))
+            .filter(job::Column::State.eq(RUNNING))
+            .filter(job::Column::LockedBy.eq(worker))
+            .exec(&txn)
+            .await?;
+    }
+    let claimed = if limit == 0 {
+        Vec::new()
+    } else {
+        let mut due = Query::select();
+        due.column(job::Column::Id)
+            .from(job::Entity)
+            .and_where(job::Column::State.eq(QUEUED))
+            .and_where(job::Column::RunAt.lte(now))
+            .order_by(job::Column::RunAt, sea_orm::Order::Asc)
+            .order_by(job::Column::Id, sea_orm::Order::Asc)
+            .limit(limit);
+        job::Entity::update_many()
+            .col_expr(job::Column::State, Expr::value(RUNNING))
+            .col_expr(job::Column::LockedBy, Expr::value(worker))
+            .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
+            .col_expr(
+                job::Column::Attempts,
+                Expr::col(job::Column::Attempts).add(1),
+            )
+            .col_expr(job::Column::StartedAt, Expr::value(now))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::Id.in_subquery(due))
+            .exec_with_returning(&txn)
+            .await?
+    };
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// Queues again the running jobs whose lease ran out: their worker died or lost the database.
+/// The next claim counts another attempt.
+pub async fn requeue_expired<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
         .col_expr(
-            job::Column::Attempts,
-            Expr::col(job::Column::Attempts).add(1),
+            job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(job::Column::StartedAt, Expr::value(now))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.in_subquery(due))
-        .exec_with_returning(db)
-        .await
+        .filter(job::Column::State.eq(RUNNING))
+        .filter(job::Column::LeaseUntil.lt(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 fn held_by(id: Uuid, worker: &str) -> sea_orm::Condition {
@@ -163,24 +223,6 @@ pub async fn renew<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// Marks a job `worker` holds as done. False when it no longer held it.
-pub async fn complete<C: ConnectionTrait>(db: &C, id: Uuid, worker: &str) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let result = job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(DONE))
-        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            job::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(job::Column::FinishedAt, Expr::value(now))
-        .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(held_by(id, worker))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
 }
 
 /// Records a failed attempt: queued again at `retry_at`, or dead when that is `None`.

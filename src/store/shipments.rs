@@ -475,6 +475,62 @@ pub async fn set_tracking<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
+/// Records each shipment's tracking as read at its `version`, in one statement on PostgreSQL.
+/// False when any row was changed meanwhile (a conflict, never a success).
+pub async fn set_trackings<C: ConnectionTrait>(
+    db: &C,
+    rows: &[(&shipment::Model, &Tracking)],
+) -> Result<bool, DbErr> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        // SQLite: one writer at a time, and a statement costs no round trip.
+        for (row, tracking) in rows {
+            if !set_tracking(db, row, tracking).await? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
+    if rows.is_empty() {
+        return Ok(true);
+    }
+    // The rows as one JSON parameter: one statement text (and prepared plan) whatever the
+    // count, and nulls where an array parameter could not carry them. Times are written at
+    // microseconds, truncated, as sqlx binds them.
+    let at = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    };
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(row, t)| {
+            serde_json::json!({
+                "id": row.id,
+                "version": row.version,
+                "status": t.status.as_str(),
+                "last_op_code": t.last_op_code,
+                "last_event_at": at(t.last_event_at),
+                "delivered_at": at(t.delivered_at),
+            })
+        })
+        .collect();
+    let sql = r#"
+        UPDATE shipments AS s SET status = v.status, last_op_code = v.last_op_code,
+            last_event_at = v.last_event_at, delivered_at = v.delivered_at,
+            version = s.version + 1, updated_at = $2
+        FROM json_to_recordset($1::json) AS v(id uuid, version integer, status text,
+            last_op_code text, last_event_at timestamptz, delivered_at timestamptz)
+        WHERE s.id = v.id AND s.version = v.version"#;
+    let statement = sea_orm::Statement::from_sql_and_values(
+        sea_orm::DatabaseBackend::Postgres,
+        sql,
+        [
+            serde_json::Value::Array(json).to_string().into(),
+            Utc::now().into(),
+        ],
+    );
+    let result = db.execute_raw(statement).await?;
+    Ok(result.rows_affected() == rows.len() as u64)
+}
+
 /// Shipments on their way with a partner order and waybill: not final, not cancelled.
 fn open() -> Condition {
     Condition::all()
