@@ -171,20 +171,20 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
 pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> {
     let db = database(state)?;
     let event_id = id_field(payload, "event_id")?;
-    let facts = subject(db, event_id).await?;
+    let subject = subject(db, event_id).await?;
     let template = state
         .config
         .wechat
         .subscribe
         .templates
-        .get(facts.name)
+        .get(subject.name)
         .and_then(|t| t.template_id.clone());
     let txn = begin_write(db).await?;
     let base = |channel, status, detail: Option<&str>| NewNotification {
-        application_id: facts.app.id,
-        citizen_id: facts.app.citizen_id,
+        application_id: subject.app.id,
+        citizen_id: subject.app.citizen_id,
         event_id,
-        event: facts.name,
+        event: subject.name,
         channel,
         status,
         detail: detail.map(str::to_string),
@@ -205,7 +205,7 @@ pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> 
         base(WECHAT, PENDING, None)
     };
     let mut channels = vec![(wechat, JobKind::NotifyWechat)];
-    if facts.app.applicant_email.is_some() {
+    if subject.app.applicant_email.is_some() {
         channels.push((base(EMAIL, PENDING, None), JobKind::NotifyEmail));
     }
     for (new, kind) in channels {
