@@ -67,7 +67,7 @@ struct Subject {
     name: &'static str,
 }
 
-async fn subject(db: &DatabaseConnection, event_id: Uuid) -> Result<Subject, JobError> {
+async fn subject<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<Subject, JobError> {
     let event = event::Entity::find_by_id(event_id)
         .one(db)
         .await?
@@ -286,13 +286,13 @@ pub async fn send_wechat(
     let Some(row) = pending(db, payload).await? else {
         return Ok(());
     };
-    let subject = subject(db, row.event_id).await?;
+    // The row names its event: the template is known before anything else is read.
     let configured = state
         .config
         .wechat
         .subscribe
         .templates
-        .get(subject.name)
+        .get(row.event.as_str())
         .and_then(|t| t.template_id.clone().map(|id| (t, id)));
     let Some((template, template_id)) = configured else {
         notifications::finish(
@@ -321,7 +321,7 @@ pub async fn send_wechat(
     let citizen = citizens::find(&txn, row.citizen_id)
         .await?
         .ok_or_else(|| fatal("the citizen is gone"))?;
-    let facts = facts(&txn, subject).await?;
+    let facts = facts(&txn, subject(&txn, row.event_id).await?).await?;
     if !notifications::start_sending(&txn, row.id).await? {
         return Ok(());
     }

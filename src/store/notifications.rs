@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, QueryOrder};
+use sea_orm::{ActiveValue::Set, QueryOrder, TryInsertResult};
 use uuid::Uuid;
 
 pub mod notification {
@@ -76,14 +76,19 @@ pub async fn create<C: ConnectionTrait>(
         updated_at: Set(now),
         sent_at: Set(None),
     };
-    notification::Entity::insert(model)
+    let inserted = notification::Entity::insert(model)
         .on_conflict(
             OnConflict::columns([notification::Column::EventId, notification::Column::Channel])
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .try_insert()
+        .exec_with_returning(db)
         .await?;
+    if let TryInsertResult::Inserted(row) = inserted {
+        return Ok(row);
+    }
+    // A fan-out that ran before (its job was retried): the row it wrote.
     notification::Entity::find()
         .filter(notification::Column::EventId.eq(new.event_id))
         .filter(notification::Column::Channel.eq(new.channel))
