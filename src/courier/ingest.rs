@@ -177,16 +177,14 @@ pub async fn ingest_pushes(
         }
     }
     let mut settled = Vec::new();
-    let mut firsts = Vec::new();
     for plan in plans {
         let first = plan.fresh.first().and_then(|e| origins.get(&e.id).copied());
         if let Some(done) = plan.settle(&txn, &replays).await? {
-            settled.push(done);
-            firsts.push(first);
+            settled.push((first, done));
         }
     }
-    write_tracking(&txn, &settled).await?;
-    for (done, first) in settled.into_iter().zip(firsts) {
+    write_tracking(&txn, settled.iter().map(|(_, done)| done)).await?;
+    for (first, done) in settled {
         if let Some((change, deciding)) = done.change {
             on_status_changed(&txn, &change).await?;
             let origin = deciding.and_then(|id| origins.get(&id).copied());
@@ -216,7 +214,7 @@ pub async fn match_unknown(
     report.stored = late.len();
     let plan = Plan::new(row, history, late, Vec::new());
     if let Some(done) = plan.settle(&txn, &HashSet::new()).await? {
-        write_tracking(&txn, std::slice::from_ref(&done)).await?;
+        write_tracking(&txn, [&done]).await?;
         if let Some((change, _)) = done.change {
             on_status_changed(&txn, &change).await?;
             report.changes.push(change);
@@ -394,9 +392,12 @@ impl Settled {
 }
 
 /// Writes the new tracking of every settled shipment, in one statement on PostgreSQL.
-async fn write_tracking<C: ConnectionTrait>(txn: &C, settled: &[Settled]) -> Result<(), DbErr> {
+async fn write_tracking<'a, C: ConnectionTrait>(
+    txn: &C,
+    settled: impl IntoIterator<Item = &'a Settled>,
+) -> Result<(), DbErr> {
     let rows: Vec<(&shipment::Model, &Tracking)> =
-        settled.iter().map(|s| (&s.row, &s.tracking)).collect();
+        settled.into_iter().map(|s| (&s.row, &s.tracking)).collect();
     if !shipments::set_trackings(txn, &rows).await? {
         // The rows are locked for this transaction (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so
         // this means a writer that bypassed the lock.

@@ -3,7 +3,8 @@
 //! and a COMMIT with its WAL flush. So pushes queue here instead, and `courier.push_writers`
 //! writers each take every push queued meanwhile and ingest them in one transaction
 //! (`ingest_pushes`). Under load a push shares its statements and its commit with the others;
-//! alone it waits for nothing. A batch that fails is retried push by push, so a push only fails for its own sake.
+//! alone it waits for nothing. A batch that fails is retried push by push, so a push only fails
+//! for its own sake.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
