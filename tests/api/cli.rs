@@ -64,6 +64,35 @@ fn unknown_setting_is_refused() {
 }
 
 #[test]
+fn push_writers_outside_their_range_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for writers in ["0", "65"] {
+        let output = beebox(
+            dir.path(),
+            &["check-config"],
+            &[("BEEBOX_COURIER__PUSH_WRITERS", writers)],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{writers}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("courier.push_writers"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[("BEEBOX_COURIER__PUSH_WRITERS", "16")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
 fn prod_with_dev_defaults_lists_every_problem() {
     let dir = tempfile::tempdir().unwrap();
     let output = beebox(dir.path(), &["serve"], &[("BEEBOX_PROFILE", "prod")]);
