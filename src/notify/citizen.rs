@@ -68,14 +68,12 @@ struct Subject {
 }
 
 async fn subject<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<Subject, JobError> {
-    let event = event::Entity::find_by_id(event_id)
+    let (event, app) = event::Entity::find_by_id(event_id)
+        .find_also_related(application::Entity)
         .one(db)
         .await?
         .ok_or_else(|| fatal("the event is gone"))?;
-    let app = application::Entity::find_by_id(event.application_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| fatal("the application is gone"))?;
+    let app = app.ok_or_else(|| fatal("the application is gone"))?;
     let to = ApplicationState::parse(&event.to_state)
         .ok_or_else(|| fatal(format!("unknown state {}", event.to_state)))?;
     let name = to
@@ -179,7 +177,6 @@ pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> 
         .templates
         .get(subject.name)
         .and_then(|t| t.template_id.clone());
-    let txn = begin_write(db).await?;
     let base = |channel, status, detail: Option<&str>| NewNotification {
         application_id: subject.app.id,
         citizen_id: subject.app.citizen_id,
@@ -208,6 +205,7 @@ pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> 
     if subject.app.applicant_email.is_some() {
         channels.push((base(EMAIL, PENDING, None), JobKind::NotifyEmail));
     }
+    let txn = begin_write(db).await?;
     for (new, kind) in channels {
         let channel = new.channel;
         let row = notifications::create(&txn, new).await?;

@@ -81,7 +81,20 @@ pub mod event {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::application::Entity",
+            from = "Column::ApplicationId",
+            to = "super::application::Column::Id"
+        )]
+        Application,
+    }
+
+    impl Related<super::application::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Application.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
