@@ -7,7 +7,9 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect, UpdateMany,
+};
 use uuid::Uuid;
 
 pub mod job {
@@ -135,18 +137,10 @@ pub async fn finish_and_claim(
     // SQLite has one writer at a time: the two statements in one transaction.
     let txn = crate::store::begin_write(db).await?;
     if !finished.is_empty() {
-        job::Entity::update_many()
+        unheld(job::Entity::update_many(), now)
             .col_expr(job::Column::State, Expr::value(DONE))
-            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-            .col_expr(
-                job::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
             .col_expr(job::Column::FinishedAt, Expr::value(now))
-            .col_expr(job::Column::UpdatedAt, Expr::value(now))
-            .filter(job::Column::Id.is_in(finished.iter().copied()))
-            .filter(job::Column::State.eq(RUNNING))
-            .filter(job::Column::LockedBy.eq(worker))
+            .filter(held_all(finished, worker))
             .exec(&txn)
             .await?;
     }
@@ -183,14 +177,8 @@ pub async fn finish_and_claim(
 /// The next claim counts another attempt.
 pub async fn requeue_expired<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let now = Utc::now();
-    let result = job::Entity::update_many()
+    let result = unheld(job::Entity::update_many(), now)
         .col_expr(job::Column::State, Expr::value(QUEUED))
-        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            job::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(job::Column::UpdatedAt, Expr::value(now))
         .filter(job::Column::State.eq(RUNNING))
         .filter(job::Column::LeaseUntil.lt(now))
         .exec(db)
@@ -205,6 +193,25 @@ fn held_by(id: Uuid, worker: &str) -> sea_orm::Condition {
         .add(job::Column::LockedBy.eq(worker))
 }
 
+/// The jobs among `ids` that `worker` still holds.
+fn held_all(ids: &[Uuid], worker: &str) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(job::Column::Id.is_in(ids.iter().copied()))
+        .add(job::Column::State.eq(RUNNING))
+        .add(job::Column::LockedBy.eq(worker))
+}
+
+/// Clears the holder and lease of the jobs `update` writes.
+fn unheld(update: UpdateMany<job::Entity>, now: DateTime<Utc>) -> UpdateMany<job::Entity> {
+    update
+        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+}
+
 /// Extends the leases `worker` holds on `ids`.
 pub async fn renew<C: ConnectionTrait>(
     db: &C,
@@ -217,9 +224,7 @@ pub async fn renew<C: ConnectionTrait>(
     }
     job::Entity::update_many()
         .col_expr(job::Column::LeaseUntil, Expr::value(Utc::now() + lease))
-        .filter(job::Column::Id.is_in(ids.iter().copied()))
-        .filter(job::Column::State.eq(RUNNING))
-        .filter(job::Column::LockedBy.eq(worker))
+        .filter(held_all(ids, worker))
         .exec(db)
         .await?;
     Ok(())
@@ -234,14 +239,8 @@ pub async fn fail<C: ConnectionTrait>(
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<bool, DbErr> {
     let now = Utc::now();
-    let mut update = job::Entity::update_many()
-        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            job::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(job::Column::LastError, Expr::value(truncate(error, 2000)))
-        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    let mut update = unheld(job::Entity::update_many(), now)
+        .col_expr(job::Column::LastError, Expr::value(truncate(error, 2000)));
     update = match retry_at {
         Some(at) => update
             .col_expr(job::Column::State, Expr::value(QUEUED))
@@ -261,19 +260,13 @@ pub async fn release<C: ConnectionTrait>(
     worker: &str,
     run_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    job::Entity::update_many()
+    unheld(job::Entity::update_many(), Utc::now())
         .col_expr(job::Column::State, Expr::value(QUEUED))
-        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            job::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
         .col_expr(
             job::Column::Attempts,
             Expr::col(job::Column::Attempts).sub(1),
         )
         .col_expr(job::Column::RunAt, Expr::value(run_at))
-        .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(held_by(id, worker))
         .exec(db)
         .await?;
