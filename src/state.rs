@@ -14,6 +14,7 @@ use crate::http::metrics::Metrics;
 use crate::integrations::mailer::Mailer;
 use crate::integrations::wechat::WechatClient;
 use crate::keys::Keys;
+use crate::notify::outbox::Channels;
 use crate::storage::{ObjectStore, UrlSigner};
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub wechat: WechatClient,
     pub mailer: Mailer,
     pub couriers: Couriers,
+    /// Which channels the citizen's messages go by (`notify::outbox`).
+    pub channels: Arc<Channels>,
     /// Route pushes queue here to be written in batches (group commit).
     pub pushes: PushQueue,
     /// Cancelled when the service is told to stop: the HTTP server drains, the worker finishes.
@@ -60,9 +63,15 @@ impl AppState {
         mailer: Mailer,
         couriers: Couriers,
     ) -> Self {
+        let channels = Arc::new(Channels::new(&config.wechat));
         Self {
             couriers,
-            pushes: PushQueue::new(metrics.clone(), config.courier.push_writers),
+            pushes: PushQueue::new(
+                metrics.clone(),
+                channels.clone(),
+                config.courier.push_writers,
+            ),
+            channels,
             wechat: WechatClient::new(&config.wechat),
             mailer,
             shutdown: CancellationToken::new(),

@@ -249,6 +249,7 @@ impl ReceptionApi {
         .await?;
         if !applications::change_state(
             &txn,
+            &state.channels,
             &app,
             to,
             Actor::staff(auth.0.id),

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::jobs::{JobError, database};
+use crate::notify::outbox::Channels;
 use crate::state::AppState;
 use crate::store::applications::{self, Actor};
 use crate::store::{begin_write, dispatch};
@@ -21,13 +22,14 @@ pub async fn run(state: &AppState, payload: &Value) -> Result<(), JobError> {
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("payload has no cutoff")))?;
-    dispatch_at(db, cutoff).await?;
+    dispatch_at(db, &state.channels, cutoff).await?;
     Ok(())
 }
 
 /// Batches every case received before `cutoff`. Returns how many cases left.
 pub async fn dispatch_at(
     db: &sea_orm::DatabaseConnection,
+    channels: &Channels,
     cutoff: DateTime<Utc>,
 ) -> Result<usize, sea_orm::DbErr> {
     let txn = begin_write(db).await?;
@@ -46,6 +48,7 @@ pub async fn dispatch_at(
         for app in apps {
             if applications::change_state(
                 &txn,
+                channels,
                 &app,
                 to,
                 Actor::system(),

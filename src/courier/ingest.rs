@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::courier::track::{self, Track, status_of};
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
+use crate::notify::outbox::Channels;
 use crate::store::begin_write;
 use crate::store::shipments::{self, Tracking, route_event, shipment};
 
@@ -55,23 +56,25 @@ pub struct StatusChange {
 }
 
 /// Called inside the ingest transaction for each shipment whose status moved, so whatever it
-/// writes (an application transition, a `notify_citizen` job) commits with the event or not at
-/// all.
+/// writes (an application transition, the citizen's notifications) commits with the event or
+/// not at all.
 pub async fn on_status_changed<C: ConnectionTrait>(
     txn: &C,
+    channels: &Channels,
     change: &StatusChange,
 ) -> Result<(), DbErr> {
-    crate::courier::progress::advance(txn, change).await
+    crate::courier::progress::advance(txn, channels, change).await
 }
 
 /// Stores `events` from `partner` and applies them to their shipments, in one write
 /// transaction.
 pub async fn ingest(
     db: &DatabaseConnection,
+    channels: &Channels,
     partner: &str,
     events: &[RouteEvent],
 ) -> Result<IngestReport, DbErr> {
-    let mut reports = ingest_pushes(db, partner, &[events]).await?;
+    let mut reports = ingest_pushes(db, channels, partner, &[events]).await?;
     Ok(reports.pop().unwrap_or_default())
 }
 
@@ -82,6 +85,7 @@ pub async fn ingest(
 #[tracing::instrument(skip_all, fields(partner = %partner, pushes = pushes.len()), err)]
 pub async fn ingest_pushes(
     db: &DatabaseConnection,
+    channels: &Channels,
     partner: &str,
     pushes: &[&[RouteEvent]],
 ) -> Result<Vec<IngestReport>, DbErr> {
@@ -186,7 +190,7 @@ pub async fn ingest_pushes(
     write_tracking(&txn, settled.iter().map(|(_, done)| done)).await?;
     for (first, done) in settled {
         if let Some((change, deciding)) = done.change {
-            on_status_changed(&txn, &change).await?;
+            on_status_changed(&txn, channels, &change).await?;
             let origin = deciding.and_then(|id| origins.get(&id).copied());
             reports[origin.or(first).unwrap_or(0)].changes.push(change);
         }
@@ -200,6 +204,7 @@ pub async fn ingest_pushes(
 #[tracing::instrument(skip_all, fields(partner = %partner, %shipment_id), err)]
 pub async fn match_unknown(
     db: &DatabaseConnection,
+    channels: &Channels,
     partner: &str,
     waybill_no: &str,
     shipment_id: Uuid,
@@ -216,7 +221,7 @@ pub async fn match_unknown(
     if let Some(done) = plan.settle(&txn, &HashSet::new()).await? {
         write_tracking(&txn, [&done]).await?;
         if let Some((change, _)) = done.change {
-            on_status_changed(&txn, &change).await?;
+            on_status_changed(&txn, channels, &change).await?;
             report.changes.push(change);
         }
     }

@@ -96,8 +96,14 @@ pub async fn create(state: &AppState, payload: &Value) -> Result<(), JobError> {
                 created.courier_phone,
             )
             .await?;
-            crate::courier::ingest::match_unknown(db, &row.partner, &created.waybill_no, row.id)
-                .await?;
+            crate::courier::ingest::match_unknown(
+                db,
+                &state.channels,
+                &row.partner,
+                &created.waybill_no,
+                row.id,
+            )
+            .await?;
             Ok(())
         }
         Err(CourierError::Retryable(e)) => Err(JobError::Retry(anyhow::anyhow!(e))),

@@ -8,10 +8,15 @@ use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 use crate::courier::ingest::StatusChange;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::integrations::courier::ShipmentStatus;
+use crate::notify::outbox::Channels;
 use crate::store::applications::{self, Actor, application};
 use crate::store::shipments::{LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 
-pub async fn advance<C: ConnectionTrait>(txn: &C, change: &StatusChange) -> Result<(), DbErr> {
+pub async fn advance<C: ConnectionTrait>(
+    txn: &C,
+    channels: &Channels,
+    change: &StatusChange,
+) -> Result<(), DbErr> {
     if !concerns_application(change) {
         return Ok(());
     }
@@ -27,11 +32,12 @@ pub async fn advance<C: ConnectionTrait>(txn: &C, change: &StatusChange) -> Resu
     let waybill = Some(format!("waybill {}", change.waybill_no));
     let delivered = change.new == ShipmentStatus::Delivered;
     match change.leg.as_str() {
-        LEG_MATERIALS => materials(txn, app, state, change).await,
+        LEG_MATERIALS => materials(txn, channels, app, state, change).await,
         LEG_RESULT if delivered && state == ApplicationState::ResultInDelivery => {
             let to = machine::next(state, Action::DeliverResult).expect("delivered -> completed");
             applications::change_state(
                 txn,
+                channels,
                 &app,
                 to,
                 Actor::system(),
@@ -80,6 +86,7 @@ fn moving(status: ShipmentStatus) -> bool {
 /// Leg 1: collected → `originals_in_transit`; delivered → the `originals_delivered` event.
 async fn materials<C: ConnectionTrait>(
     txn: &C,
+    channels: &Channels,
     app: application::Model,
     state: ApplicationState,
     change: &StatusChange,
@@ -89,6 +96,7 @@ async fn materials<C: ConnectionTrait>(
         let to = machine::next(state, Action::PickUp).expect("pickup_scheduled -> in transit");
         if applications::change_state(
             txn,
+            channels,
             &app,
             to,
             Actor::system(),

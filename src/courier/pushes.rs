@@ -15,6 +15,7 @@ use tokio::sync::{Mutex, OnceCell, mpsc, oneshot};
 use crate::courier::ingest::{self, IngestReport};
 use crate::http::metrics::Metrics;
 use crate::integrations::courier::RouteEvent;
+use crate::notify::outbox::Channels;
 
 /// Pushes one transaction takes at most.
 const MAX_BATCH: usize = 32;
@@ -26,6 +27,8 @@ const QUEUE: usize = 1024;
 pub struct PushQueue {
     sender: Arc<OnceCell<mpsc::Sender<Pending>>>,
     metrics: Arc<Metrics>,
+    /// What the citizen's messages about the moves go by.
+    channels: Arc<Channels>,
     /// Transactions in flight at once (`courier.push_writers`).
     writers: usize,
 }
@@ -38,10 +41,11 @@ struct Pending {
 }
 
 impl PushQueue {
-    pub fn new(metrics: Arc<Metrics>, writers: usize) -> Self {
+    pub fn new(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> Self {
         Self {
             sender: Arc::default(),
             metrics,
+            channels,
             writers: writers.max(1),
         }
     }
@@ -56,7 +60,9 @@ impl PushQueue {
     ) -> Result<IngestReport, DbErr> {
         let sender = self
             .sender
-            .get_or_init(|| async { start(self.metrics.clone(), self.writers) })
+            .get_or_init(|| async {
+                start(self.metrics.clone(), self.channels.clone(), self.writers)
+            })
             .await;
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
@@ -67,7 +73,13 @@ impl PushQueue {
         };
         if let Err(mpsc::error::SendError(pending)) = sender.send(pending).await {
             // The writers are gone (the runtime is stopping): this push goes alone.
-            return ingest::ingest(&pending.db, pending.partner, &pending.events).await;
+            return ingest::ingest(
+                &pending.db,
+                &self.channels,
+                pending.partner,
+                &pending.events,
+            )
+            .await;
         }
         answer
             .await
@@ -75,12 +87,14 @@ impl PushQueue {
     }
 }
 
-fn start(metrics: Arc<Metrics>, writers: usize) -> mpsc::Sender<Pending> {
+// Not `PushQueue` itself: the writers must not hold the sender, or they would never stop.
+fn start(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> mpsc::Sender<Pending> {
     let (sender, receiver) = mpsc::channel(QUEUE);
     let receiver = Arc::new(Mutex::new(receiver));
     for _ in 0..writers {
         let receiver = receiver.clone();
         let metrics = metrics.clone();
+        let channels = channels.clone();
         tokio::spawn(async move {
             loop {
                 let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -88,7 +102,9 @@ fn start(metrics: Arc<Metrics>, writers: usize) -> mpsc::Sender<Pending> {
                     return;
                 }
                 // A task of its own, so that a panic fails this batch's pushes, not the writer.
-                if let Err(error) = tokio::spawn(write(batch, metrics.clone())).await {
+                if let Err(error) =
+                    tokio::spawn(write(batch, metrics.clone(), channels.clone())).await
+                {
                     tracing::error!(%error, "push batch aborted");
                 }
             }
@@ -97,7 +113,7 @@ fn start(metrics: Arc<Metrics>, writers: usize) -> mpsc::Sender<Pending> {
     sender
 }
 
-async fn write(batch: Vec<Pending>, metrics: Arc<Metrics>) {
+async fn write(batch: Vec<Pending>, metrics: Arc<Metrics>, channels: Arc<Channels>) {
     let mut by_partner: BTreeMap<&'static str, Vec<Pending>> = BTreeMap::new();
     for pending in batch {
         by_partner.entry(pending.partner).or_default().push(pending);
@@ -106,7 +122,7 @@ async fn write(batch: Vec<Pending>, metrics: Arc<Metrics>) {
         metrics.webhook_batch(partner, group.len());
         let db = group[0].db.clone();
         let pushes: Vec<&[RouteEvent]> = group.iter().map(|p| p.events.as_slice()).collect();
-        match ingest::ingest_pushes(&db, partner, &pushes).await {
+        match ingest::ingest_pushes(&db, &channels, partner, &pushes).await {
             Ok(reports) => {
                 for (pending, report) in group.into_iter().zip(reports) {
                     // The pusher may have hung up; its events are stored all the same.
@@ -121,7 +137,8 @@ async fn write(batch: Vec<Pending>, metrics: Arc<Metrics>) {
             Err(error) => {
                 tracing::warn!(%error, pushes = group.len(), "push batch failed, retried one by one");
                 for pending in group {
-                    let result = ingest::ingest(&pending.db, partner, &pending.events).await;
+                    let result =
+                        ingest::ingest(&pending.db, &channels, partner, &pending.events).await;
                     let _ = pending.reply.send(result);
                 }
             }

@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::jobs::{JobError, database};
+use crate::notify::outbox::Channels;
 use crate::state::AppState;
 use crate::store::applications::{self, Actor, application};
 use crate::store::{begin_write, shipments};
@@ -26,6 +27,7 @@ pub enum Confirmed {
 /// or `completed`; `action` names the event.
 pub async fn confirm<C: ConnectionTrait>(
     txn: &C,
+    channels: &Channels,
     app: &application::Model,
     actor: Actor,
     action: &str,
@@ -37,7 +39,7 @@ pub async fn confirm<C: ConnectionTrait>(
     if state == Some(ApplicationState::ResultInDelivery) {
         let to = machine::next(ApplicationState::ResultInDelivery, Action::ConfirmReceipt)
             .expect("result_in_delivery -> completed");
-        if !applications::change_state(txn, app, to, actor, action, None).await? {
+        if !applications::change_state(txn, channels, app, to, actor, action, None).await? {
             return Ok(Confirmed::Already);
         }
     } else if let Some(state) = state {
@@ -58,7 +60,16 @@ pub async fn auto_confirm(state: &AppState) -> Result<(), JobError> {
         let Some(app) = applications::lock(&txn, leg.application_id).await? else {
             continue;
         };
-        if confirm(&txn, &app, Actor::system(), "auto_confirm_receipt").await? == Confirmed::Now {
+        if confirm(
+            &txn,
+            &state.channels,
+            &app,
+            Actor::system(),
+            "auto_confirm_receipt",
+        )
+        .await?
+            == Confirmed::Now
+        {
             confirmed += 1;
         }
         txn.commit().await?;

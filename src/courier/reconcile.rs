@@ -50,7 +50,8 @@ pub async fn run(state: &AppState) -> Result<(), JobError> {
             queries += 1;
             match partner.query_routes(chunk).await {
                 Ok(events) => {
-                    let report = ingest::ingest(db, partner.code(), &events).await?;
+                    let report =
+                        ingest::ingest(db, &state.channels, partner.code(), &events).await?;
                     tracing::info!(
                         partner = %code,
                         waybills = chunk.len(),

@@ -1,8 +1,8 @@
-//! Messages to citizens about their applications. A citizen-visible event queues one
-//! `notify_citizen` job (in the event's transaction); its fan-out writes one notification row per
-//! channel and one send job each. A send job does nothing when its row is already final, and
-//! does not send again when it finds the row `sending`: that means a worker died mid-send, and
-//! sending twice is worse than the rare message whose delivery we cannot confirm.
+//! Messages to citizens about their applications. A citizen-visible event writes one
+//! notification row per channel and a send job for each that goes, in the event's transaction
+//! (`outbox`). A send job does nothing when its row is already final, and does not send again
+//! when it finds the row `sending`: that means a worker died mid-send, and sending twice is
+//! worse than the rare message whose delivery we cannot confirm.
 
 use std::collections::BTreeMap;
 
@@ -14,21 +14,14 @@ use uuid::Uuid;
 use crate::domain::application::{Action, ApplicationState};
 use crate::integrations::mailer::{MailError, OutgoingMail};
 use crate::integrations::wechat::{SendError, SubscribeMessage, fit_field};
-use crate::jobs::{Attempt, JobError, JobKind, database, new_job};
-use crate::notify::email_templates;
+use crate::jobs::{Attempt, JobError, database};
 use crate::notify::wechat_token::TokenSource;
+use crate::notify::{email_templates, outbox};
 use crate::state::AppState;
 use crate::store::applications::{application, event};
-use crate::store::notifications::{
-    self, FAILED, NewNotification, PENDING, SENDING, SENT, SKIPPED, notification,
-};
+use crate::store::notifications::{self, FAILED, PENDING, SENDING, SENT, SKIPPED, notification};
 use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
-use crate::store::{
-    begin_write, catalog, citizens, decisions, dispatch, jobs as queue, subscriptions,
-};
-
-pub const WECHAT: &str = "wechat";
-pub const EMAIL: &str = "email";
+use crate::store::{begin_write, catalog, citizens, decisions, dispatch, subscriptions};
 
 fn fatal(message: impl Into<String>) -> JobError {
     JobError::Fatal(anyhow::anyhow!(message.into()))
@@ -165,59 +158,14 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
     })
 }
 
-/// `notify_citizen {event_id}`: one notification and send job per channel the event goes by.
+/// `notify_citizen {event_id}`: the notifications of one event. Releases before the outbox
+/// queued this job instead of writing them with the event; it is kept for the jobs they left.
 pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> {
     let db = database(state)?;
     let event_id = id_field(payload, "event_id")?;
     let subject = subject(db, event_id).await?;
-    let template = state
-        .config
-        .wechat
-        .subscribe
-        .templates
-        .get(subject.name)
-        .and_then(|t| t.template_id.clone());
-    let base = |channel, status, detail: Option<&str>| NewNotification {
-        application_id: subject.app.id,
-        citizen_id: subject.app.citizen_id,
-        event_id,
-        event: subject.name,
-        channel,
-        status,
-        detail: detail.map(str::to_string),
-    };
-    let wechat = if state.config.wechat.app_id.is_none() {
-        base(
-            WECHAT,
-            SKIPPED,
-            Some("WeChat messages are off: no AppID is configured"),
-        )
-    } else if template.is_none() {
-        base(
-            WECHAT,
-            SKIPPED,
-            Some("no template is configured for this event"),
-        )
-    } else {
-        base(WECHAT, PENDING, None)
-    };
-    let mut channels = vec![(wechat, JobKind::NotifyWechat)];
-    if subject.app.applicant_email.is_some() {
-        channels.push((base(EMAIL, PENDING, None), JobKind::NotifyEmail));
-    }
     let txn = begin_write(db).await?;
-    for (new, kind) in channels {
-        let channel = new.channel;
-        let row = notifications::create(&txn, new).await?;
-        if row.status == PENDING {
-            let job = new_job(
-                kind,
-                json!({ "notification_id": row.id }),
-                Some(format!("notify:{channel}:{event_id}")),
-            );
-            queue::enqueue(&txn, job).await?;
-        }
-    }
+    outbox::queue(&txn, &state.channels, &subject.app, event_id, subject.name).await?;
     txn.commit().await?;
     Ok(())
 }

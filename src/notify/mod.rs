@@ -4,5 +4,6 @@
 
 pub mod citizen;
 pub mod email_templates;
+pub mod outbox;
 pub mod staff;
 pub mod wechat_token;

@@ -9,6 +9,7 @@ use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::domain::application::ApplicationState;
+use crate::notify::outbox::{self, Channels};
 
 pub mod application {
     use sea_orm::entity::prelude::*;
@@ -289,10 +290,12 @@ pub async fn transition<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// `transition` and its event together: the one way a state change is written. Returns false
-/// (and writes nothing) when the application moved on meanwhile.
+/// `transition` and its event together, with the citizen's notifications of the event (by
+/// `channels`): the one way a state change is written. Returns false (and writes nothing) when
+/// the application moved on meanwhile.
 pub async fn change_state<C: ConnectionTrait>(
     db: &C,
+    channels: &Channels,
     app: &application::Model,
     to: ApplicationState,
     actor: Actor,
@@ -304,14 +307,9 @@ pub async fn change_state<C: ConnectionTrait>(
         return Ok(false);
     }
     let event_id = record_event(db, app.id, actor, action, from, to, reason).await?;
-    if to.citizen_event().is_some() {
-        // The outbox: the citizen's messages are queued in the transaction of the change.
-        let job = crate::jobs::new_job(
-            crate::jobs::JobKind::NotifyCitizen,
-            serde_json::json!({ "event_id": event_id }),
-            Some(format!("notify:{event_id}")),
-        );
-        crate::store::jobs::enqueue(db, job).await?;
+    if let Some(name) = to.citizen_event() {
+        // The outbox: the citizen's messages are written in the transaction of the change.
+        outbox::queue(db, channels, app, event_id, name).await?;
     }
     Ok(true)
 }

@@ -1,7 +1,7 @@
-//! The history of notifications to citizens: one row per event and channel, created when the
-//! event's fan-out runs and updated by the send job. The row is also the send's idempotency key:
-//! a job that finds its row `sent` or `skipped` does nothing, and one that finds it `sending`
-//! knows a worker died mid-send and does not send again.
+//! The history of notifications to citizens: one row per event and channel, written with the
+//! event (`notify::outbox`) and updated by the send job. The row is also the send's idempotency
+//! key: a job that finds its row `sent` or `skipped` does nothing, and one that finds it
+//! `sending` knows a worker died mid-send and does not send again.
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
@@ -56,13 +56,18 @@ pub struct NewNotification<'a> {
     pub detail: Option<String>,
 }
 
-/// Creates the row for an event and channel unless it exists; returns the row either way.
-pub async fn create<C: ConnectionTrait>(
+/// Creates the rows of one event's channels, each unless it exists, and returns the event's
+/// rows for those channels either way (in no particular order).
+pub async fn create_all<C: ConnectionTrait>(
     db: &C,
-    new: NewNotification<'_>,
-) -> Result<notification::Model, DbErr> {
+    rows: Vec<NewNotification<'_>>,
+) -> Result<Vec<notification::Model>, DbErr> {
+    let Some(event_id) = rows.first().map(|new| new.event_id) else {
+        return Ok(Vec::new());
+    };
+    let channels: Vec<String> = rows.iter().map(|new| new.channel.to_string()).collect();
     let now = Utc::now();
-    let model = notification::ActiveModel {
+    let models = rows.into_iter().map(|new| notification::ActiveModel {
         id: Set(Uuid::now_v7()),
         application_id: Set(new.application_id),
         citizen_id: Set(new.citizen_id),
@@ -75,26 +80,27 @@ pub async fn create<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         sent_at: Set(None),
-    };
-    let inserted = notification::Entity::insert(model)
+    });
+    let inserted = notification::Entity::insert_many(models)
         .on_conflict(
             OnConflict::columns([notification::Column::EventId, notification::Column::Channel])
                 .do_nothing()
                 .to_owned(),
         )
         .try_insert()
-        .exec_with_returning(db)
+        .exec_with_returning_many(db)
         .await?;
-    if let TryInsertResult::Inserted(row) = inserted {
-        return Ok(row);
+    if let TryInsertResult::Inserted(written) = inserted
+        && written.len() == channels.len()
+    {
+        return Ok(written);
     }
-    // A fan-out that ran before (its job was retried): the row it wrote.
+    // The event's notifications were written before (a fan-out job that ran again): its rows.
     notification::Entity::find()
-        .filter(notification::Column::EventId.eq(new.event_id))
-        .filter(notification::Column::Channel.eq(new.channel))
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the notification just written".into()))
+        .filter(notification::Column::EventId.eq(event_id))
+        .filter(notification::Column::Channel.is_in(channels))
+        .all(db)
+        .await
 }
 
 pub async fn find<C: ConnectionTrait>(

@@ -174,9 +174,14 @@ async fn the_same_event_ten_times_is_stored_once() {
         base_time(),
     );
 
-    let first = ingest::ingest(db(&app), "sf", std::slice::from_ref(&picked))
-        .await
-        .unwrap();
+    let first = ingest::ingest(
+        db(&app),
+        &app.state.channels,
+        "sf",
+        std::slice::from_ref(&picked),
+    )
+    .await
+    .unwrap();
     assert_eq!((first.stored, first.duplicates), (1, 0));
     assert_eq!(first.changes.len(), 1);
     let change = &first.changes[0];
@@ -188,9 +193,14 @@ async fn the_same_event_ten_times_is_stored_once() {
         (ShipmentStatus::Pending, ShipmentStatus::PickedUp)
     );
     for _ in 0..9 {
-        let again = ingest::ingest(db(&app), "sf", std::slice::from_ref(&picked))
-            .await
-            .unwrap();
+        let again = ingest::ingest(
+            db(&app),
+            &app.state.channels,
+            "sf",
+            std::slice::from_ref(&picked),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             again,
             IngestReport {
@@ -200,9 +210,14 @@ async fn the_same_event_ten_times_is_stored_once() {
         );
     }
     // Twice in one batch counts once as well.
-    let batch = ingest::ingest(db(&app), "sf", &[picked.clone(), picked.clone()])
-        .await
-        .unwrap();
+    let batch = ingest::ingest(
+        db(&app),
+        &app.state.channels,
+        "sf",
+        &[picked.clone(), picked.clone()],
+    )
+    .await
+    .unwrap();
     assert_eq!((batch.stored, batch.duplicates), (0, 2));
 
     let events = stored(&app, "SF1000000000001").await;
@@ -226,6 +241,7 @@ async fn an_event_id_stored_under_another_waybill_is_a_replay() {
     let t = base_time();
     let first = ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[event(
             "SF1000000000039",
@@ -242,6 +258,7 @@ async fn an_event_id_stored_under_another_waybill_is_a_replay() {
     // apply; as a replay it changes nothing and the step moves the shipment.
     let report = ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[
             event("SF1000000000031", "e-x", ShipmentStatus::Delivered, t),
@@ -285,7 +302,9 @@ async fn a_late_event_never_moves_a_shipment_backwards() {
         ShipmentStatus::Delivered,
         t + Duration::hours(3),
     );
-    let report = ingest::ingest(db(&app), "sf", &[delivered]).await.unwrap();
+    let report = ingest::ingest(db(&app), &app.state.channels, "sf", &[delivered])
+        .await
+        .unwrap();
     assert_eq!(report.changes[0].new, ShipmentStatus::Delivered);
 
     let late = [
@@ -297,7 +316,9 @@ async fn a_late_event_never_moves_a_shipment_backwards() {
             t + Duration::hours(4),
         ),
     ];
-    let report = ingest::ingest(db(&app), "sf", &late).await.unwrap();
+    let report = ingest::ingest(db(&app), &app.state.channels, "sf", &late)
+        .await
+        .unwrap();
     assert_eq!(report.stored, 2);
     assert!(report.changes.is_empty(), "{report:?}");
 
@@ -330,6 +351,7 @@ async fn a_failed_delivery_lasts_until_the_next_step() {
     let w = "SF1000000000003";
     ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[
             event(w, "a", ShipmentStatus::PickedUp, t),
@@ -353,6 +375,7 @@ async fn a_failed_delivery_lasts_until_the_next_step() {
     // The second attempt goes out again: the failure is over.
     let report = ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[event(
             w,
@@ -380,6 +403,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     let w = "SF1000000000004";
     let report = ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[
             event(w, "u-1", ShipmentStatus::PickedUp, t),
@@ -399,7 +423,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
 
     // The order's answer arrives: the waybill becomes known and its events apply.
     let row = shipment_of(&app, application, LEG_MATERIALS, Some(w)).await;
-    let matched = ingest::match_unknown(db(&app), "sf", w, row.id)
+    let matched = ingest::match_unknown(db(&app), &app.state.channels, "sf", w, row.id)
         .await
         .unwrap();
     assert_eq!(matched.stored, 2);
@@ -413,7 +437,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     assert!(events.iter().all(|e| e.applied));
     assert_eq!(reload(&app, row.id).await.status, "in_transit");
     // Matching again finds nothing more.
-    let again = ingest::match_unknown(db(&app), "sf", w, row.id)
+    let again = ingest::match_unknown(db(&app), &app.state.channels, "sf", w, row.id)
         .await
         .unwrap();
     assert_eq!(again, IngestReport::default());
@@ -422,6 +446,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     let w2 = "SF1000000000005";
     ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[event(w2, "v-1", ShipmentStatus::PickedUp, t)],
     )
@@ -430,6 +455,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     let other = shipment_of(&app, application, LEG_RESULT, Some(w2)).await;
     let report = ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[event(
             w2,
@@ -462,6 +488,7 @@ async fn the_citizen_tracks_every_leg_with_its_timeline() {
     // Pushed out of order; the timeline is in the order things happened.
     ingest::ingest(
         db(&app),
+        &app.state.channels,
         "sf",
         &[
             event(w, "t-3", ShipmentStatus::Delivered, t + Duration::hours(2)),
@@ -557,6 +584,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let stuck = shipment_of(&app, application, LEG_MATERIALS, Some("SF2000000000001")).await;
     ingest::ingest(
         db,
+        &app.state.channels,
         "sf",
         &[event(
             "SF2000000000001",
@@ -571,6 +599,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let troubled = shipment_of(&app, application, LEG_RESULT, Some("SF2000000000002")).await;
     ingest::ingest(
         db,
+        &app.state.channels,
         "sf",
         &[event(
             "SF2000000000002",
@@ -596,6 +625,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let moving = shipment_of(&app, other, LEG_RESULT, Some("SF2000000000003")).await;
     ingest::ingest(
         db,
+        &app.state.channels,
         "sf",
         &[event(
             "SF2000000000003",
@@ -609,6 +639,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let done = shipment_of(&app, other, shipments::LEG_RETURN, Some("SF2000000000004")).await;
     ingest::ingest(
         db,
+        &app.state.channels,
         "sf",
         &[event(
             "SF2000000000004",
@@ -1090,7 +1121,7 @@ async fn pushes_ingested_together_each_get_their_own_report() {
         ),
     ];
     let empty: [RouteEvent; 0] = [];
-    let reports = ingest::ingest_pushes(db(&app), "sf", &[&a, &b, &empty])
+    let reports = ingest::ingest_pushes(db(&app), &app.state.channels, "sf", &[&a, &b, &empty])
         .await
         .unwrap();
     assert_eq!(reports.len(), 3);

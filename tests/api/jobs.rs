@@ -11,6 +11,7 @@ use sea_orm::ColumnTrait;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
 use beebox::domain::application::ApplicationState;
+use beebox::notify::outbox::Channels;
 use beebox::store::applications::{self, Actor};
 use beebox::store::jobs::job;
 use beebox::store::notifications::notification;
@@ -23,8 +24,16 @@ const ITEM: &str = "elderly-preferential-card";
 const DATA_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// `n` citizens who each consented to one message and submitted one case: `n` queued
-/// notifications. Returns their openids.
-async fn seed_submissions(db: &DatabaseConnection, prefix: &str, n: usize) -> Vec<String> {
+/// notifications, written as a service messaging `wechat` writes them. Returns their openids.
+async fn seed_submissions(
+    db: &DatabaseConnection,
+    wechat: &WechatServer,
+    prefix: &str,
+    n: usize,
+) -> Vec<String> {
+    let mut config = beebox::config::Config::default();
+    configure(&mut config, wechat);
+    let channels = Channels::new(&config.wechat);
     let version = beebox::store::catalog::find(db, ITEM, None)
         .await
         .unwrap()
@@ -46,6 +55,7 @@ async fn seed_submissions(db: &DatabaseConnection, prefix: &str, n: usize) -> Ve
         let txn = db.begin().await.unwrap();
         let changed = applications::change_state(
             &txn,
+            &channels,
             &draft,
             ApplicationState::Submitted,
             Actor::citizen(citizen.id),
@@ -69,20 +79,18 @@ async fn jobs_of(db: &DatabaseConnection, kind: &str) -> Vec<job::Model> {
         .unwrap()
 }
 
-/// Waits until every notification job of the seeded events is done.
+/// Waits until every send job of the seeded events is done.
 async fn wait_all_done(db: &DatabaseConnection, n: usize, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let fan_outs = jobs_of(db, "notify_citizen").await;
         let sends = jobs_of(db, "notify_wechat").await;
         let done = |jobs: &[job::Model]| jobs.iter().filter(|j| j.state == "done").count();
-        if done(&fan_outs) == n && done(&sends) == n {
+        if done(&sends) == n {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "not done: fan-outs {}/{n}, sends {}/{n}: {:?}",
-            done(&fan_outs),
+            "not done: sends {}/{n}: {:?}",
             done(&sends),
             sends
                 .iter()
@@ -113,7 +121,7 @@ async fn two_instances_on_one_database_run_each_job_exactly_once() {
     let first = spawn_app_with(setup).await;
     let second = spawn_app_on(&first.config.database_url(), setup).await;
     let db = first.state.database().unwrap();
-    let openids = seed_submissions(db, "pair", 60).await;
+    let openids = seed_submissions(db, &wechat, "pair", 60).await;
     wait_all_done(db, openids.len(), Duration::from_secs(60)).await;
 
     let counts = per_user(&wechat);
@@ -186,7 +194,7 @@ async fn kill_9_mid_send_then_restart_completes_every_job_and_sends_nothing_twic
     let wechat = WechatServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (url, db) = prepared_database(dir.path()).await;
-    let openids = seed_submissions(&db, "killed", 40).await;
+    let openids = seed_submissions(&db, &wechat, "killed", 40).await;
     // Every send takes a while, so that several are in flight when the service dies.
     for openid in &openids {
         wechat.script_send(openid, vec![Fault::Delay(Duration::from_millis(150))]);
@@ -248,7 +256,7 @@ async fn sigterm_finishes_running_jobs_and_leaves_the_rest_queued() {
     let wechat = WechatServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (url, db) = prepared_database(dir.path()).await;
-    let openids = seed_submissions(&db, "drained", 30).await;
+    let openids = seed_submissions(&db, &wechat, "drained", 30).await;
     for openid in &openids {
         wechat.script_send(openid, vec![Fault::Delay(Duration::from_millis(400))]);
     }

@@ -330,6 +330,92 @@ async fn a_rejection_is_told_with_its_reason() {
 }
 
 #[tokio::test]
+async fn a_change_answers_with_its_notifications_already_written() {
+    // No worker runs: whatever the history and the queue hold was written with the change.
+    let wechat = WechatServer::start().await;
+    let app = spawn_app_with(|c| {
+        configure(c, &wechat);
+        let submitted = c.wechat.subscribe.templates.get_mut("submitted").unwrap();
+        submitted.template_id = None;
+        c.jobs.worker = false;
+    })
+    .await;
+    let citizen = wechat_citizen(&app, "outboxed").await;
+    let id = submitted_case(&app, &citizen, Some(&unique_address("outboxed"))).await;
+
+    let body: Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}/notifications"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = body["items"].as_array().unwrap();
+    let mut got = summary(items);
+    got.sort();
+    assert_eq!(
+        got,
+        triples(&[
+            ("submitted", "email", "pending"),
+            ("submitted", "wechat", "skipped"),
+        ])
+    );
+    let wechat_row = items.iter().find(|n| n["channel"] == "wechat").unwrap();
+    assert_eq!(
+        wechat_row["detail"],
+        "no template is configured for this event"
+    );
+    // One send job, for the one channel that goes; nothing left to fan out.
+    let admin = staff_token(&app, "outbox.admin", "admin", "").await;
+    let queued = jobs_where(&app, &admin, "state=queued", 1).await;
+    let kinds: Vec<&str> = queued
+        .iter()
+        .map(|j| j["kind"].as_str().unwrap())
+        .filter(|k| k.starts_with("notify_"))
+        .collect();
+    assert_eq!(kinds, ["notify_email"]);
+}
+
+#[tokio::test]
+async fn a_fan_out_job_left_by_an_earlier_release_still_writes_its_notifications() {
+    use beebox::domain::application::ApplicationState;
+    use beebox::jobs::{JobKind, new_job};
+    use beebox::store::applications::{self, Actor};
+
+    let wechat = WechatServer::start().await;
+    let app = spawn_app_with(|c| configure(c, &wechat)).await;
+    let citizen = wechat_citizen(&app, "legacy").await;
+    let created =
+        crate::applications::create(&app, &citizen, "social-security-card-replacement").await;
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    // An event as an earlier release recorded it: no notifications, a `notify_citizen` job.
+    let db = app.state.database().unwrap();
+    let event = applications::record_event(
+        db,
+        id,
+        Actor::system(),
+        "submit",
+        Some(ApplicationState::Draft),
+        ApplicationState::Submitted,
+        None,
+    )
+    .await
+    .unwrap();
+    let job = new_job(
+        JobKind::NotifyCitizen,
+        json!({ "event_id": event }),
+        Some(format!("notify:{event}")),
+    );
+    assert!(beebox::store::jobs::enqueue(db, job).await.unwrap());
+
+    let items = settled_notifications(&app, &citizen, &id.to_string(), 1).await;
+    // No consent was given, so the WeChat message is skipped by its send job.
+    assert_eq!(
+        summary(&items),
+        triples(&[("submitted", "wechat", "skipped")])
+    );
+}
+
+#[tokio::test]
 async fn wechat_faults_retry_refresh_or_skip_as_each_deserves() {
     let wechat = WechatServer::start().await;
     let app = spawn_app_with(|c| configure(c, &wechat)).await;

@@ -360,8 +360,16 @@ impl ApplicationsApi {
         if from != ApplicationState::Cancelled {
             let to = machine::next(from, Action::Cancel)
                 .map_err(|e| ApiError::conflict("invalid_state", format!("You {e}.")))?;
-            if !applications::change_state(&txn, &app, to, Actor::citizen(citizen), "cancel", None)
-                .await?
+            if !applications::change_state(
+                &txn,
+                &state.channels,
+                &app,
+                to,
+                Actor::citizen(citizen),
+                "cancel",
+                None,
+            )
+            .await?
             {
                 return Err(concurrent_change());
             }
@@ -402,8 +410,16 @@ impl ApplicationsApi {
         } else {
             "submit"
         };
-        if !applications::change_state(&txn, &app, to, Actor::citizen(citizen), action, None)
-            .await?
+        if !applications::change_state(
+            &txn,
+            &state.channels,
+            &app,
+            to,
+            Actor::citizen(citizen),
+            action,
+            None,
+        )
+        .await?
         {
             return Err(concurrent_change());
         }

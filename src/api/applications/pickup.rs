@@ -300,6 +300,7 @@ impl PickupApi {
         let row = book(&state, &txn, &app, &contact, &slot).await?;
         if !applications::change_state(
             &txn,
+            &state.channels,
             &app,
             to,
             Actor::citizen(auth.0.id),
@@ -379,6 +380,7 @@ impl PickupApi {
             .map_err(|e| ApiError::conflict("invalid_state", e.to_string()))?;
         if !applications::change_state(
             &txn,
+            &state.channels,
             &app,
             to,
             Actor::citizen(auth.0.id),

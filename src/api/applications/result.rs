@@ -169,8 +169,14 @@ impl ResultApi {
                 ),
             ));
         }
-        let outcome =
-            receipts::confirm(&txn, &app, Actor::citizen(auth.0.id), "confirm_receipt").await?;
+        let outcome = receipts::confirm(
+            &txn,
+            &state.channels,
+            &app,
+            Actor::citizen(auth.0.id),
+            "confirm_receipt",
+        )
+        .await?;
         txn.commit().await?;
         let app = owned(db, auth.0.id, app.id).await?;
         if outcome == Confirmed::Now {

@@ -282,6 +282,7 @@ impl DepartmentApi {
         };
         if !applications::change_state(
             &txn,
+            &state.channels,
             &app,
             to,
             Actor::staff(auth.0.id),
@@ -311,6 +312,7 @@ impl DepartmentApi {
             end = machine::next(to, next).map_err(ApiError::internal)?;
             if !applications::change_state(
                 &txn,
+                &state.channels,
                 &approved,
                 end,
                 Actor::system(),

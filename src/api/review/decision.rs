@@ -163,6 +163,7 @@ impl ReviewCaseApi {
             .or_else(|| note.clone());
         if !applications::change_state(
             &txn,
+            &state.channels,
             &app,
             to,
             Actor::staff(auth.0.id),
@@ -189,6 +190,7 @@ impl ReviewCaseApi {
             let next = machine::next(to, Action::SkipPickup).map_err(ApiError::internal)?;
             if !applications::change_state(
                 &txn,
+                &state.channels,
                 &passed,
                 next,
                 Actor::system(),
