@@ -16,6 +16,7 @@ mod m20261128_000011_reception_batches;
 mod m20261128_000012_department_results;
 mod m20261128_000013_shipment_events_by_shipment;
 mod m20261129_000014_jobs_partial_indexes;
+mod m20261129_000015_shipment_route_summary;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_department_results::Migration),
             Box::new(m20261128_000013_shipment_events_by_shipment::Migration),
             Box::new(m20261129_000014_jobs_partial_indexes::Migration),
+            Box::new(m20261129_000015_shipment_route_summary::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ use crate::courier::track::{self, Track, status_of};
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
 use crate::notify::outbox::Channels;
 use crate::store::begin_write;
-use crate::store::shipments::{self, Tracking, route_event, shipment};
+use crate::store::shipments::{self, Locked, Tracking, route_event, shipment};
 
 /// The widest partner event id and waybill the `shipment_events` columns hold.
 const MAX_EVENT_ID: usize = 128;
@@ -80,8 +80,10 @@ pub async fn ingest(
 
 /// Stores the events of several pushes from `partner` and applies them, all in one write
 /// transaction, with a report for each push. The shipments of all their waybills are locked in
-/// one statement, their events read in one and the new events written in one, so a batch costs
-/// little more than a single push.
+/// one statement, which also says whether events wait unattached for any of them (read only
+/// then), and the new events are written in one, which names the replays; each shipment's new
+/// tracking is folded over its row, without its history. So a batch costs little more than a
+/// single push.
 #[tracing::instrument(skip_all, fields(partner = %partner, pushes = pushes.len()), err)]
 pub async fn ingest_pushes(
     db: &DatabaseConnection,
@@ -124,14 +126,19 @@ pub async fn ingest_pushes(
     let txn = begin_write(db).await?;
     let waybills: Vec<&str> = by_waybill.keys().copied().collect();
     let mut rows = shipments::lock_by_waybills(&txn, partner, &waybills).await?;
-    let pairs: Vec<(Uuid, &str)> = rows.iter().map(|(w, r)| (r.id, w.as_str())).collect();
-    let mut known = Known::read(&txn, partner, &pairs).await?;
+    // Only a waybill whose events came before its shipment knew it needs another read.
+    let awaiting: Vec<&str> = rows
+        .iter()
+        .filter(|(_, locked)| locked.has_late)
+        .map(|(waybill_no, _)| waybill_no.as_str())
+        .collect();
+    let mut late = late_by_waybill(&txn, partner, &awaiting).await?;
     // Where each new row came from, for the reports.
     let mut origins: HashMap<Uuid, usize> = HashMap::new();
     let mut plans = Vec::new();
     let mut unmatched = Vec::new();
     for (waybill_no, group) in by_waybill {
-        let Some(row) = rows.remove(waybill_no) else {
+        let Some(Locked { row, .. }) = rows.remove(waybill_no) else {
             for (origin, event) in group.into_values() {
                 let stored = shipments::event_row(partner, event, None);
                 origins.insert(stored.id, origin);
@@ -139,14 +146,11 @@ pub async fn ingest_pushes(
             }
             continue;
         };
-        let (history, late) = known.take(row.id, waybill_no);
+        let late = late.remove(waybill_no).unwrap_or_default();
         let mut fresh = Vec::new();
         for (origin, event) in group.into_values() {
-            let seen = history
-                .iter()
-                .chain(&late)
-                .any(|e| e.partner_event_id == event.event_id);
-            if seen {
+            // A replay of an event stored before is found by its insert (`replays`).
+            if late.iter().any(|e| e.partner_event_id == event.event_id) {
                 reports[origin].duplicates += 1;
             } else {
                 let stored = shipments::event_row(partner, event, Some(row.id));
@@ -154,7 +158,7 @@ pub async fn ingest_pushes(
                 fresh.push(stored);
             }
         }
-        plans.push(Plan::new(row, history, late, fresh));
+        plans.push(Plan::new(row, late, fresh));
     }
 
     let mut new_rows: Vec<&route_event::Model> = plans
@@ -214,10 +218,9 @@ pub async fn match_unknown(
     let Some(row) = shipments::lock(&txn, shipment_id).await? else {
         return Ok(report);
     };
-    let mut known = Known::read(&txn, partner, &[(row.id, waybill_no)]).await?;
-    let (history, late) = known.take(row.id, waybill_no);
+    let late = shipments::unattached_of_waybills(&txn, partner, &[waybill_no]).await?;
     report.stored = late.len();
-    let plan = Plan::new(row, history, late, Vec::new());
+    let plan = Plan::new(row, late, Vec::new());
     if let Some(done) = plan.settle(&txn, &HashSet::new()).await? {
         write_tracking(&txn, [&done]).await?;
         if let Some((change, _)) = done.change {
@@ -236,55 +239,26 @@ fn valid(event: &RouteEvent) -> bool {
         && event.waybill_no.len() <= MAX_WAYBILL
 }
 
-/// The stored events of the locked shipments, and those of their waybills that came before any
-/// shipment knew the waybill (still unattached), read together.
-struct Known {
-    by_shipment: HashMap<Uuid, Vec<route_event::Model>>,
-    unattached: HashMap<String, Vec<route_event::Model>>,
-}
-
-impl Known {
-    async fn read<C: ConnectionTrait>(
-        txn: &C,
-        partner: &str,
-        shipments: &[(Uuid, &str)],
-    ) -> Result<Self, DbErr> {
-        let mut known = Self {
-            by_shipment: HashMap::new(),
-            unattached: HashMap::new(),
-        };
-        for event in shipments::events_of_waybills(txn, partner, shipments).await? {
-            match event.shipment_id {
-                Some(id) => known.by_shipment.entry(id).or_default().push(event),
-                None => known
-                    .unattached
-                    .entry(event.waybill_no.clone())
-                    .or_default()
-                    .push(event),
-            }
-        }
-        Ok(known)
+/// The events of these waybills stored before any shipment knew them, by waybill.
+async fn late_by_waybill<C: ConnectionTrait>(
+    txn: &C,
+    partner: &str,
+    waybills: &[&str],
+) -> Result<HashMap<String, Vec<route_event::Model>>, DbErr> {
+    let mut late: HashMap<String, Vec<route_event::Model>> = HashMap::new();
+    for event in shipments::unattached_of_waybills(txn, partner, waybills).await? {
+        late.entry(event.waybill_no.clone())
+            .or_default()
+            .push(event);
     }
-
-    /// A shipment's events so far, and its waybill's unattached ones (`late`).
-    fn take(
-        &mut self,
-        shipment_id: Uuid,
-        waybill_no: &str,
-    ) -> (Vec<route_event::Model>, Vec<route_event::Model>) {
-        (
-            self.by_shipment.remove(&shipment_id).unwrap_or_default(),
-            self.unattached.remove(waybill_no).unwrap_or_default(),
-        )
-    }
+    Ok(late)
 }
 
 /// What the new events of one locked shipment make of it: `late` (stored before the waybill was
-/// known) and `fresh` (about to be stored) folded over `history` (its events so far). Each fresh
-/// row carries its `applied` flag before it is written, so each is written once.
+/// known) and `fresh` (about to be stored) folded over the row (what its events so far add up
+/// to). Each fresh row carries its `applied` flag before it is written, so each is written once.
 struct Plan {
     row: shipment::Model,
-    history: Vec<route_event::Model>,
     late: Vec<route_event::Model>,
     fresh: Vec<route_event::Model>,
     track: Track,
@@ -295,17 +269,15 @@ struct Plan {
 impl Plan {
     fn new(
         row: shipment::Model,
-        history: Vec<route_event::Model>,
         late: Vec<route_event::Model>,
         mut fresh: Vec<route_event::Model>,
     ) -> Self {
-        let (track, applied) = track::fold(&row, &history, &late, &fresh);
+        let (track, applied) = track::fold(&row, &late, &fresh);
         for event in &mut fresh {
             event.applied = applied.contains(&event.id);
         }
         Self {
             row,
-            history,
             late,
             fresh,
             track,
@@ -325,10 +297,10 @@ impl Plan {
             return Ok(None);
         }
         if self.fresh.iter().any(|e| replays.contains(&e.id)) {
-            // The partner event id is stored already under another waybill: a replay after
-            // all. Rare enough to fold again and correct the flags of the rows just written.
+            // The partner event id is stored already: a replay. Fold again without it and
+            // correct the flags of the rows just written.
             self.fresh.retain(|e| !replays.contains(&e.id));
-            let (track, applied) = track::fold(&self.row, &self.history, &self.late, &self.fresh);
+            let (track, applied) = track::fold(&self.row, &self.late, &self.fresh);
             let (now_applied, not_applied): (Vec<_>, Vec<_>) = self
                 .fresh
                 .iter()
@@ -365,12 +337,7 @@ impl Settled {
     fn new(row: shipment::Model, track: &Track) -> Option<Self> {
         let old = status_of(&row.status);
         let tracking = track.tracking();
-        let before = Tracking {
-            status: old,
-            last_op_code: row.last_op_code.clone(),
-            last_event_at: row.last_event_at,
-            delivered_at: row.delivered_at,
-        };
+        let before = Track::new(&row).tracking();
         if tracking == before {
             return None;
         }

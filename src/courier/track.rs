@@ -1,6 +1,8 @@
 //! A shipment's tracking as its route events say, whatever order they came in: a late event never
 //! moves it backwards, and nothing moves it out of a final status. Pure: `ingest` reads and
-//! writes, this decides.
+//! writes, this decides. What the events so far add up to is kept on the shipment's row (its
+//! furthest forward step and latest side state, with their times), so new events fold over the
+//! row alone, never over the history.
 
 use std::collections::HashSet;
 
@@ -10,16 +12,15 @@ use uuid::Uuid;
 use crate::integrations::courier::ShipmentStatus;
 use crate::store::shipments::{Tracking, route_event, shipment};
 
-/// The shipment `row` with `history` as it stands, then `late` and `fresh` taken in the order
-/// they happened: a push of a whole route applies each step, not just the last. Returns the
-/// tracking and the ids of the new events that moved it.
+/// The shipment `row` as it stands, then `late` and `fresh` taken in the order they happened: a
+/// push of a whole route applies each step, not just the last. Returns the tracking and the ids
+/// of the new events that moved it.
 pub fn fold(
     row: &shipment::Model,
-    history: &[route_event::Model],
     late: &[route_event::Model],
     fresh: &[route_event::Model],
 ) -> (Track, HashSet<Uuid>) {
-    let mut track = Track::new(row, history);
+    let mut track = Track::new(row);
     let mut incoming: Vec<&route_event::Model> = late.iter().chain(fresh).collect();
     incoming.sort_by_key(|e| (e.occurred_at, e.id));
     let applied = incoming
@@ -76,21 +77,23 @@ pub struct Track {
 }
 
 impl Track {
-    pub fn new(row: &shipment::Model, history: &[route_event::Model]) -> Self {
-        let mut track = Self {
+    /// The shipment as its row says, before any new event.
+    pub fn new(row: &shipment::Model) -> Self {
+        let forward = row
+            .forward_rank
+            .and_then(|rank| u8::try_from(rank).ok())
+            .zip(row.forward_at);
+        let side = row.side_at.zip(row.side_status.as_deref().map(status_of));
+        Self {
             status: status_of(&row.status),
-            forward: None,
-            side: None,
+            forward,
+            side,
             last_op_code: row.last_op_code.clone(),
             last_event_at: row.last_event_at,
             delivered_at: row.delivered_at,
             deciding_at: None,
             deciding: None,
-        };
-        for event in history {
-            track.note(status_of(&event.status), event.occurred_at);
         }
-        track
     }
 
     /// Records a step in the forward and side summaries, without deciding anything.
@@ -149,6 +152,8 @@ impl Track {
             last_op_code: self.last_op_code.clone(),
             last_event_at: self.last_event_at,
             delivered_at: self.delivered_at,
+            forward: self.forward.map(|(rank, at)| (i32::from(rank), at)),
+            side: self.side.map(|(at, status)| (status, at)),
         }
     }
 }
@@ -190,6 +195,10 @@ mod tests {
             pickup_until: None,
             last_event_at: None,
             delivered_at: None,
+            forward_rank: None,
+            forward_at: None,
+            side_status: None,
+            side_at: None,
             last_error: None,
             version: 1,
             created_at: now,
@@ -219,7 +228,7 @@ mod tests {
     /// Folds `(status, minute)` steps in the given arrival order: the final status and which
     /// steps applied.
     fn run(steps: &[(ShipmentStatus, i64)]) -> (ShipmentStatus, Vec<bool>) {
-        let mut track = Track::new(&row(), &[]);
+        let mut track = Track::new(&row());
         let applied = steps
             .iter()
             .map(|&(s, m)| track.fold(&event(s, m)))
@@ -264,6 +273,52 @@ mod tests {
         let (status, applied) = run(&[(Exception, 30), (InTransit, 10)]);
         assert_eq!(status, Exception);
         assert_eq!(applied, [true, false]);
+    }
+
+    /// The row as `shipments::set_tracking` leaves it.
+    fn written(mut row: shipment::Model, t: &Tracking) -> shipment::Model {
+        row.status = t.status.as_str().into();
+        row.last_op_code = t.last_op_code.clone();
+        row.last_event_at = t.last_event_at;
+        row.delivered_at = t.delivered_at;
+        row.forward_rank = t.forward.map(|(rank, _)| rank);
+        row.forward_at = t.forward.map(|(_, at)| at);
+        row.side_status = t.side.map(|(status, _)| status.as_str().into());
+        row.side_at = t.side.map(|(_, at)| at);
+        row
+    }
+
+    #[test]
+    fn one_push_at_a_time_over_the_row_ends_as_one_fold_of_all() {
+        let routes: [&[(ShipmentStatus, i64)]; 7] = [
+            &[(PickedUp, 0), (InTransit, 10), (Delivered, 20)],
+            &[(InTransit, 10), (PickedUp, 0)],
+            &[(Delivered, 20), (PickedUp, 0), (Exception, 30)],
+            &[
+                (OutForDelivery, 0),
+                (DeliveryFailed, 10),
+                (OutForDelivery, 20),
+                (Delivered, 30),
+            ],
+            &[(InTransit, 10), (Exception, 5), (OutForDelivery, 20)],
+            &[
+                (Exception, 30),
+                (InTransit, 10),
+                (DeliveryFailed, 20),
+                (OutForDelivery, 40),
+            ],
+            &[(InTransit, 0), (Returned, 10), (Delivered, 20)],
+        ];
+        for steps in routes {
+            let mut row = row();
+            let mut applied = Vec::new();
+            for &(status, minute) in steps {
+                let (track, moved) = fold(&row, &[], &[event(status, minute)]);
+                applied.push(!moved.is_empty());
+                row = written(row, &track.tracking());
+            }
+            assert_eq!((status_of(&row.status), applied), run(steps), "{steps:?}");
+        }
     }
 
     #[test]

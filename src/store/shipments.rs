@@ -40,6 +40,14 @@ pub mod shipment {
         pub pickup_until: Option<DateTimeUtc>,
         pub last_event_at: Option<DateTimeUtc>,
         pub delivered_at: Option<DateTimeUtc>,
+        /// The furthest forward step of its route events: its rank (`courier::track`)...
+        pub forward_rank: Option<i32>,
+        /// ... and when it happened.
+        pub forward_at: Option<DateTimeUtc>,
+        /// The latest side state of its route events (`delivery_failed`, `exception`)...
+        pub side_status: Option<String>,
+        /// ... and when it happened.
+        pub side_at: Option<DateTimeUtc>,
         pub last_error: Option<String>,
         pub version: i32,
         pub created_at: DateTimeUtc,
@@ -133,6 +141,10 @@ pub async fn insert<C: ConnectionTrait>(
         pickup_until: Set(new.pickup_until),
         last_event_at: Set(None),
         delivered_at: Set(None),
+        forward_rank: Set(None),
+        forward_at: Set(None),
+        side_status: Set(None),
+        side_at: Set(None),
         last_error: Set(None),
         version: Set(1),
         created_at: Set(now),
@@ -221,8 +233,8 @@ pub async fn set_order_status<C: ConnectionTrait>(
 // Route events and tracking upkeep: ingest, reconciliation and the problems list.
 
 use crate::integrations::courier::{ALL_STATUSES, RouteEvent, ShipmentStatus};
-use sea_orm::sea_query::{OnConflict, UnionType};
-use sea_orm::{Condition, QuerySelect, QueryTrait};
+use sea_orm::sea_query::{ExprTrait, OnConflict, Query};
+use sea_orm::{Condition, FromQueryResult, QueryResult, QuerySelect, TryInsertResult};
 use std::collections::{BTreeMap, HashSet};
 
 /// Rows per multi-row INSERT: 14 columns each stays well inside SQLite's 32,766 and
@@ -238,20 +250,53 @@ pub fn final_statuses() -> Vec<&'static str> {
         .collect()
 }
 
+/// A shipment locked for ingest, and whether events of its waybill wait unattached (stored
+/// before the shipment knew its waybill).
+#[derive(Debug, Clone)]
+pub struct Locked {
+    pub row: shipment::Model,
+    pub has_late: bool,
+}
+
+impl FromQueryResult for Locked {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            row: shipment::Model::from_query_result(res, pre)?,
+            has_late: res.try_get::<i32>(pre, "has_late")? != 0,
+        })
+    }
+}
+
 /// The shipments of these waybills of `partner` (the newest of each, should a waybill ever
 /// repeat), keyed by waybill and held for the rest of the write transaction: `FOR UPDATE` on
 /// PostgreSQL, in waybill order so that concurrent callers lock alike; `BEGIN IMMEDIATE` on
-/// SQLite.
+/// SQLite. Each says, in the same statement, whether events wait unattached for its waybill.
 pub async fn lock_by_waybills<C: ConnectionTrait>(
     db: &C,
     partner: &str,
     waybills: &[&str],
-) -> Result<BTreeMap<String, shipment::Model>, DbErr> {
+) -> Result<BTreeMap<String, Locked>, DbErr> {
     let mut newest = BTreeMap::new();
     if waybills.is_empty() {
         return Ok(newest);
     }
+    let unattached = Query::select()
+        .expr(Expr::val(1))
+        .from(route_event::Entity)
+        .and_where(Expr::col((route_event::Entity, route_event::Column::ShipmentId)).is_null())
+        .and_where(
+            Expr::col((route_event::Entity, route_event::Column::Partner))
+                .equals((shipment::Entity, shipment::Column::Partner)),
+        )
+        .and_where(
+            Expr::col((route_event::Entity, route_event::Column::WaybillNo))
+                .equals((shipment::Entity, shipment::Column::WaybillNo)),
+        )
+        .to_owned();
+    // An integer rather than the bare EXISTS: PostgreSQL answers a boolean, SQLite an integer.
+    let has_late: Expr = Expr::case(Expr::exists(unattached), 1).finally(0).into();
     let mut query = shipment::Entity::find()
+        .column_as(has_late, "has_late")
         .filter(shipment::Column::Partner.eq(partner))
         .filter(shipment::Column::WaybillNo.is_in(waybills.iter().copied()))
         .order_by_asc(shipment::Column::WaybillNo)
@@ -259,9 +304,9 @@ pub async fn lock_by_waybills<C: ConnectionTrait>(
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         query = query.lock_exclusive();
     }
-    for row in query.all(db).await? {
-        if let Some(waybill_no) = row.waybill_no.clone() {
-            newest.entry(waybill_no).or_insert(row);
+    for locked in query.into_model::<Locked>().all(db).await? {
+        if let Some(waybill_no) = locked.row.waybill_no.clone() {
+            newest.entry(waybill_no).or_insert(locked);
         }
     }
     Ok(newest)
@@ -307,9 +352,9 @@ pub async fn insert_events<C: ConnectionTrait>(
     db: &C,
     rows: &[&route_event::Model],
 ) -> Result<HashSet<Uuid>, DbErr> {
-    let mut stored = 0;
+    let mut replays: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
     for chunk in rows.chunks(INSERT_CHUNK) {
-        stored += route_event::Entity::insert_many(
+        let inserted = route_event::Entity::insert_many(
             chunk
                 .iter()
                 .map(|row| route_event::ActiveModel::from((*row).clone())),
@@ -322,25 +367,13 @@ pub async fn insert_events<C: ConnectionTrait>(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(db)
+        .try_insert()
+        .exec_with_returning_keys(db)
         .await?;
-    }
-    if stored as usize == rows.len() {
-        return Ok(HashSet::new());
-    }
-    // Some were replays: a second read says which (rare: a replay of an event already stored
-    // is usually caught before the insert).
-    let mut replays: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let written = route_event::Entity::find()
-            .select_only()
-            .column(route_event::Column::Id)
-            .filter(route_event::Column::Id.is_in(chunk.iter().map(|row| row.id)))
-            .into_tuple::<Uuid>()
-            .all(db)
-            .await?;
-        for id in written {
-            replays.remove(&id);
+        if let TryInsertResult::Inserted(ids) = inserted {
+            for id in ids {
+                replays.remove(&id);
+            }
         }
     }
     Ok(replays)
@@ -362,37 +395,24 @@ pub async fn events_of<C: ConnectionTrait>(
         .await
 }
 
-/// In one read, the events of these shipments and those stored for their waybills while no
-/// shipment had them (`shipment_id` still empty), in the order they happened.
-pub async fn events_of_waybills<C: ConnectionTrait>(
+/// The events of these waybills of `partner` that no shipment has yet, in the order they
+/// happened.
+pub async fn unattached_of_waybills<C: ConnectionTrait>(
     db: &C,
     partner: &str,
-    shipments: &[(Uuid, &str)],
+    waybills: &[&str],
 ) -> Result<Vec<route_event::Model>, DbErr> {
-    if shipments.is_empty() {
+    if waybills.is_empty() {
         return Ok(Vec::new());
     }
-    // A UNION ALL rather than an OR: each half has its own index whatever the planner thinks
-    // of the table. PostgreSQL planned the OR once as a sequential scan, while the table was
-    // still empty, and kept that plan for the connection's prepared statement.
-    let mut query = route_event::Entity::find()
-        .filter(route_event::Column::ShipmentId.is_in(shipments.iter().map(|(id, _)| *id)))
-        .into_query();
-    query.union(
-        UnionType::All,
-        route_event::Entity::find()
-            .filter(route_event::Column::Partner.eq(partner))
-            .filter(route_event::Column::WaybillNo.is_in(shipments.iter().map(|(_, w)| *w)))
-            .filter(route_event::Column::ShipmentId.is_null())
-            .into_query(),
-    );
-    let statement = db.get_database_backend().build(&query);
-    let mut rows = route_event::Entity::find()
-        .from_raw_sql(statement)
+    route_event::Entity::find()
+        .filter(route_event::Column::Partner.eq(partner))
+        .filter(route_event::Column::WaybillNo.is_in(waybills.iter().copied()))
+        .filter(route_event::Column::ShipmentId.is_null())
+        .order_by_asc(route_event::Column::OccurredAt)
+        .order_by_asc(route_event::Column::Id)
         .all(db)
-        .await?;
-    rows.sort_by_key(|e| (e.occurred_at, e.id));
-    Ok(rows)
+        .await
 }
 
 /// Attaches events stored while no shipment had their waybill to `shipment_id`, and records
@@ -433,13 +453,17 @@ pub async fn set_applied<C: ConnectionTrait>(
     Ok(())
 }
 
-/// What route events made of a shipment.
+/// What route events made of a shipment, with the summary of them the next ones fold over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracking {
     pub status: ShipmentStatus,
     pub last_op_code: Option<String>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// The furthest forward step: its rank and when it happened.
+    pub forward: Option<(i32, DateTime<Utc>)>,
+    /// The latest side state and when it happened.
+    pub side: Option<(ShipmentStatus, DateTime<Utc>)>,
 }
 
 /// Records `tracking` on the shipment as read at `row.version`. Zero rows means someone else
@@ -465,6 +489,22 @@ pub async fn set_tracking<C: ConnectionTrait>(
         .col_expr(
             shipment::Column::DeliveredAt,
             Expr::value(tracking.delivered_at),
+        )
+        .col_expr(
+            shipment::Column::ForwardRank,
+            Expr::value(tracking.forward.map(|(rank, _)| rank)),
+        )
+        .col_expr(
+            shipment::Column::ForwardAt,
+            Expr::value(tracking.forward.map(|(_, at)| at)),
+        )
+        .col_expr(
+            shipment::Column::SideStatus,
+            Expr::value(tracking.side.map(|(status, _)| status.as_str())),
+        )
+        .col_expr(
+            shipment::Column::SideAt,
+            Expr::value(tracking.side.map(|(_, at)| at)),
         )
         .col_expr(shipment::Column::Version, Expr::value(row.version + 1))
         .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -509,15 +549,22 @@ pub async fn set_trackings<C: ConnectionTrait>(
                 "last_op_code": t.last_op_code,
                 "last_event_at": at(t.last_event_at),
                 "delivered_at": at(t.delivered_at),
+                "forward_rank": t.forward.map(|(rank, _)| rank),
+                "forward_at": at(t.forward.map(|(_, at)| at)),
+                "side_status": t.side.map(|(status, _)| status.as_str()),
+                "side_at": at(t.side.map(|(_, at)| at)),
             })
         })
         .collect();
     let sql = r#"
         UPDATE shipments AS s SET status = v.status, last_op_code = v.last_op_code,
             last_event_at = v.last_event_at, delivered_at = v.delivered_at,
+            forward_rank = v.forward_rank, forward_at = v.forward_at,
+            side_status = v.side_status, side_at = v.side_at,
             version = s.version + 1, updated_at = $2
         FROM json_to_recordset($1::json) AS v(id uuid, version integer, status text,
-            last_op_code text, last_event_at timestamptz, delivered_at timestamptz)
+            last_op_code text, last_event_at timestamptz, delivered_at timestamptz,
+            forward_rank integer, forward_at timestamptz, side_status text, side_at timestamptz)
         WHERE s.id = v.id AND s.version = v.version"#;
     let statement = sea_orm::Statement::from_sql_and_values(
         sea_orm::DatabaseBackend::Postgres,

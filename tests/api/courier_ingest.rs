@@ -396,6 +396,65 @@ async fn a_failed_delivery_lasts_until_the_next_step() {
 }
 
 #[tokio::test]
+async fn a_shipment_moving_across_the_upgrade_keeps_its_route() {
+    use migration::MigratorTrait;
+
+    let app = spawn_app().await;
+    let (_, application) = case_of(&app, "upgraded").await;
+    let w = "SF1000000000009";
+    let row = shipment_of(&app, application, LEG_RESULT, Some(w)).await;
+    let t = base_time();
+    let hours = |n| t + Duration::hours(n);
+    let app = &app;
+    let push = |events: Vec<RouteEvent>| async move {
+        ingest::ingest(db(app), &app.state.channels, "sf", &events)
+            .await
+            .unwrap()
+    };
+    push(vec![
+        event(w, "u1", ShipmentStatus::PickedUp, t),
+        event(w, "u2", ShipmentStatus::OutForDelivery, hours(2)),
+        event(w, "u3", ShipmentStatus::DeliveryFailed, hours(3)),
+    ])
+    .await;
+    let before = reload(app, row.id).await;
+    assert_eq!(
+        (before.forward_rank, before.forward_at),
+        (Some(3), Some(hours(2)))
+    );
+    assert_eq!(
+        (before.side_status.as_deref(), before.side_at),
+        (Some("delivery_failed"), Some(hours(3)))
+    );
+
+    // As a release before the summary left it: the columns gone, then added and filled in
+    // from the stored events by the migration.
+    migration::Migrator::down(db(app), Some(1)).await.unwrap();
+    migration::Migrator::up(db(app), None).await.unwrap();
+    let after = reload(app, row.id).await;
+    assert_eq!(after, before);
+
+    // A late step changes nothing; the next attempt ends the failure.
+    let late = push(vec![event(w, "u4", ShipmentStatus::InTransit, hours(1))]).await;
+    assert!(late.changes.is_empty());
+    assert_eq!(reload(app, row.id).await.status, "delivery_failed");
+    let next = push(vec![event(
+        w,
+        "u5",
+        ShipmentStatus::OutForDelivery,
+        hours(4),
+    )])
+    .await;
+    assert_eq!(
+        (next.changes[0].old, next.changes[0].new),
+        (
+            ShipmentStatus::DeliveryFailed,
+            ShipmentStatus::OutForDelivery
+        )
+    );
+}
+
+#[tokio::test]
 async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     let app = spawn_app().await;
     let (_, application) = case_of(&app, "early").await;
