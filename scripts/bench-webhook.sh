@@ -14,7 +14,8 @@
 #   replacement), so a run of any length replays pushes; wrk2 is not packaged here. The
 #   generator's own floor (the same rate against GET /healthz) and lag are printed with it.
 # - The limit: pgbench's tpcb-like transaction and `-S`, same clients and threads as wrk, on a
-#   scratch database of the same cluster.
+#   scratch database of the same cluster. The tpcb-like run is repeated right after the wrk run
+#   and the two are averaged, as the machine's speed drifts within minutes.
 # - Afterwards, every distinct push sent must be stored exactly once.
 #
 # The job worker stays on, as in production: each collected parcel queues the citizen's
@@ -33,6 +34,7 @@ threads=${BENCH_THREADS:-2}
 rate=${BENCH_RATE:-500}
 events=${BENCH_EVENTS:-150000} # distinct pushes pre-signed for the wrk run; more than it can send
 # BENCH_EXTRA_SQL: SQL run on the service's database after seeding (none by default).
+# BENCH_WALDUMP=1: also print what the wrk run's WAL is made of (pg_waldump --stats=record).
 # BENCH_SSLMODE: the service's and pgbench's sslmode alike (libpq's and sqlx's default, prefer,
 # which uses TLS even on loopback when the server offers it).
 sslmode=${BENCH_SSLMODE:-prefer}
@@ -86,7 +88,7 @@ echo "seeded $((1 + wrk_shipments + rate_shipments)) applications with an SF shi
 if [ -n "${BENCH_EXTRA_SQL:-}" ]; then
   # To try a schema change (an index, say) before writing its migration.
   echo "extra SQL: $BENCH_EXTRA_SQL"
-  sql -c "$BENCH_EXTRA_SQL"
+  sql <<<"$BENCH_EXTRA_SQL" # from stdin: each statement on its own (VACUUM, say)
 fi
 py bodies "$work/wrk.bodies" 1 "$wrk_shipments" >/dev/null
 py bodies "$work/rate.bodies" $((1 + wrk_shipments)) "$rate_shipments" "$rate_events" >/dev/null
@@ -141,6 +143,9 @@ table_stats() {
     where relname = 'shipment_events'"
 }
 stats_before=$(table_stats)
+lsn() { sql -c "select pg_current_wal_lsn()"; }
+wal_since() { sql -c "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$1')"; }
+wal0=$(lsn)
 batches() { curl -fs "$base/metrics" | awk '/^beebox_webhook_batch_pushes_(sum|count)/ {printf "%s ", $2}'; }
 batches_before=$(batches)
 py cpu >"$work/cpu-before.json"
@@ -148,11 +153,25 @@ wrk -t "$threads" -c "$connections" -d "${seconds}s" -s scripts/bench_webhook.lu
   "$base$path" -- "$work/wrk.bodies" "$threads" >"$work/wrk.txt"
 py cpu >"$work/cpu-after.json"
 stats_after=$(table_stats)
+wal_wrk=$(wal_since "$wal0")
+if [ -n "${BENCH_WALDUMP:-}" ]; then
+  # What the WAL of the wrk run is made of, by record type (needs read access to pg_wal).
+  "$(ls -d /usr/lib/postgresql/*/bin | tail -1)/pg_waldump" --stats=record \
+    -p "$(psql "${pg[@]}" -Atc 'show data_directory')/pg_wal" -s "$wal0" -e "$(lsn)" \
+    >"$work/waldump.txt" 2>&1 || true
+fi
 batches_after=$(batches)
 wait "$sampler"
 sed -n 's/^WRK_JSON //p' "$work/wrk.txt" >"$work/wrk.json"
 python3 -c 'import json,sys; w=json.load(open(sys.argv[1])); sys.exit(w["out_of_bodies"] > 0)' \
   "$work/wrk.json" || { echo "wrk ran out of distinct pushes: raise BENCH_EVENTS"; exit 1; }
+
+# The limit again, right after the wrk run: the summary compares against the mean of both.
+wal0=$(lsn)
+pgbench "${pg[@]}" -c "$connections" -j "$threads" -T "$seconds" "${db}_pgbench" \
+  >"$work/pgbench-tpcb-after.txt" 2>/dev/null
+wal_tpcb=$(wal_since "$wal0")
+tpcb_txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench-tpcb-after.txt")
 
 # A push cut off in flight when wrk stopped got no answer, and SF pushes it again: so does this.
 read -r -a sent < <(python3 -c 'import json,sys; print(*json.load(open(sys.argv[1]))["sent_per_thread"])' "$work/wrk.json")
@@ -179,6 +198,10 @@ echo "  shipment_events: $((scans1 - scans0)) sequential scans reading $((tuples
   "for $inserted rows inserted ($(((tuples1 - tuples0) / (inserted > 0 ? inserted : 1))) rows read per event)"
 read -r pushed0 batched0 <<<"$batches_before"
 read -r pushed1 batched1 <<<"$batches_after"
+echo "  WAL written: $((wal_wrk / (pushed1 - pushed0 > 0 ? pushed1 - pushed0 : 1))) bytes a push" \
+  "(the wrk run), $((wal_tpcb / (tpcb_txns > 0 ? tpcb_txns : 1))) bytes a tpcb-like transaction" \
+  "(the run after it)"
+if [ -f "$work/waldump.txt" ]; then awk 'NR <= 2 || $2 + 0 > 0' "$work/waldump.txt" | sed 's/^/    /'; fi
 echo "  group commit: $((batched1 - batched0)) transactions for $((pushed1 - pushed0)) pushes" \
   "($(python3 -c "print(round(($pushed1 - $pushed0) / max(1, $batched1 - $batched0), 2))") pushes each)"
 echo "  after the run: $(sql -c "select count(*) || ' events stored, ' ||
