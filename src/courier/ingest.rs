@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use uuid::Uuid;
 
-use crate::courier::track::{self, Track, status_of};
+use crate::courier::track::{self, Track};
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
 use crate::notify::outbox::Channels;
 use crate::store::begin_write;
@@ -335,12 +335,12 @@ struct Settled {
 
 impl Settled {
     fn new(row: shipment::Model, track: &Track) -> Option<Self> {
-        let old = status_of(&row.status);
         let tracking = track.tracking();
         let before = Track::new(&row).tracking();
         if tracking == before {
             return None;
         }
+        let old = before.status;
         let change = (tracking.status != old).then(|| {
             let change = StatusChange {
                 shipment_id: row.id,
