@@ -101,23 +101,23 @@ pub(super) fn read_answer(body: &[u8]) -> Result<Value, Failure> {
 
 /// `msgDigest`, SF's "standard MD5" signature of requests and pushes.
 pub fn msg_digest(msg_data: &str, timestamp: &str, check_word: &str) -> String {
-    let signed = java_url_encode(&format!("{msg_data}{timestamp}{check_word}"));
-    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(signed.as_bytes()))
-}
-
-/// `java.net.URLEncoder.encode(s, "UTF-8")`: the one encoding SF's Java side hashes.
-fn java_url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for byte in s.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
+    // The encoding of the concatenation is the concatenation of the encodings: each part is
+    // hashed as it is encoded, with no copy of the whole.
+    let mut md5 = md5::Md5::new();
+    for part in [msg_data, timestamp, check_word] {
+        for chunk in form_urlencoded::byte_serialize(part.as_bytes()) {
+            md5.update(chunk.as_bytes());
         }
     }
-    out
+    base64::engine::general_purpose::STANDARD.encode(md5.finalize())
+}
+
+/// `java.net.URLEncoder.encode(s, "UTF-8")`, the one encoding SF's Java side hashes: the
+/// WHATWG form encoding keeps the same bytes (letters, digits, `.`, `-`, `*`, `_`), writes a
+/// space as `+` and every other byte as upper-case `%XX`.
+#[cfg(test)]
+fn java_url_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// SF writes times as `yyyy-MM-dd HH:mm:ss` in China time (UTC+8).
@@ -248,6 +248,21 @@ mod tests {
             java_url_encode("文件!'()"),
             "%E6%96%87%E4%BB%B6%21%27%28%29"
         );
+        // Every ASCII byte as URLEncoder's javadoc specifies it.
+        for byte in 0u8..128 {
+            let java = match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                    char::from(byte).to_string()
+                }
+                b' ' => "+".to_string(),
+                _ => format!("%{byte:02X}"),
+            };
+            assert_eq!(
+                java_url_encode(&char::from(byte).to_string()),
+                java,
+                "{byte}"
+            );
+        }
     }
 
     #[test]
