@@ -178,7 +178,10 @@ read -r -a sent < <(python3 -c 'import json,sys; print(*json.load(open(sys.argv[
 BENCH_DB=$db py repush "$base" "$work/wrk.bodies" "$threads" "${sent[@]}" >"$work/repush.json"
 repushed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["missing"])' "$work/repush.json")
 
+# The service's own histogram around the run, to tell its latency from the generator's lag.
+curl -fs "$base/metrics" >"$work/metrics-rate-before.txt"
 py rate "$base" "$path" "$work/rate.bodies" "$rate" "$seconds" >"$work/rate.json"
+curl -fs "$base/metrics" >"$work/metrics-rate-after.txt"
 sleep 1
 
 wrk_sent=$((${sent[*]/%/+} 0))

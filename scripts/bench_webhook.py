@@ -400,6 +400,31 @@ def load(path):
         return json.load(f)
 
 
+def push_buckets(path):
+    """The webhook's answered pushes by latency bucket (le, in seconds), from a /metrics scrape."""
+    buckets = {}
+    with open(path) as f:
+        for line in f:
+            if (line.startswith("beebox_http_request_duration_seconds_bucket{")
+                    and 'route="/v1/webhooks/courier/{partner}"' in line
+                    and 'status="200"' in line):
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                buckets[le] = buckets.get(le, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return buckets
+
+
+def server_timing(d):
+    """Shares of the fixed-rate run's pushes the service answered within 25 and 50 ms, by its
+    own histogram (`http_request_duration_seconds`): the generator's lag is not in these."""
+    before = push_buckets(f"{d}/metrics-rate-before.txt")
+    after = push_buckets(f"{d}/metrics-rate-after.txt")
+    total = after.get("+Inf", 0) - before.get("+Inf", 0)
+    if total <= 0:
+        return "no histogram"
+    share = lambda le: 100 * (after.get(le, 0) - before.get(le, 0)) / total
+    return f"{share('0.025'):.2f}% within 25 ms, {share('0.05'):.2f}% within 50 ms ({total:,} pushes)"
+
+
 def cmd_summary(d):
     wrk = load(f"{d}/wrk.json")
     rate = load(f"{d}/rate.json")
@@ -434,6 +459,7 @@ def cmd_summary(d):
         ("  generator floor (GET /healthz, same rate)",
          f"p99 {calib['p99_ms']:.2f} ms; send lag p99 {rate['send_lag_p99_ms']:.2f} ms; "
          f"generator CPU {rate['generator_cpu_share']:.2f} core"),
+        ("  the service's own timing of those pushes", server_timing(d)),
         ("pgbench tpcb-like (-c %d -j %d)" % (params["connections"], params["threads"]),
          f"{tpcb:,.0f} TPS (mean of {tpcb_before:,.0f} before and {tpcb_after:,.0f} after "
          "the wrk run)"),
