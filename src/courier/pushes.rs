@@ -105,7 +105,7 @@ fn start(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> mpsc
                 }
                 // A panic fails this batch's pushes (their replies are dropped), not the writer;
                 // caught in place rather than in a task of its own, which cost a wake-up a batch.
-                let written = AssertUnwindSafe(write(batch, metrics.clone(), channels.clone()))
+                let written = AssertUnwindSafe(write(batch, &metrics, &channels))
                     .catch_unwind()
                     .await;
                 if written.is_err() {
@@ -117,7 +117,7 @@ fn start(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> mpsc
     sender
 }
 
-async fn write(batch: Vec<Pending>, metrics: Arc<Metrics>, channels: Arc<Channels>) {
+async fn write(batch: Vec<Pending>, metrics: &Metrics, channels: &Channels) {
     let mut by_partner: BTreeMap<&'static str, Vec<Pending>> = BTreeMap::new();
     for pending in batch {
         by_partner.entry(pending.partner).or_default().push(pending);
@@ -126,7 +126,7 @@ async fn write(batch: Vec<Pending>, metrics: Arc<Metrics>, channels: Arc<Channel
         metrics.webhook_batch(partner, group.len());
         let db = group[0].db.clone();
         let pushes: Vec<&[RouteEvent]> = group.iter().map(|p| p.events.as_slice()).collect();
-        match ingest::ingest_pushes(&db, &channels, partner, &pushes).await {
+        match ingest::ingest_pushes(&db, channels, partner, &pushes).await {
             Ok(reports) => {
                 for (pending, report) in group.into_iter().zip(reports) {
                     // The pusher may have hung up; its events are stored all the same.
@@ -142,7 +142,7 @@ async fn write(batch: Vec<Pending>, metrics: Arc<Metrics>, channels: Arc<Channel
                 tracing::warn!(%error, pushes = group.len(), "push batch failed, retried one by one");
                 for pending in group {
                     let result =
-                        ingest::ingest(&pending.db, &channels, partner, &pending.events).await;
+                        ingest::ingest(&pending.db, channels, partner, &pending.events).await;
                     let _ = pending.reply.send(result);
                 }
             }
