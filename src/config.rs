@@ -486,7 +486,7 @@ impl Default for CourierConfig {
             reconcile_after_hours: 4,
             reconcile_every_secs: 900,
             // Two keep the CPU a push costs low (batches of about 2.3 under 8 connections) and
-            // measured fastest on this project's 2-core machines (README, webhook benchmark).
+            // ran fastest on the last two 2-core machines measured (README, webhook benchmark).
             push_writers: 2,
             stuck_after_hours: 48,
             auto_confirm_hours: 72,
