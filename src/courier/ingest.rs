@@ -15,6 +15,7 @@ use crate::courier::track::{self, Track};
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
 use crate::notify::outbox::Channels;
 use crate::store::begin_write;
+use crate::store::route_writes;
 use crate::store::shipments::{self, Locked, Tracking, route_event, shipment};
 
 /// The widest partner event id and waybill the `shipment_events` columns hold.
@@ -81,9 +82,9 @@ pub async fn ingest(
 /// Stores the events of several pushes from `partner` and applies them, all in one write
 /// transaction, with a report for each push. The shipments of all their waybills are locked in
 /// one statement, which also says whether events wait unattached for any of them (read only
-/// then), and the new events are written in one, which names the replays; each shipment's new
-/// tracking is folded over its row, without its history. So a batch costs little more than a
-/// single push.
+/// then). Each shipment's new tracking is folded over its row, without its history, and written
+/// with the new events in one statement (`route_writes::store`), which names the replays. So a
+/// batch costs little more than a single push.
 #[tracing::instrument(skip_all, fields(partner = %partner, pushes = pushes.len()), err)]
 pub async fn ingest_pushes(
     db: &DatabaseConnection,
@@ -167,7 +168,16 @@ pub async fn ingest_pushes(
         .chain(&unmatched)
         .collect();
     new_rows.sort_by(|a, b| a.partner_event_id.cmp(&b.partner_event_id));
-    let replays = shipments::insert_events(&txn, &new_rows).await?;
+    // Each shipment's tracking as if none of its new events were a replay (the usual case),
+    // written with the events.
+    let hoped: Vec<Option<Settled>> = plans.iter().map(Plan::settled).collect();
+    let writes: Vec<(&shipment::Model, &Tracking)> = hoped
+        .iter()
+        .flatten()
+        .map(|s| (&s.row, &s.tracking))
+        .collect();
+    let stored = route_writes::store(&txn, &new_rows, &writes).await?;
+    let replays = &stored.replays;
     for event in &unmatched {
         let report = &mut reports[origins[&event.id]];
         if replays.contains(&event.id) {
@@ -185,14 +195,28 @@ pub async fn ingest_pushes(
         }
     }
     let mut settled = Vec::new();
-    for plan in plans {
+    for (mut plan, hoped) in plans.into_iter().zip(hoped) {
         let first = plan.fresh.first().and_then(|e| origins.get(&e.id).copied());
-        if let Some(done) = plan.settle(&txn, &replays).await? {
-            settled.push((first, done));
-        }
+        let (done, written) = if plan.fresh.iter().any(|e| replays.contains(&e.id)) {
+            plan.drop_replays(&txn, replays).await?;
+            plan.attach_late(&txn).await?;
+            (plan.settled(), false)
+        } else {
+            plan.attach_late(&txn).await?;
+            if hoped
+                .as_ref()
+                .is_some_and(|s| !stored.tracked.contains(&s.row.id))
+            {
+                return Err(changed_meanwhile());
+            }
+            (hoped, true)
+        };
+        settled.extend(done.map(|done| (first, done, written)));
     }
-    write_tracking(&txn, settled.iter().map(|(_, done)| done)).await?;
-    for (first, done) in settled {
+    // Shipments with a replay among their new events, folded again without it.
+    let refolded = settled.iter().filter(|(_, _, written)| !written);
+    write_tracking(&txn, refolded.map(|(_, done, _)| done)).await?;
+    for (first, done, _) in settled {
         if let Some((change, deciding)) = done.change {
             on_status_changed(&txn, channels, &change).await?;
             let origin = deciding.and_then(|id| origins.get(&id).copied());
@@ -221,7 +245,8 @@ pub async fn match_unknown(
     let late = shipments::unattached_of_waybills(&txn, partner, &[waybill_no]).await?;
     report.stored = late.len();
     let plan = Plan::new(row, late, Vec::new());
-    if let Some(done) = plan.settle(&txn, &HashSet::new()).await? {
+    plan.attach_late(&txn).await?;
+    if let Some(done) = plan.settled() {
         write_tracking(&txn, [&done]).await?;
         if let Some((change, _)) = done.change {
             on_status_changed(&txn, channels, &change).await?;
@@ -285,43 +310,46 @@ impl Plan {
         }
     }
 
-    /// Once the new events are written (`replays`: those not stored, their partner event id
-    /// being stored already): attaches the late events, and returns the shipment's new
-    /// tracking for `write_tracking`, if it changed.
-    async fn settle<C: ConnectionTrait>(
-        mut self,
+    /// The shipment's new tracking, if it changed.
+    fn settled(&self) -> Option<Settled> {
+        Settled::new(&self.row, &self.track)
+    }
+
+    /// Once the new events are written: folds again without `replays` (the new events not
+    /// stored, their partner event id being stored already) and corrects the `applied` flags
+    /// of the rows just written.
+    async fn drop_replays<C: ConnectionTrait>(
+        &mut self,
         txn: &C,
         replays: &HashSet<Uuid>,
-    ) -> Result<Option<Settled>, DbErr> {
-        if self.late.is_empty() && self.fresh.is_empty() {
-            return Ok(None);
+    ) -> Result<(), DbErr> {
+        self.fresh.retain(|e| !replays.contains(&e.id));
+        let (track, applied) = track::fold(&self.row, &self.late, &self.fresh);
+        let (now_applied, not_applied): (Vec<_>, Vec<_>) = self
+            .fresh
+            .iter()
+            .filter(|e| e.applied != applied.contains(&e.id))
+            .map(|e| e.id)
+            .partition(|id| applied.contains(id));
+        shipments::set_applied(txn, &now_applied, true).await?;
+        shipments::set_applied(txn, &not_applied, false).await?;
+        self.track = track;
+        self.applied = applied;
+        Ok(())
+    }
+
+    /// Attaches the late events to the shipment, marking those that moved it.
+    async fn attach_late<C: ConnectionTrait>(&self, txn: &C) -> Result<(), DbErr> {
+        if self.late.is_empty() {
+            return Ok(());
         }
-        if self.fresh.iter().any(|e| replays.contains(&e.id)) {
-            // The partner event id is stored already: a replay. Fold again without it and
-            // correct the flags of the rows just written.
-            self.fresh.retain(|e| !replays.contains(&e.id));
-            let (track, applied) = track::fold(&self.row, &self.late, &self.fresh);
-            let (now_applied, not_applied): (Vec<_>, Vec<_>) = self
-                .fresh
-                .iter()
-                .filter(|e| e.applied != applied.contains(&e.id))
-                .map(|e| e.id)
-                .partition(|id| applied.contains(id));
-            shipments::set_applied(txn, &now_applied, true).await?;
-            shipments::set_applied(txn, &not_applied, false).await?;
-            self.track = track;
-            self.applied = applied;
-        }
-        if !self.late.is_empty() {
-            let late_ids: Vec<Uuid> = self.late.iter().map(|e| e.id).collect();
-            let late_applied: Vec<Uuid> = late_ids
-                .iter()
-                .copied()
-                .filter(|id| self.applied.contains(id))
-                .collect();
-            shipments::attach(txn, self.row.id, &late_ids, &late_applied).await?;
-        }
-        Ok(Settled::new(self.row, &self.track))
+        let late_ids: Vec<Uuid> = self.late.iter().map(|e| e.id).collect();
+        let late_applied: Vec<Uuid> = late_ids
+            .iter()
+            .copied()
+            .filter(|id| self.applied.contains(id))
+            .collect();
+        shipments::attach(txn, self.row.id, &late_ids, &late_applied).await
     }
 }
 
@@ -334,9 +362,9 @@ struct Settled {
 }
 
 impl Settled {
-    fn new(row: shipment::Model, track: &Track) -> Option<Self> {
+    fn new(row: &shipment::Model, track: &Track) -> Option<Self> {
         let tracking = track.tracking();
-        let before = Track::new(&row).tracking();
+        let before = Track::new(row).tracking();
         if tracking == before {
             return None;
         }
@@ -356,26 +384,28 @@ impl Settled {
             (change, track.deciding)
         });
         Some(Self {
-            row,
+            row: row.clone(),
             tracking,
             change,
         })
     }
 }
 
-/// Writes the new tracking of every settled shipment, in one statement on PostgreSQL.
+/// Writes the new tracking of these settled shipments, in one statement on PostgreSQL.
 async fn write_tracking<'a, C: ConnectionTrait>(
     txn: &C,
     settled: impl IntoIterator<Item = &'a Settled>,
 ) -> Result<(), DbErr> {
     let rows: Vec<(&shipment::Model, &Tracking)> =
         settled.into_iter().map(|s| (&s.row, &s.tracking)).collect();
-    if !shipments::set_trackings(txn, &rows).await? {
-        // The rows are locked for this transaction (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so
-        // this means a writer that bypassed the lock.
-        return Err(DbErr::Custom(
-            "a shipment changed while its events were applied".into(),
-        ));
+    if !route_writes::set_trackings(txn, &rows).await? {
+        return Err(changed_meanwhile());
     }
     Ok(())
+}
+
+// The rows are locked for this transaction (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so this
+// means a writer that bypassed the lock.
+fn changed_meanwhile() -> DbErr {
+    DbErr::Custom("a shipment changed while its events were applied".into())
 }

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod notifications;
 pub mod pages;
+pub mod route_writes;
 pub mod sessions;
 pub mod shipments;
 pub mod staff;

@@ -233,13 +233,9 @@ pub async fn set_order_status<C: ConnectionTrait>(
 // Route events and tracking upkeep: ingest, reconciliation and the problems list.
 
 use crate::integrations::courier::{ALL_STATUSES, RouteEvent, ShipmentStatus};
-use sea_orm::sea_query::{ExprTrait, OnConflict, Query};
-use sea_orm::{Condition, FromQueryResult, QueryResult, QuerySelect, TryInsertResult};
-use std::collections::{BTreeMap, HashSet};
-
-/// Rows per multi-row INSERT: 14 columns each stays well inside SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters.
-const INSERT_CHUNK: usize = 500;
+use sea_orm::sea_query::{ExprTrait, Query};
+use sea_orm::{Condition, FromQueryResult, QueryResult, QuerySelect};
+use std::collections::BTreeMap;
 
 /// Tracking statuses no event moves a shipment out of.
 pub fn final_statuses() -> Vec<&'static str> {
@@ -346,39 +342,6 @@ pub fn event_row(
     }
 }
 
-/// Stores route events, each unless an event with its partner event id is stored already
-/// (earlier, or earlier in `rows`). Returns the ids of the rows not stored: the replays.
-pub async fn insert_events<C: ConnectionTrait>(
-    db: &C,
-    rows: &[&route_event::Model],
-) -> Result<HashSet<Uuid>, DbErr> {
-    let mut replays: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let inserted = route_event::Entity::insert_many(
-            chunk
-                .iter()
-                .map(|row| route_event::ActiveModel::from((*row).clone())),
-        )
-        .on_conflict(
-            OnConflict::columns([
-                route_event::Column::Partner,
-                route_event::Column::PartnerEventId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .try_insert()
-        .exec_with_returning_keys(db)
-        .await?;
-        if let TryInsertResult::Inserted(ids) = inserted {
-            for id in ids {
-                replays.remove(&id);
-            }
-        }
-    }
-    Ok(replays)
-}
-
 /// The stored events of these shipments, in the order they happened.
 pub async fn events_of<C: ConnectionTrait>(
     db: &C,
@@ -464,118 +427,6 @@ pub struct Tracking {
     pub forward: Option<(i32, DateTime<Utc>)>,
     /// The latest side state and when it happened.
     pub side: Option<(ShipmentStatus, DateTime<Utc>)>,
-}
-
-/// Records `tracking` on the shipment as read at `row.version`. Zero rows means someone else
-/// changed it meanwhile: a conflict, never a success.
-pub async fn set_tracking<C: ConnectionTrait>(
-    db: &C,
-    row: &shipment::Model,
-    tracking: &Tracking,
-) -> Result<bool, DbErr> {
-    let result = shipment::Entity::update_many()
-        .col_expr(
-            shipment::Column::Status,
-            Expr::value(tracking.status.as_str()),
-        )
-        .col_expr(
-            shipment::Column::LastOpCode,
-            Expr::value(tracking.last_op_code.clone()),
-        )
-        .col_expr(
-            shipment::Column::LastEventAt,
-            Expr::value(tracking.last_event_at),
-        )
-        .col_expr(
-            shipment::Column::DeliveredAt,
-            Expr::value(tracking.delivered_at),
-        )
-        .col_expr(
-            shipment::Column::ForwardRank,
-            Expr::value(tracking.forward.map(|(rank, _)| rank)),
-        )
-        .col_expr(
-            shipment::Column::ForwardAt,
-            Expr::value(tracking.forward.map(|(_, at)| at)),
-        )
-        .col_expr(
-            shipment::Column::SideStatus,
-            Expr::value(tracking.side.map(|(status, _)| status.as_str())),
-        )
-        .col_expr(
-            shipment::Column::SideAt,
-            Expr::value(tracking.side.map(|(_, at)| at)),
-        )
-        .col_expr(shipment::Column::Version, Expr::value(row.version + 1))
-        .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(shipment::Column::Id.eq(row.id))
-        .filter(shipment::Column::Version.eq(row.version))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// Records each shipment's tracking as read at its `version`, in one statement on PostgreSQL.
-/// False when any row was changed meanwhile (a conflict, never a success).
-pub async fn set_trackings<C: ConnectionTrait>(
-    db: &C,
-    rows: &[(&shipment::Model, &Tracking)],
-) -> Result<bool, DbErr> {
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        // SQLite: one writer at a time, and a statement costs no round trip.
-        for (row, tracking) in rows {
-            if !set_tracking(db, row, tracking).await? {
-                return Ok(false);
-            }
-        }
-        return Ok(true);
-    }
-    if rows.is_empty() {
-        return Ok(true);
-    }
-    // The rows as one JSON parameter: one statement text (and prepared plan) whatever the
-    // count, and nulls where an array parameter could not carry them. Times are written at
-    // microseconds, truncated, as sqlx binds them.
-    let at = |t: Option<DateTime<Utc>>| {
-        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-    };
-    let json: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|(row, t)| {
-            serde_json::json!({
-                "id": row.id,
-                "version": row.version,
-                "status": t.status.as_str(),
-                "last_op_code": t.last_op_code,
-                "last_event_at": at(t.last_event_at),
-                "delivered_at": at(t.delivered_at),
-                "forward_rank": t.forward.map(|(rank, _)| rank),
-                "forward_at": at(t.forward.map(|(_, at)| at)),
-                "side_status": t.side.map(|(status, _)| status.as_str()),
-                "side_at": at(t.side.map(|(_, at)| at)),
-            })
-        })
-        .collect();
-    let sql = r#"
-        UPDATE shipments AS s SET status = v.status, last_op_code = v.last_op_code,
-            last_event_at = v.last_event_at, delivered_at = v.delivered_at,
-            forward_rank = v.forward_rank, forward_at = v.forward_at,
-            side_status = v.side_status, side_at = v.side_at,
-            version = s.version + 1, updated_at = $2
-        FROM json_to_recordset($1::json) AS v(id uuid, version integer, status text,
-            last_op_code text, last_event_at timestamptz, delivered_at timestamptz,
-            forward_rank integer, forward_at timestamptz, side_status text, side_at timestamptz)
-        WHERE s.id = v.id AND s.version = v.version"#;
-    let statement = sea_orm::Statement::from_sql_and_values(
-        sea_orm::DatabaseBackend::Postgres,
-        sql,
-        [
-            serde_json::Value::Array(json).to_string().into(),
-            Utc::now().into(),
-        ],
-    );
-    let result = db.execute_raw(statement).await?;
-    Ok(result.rows_affected() == rows.len() as u64)
 }
 
 /// Shipments on their way with a partner order and waybill: not final, not cancelled.
