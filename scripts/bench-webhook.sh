@@ -50,7 +50,10 @@ py() { python3 scripts/bench_webhook.py "$@"; }
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 pg_isready "${pg[@]}" -q ||
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
-cargo build --release --quiet
+# BENCH_BIN: a beebox binary built before (to compare two builds in alternate runs); by
+# default the release build of this checkout.
+bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/beebox}
+[ -n "${BENCH_BIN:-}" ] || cargo build --release --quiet
 
 work=$(mktemp -d)
 pid=
@@ -67,7 +70,7 @@ for name in "$db" "${db}_pgbench"; do
 done
 
 BEEBOX_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=$sslmode" BEEBOX_DATA_DIR="$work" \
-  BEEBOX_SERVER__PORT="$port" "${CARGO_TARGET_DIR:-target}/release/beebox" serve \
+  BEEBOX_SERVER__PORT="$port" "$bin" serve \
   >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do

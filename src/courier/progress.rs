@@ -20,34 +20,50 @@ pub async fn advance<C: ConnectionTrait>(
     if !concerns_application(change) {
         return Ok(());
     }
-    let Some(app) = application::Entity::find_by_id(change.application_id)
-        .one(txn)
-        .await?
-    else {
-        return Ok(());
-    };
-    let Some(state) = ApplicationState::parse(&app.state) else {
-        return Ok(());
-    };
-    let waybill = Some(format!("waybill {}", change.waybill_no));
+    let waybill = || Some(format!("waybill {}", change.waybill_no));
     let delivered = change.new == ShipmentStatus::Delivered;
+    // The moves are conditional writes on the application's state rather than a read and a
+    // write: a state that does not match writes nothing, as a read would have decided.
     match change.leg.as_str() {
-        LEG_MATERIALS => materials(txn, channels, app, state, change).await,
-        LEG_RESULT if delivered && state == ApplicationState::ResultInDelivery => {
-            let to = machine::next(state, Action::DeliverResult).expect("delivered -> completed");
-            applications::change_state(
-                txn,
-                channels,
-                &app,
-                to,
-                Actor::system(),
-                Action::DeliverResult.as_str(),
-                waybill,
-            )
-            .await?;
+        LEG_MATERIALS => {
+            if moving(change.new) && !moving(change.old) {
+                move_on(
+                    txn,
+                    channels,
+                    change,
+                    ApplicationState::PickupScheduled,
+                    Action::PickUp,
+                )
+                .await?;
+            }
+            // Delivered at the centre, perhaps in the same push as the collection.
+            if delivered {
+                applications::record_event_in_state(
+                    txn,
+                    change.application_id,
+                    Actor::system(),
+                    "originals_delivered",
+                    ApplicationState::OriginalsInTransit,
+                    waybill(),
+                )
+                .await?;
+            }
             Ok(())
         }
+        LEG_RESULT if delivered => {
+            let state = ApplicationState::ResultInDelivery;
+            move_on(txn, channels, change, state, Action::DeliverResult).await
+        }
         LEG_RETURN if delivered => {
+            let Some(app) = application::Entity::find_by_id(change.application_id)
+                .one(txn)
+                .await?
+            else {
+                return Ok(());
+            };
+            let Some(state) = ApplicationState::parse(&app.state) else {
+                return Ok(());
+            };
             applications::record_event(
                 txn,
                 app.id,
@@ -55,7 +71,7 @@ pub async fn advance<C: ConnectionTrait>(
                 "originals_returned",
                 Some(state),
                 state,
-                waybill,
+                waybill(),
             )
             .await?;
             Ok(())
@@ -64,10 +80,32 @@ pub async fn advance<C: ConnectionTrait>(
     }
 }
 
+/// Takes the application on by `action` from `from`, if it is there.
+async fn move_on<C: ConnectionTrait>(
+    txn: &C,
+    channels: &Channels,
+    change: &StatusChange,
+    from: ApplicationState,
+    action: Action,
+) -> Result<(), DbErr> {
+    let to = machine::next(from, action).expect("the courier's moves are in the state machine");
+    applications::change_state_from(
+        txn,
+        channels,
+        change.application_id,
+        from,
+        to,
+        action.as_str(),
+        Some(format!("waybill {}", change.waybill_no)),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Whether a move can mean anything for the application: the originals starting to move, or a
-/// leg delivered. The other moves (in transit, out for delivery, ...) skip reading the
-/// application, which is most pushes. The shipment and its application move in one
-/// transaction, so a leg already moving has moved its application already.
+/// leg delivered. The other moves (in transit, out for delivery, ...) skip the application,
+/// which is most pushes. The shipment and its application move in one transaction, so a leg
+/// already moving has moved its application already.
 fn concerns_application(change: &StatusChange) -> bool {
     change.new == ShipmentStatus::Delivered
         || (change.leg == LEG_MATERIALS && moving(change.new) && !moving(change.old))
@@ -81,50 +119,4 @@ fn moving(status: ShipmentStatus) -> bool {
             | ShipmentStatus::OutForDelivery
             | ShipmentStatus::Delivered
     )
-}
-
-/// Leg 1: collected → `originals_in_transit`; delivered → the `originals_delivered` event.
-async fn materials<C: ConnectionTrait>(
-    txn: &C,
-    channels: &Channels,
-    app: application::Model,
-    state: ApplicationState,
-    change: &StatusChange,
-) -> Result<(), DbErr> {
-    let mut current = app.clone();
-    if moving(change.new) && state == ApplicationState::PickupScheduled {
-        let to = machine::next(state, Action::PickUp).expect("pickup_scheduled -> in transit");
-        if applications::change_state(
-            txn,
-            channels,
-            &app,
-            to,
-            Actor::system(),
-            Action::PickUp.as_str(),
-            Some(format!("waybill {}", change.waybill_no)),
-        )
-        .await?
-        {
-            current = application::Model {
-                state: to.as_str().into(),
-                version: app.version + 1,
-                ..app
-            };
-        }
-    }
-    if change.new == ShipmentStatus::Delivered
-        && current.state == ApplicationState::OriginalsInTransit.as_str()
-    {
-        applications::record_event(
-            txn,
-            current.id,
-            Actor::system(),
-            "originals_delivered",
-            Some(ApplicationState::OriginalsInTransit),
-            ApplicationState::OriginalsInTransit,
-            Some(format!("waybill {}", change.waybill_no)),
-        )
-        .await?;
-    }
-    Ok(())
 }
