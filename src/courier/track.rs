@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(applied, [true, false]);
     }
 
-    /// The row as `shipments::set_tracking` leaves it.
+    /// The row as `route_writes::set_tracking` leaves it.
     fn written(mut row: shipment::Model, t: &Tracking) -> shipment::Model {
         row.status = t.status.as_str().into();
         row.last_op_code = t.last_op_code.clone();

@@ -1,11 +1,13 @@
 //! The citizen's messages about an application event, written in the transaction that records
 //! the event: one notification row per channel, and a send job for each that goes. A channel
 //! that is off still gets its row (`skipped`, with the reason), so the citizen's history shows
-//! every event. Writing them with the event, rather than from a job of its own, costs the
-//! change one insert and spares the worker a claim, a read and a commit per event.
+//! every event. Writing them with the event, rather than from a job of its own, spares the
+//! worker a claim, a read and a commit per event; on PostgreSQL they go in the event's own
+//! statement (`inserts_for_new_event`, `store::insert_all`), so they cost no round trip either.
 
 use std::collections::BTreeSet;
 
+use sea_orm::sea_query::InsertStatement;
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 use uuid::Uuid;
@@ -14,6 +16,7 @@ use crate::config::WechatConfig;
 use crate::jobs::{JobKind, new_job};
 use crate::store::applications::application;
 use crate::store::jobs as queue;
+use crate::store::jobs::NewJob;
 use crate::store::notifications::{self, NewNotification, PENDING, SKIPPED};
 
 pub const WECHAT: &str = "wechat";
@@ -64,6 +67,44 @@ pub async fn queue<C: ConnectionTrait>(
     event_id: Uuid,
     name: &'static str,
 ) -> Result<(), DbErr> {
+    for row in notifications::create_all(db, rows(channels, app, event_id, name)).await? {
+        if row.status == PENDING {
+            queue::enqueue(db, send_job(&row.channel, row.id, event_id)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `queue` for an event just recorded, which has no rows yet: its statements, to run with the
+/// event's own (`store::insert_all`).
+pub fn inserts_for_new_event(
+    channels: &Channels,
+    app: &application::Model,
+    event_id: Uuid,
+    name: &'static str,
+) -> Vec<InsertStatement> {
+    let rows: Vec<(Uuid, NewNotification)> = rows(channels, app, event_id, name)
+        .into_iter()
+        .map(|row| (Uuid::now_v7(), row))
+        .collect();
+    let jobs: Vec<InsertStatement> = rows
+        .iter()
+        .filter(|(_, row)| row.status == PENDING)
+        .map(|(id, row)| queue::insert(send_job(row.channel, *id, event_id)))
+        .collect();
+    let mut inserts = vec![notifications::insert_new(rows)];
+    inserts.extend(jobs);
+    inserts
+}
+
+/// One row per channel: WeChat always (`skipped` with the reason when it is off), email when
+/// the application has an address.
+fn rows<'a>(
+    channels: &Channels,
+    app: &application::Model,
+    event_id: Uuid,
+    name: &'a str,
+) -> Vec<NewNotification<'a>> {
     let row = |channel, skipped: Option<&str>| NewNotification {
         application_id: app.id,
         citizen_id: app.citizen_id,
@@ -77,21 +118,19 @@ pub async fn queue<C: ConnectionTrait>(
     if app.applicant_email.is_some() {
         rows.push(row(EMAIL, None));
     }
-    for row in notifications::create_all(db, rows).await? {
-        if row.status != PENDING {
-            continue;
-        }
-        let kind = if row.channel == WECHAT {
-            JobKind::NotifyWechat
-        } else {
-            JobKind::NotifyEmail
-        };
-        let job = new_job(
-            kind,
-            json!({ "notification_id": row.id }),
-            Some(format!("notify:{}:{event_id}", row.channel)),
-        );
-        queue::enqueue(db, job).await?;
-    }
-    Ok(())
+    rows
+}
+
+/// The send job of notification `id` on `channel`.
+fn send_job(channel: &str, id: Uuid, event_id: Uuid) -> NewJob {
+    let kind = if channel == WECHAT {
+        JobKind::NotifyWechat
+    } else {
+        JobKind::NotifyEmail
+    };
+    new_job(
+        kind,
+        json!({ "notification_id": id }),
+        Some(format!("notify:{channel}:{event_id}")),
+    )
 }

@@ -1,11 +1,12 @@
 //! Applications and their event timeline. A state change is one conditional UPDATE on
 //! `(id, state, version)` plus its event, in one transaction; zero rows updated means someone
-//! else changed the application first, and the caller answers 409.
+//! else changed the application first, and the caller answers 409. The service's own moves (a
+//! parcel collected or delivered) are conditional on the state alone (`change_state_from`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, UpdateMany};
+use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement};
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, QueryTrait, UpdateMany};
 use uuid::Uuid;
 
 use crate::domain::application::ApplicationState;
@@ -159,8 +160,22 @@ pub async fn record_event<C: ConnectionTrait>(
     to: ApplicationState,
     reason: Option<String>,
 ) -> Result<Uuid, DbErr> {
+    let (id, insert) = event_insert(application_id, actor, action, from, to, reason);
+    db.execute(&insert).await?;
+    Ok(id)
+}
+
+/// `record_event` as a statement, with the id the event gets.
+fn event_insert(
+    application_id: Uuid,
+    actor: Actor,
+    action: &str,
+    from: Option<ApplicationState>,
+    to: ApplicationState,
+    reason: Option<String>,
+) -> (Uuid, InsertStatement) {
     let id = Uuid::now_v7();
-    event::ActiveModel {
+    let model = event::ActiveModel {
         id: Set(id),
         application_id: Set(application_id),
         actor_kind: Set(actor.kind.to_string()),
@@ -170,10 +185,8 @@ pub async fn record_event<C: ConnectionTrait>(
         to_state: Set(to.as_str().to_string()),
         reason: Set(reason),
         created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await?;
-    Ok(id)
+    };
+    (id, event::Entity::insert(model).into_query())
 }
 
 /// The citizen's own application; `None` for another citizen's id, exactly as for a missing one.
@@ -419,12 +432,13 @@ async fn record_change<C: ConnectionTrait>(
     action: &str,
     reason: Option<String>,
 ) -> Result<(), DbErr> {
-    let event_id = record_event(db, app.id, actor, action, from, to, reason).await?;
+    let (event_id, insert) = event_insert(app.id, actor, action, from, to, reason);
+    let mut inserts = vec![insert];
     if let Some(name) = to.citizen_event() {
         // The outbox: the citizen's messages are written in the transaction of the change.
-        outbox::queue(db, channels, app, event_id, name).await?;
+        inserts.extend(outbox::inserts_for_new_event(channels, app, event_id, name));
     }
-    Ok(())
+    crate::store::insert_all(db, inserts).await
 }
 
 /// Sets the pre-review deadline of a first submission.

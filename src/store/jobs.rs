@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect, UpdateMany,
+    ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect, QueryTrait,
+    UpdateMany,
 };
 use uuid::Uuid;
 
@@ -64,6 +65,12 @@ pub struct NewJob {
 
 /// Inserts the job unless one with its dedupe key exists. Returns whether it was inserted.
 pub async fn enqueue<C: ConnectionTrait>(db: &C, job: NewJob) -> Result<bool, DbErr> {
+    let result = db.execute(&insert(job)).await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// `enqueue` as a statement, to run with others (`store::insert_all`).
+pub fn insert(job: NewJob) -> sea_orm::sea_query::InsertStatement {
     let now = Utc::now();
     let model = job::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -82,15 +89,13 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, job: NewJob) -> Result<bool, Db
         started_at: Set(None),
         finished_at: Set(None),
     };
-    let inserted = job::Entity::insert(model)
+    job::Entity::insert(model)
         .on_conflict(
             OnConflict::column(job::Column::DedupeKey)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
-    Ok(inserted > 0)
+        .into_query()
 }
 
 /// Records the jobs `worker` finished (`finished`, held by it) as done and takes up to `limit`

@@ -25,6 +25,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{CommonTableExpression, Expr, InsertStatement, Query, WithClause};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
@@ -81,6 +82,34 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// Runs INSERTs that do not depend on one another: on PostgreSQL as one statement, each a
+/// data-modifying `WITH` query, so that a change and what it causes (its event, the citizen's
+/// notifications, their send jobs) cost one round trip; elsewhere one after the other.
+pub async fn insert_all<C: ConnectionTrait>(
+    db: &C,
+    inserts: Vec<InsertStatement>,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres || inserts.len() < 2 {
+        for insert in &inserts {
+            db.execute(insert).await?;
+        }
+        return Ok(());
+    }
+    let mut with = WithClause::new();
+    for (i, insert) in inserts.into_iter().enumerate() {
+        with.cte(
+            CommonTableExpression::new()
+                .query(insert)
+                .table_name(format!("insert_{i}"))
+                .to_owned(),
+        );
+    }
+    // Every data-modifying WITH query runs, whether or not the main query reads it.
+    let statement = with.query(Query::select().expr(Expr::val(1)).to_owned());
+    db.execute(&statement).await?;
+    Ok(())
 }
 
 /// Applies pending migrations in one transaction. On PostgreSQL an advisory lock makes instances

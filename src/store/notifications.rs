@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, QueryOrder, TryInsertResult};
+use sea_orm::{ActiveValue::Set, QueryOrder, QueryTrait, TryInsertResult};
 use uuid::Uuid;
 
 pub mod notification {
@@ -67,20 +67,9 @@ pub async fn create_all<C: ConnectionTrait>(
     };
     let channels: Vec<String> = rows.iter().map(|new| new.channel.to_string()).collect();
     let now = Utc::now();
-    let models = rows.into_iter().map(|new| notification::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        application_id: Set(new.application_id),
-        citizen_id: Set(new.citizen_id),
-        event_id: Set(new.event_id),
-        event: Set(new.event.to_string()),
-        channel: Set(new.channel.to_string()),
-        status: Set(new.status.to_string()),
-        detail: Set(new.detail),
-        attempts: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        sent_at: Set(None),
-    });
+    let models = rows
+        .into_iter()
+        .map(|new| active_model(Uuid::now_v7(), new, now));
     let inserted = notification::Entity::insert_many(models)
         .on_conflict(
             OnConflict::columns([notification::Column::EventId, notification::Column::Channel])
@@ -101,6 +90,35 @@ pub async fn create_all<C: ConnectionTrait>(
         .filter(notification::Column::Channel.is_in(channels))
         .all(db)
         .await
+}
+
+/// The rows of a new event, with the ids they get, as one statement to run with others
+/// (`store::insert_all`). A new event has no rows yet, so nothing can conflict.
+pub fn insert_new(rows: Vec<(Uuid, NewNotification<'_>)>) -> sea_orm::sea_query::InsertStatement {
+    let now = Utc::now();
+    let models = rows.into_iter().map(|(id, new)| active_model(id, new, now));
+    notification::Entity::insert_many(models).into_query()
+}
+
+fn active_model(
+    id: Uuid,
+    new: NewNotification<'_>,
+    now: DateTime<Utc>,
+) -> notification::ActiveModel {
+    notification::ActiveModel {
+        id: Set(id),
+        application_id: Set(new.application_id),
+        citizen_id: Set(new.citizen_id),
+        event_id: Set(new.event_id),
+        event: Set(new.event.to_string()),
+        channel: Set(new.channel.to_string()),
+        status: Set(new.status.to_string()),
+        detail: Set(new.detail),
+        attempts: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        sent_at: Set(None),
+    }
 }
 
 pub async fn find<C: ConnectionTrait>(
