@@ -398,7 +398,7 @@ async fn write_tracking<'a, C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let rows: Vec<(&shipment::Model, &Tracking)> =
         settled.into_iter().map(|s| (&s.row, &s.tracking)).collect();
-    if !route_writes::set_trackings(txn, &rows).await? {
+    if route_writes::store(txn, &[], &rows).await?.tracked.len() != rows.len() {
         return Err(changed_meanwhile());
     }
     Ok(())

@@ -294,8 +294,8 @@ pub async fn transition<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Leaving `submitted` ends any claim.
-fn end_claim(update: UpdateMany<application::Entity>) -> UpdateMany<application::Entity> {
+/// Leaving `submitted` ends any claim, as releasing it and its lease running out do (`claims`).
+pub fn end_claim(update: UpdateMany<application::Entity>) -> UpdateMany<application::Entity> {
     update
         .col_expr(
             application::Column::ClaimedBy,

@@ -10,7 +10,7 @@ use sea_orm::{Condition, DatabaseBackend, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::domain::application::ApplicationState;
-use crate::store::applications::application;
+use crate::store::applications::{self, application};
 
 /// Submitted applications of these departments that nobody holds a live claim on.
 fn claimable(departments: &[String], now: DateTime<Utc>) -> Condition {
@@ -87,15 +87,7 @@ pub async fn release<C: ConnectionTrait>(
     app: &application::Model,
     reviewer: Uuid,
 ) -> Result<bool, DbErr> {
-    let result = application::Entity::update_many()
-        .col_expr(
-            application::Column::ClaimedBy,
-            Expr::value(Option::<Uuid>::None),
-        )
-        .col_expr(
-            application::Column::ClaimExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
+    let result = applications::end_claim(application::Entity::update_many())
         .col_expr(application::Column::Version, Expr::value(app.version + 1))
         .filter(application::Column::Id.eq(app.id))
         .filter(application::Column::ClaimedBy.eq(reviewer))
@@ -184,15 +176,7 @@ pub fn overdue(app: &application::Model, now: DateTime<Utc>) -> bool {
 /// Clears claims whose lease ended. They already count as no claim; this tidies the rows so the
 /// queue shows them unclaimed to anyone reading the columns directly. Returns how many.
 pub async fn clear_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, DbErr> {
-    let result = application::Entity::update_many()
-        .col_expr(
-            application::Column::ClaimedBy,
-            Expr::value(Option::<Uuid>::None),
-        )
-        .col_expr(
-            application::Column::ClaimExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
+    let result = applications::end_claim(application::Entity::update_many())
         .filter(application::Column::ClaimedBy.is_not_null())
         .filter(application::Column::ClaimExpiresAt.lt(now))
         .exec(db)

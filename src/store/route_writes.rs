@@ -32,8 +32,8 @@ pub struct Stored {
 /// Stores `rows`, each unless an event with its partner event id is stored already (earlier, or
 /// earlier in `rows`), and records each shipment's new tracking as read at its `version`. The
 /// tracking was folded as if every row were new, so it is written only for a shipment none of
-/// whose rows is a replay; the caller folds the others again and writes them with
-/// `set_trackings`. A shipment missing from `tracked` for any other reason was changed meanwhile.
+/// whose rows is a replay; the caller folds the others again and writes them with another call,
+/// without rows. A shipment missing from `tracked` for any other reason was changed meanwhile.
 pub async fn store<C: ConnectionTrait>(
     db: &C,
     rows: &[&route_event::Model],
@@ -110,42 +110,6 @@ pub async fn store<C: ConnectionTrait>(
         }
     }
     Ok(stored)
-}
-
-/// Records each shipment's tracking as read at its `version`, in one statement on PostgreSQL.
-/// False when any row was changed meanwhile (a conflict, never a success).
-pub async fn set_trackings<C: ConnectionTrait>(
-    db: &C,
-    rows: &[(&shipment::Model, &Tracking)],
-) -> Result<bool, DbErr> {
-    if db.get_database_backend() != DatabaseBackend::Postgres {
-        for (row, tracking) in rows {
-            if !set_tracking(db, row, tracking).await? {
-                return Ok(false);
-            }
-        }
-        return Ok(true);
-    }
-    if rows.is_empty() {
-        return Ok(true);
-    }
-    let sql = r#"
-        UPDATE shipments AS s SET status = v.status, last_op_code = v.last_op_code,
-            last_event_at = v.last_event_at, delivered_at = v.delivered_at,
-            forward_rank = v.forward_rank, forward_at = v.forward_at,
-            side_status = v.side_status, side_at = v.side_at,
-            version = s.version + 1, updated_at = $2
-        FROM json_to_recordset($1::json) AS v(id uuid, version integer, status text,
-            last_op_code text, last_event_at timestamptz, delivered_at timestamptz,
-            forward_rank integer, forward_at timestamptz, side_status text, side_at timestamptz)
-        WHERE s.id = v.id AND s.version = v.version"#;
-    let statement = Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        sql,
-        [trackings_json(rows).into(), Utc::now().into()],
-    );
-    let result = db.execute_raw(statement).await?;
-    Ok(result.rows_affected() == rows.len() as u64)
 }
 
 /// Records `tracking` on the shipment as read at `row.version`. Zero rows means someone else
