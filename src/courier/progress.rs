@@ -20,7 +20,6 @@ pub async fn advance<C: ConnectionTrait>(
     if !concerns_application(change) {
         return Ok(());
     }
-    let waybill = || Some(format!("waybill {}", change.waybill_no));
     let delivered = change.new == ShipmentStatus::Delivered;
     // The moves are conditional writes on the application's state rather than a read and a
     // write: a state that does not match writes nothing, as a read would have decided.
@@ -44,7 +43,7 @@ pub async fn advance<C: ConnectionTrait>(
                     Actor::system(),
                     "originals_delivered",
                     ApplicationState::OriginalsInTransit,
-                    waybill(),
+                    waybill(change),
                 )
                 .await?;
             }
@@ -71,7 +70,7 @@ pub async fn advance<C: ConnectionTrait>(
                 "originals_returned",
                 Some(state),
                 state,
-                waybill(),
+                waybill(change),
             )
             .await?;
             Ok(())
@@ -96,10 +95,15 @@ async fn move_on<C: ConnectionTrait>(
         from,
         to,
         action.as_str(),
-        Some(format!("waybill {}", change.waybill_no)),
+        waybill(change),
     )
     .await?;
     Ok(())
+}
+
+/// The reason the case's timeline gives for a courier move.
+fn waybill(change: &StatusChange) -> Option<String> {
+    Some(format!("waybill {}", change.waybill_no))
 }
 
 /// Whether a move can mean anything for the application: the originals starting to move, or a

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement};
-use sea_orm::{ActiveValue::Set, QueryTrait, UpdateMany};
+use sea_orm::{ActiveValue::Set, Iterable, QueryTrait, UpdateMany};
 use uuid::Uuid;
 
 use super::{Actor, application, event};
@@ -37,6 +37,19 @@ fn event_insert(
     to: ApplicationState,
     reason: Option<String>,
 ) -> (Uuid, InsertStatement) {
+    let (id, model) = event_model(application_id, actor, action, from, to, reason);
+    (id, event::Entity::insert(model).into_query())
+}
+
+/// A new event's row, with the id it gets.
+fn event_model(
+    application_id: Uuid,
+    actor: Actor,
+    action: &str,
+    from: Option<ApplicationState>,
+    to: ApplicationState,
+    reason: Option<String>,
+) -> (Uuid, event::ActiveModel) {
     let id = Uuid::now_v7();
     let model = event::ActiveModel {
         id: Set(id),
@@ -49,7 +62,7 @@ fn event_insert(
         reason: Set(reason),
         created_at: Set(Utc::now()),
     };
-    (id, event::Entity::insert(model).into_query())
+    (id, model)
 }
 
 /// Moves `app` from its current state to `to` if nobody changed it meanwhile. Returns false
@@ -153,30 +166,14 @@ pub async fn record_event_in_state<C: ConnectionTrait>(
     reason: Option<String>,
 ) -> Result<bool, DbErr> {
     use sea_orm::sea_query::Query;
-    let values = [
-        Expr::value(Uuid::now_v7()),
-        Expr::value(id),
-        Expr::value(actor.kind),
-        Expr::value(actor.id),
-        Expr::value(action),
-        Expr::value(state.as_str()),
-        Expr::value(state.as_str()),
-        Expr::value(reason),
-        Expr::value(Utc::now()),
-    ];
+    let (_, model) = event_model(id, actor, action, Some(state), state, reason);
+    // The row's values, selected from the application only while it is in `state`.
+    let (columns, values): (Vec<_>, Vec<_>) = event::Column::iter()
+        .filter_map(|column| Some((column, Expr::val(model.get(column).into_value()?))))
+        .unzip();
     let insert = Query::insert()
         .into_table(event::Entity)
-        .columns([
-            event::Column::Id,
-            event::Column::ApplicationId,
-            event::Column::ActorKind,
-            event::Column::ActorId,
-            event::Column::Action,
-            event::Column::FromState,
-            event::Column::ToState,
-            event::Column::Reason,
-            event::Column::CreatedAt,
-        ])
+        .columns(columns)
         .select_from(
             Query::select()
                 .exprs(values)
