@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, Iterable, QueryTrait, UpdateMany};
 use uuid::Uuid;
 
@@ -23,22 +23,10 @@ pub async fn record_event<C: ConnectionTrait>(
     to: ApplicationState,
     reason: Option<String>,
 ) -> Result<Uuid, DbErr> {
-    let (id, insert) = event_insert(application_id, actor, action, from, to, reason);
-    db.execute(&insert).await?;
-    Ok(id)
-}
-
-/// `record_event` as a statement, with the id the event gets.
-fn event_insert(
-    application_id: Uuid,
-    actor: Actor,
-    action: &str,
-    from: Option<ApplicationState>,
-    to: ApplicationState,
-    reason: Option<String>,
-) -> (Uuid, InsertStatement) {
     let (id, model) = event_model(application_id, actor, action, from, to, reason);
-    (id, event::Entity::insert(model).into_query())
+    db.execute(&event::Entity::insert(model).into_query())
+        .await?;
+    Ok(id)
 }
 
 /// A new event's row, with the id it gets.
@@ -220,8 +208,8 @@ async fn record_change<C: ConnectionTrait>(
     action: &str,
     reason: Option<String>,
 ) -> Result<(), DbErr> {
-    let (event_id, insert) = event_insert(app.id, actor, action, from, to, reason);
-    let mut inserts = vec![insert];
+    let (event_id, model) = event_model(app.id, actor, action, from, to, reason);
+    let mut inserts = vec![event::Entity::insert(model).into_query()];
     if let Some(name) = to.citizen_event() {
         // The outbox: the citizen's messages are written in the transaction of the change.
         inserts.extend(outbox::inserts_for_new_event(channels, app, event_id, name));
