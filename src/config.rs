@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -297,6 +297,8 @@ pub struct SubscribeConfig {
     /// Per event (`submitted`, `returned`, `rejected`, `prereview_passed`, `originals_in_transit`,
     /// `received`, `refused`, `result_in_delivery`, `completed`): the template id
     /// and what goes in each of its fields. An event without a template id sends no message.
+    /// A file or the environment merges into the defaults per event and per field; a field set
+    /// to `""` is left out of the message.
     pub templates: BTreeMap<String, MessageTemplate>,
 }
 
@@ -307,6 +309,15 @@ pub struct MessageTemplate {
     /// Template field (`thing1`, `time2`, ...) -> value, with `{matter_name}`, `{status}`,
     /// `{time}`, `{reason}`, `{application_no}`, `{waybill_no}` replaced. Values are cut to the field type's limit.
     pub fields: BTreeMap<String, String>,
+}
+
+impl MessageTemplate {
+    /// The fields that go into a message: those not blanked out with `""`.
+    pub fn data_fields(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.fields
+            .iter()
+            .filter(|(_, pattern)| !pattern.is_empty())
+    }
 }
 
 impl Default for SubscribeConfig {
@@ -692,7 +703,11 @@ pub fn env_name(key: &str) -> String {
 impl Config {
     /// Reads defaults, then `file` (when given), then the `BEEBOX_*` environment, then validates.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::new();
+        // The defaults are a provider, not only serde's: figment then merges a file or an
+        // environment variable into them key by key, so setting one template's id keeps its
+        // field mapping and every other event's template. (serde's `default` would replace the
+        // whole map as soon as one key of it is given.)
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
                 return Err(ConfigError::Malformed(format!(
@@ -705,7 +720,9 @@ impl Config {
         let env = Env::prefixed("BEEBOX_")
             .split("__")
             // BEEBOX_CONFIG names the file; BEEBOX_TEST_* belong to the test harness.
-            .filter(|key| key != "config" && !key.as_str().starts_with("test_"));
+            .filter(|key| {
+                key != "config" && !key.as_str().to_ascii_lowercase().starts_with("test_")
+            });
         let config: Config = figment
             .merge(env)
             .extract()
@@ -888,6 +905,16 @@ impl Config {
                 "wechat.subscribe.miniprogram_state",
                 "must be formal, trial or developer",
             );
+        }
+        for (event, template) in &self.wechat.subscribe.templates {
+            if template.template_id.is_some() && template.data_fields().next().is_none() {
+                problem(
+                    "wechat.subscribe.templates",
+                    &format!(
+                        "the `{event}` template has an id but no fields: WeChat refuses empty data"
+                    ),
+                );
+            }
         }
         if self.profile == Profile::Prod {
             if self.courier.sf.api_base.is_none() {

@@ -19,7 +19,9 @@ use crate::notify::wechat_token::TokenSource;
 use crate::notify::{email_templates, outbox};
 use crate::state::AppState;
 use crate::store::applications::{application, event};
-use crate::store::notifications::{self, FAILED, PENDING, SENDING, SENT, SKIPPED, notification};
+use crate::store::notifications::{
+    self, FAILED, PENDING, SENDING, SENT, SKIPPED, UNKNOWN, notification,
+};
 use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 use crate::store::{begin_write, catalog, citizens, decisions, dispatch, subscriptions};
 
@@ -193,7 +195,7 @@ async fn pending(
             notifications::finish(
                 db,
                 row.id,
-                FAILED,
+                UNKNOWN,
                 Some("outcome unknown: the worker stopped while sending; not sent again, to avoid a duplicate".into()),
             )
             .await?;
@@ -289,8 +291,7 @@ pub async fn send_wechat(
         ("waybill_no", facts.waybill_no.clone()),
     ]);
     let data = template
-        .fields
-        .iter()
+        .data_fields()
         .map(|(field, pattern)| {
             let mut value = pattern.clone();
             for (name, replacement) in &values {

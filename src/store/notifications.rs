@@ -45,6 +45,9 @@ pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 pub const SKIPPED: &str = "skipped";
 pub const FAILED: &str = "failed";
+/// A send that was on the wire when its worker died: the partner may or may not have it, and it
+/// is never sent again (a second message would be worse than a missing one).
+pub const UNKNOWN: &str = "unknown";
 
 pub struct NewNotification<'a> {
     pub application_id: Uuid,

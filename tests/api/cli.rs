@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-fn beebox(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn beebox(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
     command.current_dir(dir).args(args);
     // Only the variables each test sets: the developer's own BEEBOX_* must not leak in.

@@ -24,5 +24,6 @@ mod s3_server;
 mod staff;
 mod storage;
 mod two_way_flow;
+mod wechat_config;
 mod wechat_messages;
 mod wechat_server;

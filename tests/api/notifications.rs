@@ -818,3 +818,55 @@ async fn staff_get_overdue_alerts_and_a_digest_of_new_submissions() {
         2
     );
 }
+
+/// A worker that died between marking a send and hearing WeChat's answer leaves its row
+/// `sending`. The next worker records it as `unknown`, never as `failed`, and sends nothing again.
+#[tokio::test]
+async fn a_send_cut_off_by_a_crash_shows_as_unknown_and_is_not_sent_again() {
+    use beebox::store::notifications::notification;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    let wechat = WechatServer::start().await;
+    let setup = |c: &mut beebox::config::Config| {
+        wechat.configure(c);
+        c.wechat
+            .subscribe
+            .templates
+            .get_mut("submitted")
+            .unwrap()
+            .template_id = Some("tpl-submitted".into());
+        c.jobs.poll_ms = 50;
+    };
+    let stopped = spawn_app_with(|c| {
+        setup(c);
+        c.jobs.worker = false;
+    })
+    .await;
+    let citizen = wechat_citizen(&stopped, "cutoff").await;
+    subscribe(&stopped, &citizen, &["tpl-submitted"]).await;
+    let id = submitted_case(&stopped, &citizen, None).await;
+    // What the dead worker left: the row marked `sending`, its job still to run.
+    let db = stopped.state.database().unwrap();
+    let marked = notification::Entity::update_many()
+        .col_expr(notification::Column::Status, Expr::value("sending"))
+        .filter(notification::Column::ApplicationId.eq(uuid::Uuid::parse_str(&id).unwrap()))
+        .filter(notification::Column::Channel.eq("wechat"))
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(marked.rows_affected, 1);
+
+    let worker = crate::helpers::spawn_app_on(&stopped.config.database_url(), setup).await;
+    let citizen = wechat_citizen(&worker, "cutoff").await;
+    let history = settled_notifications(&worker, &citizen, &id, 1).await;
+    assert_eq!(history[0]["channel"], "wechat");
+    assert_eq!(history[0]["status"], "unknown", "{history:#?}");
+    assert!(
+        history[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outcome unknown")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(wechat.sent_to("wx-cutoff").is_empty());
+}

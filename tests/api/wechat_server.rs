@@ -8,9 +8,10 @@
 //! token while it has more than five minutes left (then issues the next one, the old one staying
 //! valid until it expires); `force_refresh` invalidates every earlier token.
 //!
-//! `POST /cgi-bin/message/subscribe/send`: checks the token (40001), the body (47001) and each
-//! field value against its type's limit (47003), then records the message. Tests script faults
-//! per recipient with `script_send`, and for the token endpoint with `script_token`.
+//! `POST /cgi-bin/message/subscribe/send`: checks the token (40001), the body (47001), that `data`
+//! is not empty and each field value against its type's limit (47003), then records the message.
+//! Tests script faults per recipient with `script_send`, and for the token endpoint with
+//! `script_token`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -292,6 +293,10 @@ async fn subscribe_send(
     }
     if body.template_id.is_empty() {
         return errcode(40037, "invalid template_id rid: test");
+    }
+    // Every subscribe template has at least one keyword; a message without any says nothing.
+    if body.data.is_empty() {
+        return errcode(47003, "argument invalid! data is empty rid: test");
     }
     for (name, field) in &body.data {
         if field.value.is_empty() {

@@ -24,8 +24,9 @@ pub struct Notification {
     pub channel: String,
     /// The event it tells of: `submitted`, `returned`, `rejected`, `prereview_passed`, ...
     pub event: String,
-    /// `pending` (queued or being retried), `sent`, `skipped` (no consent, not configured) or
-    /// `failed`.
+    /// `pending` (queued or being retried), `sent`, `skipped` (no consent, not configured),
+    /// `failed`, or `unknown`: the service stopped while the message was being handed over, so it
+    /// may or may not have arrived; it is not sent again, to avoid a duplicate.
     pub status: String,
     /// Why it was skipped or failed, or the last error while it is retried.
     #[oai(skip_serializing_if_is_none)]
