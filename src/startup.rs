@@ -90,10 +90,13 @@ impl Application {
         let routes = routes(self.state.clone());
         tracing::info!(addr = %self.addr, profile = ?self.state.config.profile, "listening");
         let shutdown = self.state.shutdown.clone();
+        // Listening starts here, not when the task is first polled: on a busy machine the worker
+        // (started by `build`) may already be sending, and a SIGTERM must drain it, not kill it.
+        let signalled = shutdown_signal();
         tokio::spawn({
             let shutdown = shutdown.clone();
             async move {
-                shutdown_signal().await;
+                signalled.await;
                 shutdown.cancel();
             }
         });
@@ -152,24 +155,40 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     crate::http::wrap(route.data(state), metrics, index, limits)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers for SIGINT and SIGTERM at once; the future completes on the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let interrupted = async {
+                match interrupt.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let terminated = async {
+                match terminate.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = interrupted => {},
+                _ = terminated => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; draining connections");
     }
-    tracing::info!("shutdown requested; draining connections");
 }
 
 async fn init_database(state: AppState) -> anyhow::Result<()> {
