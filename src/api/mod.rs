@@ -61,6 +61,7 @@ pub type Apis = (
     (
         review::decision::ReviewCaseApi,
         reception::ReceptionApi,
+        reception::batches::ReceptionBatchesApi,
         department::DepartmentApi,
         department::DepartmentResultsApi,
     ),
@@ -100,6 +101,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             (
                 review::decision::ReviewCaseApi,
                 reception::ReceptionApi,
+                reception::batches::ReceptionBatchesApi,
                 department::DepartmentApi,
                 department::DepartmentResultsApi,
             ),

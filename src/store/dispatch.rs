@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 use crate::domain::application::ApplicationState;
@@ -86,15 +86,20 @@ pub async fn set_received<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), Db
     Ok(())
 }
 
-/// Received cases not yet in a batch, received before `cutoff`, by department.
+/// Received cases not yet in a batch, received before `cutoff`, by department (of
+/// `departments` only, when given).
 pub async fn undispatched<C: ConnectionTrait>(
     db: &C,
     cutoff: DateTime<Utc>,
+    departments: Option<&[String]>,
 ) -> Result<Vec<application::Model>, DbErr> {
     application::Entity::find()
         .filter(application::Column::State.eq(ApplicationState::Received.as_str()))
         .filter(application::Column::BatchId.is_null())
         .filter(application::Column::ReceivedAt.lte(cutoff))
+        .apply_if(departments, |query, departments| {
+            query.filter(application::Column::DepartmentCode.is_in(departments.iter().cloned()))
+        })
         .order_by_asc(application::Column::DepartmentCode)
         .order_by_asc(application::Column::ReceivedAt)
         .all(db)

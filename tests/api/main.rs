@@ -2,6 +2,7 @@
 
 mod applications;
 mod auth;
+mod batches;
 mod cli;
 mod courier_crash;
 mod courier_ingest;

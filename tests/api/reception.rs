@@ -10,27 +10,33 @@ use crate::staff::staff_token;
 const CIVIL: &str = "civil-affairs";
 
 /// A passed case whose originals the simulated courier delivered to the centre.
-async fn arrived_case(app: &TestApp, name: &str) -> (String, String) {
+pub async fn arrived_case(app: &TestApp, name: &str) -> (String, String) {
     let (token, id) = passed_case(app, name).await;
-    let first = slots(app, &token).await[0].clone();
+    deliver_originals(app, &token, &id).await;
+    (token, id)
+}
+
+/// Books the pickup of a passed case's originals and waits until the simulated courier has
+/// delivered them to the centre.
+pub async fn deliver_originals(app: &TestApp, token: &str, id: &str) {
+    let first = slots(app, token).await[0].clone();
     let body = booking(
         first["date"].as_str().unwrap(),
         first["slot"].as_str().unwrap(),
     );
     let booked = app
-        .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .post_as(token, &format!("/v1/applications/{id}/pickup"), &body)
         .await;
     assert_eq!(booked.status(), 201);
-    shipments_until(app, &token, &id, "originals delivered", |items| {
+    shipments_until(app, token, id, "originals delivered", |items| {
         items
             .iter()
             .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
     })
     .await;
-    (token, id)
 }
 
-async fn quick_app() -> TestApp {
+pub async fn quick_app() -> TestApp {
     spawn_app_with(|c| {
         c.courier.sf.sim_step_ms = 100;
         c.jobs.poll_ms = 50;

@@ -3,8 +3,10 @@
 //! or PDF (the desk's printer). The renderers are pure; the PDF embeds no font file.
 
 mod pdf;
+mod sheet;
 
 pub use pdf::pdf;
+pub use sheet::csv;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
@@ -86,42 +88,6 @@ pub async fn gather<C: ConnectionTrait>(
     })
 }
 
-/// A CSV field, quoted when it must be.
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
-    }
-}
-
-/// UTF-8 with a BOM, so spreadsheet programs open the Chinese correctly.
-pub fn csv(data: &ManifestData) -> String {
-    let mut out = String::from("\u{feff}");
-    out.push_str(&format!(
-        "交接单,{},部门,{},截止时间,{}\n",
-        data.batch_id,
-        csv_field(&data.department_code),
-        data.cutoff
-    ));
-    out.push_str("序号,申请编号,事项,申请人,原件材料数,页数,收件时间\n");
-    for row in &data.rows {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            row.index,
-            row.application_id.simple(),
-            csv_field(&row.matter_name),
-            csv_field(&row.applicant_name),
-            row.originals,
-            row.pages,
-            row.received,
-        ));
-    }
-    out.push_str(&format!("合计,{} 件\n", data.rows.len()));
-    out.push_str("移交人签字,,接收人签字,,交接日期,\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,15 +110,5 @@ mod tests {
                 })
                 .collect(),
         }
-    }
-
-    #[test]
-    fn csv_quotes_what_it_must() {
-        let mut data = data(1);
-        data.rows[0].applicant_name = "王,\"小\"明".into();
-        let csv = csv(&data);
-        assert!(csv.starts_with('\u{feff}'));
-        assert!(csv.contains(",\"王,\"\"小\"\"明\","), "{csv}");
-        assert!(csv.ends_with("合计,1 件\n移交人签字,,接收人签字,,交接日期,\n"));
     }
 }

@@ -1,15 +1,15 @@
 //! `/v1/reception/*`: the centre's reception desk. It lists the cases whose originals the courier
-//! delivered, confirms each against its photos (a mismatch goes back to the citizen with the
-//! reasons, and the originals back by courier), and hands the departments their batches with a
-//! manifest to sign. Reception staff see only their departments' cases.
+//! delivered and confirms each against its photos (a mismatch goes back to the citizen with the
+//! reasons, and the originals back by courier); `batches` hands the departments their batches
+//! with a manifest to sign. Reception staff see only their departments' cases.
+
+pub mod batches;
 
 use chrono::{DateTime, Utc};
-use poem::Request;
-use poem::http::{HeaderMap, header};
 use poem::web::Data;
-use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Binary, Json, PlainText};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, ResponseContent};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ use crate::api::applications::{concurrent_change, version_of};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::visible;
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
-use crate::courier::{manifest, orders};
+use crate::courier::orders;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::staff::Role;
 use crate::state::AppState;
@@ -64,90 +64,6 @@ pub struct Received {
     /// The courier leg that takes the originals back, after a mismatch.
     #[oai(skip_serializing_if_is_none)]
     pub return_shipment_id: Option<Uuid>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct Batch {
-    pub id: Uuid,
-    pub department_code: String,
-    pub cutoff_at: DateTime<Utc>,
-    pub case_count: i32,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct BatchList {
-    pub items: Vec<Batch>,
-}
-
-/// How the manifest comes: CSV for spreadsheets, PDF to print and sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum ManifestFormat {
-    Csv,
-    Pdf,
-}
-
-impl ManifestFormat {
-    /// Without `format`: PDF when `Accept` ranks `application/pdf` above `text/csv`, else CSV.
-    fn from_accept(headers: &HeaderMap) -> Self {
-        let (mut pdf, mut csv) = (0.0_f32, 0.0_f32);
-        let ranges = headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','));
-        for range in ranges {
-            let mut parts = range.split(';').map(str::trim);
-            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.strip_prefix("q="))
-                .find_map(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            match media.as_str() {
-                "application/pdf" => pdf = pdf.max(q),
-                "text/csv" => csv = csv.max(q),
-                _ => {}
-            }
-        }
-        if pdf > 0.0 && pdf > csv {
-            Self::Pdf
-        } else {
-            Self::Csv
-        }
-    }
-}
-
-/// One 200 response with both media types: two `ApiResponse` variants of the same status would
-/// write the contract's `200` key twice.
-#[derive(ResponseContent)]
-pub enum ManifestBody {
-    #[oai(content_type = "text/csv; charset=utf-8")]
-    Csv(PlainText<String>),
-    #[oai(content_type = "application/pdf")]
-    Pdf(Binary<Vec<u8>>),
-}
-
-#[derive(ApiResponse)]
-pub enum Manifest {
-    /// The handover manifest: the cases, the materials counted, the signatures line.
-    #[oai(status = 200)]
-    Ok(
-        ManifestBody,
-        /// `attachment; filename="manifest-<batch id>.csv"` (or `.pdf`).
-        #[oai(header = "Content-Disposition")]
-        String,
-    ),
-}
-
-fn batch_view(b: dispatch::batch::Model) -> Batch {
-    Batch {
-        id: b.id,
-        department_code: b.department_code,
-        cutoff_at: b.cutoff_at,
-        case_count: b.case_count,
-        created_at: b.created_at,
-    }
 }
 
 #[OpenApi(tag = "ApiTags::Review")]
@@ -311,64 +227,4 @@ impl ReceptionApi {
             return_shipment_id,
         }))
     }
-
-    /// Dispatch batches of my departments, newest first.
-    #[oai(path = "/v1/reception/batches", method = "get")]
-    async fn batches(
-        &self,
-        state: Data<&AppState>,
-        auth: StaffAuth,
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "200"))
-        )]
-        limit: Query<u64>,
-    ) -> ApiResult<Json<BatchList>> {
-        auth.0.require(Role::Reception)?;
-        let rows = dispatch::batches(state.db()?, &auth.0.departments, limit.0).await?;
-        Ok(Json(BatchList {
-            items: rows.into_iter().map(batch_view).collect(),
-        }))
-    }
-
-    /// A batch's handover manifest: one row per case with the materials and pages counted, the
-    /// total, then the signatures line. CSV (UTF-8 with BOM) or a printable A4 PDF.
-    #[oai(path = "/v1/reception/batches/:id/manifest", method = "get")]
-    async fn manifest(
-        &self,
-        state: Data<&AppState>,
-        auth: StaffAuth,
-        request: &Request,
-        id: Path<Uuid>,
-        /// `csv` or `pdf`. Without it, `Accept: application/pdf` gets the PDF and anything else
-        /// the CSV.
-        format: Query<Option<ManifestFormat>>,
-    ) -> ApiResult<Manifest> {
-        auth.0.require(Role::Reception)?;
-        let format = format
-            .0
-            .unwrap_or_else(|| ManifestFormat::from_accept(request.headers()));
-        let db = state.db()?;
-        let batch = dispatch::find_batch(db, id.0)
-            .await?
-            .filter(|b| auth.0.departments.contains(&b.department_code))
-            .ok_or_else(|| ApiError::not_found("batch_not_found", "No such batch."))?;
-        let data = manifest::gather(db, &batch, state.config.local_offset()).await?;
-        let attachment =
-            |ext: &str| format!("attachment; filename=\"manifest-{}.{ext}\"", batch.id);
-        Ok(match format {
-            ManifestFormat::Csv => Manifest::Ok(
-                ManifestBody::Csv(PlainText(manifest::csv(&data))),
-                attachment("csv"),
-            ),
-            ManifestFormat::Pdf => Manifest::Ok(
-                ManifestBody::Pdf(Binary(manifest::pdf(&data))),
-                attachment("pdf"),
-            ),
-        })
-    }
-}
-
-fn default_limit() -> u64 {
-    50
 }
