@@ -34,6 +34,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub notifications: NotificationsConfig,
     pub courier: CourierConfig,
+    pub rate_limits: RateLimitsConfig,
 }
 
 impl Default for Config {
@@ -56,6 +57,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             notifications: NotificationsConfig::default(),
             courier: CourierConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }
@@ -543,6 +545,11 @@ pub struct SfConfig {
     pub timeout_ms: u64,
     /// How fast the dev simulator moves a parcel along its route, per step.
     pub sim_step_ms: u64,
+    /// The dev simulator collects at once instead of waiting for the booked pickup window.
+    pub sim_skip_pickup_wait: bool,
+    /// A signed push whose `timestamp` is further than this from our clock (either way) is
+    /// refused as stale, so a captured push cannot be replayed later.
+    pub push_max_age_secs: u64,
 }
 
 impl Default for SfConfig {
@@ -556,6 +563,8 @@ impl Default for SfConfig {
             express_type_id: 1,
             timeout_ms: 5_000,
             sim_step_ms: 3_000,
+            sim_skip_pickup_wait: false,
+            push_max_age_secs: 900,
         }
     }
 }
@@ -618,6 +627,60 @@ impl Default for UploadsConfig {
             max_pixels: 80_000_000,
             max_dimension: 20_000,
             direct_upload_ttl_secs: 900,
+        }
+    }
+}
+
+/// One rate limit: `per_minute` requests a minute on average per key, with bursts of up to
+/// `burst` at once. `per_minute = 0` turns it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl RateLimit {
+    pub const fn new(per_minute: u32, burst: u32) -> Self {
+        Self { per_minute, burst }
+    }
+}
+
+/// Rate limits, counted in each instance's memory (they multiply with the instances).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Citizen logins (`/v1/auth/wechat`) from one client address.
+    pub citizen_login_per_ip: RateLimit,
+    /// Logins of one citizen (WeChat openid).
+    pub citizen_login_per_account: RateLimit,
+    /// Staff logins from one client address.
+    pub staff_login_per_ip: RateLimit,
+    /// Staff logins for one username, existing or not.
+    pub staff_login_per_account: RateLimit,
+    /// New applications (drafts) of one citizen.
+    pub applications_per_citizen: RateLimit,
+    /// Presigned upload tickets of one citizen.
+    pub upload_tickets_per_citizen: RateLimit,
+    /// Pages one citizen uploads through the service.
+    pub page_uploads_per_citizen: RateLimit,
+    /// Courier pushes from one client address, counted before any signature work.
+    pub webhook_per_ip: RateLimit,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        // Generous for people (a 100-page application goes up in one go; a mobile carrier's NAT
+        // puts many citizens behind one address), tight enough to stop scripted floods.
+        Self {
+            citizen_login_per_ip: RateLimit::new(600, 300),
+            citizen_login_per_account: RateLimit::new(20, 10),
+            staff_login_per_ip: RateLimit::new(60, 30),
+            staff_login_per_account: RateLimit::new(20, 20),
+            applications_per_citizen: RateLimit::new(30, 20),
+            upload_tickets_per_citizen: RateLimit::new(120, 120),
+            page_uploads_per_citizen: RateLimit::new(120, 120),
+            webhook_per_ip: RateLimit::new(120_000, 2_000),
         }
     }
 }
@@ -870,6 +933,50 @@ impl Config {
             problem(
                 "courier.dispatch_cutoffs",
                 "each must be HH:MM, at least one",
+            );
+        }
+        for (key, limit) in [
+            (
+                "rate_limits.citizen_login_per_ip.burst",
+                self.rate_limits.citizen_login_per_ip,
+            ),
+            (
+                "rate_limits.citizen_login_per_account.burst",
+                self.rate_limits.citizen_login_per_account,
+            ),
+            (
+                "rate_limits.staff_login_per_ip.burst",
+                self.rate_limits.staff_login_per_ip,
+            ),
+            (
+                "rate_limits.staff_login_per_account.burst",
+                self.rate_limits.staff_login_per_account,
+            ),
+            (
+                "rate_limits.applications_per_citizen.burst",
+                self.rate_limits.applications_per_citizen,
+            ),
+            (
+                "rate_limits.upload_tickets_per_citizen.burst",
+                self.rate_limits.upload_tickets_per_citizen,
+            ),
+            (
+                "rate_limits.page_uploads_per_citizen.burst",
+                self.rate_limits.page_uploads_per_citizen,
+            ),
+            (
+                "rate_limits.webhook_per_ip.burst",
+                self.rate_limits.webhook_per_ip,
+            ),
+        ] {
+            if limit.per_minute > 0 && limit.burst == 0 {
+                problem(key, "must be at least 1 while per_minute is above 0");
+            }
+        }
+        if !(30..=24 * 3600).contains(&self.courier.sf.push_max_age_secs) {
+            problem(
+                "courier.sf.push_max_age_secs",
+                "must be between 30 and 86400",
             );
         }
         if !(1..=64).contains(&self.courier.push_writers) {
