@@ -14,7 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use poem::http::{HeaderValue, StatusCode, header};
 
 use crate::api::problem::ApiError;
-use crate::config::{RateLimit, RateLimitsConfig};
+use crate::config::RateLimitsConfig;
 
 /// What is limited, and by which key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,16 +44,17 @@ impl Limit {
         self as usize
     }
 
-    fn setting(self, config: &RateLimitsConfig) -> RateLimit {
+    /// `(per_minute, burst)` of this limit.
+    fn setting(self, config: &RateLimitsConfig) -> (u32, u32) {
         match self {
-            Self::CitizenLoginPerIp => config.citizen_login_per_ip,
-            Self::CitizenLoginPerAccount => config.citizen_login_per_account,
-            Self::StaffLoginPerIp => config.staff_login_per_ip,
-            Self::StaffLoginPerAccount => config.staff_login_per_account,
-            Self::Applications => config.applications_per_citizen,
-            Self::UploadTickets => config.upload_tickets_per_citizen,
-            Self::PageUploads => config.page_uploads_per_citizen,
-            Self::WebhookPerIp => config.webhook_per_ip,
+            Self::CitizenLoginPerIp => config.citizen_login_per_ip.pair(),
+            Self::CitizenLoginPerAccount => config.citizen_login_per_account.pair(),
+            Self::StaffLoginPerIp => config.staff_login_per_ip.pair(),
+            Self::StaffLoginPerAccount => config.staff_login_per_account.pair(),
+            Self::Applications => config.applications_per_citizen.pair(),
+            Self::UploadTickets => config.upload_tickets_per_citizen.pair(),
+            Self::PageUploads => config.page_uploads_per_citizen.pair(),
+            Self::WebhookPerIp => config.webhook_per_ip.pair(),
         }
     }
 
@@ -163,9 +164,9 @@ pub fn start(config: &RateLimitsConfig) -> Arc<RateLimits> {
     limits
 }
 
-fn quota(setting: RateLimit) -> Option<Quota> {
-    let per_minute = NonZeroU32::new(setting.per_minute)?;
-    let burst = NonZeroU32::new(setting.burst).unwrap_or(per_minute);
+fn quota((per_minute, burst): (u32, u32)) -> Option<Quota> {
+    let per_minute = NonZeroU32::new(per_minute)?;
+    let burst = NonZeroU32::new(burst).unwrap_or(per_minute);
     Quota::with_period(Duration::from_secs(60) / per_minute.get()).map(|q| q.allow_burst(burst))
 }
 
@@ -203,11 +204,11 @@ fn too_many(wait: Duration) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RateLimit;
 
     fn limits(per_minute: u32, burst: u32) -> RateLimits {
-        let on = RateLimit { per_minute, burst };
         RateLimits::new(&RateLimitsConfig {
-            applications_per_citizen: on,
+            applications_per_citizen: RateLimit::new(per_minute, burst),
             ..RateLimitsConfig::default()
         })
     }

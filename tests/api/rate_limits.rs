@@ -14,7 +14,7 @@ use crate::staff::{seed_staff, staff_login};
 const ITEM: &str = "social-security-card-replacement";
 
 /// A limit that lets `burst` through at once, then one a minute.
-fn burst(burst: u32) -> RateLimit {
+fn burst<const M: u32, const B: u32>(burst: u32) -> RateLimit<M, B> {
     RateLimit::new(1, burst)
 }
 
