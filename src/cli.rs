@@ -114,6 +114,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     .to_string(),
                 push_url,
                 step: Duration::from_millis(step_ms),
+                skip_pickup_wait: sf.sim_skip_pickup_wait,
             };
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
             println!("SF simulator on http://{addr}/std/service");

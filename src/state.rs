@@ -42,6 +42,8 @@ pub struct AppState {
     pub sqlite_writes: Arc<tokio::sync::Mutex<()>>,
     /// When the last page upload started (Unix ms): background media work waits for a lull.
     pub last_upload_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// `[rate_limits]`, in this instance's memory.
+    pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
 }
@@ -79,6 +81,7 @@ impl AppState {
             media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
             sqlite_writes: Arc::new(tokio::sync::Mutex::new(())),
             last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            rate_limits: crate::http::rate_limit::start(&config.rate_limits),
             config,
             store,
             signer,

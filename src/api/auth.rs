@@ -7,7 +7,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
+use crate::api::security::ClientIp;
 use crate::auth::{SubjectKind, hash_refresh_token, issue_access_token, new_refresh_token};
+use crate::http::rate_limit::Limit;
 use crate::integrations::wechat::{WechatError, WechatSession};
 use crate::state::AppState;
 use crate::store::{citizens, sessions};
@@ -65,9 +67,13 @@ impl AuthApi {
     async fn wechat(
         &self,
         state: Data<&AppState>,
+        ip: ClientIp,
         body: Json<WechatLogin>,
     ) -> ApiResult<Json<TokenPair>> {
+        let limits = &state.rate_limits;
+        limits.check_ip(Limit::CitizenLoginPerIp, ip.0.as_deref())?;
         let session = login_session(&state, &body.code).await?;
+        limits.check(Limit::CitizenLoginPerAccount, &session.openid)?;
         let db = state.db()?;
         let citizen =
             citizens::upsert_by_openid(db, &session.openid, session.unionid.as_deref()).await?;

@@ -162,8 +162,9 @@ pub fn split_list(stored: &str) -> Vec<String> {
         .collect()
 }
 
-/// The client's address for the audit log: the peer, or with `server.trust_forwarded_for` the
-/// first `X-Forwarded-For` entry.
+/// The client's address for the audit log and the rate limits: the peer, or with
+/// `server.trust_forwarded_for` the last `X-Forwarded-For` entry, the one our own proxy added
+/// (the entries before it are whatever the client sent, so they would let it pick its address).
 pub struct ClientIp(pub Option<String>);
 
 impl<'a> poem::FromRequest<'a> for ClientIp {
@@ -172,12 +173,12 @@ impl<'a> poem::FromRequest<'a> for ClientIp {
             .data::<AppState>()
             .is_some_and(|s| s.config.server.trust_forwarded_for);
         let forwarded = trust
-            .then(|| req.headers().get("x-forwarded-for"))
+            .then(|| req.headers().get_all("x-forwarded-for").iter().next_back())
             .flatten()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty());
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_string());
         let peer = req
             .remote_addr()
             .as_socket_addr()

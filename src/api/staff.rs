@@ -96,6 +96,7 @@ impl StaffApi {
                 .take(64)
                 .collect()
         });
+        state.rate_limits.staff_login(ip.0.as_deref(), &username)?;
         let now = Utc::now();
         let failed = |detail: &str| Record {
             actor_kind: "staff",

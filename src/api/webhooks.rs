@@ -1,9 +1,10 @@
 //! `/v1/webhooks/courier/{partner}`: route pushes from courier partners. The partner's adapter
 //! checks the push (its signature and our per-partner secret) before anything is stored; a
-//! refused push leaves only a counter behind. Answers are in the partner's own format, except
+//! refused push leaves only a counter behind. Before that, a per-address rate limit refuses
+//! floods without any signature work. Answers are in the partner's own format, except
 //! for an unknown partner, which gets our problem+json 404.
 
-use poem::http::{StatusCode, header};
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Data;
 use poem::{IntoResponse, Request, RequestBody, Response};
 use poem_openapi::param::Path;
@@ -14,7 +15,9 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOpti
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
+use crate::api::security::ClientIp;
 use crate::http::problems::ForeignFormat;
+use crate::http::rate_limit::{Limit, retry_after_secs};
 use crate::integrations::courier::{PushError, PushReply};
 use crate::state::AppState;
 
@@ -67,8 +70,9 @@ impl<'a> ApiExtractor<'a> for PushBody {
     }
 }
 
-/// The partner's answer to its push, in its own format.
-pub struct PartnerAnswer(PushReply);
+/// The partner's answer to its push, in its own format; with `Retry-After` (seconds) when over
+/// the rate limit.
+pub struct PartnerAnswer(PushReply, Option<u64>);
 
 impl IntoResponse for PartnerAnswer {
     fn into_response(self) -> Response {
@@ -76,6 +80,11 @@ impl IntoResponse for PartnerAnswer {
             .status(StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::OK))
             .header(header::CONTENT_TYPE, self.0.content_type)
             .body(self.0.body);
+        if let Some(secs) = self.1 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response.extensions_mut().insert(ForeignFormat);
         response
     }
@@ -109,8 +118,14 @@ impl ApiResponse for PartnerAnswer {
                 ),
                 response(
                     401,
-                    "Signature or per-partner secret missing or wrong, in the partner's \
+                    "Signature or per-partner secret missing or wrong, or signed outside the \
+                     freshness window (`courier.sf.push_max_age_secs`), in the partner's \
                      format; nothing stored.",
+                ),
+                response(
+                    429,
+                    "Too many pushes from this address (`rate_limits.webhook_per_ip`), in the \
+                     partner's format, with `Retry-After`; refused before any signature work.",
                 ),
             ],
         }
@@ -129,6 +144,7 @@ impl WebhooksApi {
         &self,
         state: Data<&AppState>,
         request: &Request,
+        ip: ClientIp,
         /// The partner's code, e.g. `sf`.
         partner: Path<String>,
         body: PushBody,
@@ -140,19 +156,36 @@ impl WebhooksApi {
             ));
         };
         let code = adapter.code();
+        if let Err(wait) = state
+            .rate_limits
+            .wait_ip(Limit::WebhookPerIp, ip.0.as_deref())
+        {
+            state.metrics.webhook_rejected(code, "rate_limited");
+            let reply = adapter.push_refused(&PushError::RateLimited);
+            let secs = retry_after_secs(wait).max(1);
+            return Ok(PartnerAnswer(
+                PushReply {
+                    status: 429,
+                    ..reply
+                },
+                Some(secs),
+            ));
+        }
         let push = match adapter.verify_push(request.headers(), request.uri().query(), &body.0) {
             Ok(push) => push,
             Err(error) => {
                 let (status, reason) = match &error {
                     PushError::Unauthenticated => (401, "unauthenticated"),
                     PushError::Malformed(_) => (400, "malformed"),
+                    PushError::Stale => (401, "stale"),
+                    PushError::RateLimited => (429, "rate_limited"),
                 };
                 tracing::warn!(partner = code, %error, "courier push refused");
                 state.metrics.webhook_rejected(code, reason);
                 // The status is ours to keep (401 stores nothing, 400 is unreadable); the body
                 // is the partner's.
                 let reply = adapter.push_refused(&error);
-                return Ok(PartnerAnswer(PushReply { status, ..reply }));
+                return Ok(PartnerAnswer(PushReply { status, ..reply }, None));
             }
         };
         let report = state.pushes.ingest(state.db()?, code, push.events).await?;
@@ -171,6 +204,6 @@ impl WebhooksApi {
             moved = report.changes.len(),
             "courier push accepted"
         );
-        Ok(PartnerAnswer(adapter.push_accepted()))
+        Ok(PartnerAnswer(adapter.push_accepted(), None))
     }
 }

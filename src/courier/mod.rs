@@ -63,6 +63,7 @@ impl Couriers {
                         "{public_url}/v1/webhooks/courier/sf?secret={webhook_secret}"
                     ),
                     step: std::time::Duration::from_millis(sf.sim_step_ms),
+                    skip_pickup_wait: sf.sim_skip_pickup_wait,
                 });
                 (
                     format!("{public_url}{SIM_MOUNT}/std/service"),
@@ -78,6 +79,7 @@ impl Couriers {
             monthly_card: sf.monthly_card.clone(),
             express_type_id: sf.express_type_id,
             timeout: std::time::Duration::from_millis(sf.timeout_ms),
+            push_max_age: std::time::Duration::from_secs(sf.push_max_age_secs),
         });
         let mut partners: HashMap<&'static str, Arc<dyn CourierPartner>> = HashMap::new();
         partners.insert("sf", Arc::new(adapter));

@@ -91,7 +91,8 @@ impl Metrics {
         let webhook_rejected = IntCounterVec::new(
             Opts::new(
                 "webhook_rejected_total",
-                "Partner pushes refused, by partner and reason (unauthenticated, malformed)",
+                "Partner pushes refused, by partner and reason (unauthenticated, malformed, \
+                 stale, rate_limited)",
             ),
             &["partner", "reason"],
         )

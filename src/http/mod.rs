@@ -5,6 +5,7 @@
 pub mod body_limit;
 pub mod metrics;
 pub mod problems;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 

@@ -374,3 +374,48 @@ async fn logs_never_hold_tokens_phones_id_numbers_or_session_keys() {
         assert!(!all.contains(secret), "the logs contain {secret}");
     }
 }
+
+#[test]
+fn a_rate_limit_without_a_burst_and_a_tiny_push_window_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[
+            ("BEEBOX_RATE_LIMITS__APPLICATIONS_PER_CITIZEN__BURST", "0"),
+            ("BEEBOX_COURIER__SF__PUSH_MAX_AGE_SECS", "5"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("rate_limits.applications_per_citizen.burst"),
+        "{err}"
+    );
+    assert!(err.contains("courier.sf.push_max_age_secs"), "{err}");
+    // Both at 0 is a limit turned off.
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[
+            ("BEEBOX_RATE_LIMITS__APPLICATIONS_PER_CITIZEN__BURST", "0"),
+            (
+                "BEEBOX_RATE_LIMITS__APPLICATIONS_PER_CITIZEN__PER_MINUTE",
+                "0",
+            ),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Giving one of the two keeps the other's default.
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[("BEEBOX_RATE_LIMITS__APPLICATIONS_PER_CITIZEN__BURST", "5")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains("[rate_limits.applications_per_citizen]\nper_minute = 30\nburst = 5"),
+        "{printed}"
+    );
+}

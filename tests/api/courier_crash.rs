@@ -55,6 +55,7 @@ impl Sf {
             // Nothing listens there; with the clock frozen nothing is pushed anyway.
             push_url: format!("http://127.0.0.1:9/v1/webhooks/courier/sf?secret={WEBHOOK_SECRET}"),
             step: Duration::from_secs(3600),
+            skip_pickup_wait: true,
         });
         sim.freeze(true);
         let routes = Route::new().nest("/_sim/sf", sim.routes());

@@ -781,9 +781,18 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     .await;
 }
 
-/// A push form as SF sends it, signed with `check_word`.
+/// A push form as SF sends it, signed with `check_word` now.
 fn signed_push(msg_data: &str, check_word: &str) -> Vec<(&'static str, String)> {
-    let timestamp = Utc::now().timestamp_millis().to_string();
+    signed_push_at(msg_data, check_word, Utc::now())
+}
+
+/// A push form as SF sends it, signed with `check_word` at `signed_at`.
+fn signed_push_at(
+    msg_data: &str,
+    check_word: &str,
+    signed_at: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let timestamp = signed_at.timestamp_millis().to_string();
     vec![
         ("partnerID", DEV_SF_PARTNER_ID.to_string()),
         ("requestID", Uuid::new_v4().simple().to_string()),
@@ -908,6 +917,41 @@ async fn a_push_without_the_right_secret_or_signature_stores_nothing() {
     );
     assert!(
         metrics.contains(r#"beebox_webhook_rejected_total{partner="sf",reason="malformed"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_push_outside_the_freshness_window_is_refused_and_counted() {
+    let app = spawn_app_with(|c| c.courier.sf.push_max_age_secs = 600).await;
+    let (_, application) = case_of(&app, "stale").await;
+    let row = shipment_of(&app, application, LEG_MATERIALS, Some("SF3000000000003")).await;
+    let msg = route_push("SF3000000000003", &[("50", base_time())]);
+    let query = format!("?secret={DEV_SF_WEBHOOK_SECRET}");
+    let now = Utc::now();
+
+    // Validly signed, but eleven minutes ago, or eleven minutes ahead of our clock.
+    for signed_at in [now - Duration::minutes(11), now + Duration::minutes(11)] {
+        let form = signed_push_at(&msg, DEV_SF_CHECK_WORD, signed_at);
+        sf_answer(post_push(&app, &query, &form).await, 401, "1000").await;
+    }
+    assert_eq!(event_count(&app).await, 0);
+    assert_eq!(reload(&app, row.id).await.status, "pending");
+    let counted = metrics(&app).await;
+    assert!(
+        counted.contains(r#"beebox_webhook_rejected_total{partner="sf",reason="stale"} 2"#),
+        "{counted}"
+    );
+
+    // Nine minutes old is inside the window; its replay stays a duplicate.
+    let form = signed_push_at(&msg, DEV_SF_CHECK_WORD, now - Duration::minutes(9));
+    sf_answer(post_push(&app, &query, &form).await, 200, "0000").await;
+    sf_answer(post_push(&app, &query, &form).await, 200, "0000").await;
+    assert_eq!(event_count(&app).await, 1);
+    assert_eq!(reload(&app, row.id).await.status, "picked_up");
+    let metrics = metrics(&app).await;
+    assert!(
+        metrics.contains(r#"beebox_webhook_events_total{outcome="duplicate",partner="sf"} 1"#),
         "{metrics}"
     );
 }

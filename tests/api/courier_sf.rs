@@ -12,6 +12,7 @@ use beebox::integrations::courier::sim::{PushMode, SfSimulator, SimFault, SimSet
 use beebox::integrations::courier::{
     Contact, CourierError, CourierPartner, OrderRequest, Push, PushError, ShipmentStatus,
 };
+use chrono::SubsecRound as _;
 use poem::http::HeaderMap;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
@@ -64,6 +65,7 @@ fn settings(api_base: &str) -> SfSettings {
         monthly_card: Some("7551234567".into()),
         express_type_id: 1,
         timeout: Duration::from_millis(600),
+        push_max_age: Duration::from_secs(900),
     }
 }
 
@@ -118,8 +120,13 @@ impl Harness {
         harness
     }
 
-    /// The simulator moving each parcel one step per `step`.
+    /// The simulator moving each parcel one step per `step`, the first one at once.
     async fn running(step: Duration) -> Self {
+        Self::with_pickup_wait(step, false).await
+    }
+
+    /// As `running`; with `wait`, a parcel is collected only once its pickup time has come.
+    async fn with_pickup_wait(step: Duration, wait: bool) -> Self {
         let (sim_acceptor, sim_port) = bind().await;
         let (hook_acceptor, hook_port) = bind().await;
         let sim_url = format!("http://127.0.0.1:{sim_port}/_sim/sf");
@@ -130,6 +137,8 @@ impl Harness {
                 "http://127.0.0.1:{hook_port}/v1/webhooks/courier/sf?secret={SECRET}"
             ),
             step,
+            // These orders book a pickup two hours ahead; most tests have the courier come at once.
+            skip_pickup_wait: !wait,
         });
         sim.set_push_retry_interval(Duration::from_millis(20));
         let webhook = Arc::new(Webhook {
@@ -237,9 +246,19 @@ fn assert_final(result: Result<impl std::fmt::Debug, CourierError>, what: &str) 
     );
 }
 
-/// A push form, signed with `check_word`.
+/// A push form, signed with `check_word` now.
 fn push_form(msg_data: &str, check_word: &str) -> Vec<u8> {
-    let timestamp = "1700000000000";
+    push_form_at(msg_data, check_word, chrono::Utc::now())
+}
+
+/// A push form, signed with `check_word` at `signed_at`.
+fn push_form_at(
+    msg_data: &str,
+    check_word: &str,
+    signed_at: chrono::DateTime<chrono::Utc>,
+) -> Vec<u8> {
+    let timestamp = signed_at.timestamp_millis().to_string();
+    let timestamp = timestamp.as_str();
     let digest = msg_digest(msg_data, timestamp, check_word);
     let encode = |s: &str| {
         s.bytes()
@@ -719,4 +738,78 @@ async fn the_control_endpoint_scripts_the_simulator() {
         .unwrap();
     assert_eq!(state["orders"][0]["waybill_no"], waybill.as_str());
     assert_eq!(state["orders"][0]["steps_done"], 1);
+}
+
+#[tokio::test]
+async fn a_parcel_waits_for_its_pickup_time_on_the_simulators_clock() {
+    let h = Harness::with_pickup_wait(Duration::from_millis(20), true).await;
+    let order = order(&unique("o"));
+    let pickup_from = order.pickup_from.unwrap();
+    let waybill = h.sf.create_order(&order).await.unwrap().waybill_no;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(h.sim.orders()[0].steps_done, 0, "nothing before the window");
+    assert!(h.webhook.received.lock().unwrap().is_empty());
+
+    // Two hours pass on the simulator's clock: the courier comes, then every step follows.
+    h.sim.shift_clock(Duration::from_secs(2 * 3600 + 60));
+    let pushed = h.pushes(5).await;
+    let codes: Vec<&str> = pushed.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(codes, ["50", "30", "31", "44", "80"]);
+    let received = h.webhook.received.lock().unwrap();
+    let collected = &received[0].outcome.as_ref().unwrap().events[0];
+    assert_eq!(collected.waybill_no, waybill);
+    assert!(collected.occurred_at >= pickup_from.trunc_subsecs(0));
+}
+
+#[tokio::test]
+async fn the_control_endpoint_shifts_the_simulators_clock() {
+    let h = Harness::start().await;
+    let before = h.sim.now();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/control", h.sim_url))
+        .json(&serde_json::json!({"action": "shift_clock", "secs": 86400}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["ok"], true);
+    let now = h.sim.now();
+    assert!(
+        now - before >= chrono::Duration::hours(24),
+        "{before} -> {now}"
+    );
+}
+
+#[tokio::test]
+async fn a_push_signed_outside_the_window_is_stale_in_sfs_format() {
+    let h = Harness::start().await;
+    let query = Some("secret=test-webhook-secret");
+    let msg = r#"{"Body":{"WaybillRoute":[{"mailno":"SF7444400031887","acceptAddress":"深圳市","orderid":"o","acceptTime":"2020-05-11 16:56:54","remark":"顺丰速运 已收取快件","opCode":"50","id":"158918741444476"}]}}"#;
+    let now = chrono::Utc::now();
+    for signed_at in [
+        now - chrono::Duration::minutes(16),
+        now + chrono::Duration::minutes(16),
+    ] {
+        let body = push_form_at(msg, CHECK_WORD, signed_at);
+        let outcome = h.sf.verify_push(&HeaderMap::new(), query, &body);
+        assert_eq!(outcome.unwrap_err(), PushError::Stale, "{signed_at}");
+    }
+    let body = push_form_at(msg, CHECK_WORD, now - chrono::Duration::minutes(14));
+    assert!(h.sf.verify_push(&HeaderMap::new(), query, &body).is_ok());
+    // A forged old push is still unauthenticated, not stale: the signature comes first.
+    let forged = push_form_at(msg, "someone-elses-word", now - chrono::Duration::hours(1));
+    assert_eq!(
+        h.sf.verify_push(&HeaderMap::new(), query, &forged)
+            .unwrap_err(),
+        PushError::Unauthenticated
+    );
+
+    for (error, status) in [(PushError::Stale, 401), (PushError::RateLimited, 429)] {
+        let reply = h.sf.push_refused(&error);
+        assert_eq!(reply.status, status);
+        let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(json["return_code"], "1000");
+    }
 }

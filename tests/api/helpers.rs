@@ -150,6 +150,9 @@ pub fn test_config(dir: &std::path::Path, database_url: String) -> Config {
     config.database.max_connections = 5;
     // Jobs (notifications, sweeps) run soon after they are queued, so tests need not wait.
     config.jobs.poll_ms = 100;
+    // Booked pickups lie hours ahead; the flows under test need the courier at once
+    // (tests/api/pickup.rs checks the wait itself).
+    config.courier.sf.sim_skip_pickup_wait = true;
     config
 }
 

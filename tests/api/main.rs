@@ -19,6 +19,7 @@ mod objects;
 mod openapi;
 mod pages;
 mod pickup;
+mod rate_limits;
 mod reception;
 mod review;
 mod s3_server;

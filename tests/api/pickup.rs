@@ -338,3 +338,64 @@ async fn the_courier_collects_the_originals_and_the_citizen_follows_the_parcel()
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].create_calls, 1);
 }
+
+#[tokio::test]
+async fn the_simulated_courier_comes_in_the_booked_window_not_before() {
+    // Without the dev switch the simulator waits for the window, on its own clock.
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.courier.sf.sim_skip_pickup_wait = false;
+        c.courier.sf.sim_step_ms = 50;
+        c.jobs.poll_ms = 50;
+    })
+    .await;
+    let (token, id) = passed_case(&app, "waits").await;
+    let first = slots(&app, &token).await[0].clone();
+    let body = booking(
+        first["date"].as_str().unwrap(),
+        first["slot"].as_str().unwrap(),
+    );
+    let booked = app
+        .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .await;
+    assert_eq!(booked.status(), 201);
+    let legs = shipments_until(&app, &token, &id, "an SF waybill", |items| {
+        items.len() == 1 && items[0]["waybill_no"].is_string()
+    })
+    .await;
+    let starts_at = chrono::DateTime::parse_from_rfc3339(first["starts_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+
+    // Twenty steps of the simulator's clock later, nothing has been collected or pushed.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let simulator = app.state.couriers.simulator.as_ref().unwrap();
+    assert!(simulator.now() < starts_at);
+    assert_eq!(simulator.orders()[0].steps_done, 0);
+    assert!(simulator.pushes().is_empty());
+    let unchanged: Value = app
+        .get_as(&token, &format!("/v1/applications/{id}/shipments"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged["items"][0]["status"], "pending");
+    assert_eq!(legs[0]["status"], "pending");
+    assert_eq!(state_of(&app, &token, &id).await, "pickup_scheduled");
+
+    // The window opens on the simulator's clock: the courier comes, the parcel moves on.
+    let until_window = (starts_at - simulator.now()).to_std().unwrap();
+    simulator.shift_clock(until_window + std::time::Duration::from_secs(60));
+    let legs = shipments_until(&app, &token, &id, "collected in the window", |items| {
+        items[0]["status"] != "pending"
+    })
+    .await;
+    let collected = &legs[0]["timeline"][0];
+    assert_eq!(collected["status"], "picked_up");
+    let at = chrono::DateTime::parse_from_rfc3339(collected["time"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    assert!(
+        at >= starts_at,
+        "collected at {at}, the window opens {starts_at}"
+    );
+}

@@ -29,6 +29,7 @@ use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::email::EmailAddress;
 use crate::domain::id_number::IdNumber;
 use crate::domain::phone::PhoneNumber;
+use crate::http::rate_limit::Limit;
 use crate::state::AppState;
 use crate::store::applications::{self, Actor, application};
 use crate::store::pages as store_pages;
@@ -207,6 +208,7 @@ impl ApplicationsApi {
         body: Json<NewApplication>,
     ) -> ApiResult<Created> {
         let citizen = auth.0.id;
+        state.rate_limits.citizen(Limit::Applications, citizen)?;
         let db = state.db()?;
         let input = body.0;
         let request_hash = hex::encode(Sha256::digest(input.to_json_string().as_bytes()));

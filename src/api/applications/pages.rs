@@ -21,6 +21,7 @@ use crate::api::applications::{concurrent_change, lock_owned};
 use crate::api::applications::{intake, receive};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
+use crate::http::rate_limit::Limit;
 use crate::state::AppState;
 use crate::storage::ObjectKey;
 use crate::store::applications;
@@ -220,6 +221,7 @@ impl PagesApi {
         material_code: Path<String>,
         form: PageForm,
     ) -> ApiResult<PageCreated> {
+        state.rate_limits.citizen(Limit::PageUploads, auth.0.id)?;
         let target = intake::target(&state, auth.0.id, id.0, &material_code.0).await?;
         let field = form.file().await?;
         let original_name = field.file_name().map(str::to_string);

@@ -78,6 +78,8 @@ impl DirectUploadsApi {
         material_code: Path<String>,
         body: Json<NewUpload>,
     ) -> ApiResult<TicketCreated> {
+        use crate::http::rate_limit::Limit;
+        state.rate_limits.citizen(Limit::UploadTickets, auth.0.id)?;
         let target = intake::target(&state, auth.0.id, id.0, &material_code.0).await?;
         let request = body.0;
         let content_type = request.content_type.trim().to_ascii_lowercase();

@@ -141,6 +141,13 @@ pub enum PushError {
     /// Authenticated but unreadable: 400 in the partner's error format.
     #[error("malformed push: {0}")]
     Malformed(String),
+    /// Validly signed, but signed longer ago than the partner's freshness window: 401, nothing
+    /// stored (a captured push replayed later).
+    #[error("push signed outside the freshness window")]
+    Stale,
+    /// Over our per-address limit, refused before its signature was checked: 429.
+    #[error("too many pushes from this address")]
+    RateLimited,
 }
 
 /// A verified push: its route events, and the answer the partner expects.

@@ -16,6 +16,9 @@
 //! - we take route pushes signed like requests: a form of `partnerID`, `requestID`, `serviceCode`
 //!   (`RoutePushService`), `timestamp`, `msgDigest` and `msgData` = `{"Body":{"WaybillRoute":[..]}}`.
 //!   SF's page for the plain-JSON push shows no signature; an account must be set up to sign.
+//!   The pages found state no window for the push's `timestamp` (ms); we refuse one further than
+//!   `courier.sf.push_max_age_secs` (15 minutes by default) from our clock, as other signed
+//!   webhooks do, so a captured push cannot be replayed later.
 
 mod protocol;
 mod push;
@@ -34,7 +37,7 @@ use protocol::{Failure, describe_transport, read_answer, scrub, text};
 use routes::route_event;
 
 pub(super) use protocol::form_decode_bytes;
-pub use protocol::{format_china_time, msg_digest};
+pub use protocol::{format_china_time, msg_digest, parse_china_time};
 pub use routes::{route_event_id, status_for_op_code};
 
 pub const SERVICE_CREATE_ORDER: &str = "EXP_RECE_CREATE_ORDER";
@@ -59,6 +62,8 @@ pub struct SfSettings {
     pub monthly_card: Option<String>,
     pub express_type_id: u32,
     pub timeout: std::time::Duration,
+    /// A push signed further than this from our clock is stale.
+    pub push_max_age: std::time::Duration,
 }
 
 pub struct SfExpress {

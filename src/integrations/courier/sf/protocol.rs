@@ -127,7 +127,7 @@ pub fn format_china_time(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
-pub(super) fn parse_china_time(text: &str) -> Option<DateTime<Utc>> {
+pub fn parse_china_time(text: &str) -> Option<DateTime<Utc>> {
     let local = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
     Some(
         china()

@@ -1,6 +1,7 @@
 //! SF's route pushes as they reach our webhook: our secret and SF's `msgDigest` checked, the
 //! `WaybillRoute` list parsed, and the `return_code` replies SF expects.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
@@ -40,10 +41,26 @@ impl SfExpress {
         if field("partnerID").is_some_and(|p| p != self.settings.partner_id) {
             return Err(PushError::Unauthenticated);
         }
+        if !self.is_fresh(timestamp, Utc::now()) {
+            return Err(PushError::Stale);
+        }
         if field("serviceCode").is_some_and(|s| s != SERVICE_ROUTE_PUSH) {
             return Err(PushError::Malformed("not a route push".into()));
         }
         parse_route_push(msg_data).map(|events| Push { events })
+    }
+
+    /// `timestamp` (ms since the epoch, as SF signs it) lies within `push_max_age` of `now`, in
+    /// either direction (clocks drift).
+    fn is_fresh(&self, timestamp: &str, now: DateTime<Utc>) -> bool {
+        let max_age =
+            chrono::Duration::from_std(self.settings.push_max_age).unwrap_or(chrono::Duration::MAX);
+        timestamp
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .is_some_and(|signed| (now - signed).abs() <= max_age)
     }
 
     fn secret_matches(&self, headers: &poem::http::HeaderMap, query: Option<&str>) -> bool {
@@ -102,6 +119,8 @@ pub(super) fn refused_reply(error: &PushError) -> PushReply {
     let (status, body) = match error {
         PushError::Unauthenticated => (401, r#"{"return_code":"1000","return_msg":"鉴权失败"}"#),
         PushError::Malformed(_) => (400, r#"{"return_code":"1000","return_msg":"报文格式错误"}"#),
+        PushError::Stale => (401, r#"{"return_code":"1000","return_msg":"时间戳已过期"}"#),
+        PushError::RateLimited => (429, r#"{"return_code":"1000","return_msg":"请求过于频繁"}"#),
     };
     PushReply {
         status,

@@ -15,7 +15,7 @@ use super::clock::{run_clock, run_pusher};
 use super::{OrderState, SfSimulator, SimFault};
 use crate::integrations::courier::sf::{
     SERVICE_CREATE_ORDER, SERVICE_SEARCH_ORDER, SERVICE_SEARCH_ROUTES, SERVICE_UPDATE_ORDER,
-    form_decode_bytes, msg_digest,
+    form_decode_bytes, msg_digest, parse_china_time,
 };
 
 /// Longer than any client timeout: a "timeout" fault answers only after this.
@@ -128,6 +128,7 @@ impl SfSimulator {
             from_city: str_field(&sender, "city").unwrap_or_else(|| "深圳市".into()),
             to_city: str_field(&recipient, "city").unwrap_or_else(|| "杭州市".into()),
             routes: Vec::new(),
+            pickup_from: str_field(msg, "sendStartTm").and_then(|t| parse_china_time(&t)),
             held: Vec::new(),
             last_at: None,
             pusher,
@@ -141,6 +142,7 @@ impl SfSimulator {
             weak,
             waybill_no.clone(),
             self.shared.settings.step,
+            self.shared.settings.skip_pickup_wait,
         ));
         answered(order_answer(&order_id, &waybill_no))
     }

@@ -44,13 +44,14 @@ fn step(index: usize, from: &str, to: &str) -> (&'static str, String, String) {
 pub(super) fn advance_locked(state: &mut State, index: usize) -> Option<String> {
     let route_id = state.next_route_id;
     let mode = state.mode.clone();
+    let sim_now = state.now();
     let order = &mut state.orders[index];
     if order.cancelled || order.routes.len() >= STEPS {
         return None;
     }
     let (op_code, address, remark) = step(order.routes.len(), &order.from_city, &order.to_city);
     // Whole seconds that always move forward, as SF's acceptTime does.
-    let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_else(Utc::now);
+    let now = DateTime::from_timestamp(sim_now.timestamp(), 0).unwrap_or(sim_now);
     let at = match order.last_at {
         Some(last) if now <= last => last + chrono::Duration::seconds(1),
         _ => now,
@@ -93,7 +94,12 @@ pub(super) fn advance_locked(state: &mut State, index: usize) -> Option<String> 
     Some(op_code.to_string())
 }
 
-pub(super) async fn run_clock(shared: Weak<Shared>, waybill_no: String, step: Duration) {
+pub(super) async fn run_clock(
+    shared: Weak<Shared>,
+    waybill_no: String,
+    step: Duration,
+    skip_pickup_wait: bool,
+) {
     let step = step.max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(step).await;
@@ -108,7 +114,11 @@ pub(super) async fn run_clock(shared: Weak<Shared>, waybill_no: String, step: Du
         if order.cancelled || order.routes.len() >= STEPS {
             return;
         }
-        if !state.frozen {
+        // The courier comes in the booked window: nothing moves before it opens.
+        let waiting = !skip_pickup_wait
+            && order.routes.is_empty()
+            && order.pickup_from.is_some_and(|from| state.now() < from);
+        if !state.frozen && !waiting {
             advance_locked(&mut state, index);
         }
     }

@@ -13,7 +13,7 @@ use super::{PushMode, SfSimulator, SimFault};
 
 /// `POST /control` bodies, e.g. `{"action":"fail_next","count":2,"fault":"http","status":500}`,
 /// `{"action":"push_mode","reorder":true}`, `{"action":"freeze","frozen":true}`,
-/// `{"action":"advance","waybill":"SF1234567890123"}`.
+/// `{"action":"advance","waybill":"SF1234567890123"}`, `{"action":"shift_clock","secs":86400}`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Control {
@@ -39,6 +39,10 @@ pub enum Control {
     },
     Advance {
         waybill: String,
+    },
+    /// Moves the simulator's clock ahead, e.g. to a booked pickup window.
+    ShiftClock {
+        secs: u64,
     },
 }
 
@@ -83,6 +87,10 @@ pub(super) async fn control(
             json!({"ok": true})
         }
         Control::Advance { waybill } => json!({"ok": true, "op_code": sim.advance(&waybill)}),
+        Control::ShiftClock { secs } => {
+            sim.shift_clock(Duration::from_secs(secs));
+            json!({"ok": true, "now": sim.now().to_rfc3339()})
+        }
     };
     Json(answer).into_response()
 }

@@ -1,6 +1,8 @@
 //! A local SF Express: the open platform's protocol from SF's side, so dev and the tests run the
 //! real adapter with no outside network. It checks partnerID and `msgDigest`, issues waybills,
 //! moves each parcel along its route on a clock and pushes every step, signed, to `push_url`.
+//! A parcel with a pickup time is collected no earlier than that time on the simulator's own
+//! clock (real time, shifted by `shift_clock`), unless `skip_pickup_wait` says otherwise.
 //! Tests and demos script its faults through Rust methods or `POST /control`. It is a stand-in:
 //! prod never mounts it (config refuses the dev credentials it runs with).
 
@@ -32,6 +34,9 @@ pub struct SimSettings {
     pub push_url: String,
     /// Time between route steps of a parcel.
     pub step: std::time::Duration,
+    /// Collect at once instead of waiting for the order's pickup time (`sendStartTm`): for
+    /// demos and tests.
+    pub skip_pickup_wait: bool,
 }
 
 /// A scripted failure, used up by one API call.
@@ -104,6 +109,8 @@ struct State {
     retry_interval: Duration,
     pushes: Vec<PushAttempt>,
     next_route_id: u64,
+    /// How far the simulator's clock runs ahead of real time.
+    shift: chrono::Duration,
 }
 
 struct OrderState {
@@ -115,6 +122,8 @@ struct OrderState {
     to_city: String,
     /// Each step as SF pushes it (with `id`, `mailno`, `orderid`).
     routes: Vec<Value>,
+    /// When the courier may come (`sendStartTm`); the first step waits for it.
+    pickup_from: Option<DateTime<Utc>>,
     /// Steps held back in reorder mode.
     held: Vec<Value>,
     last_at: Option<DateTime<Utc>>,
@@ -135,6 +144,7 @@ impl SfSimulator {
             retry_interval: Duration::from_secs(1),
             pushes: Vec::new(),
             next_route_id: 158_918_741_000_000 + rand::thread_rng().gen_range(0..1_000_000),
+            shift: chrono::Duration::zero(),
         };
         Self {
             shared: Arc::new(Shared {
@@ -178,6 +188,18 @@ impl SfSimulator {
         self.state().frozen = frozen;
     }
 
+    /// Moves the simulator's clock `by` ahead: parcels waiting for a pickup time that this
+    /// reaches are collected on their next tick.
+    pub fn shift_clock(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+        self.state().shift += by;
+    }
+
+    /// The simulator's clock: real time plus every `shift_clock`.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state().now()
+    }
+
     /// Moves a parcel one step now, pushing it as the mode says. Its opCode, or `None` when the
     /// waybill is unknown, cancelled or delivered.
     pub fn advance(&self, waybill_no: &str) -> Option<String> {
@@ -210,6 +232,12 @@ impl SfSimulator {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.shared.state()
+    }
+}
+
+impl State {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.shift
     }
 }
 
