@@ -1,17 +1,79 @@
 //! Background work kept in the database, so a crash loses none of it: thumbnails of new pages,
-//! and the objects of direct uploads that expired uncompleted (run by the `sweep_uploads`
-//! scheduled job). Both are idempotent, so instances repeating each other's work is harmless.
+//! the staged objects of expired direct uploads (the `sweep_uploads` job), and objects no row
+//! names (the `sweep_orphans` job). All are idempotent, so instances repeating each other's work
+//! is harmless; none deletes an object a row names.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
+use uuid::Uuid;
 
 use crate::media;
 use crate::state::AppState;
 use crate::storage::{ObjectKey, StorageError};
-use crate::store::{pages, uploads};
+use crate::store::{object_refs, pages, uploads};
 
-/// Deletes the staged objects of expired, uncompleted uploads. Returns how many were swept.
+/// Objects one sweep looks at, per prefix; the next run takes the rest.
+const ORPHAN_BATCH: usize = 1000;
+
+/// Deletes objects under page, result and upload keys that no row names and that are older than
+/// `storage.orphan_grace_secs`: what a crash between storing an object and recording its row
+/// leaves, a page deletion whose job went dead, and a PUT that reached an upload key after its
+/// sweep. Also clears the store's own stale scratch files. Returns how many objects went.
+pub async fn sweep_orphan_objects(state: &AppState) -> anyhow::Result<usize> {
+    let Some(db) = state.database() else {
+        return Ok(0);
+    };
+    let grace =
+        TimeDelta::seconds(state.config.storage.orphan_grace_secs.min(i64::MAX as u64) as i64);
+    let before = Utc::now() - grace;
+    let mut doomed = Vec::new();
+    let listed = state
+        .store
+        .list_older("applications/", before, ORPHAN_BATCH)
+        .await?;
+    for chunk in listed.chunks(200) {
+        let keys: Vec<String> = chunk.iter().map(|l| l.key.to_string()).collect();
+        let named = object_refs::named(db, &keys).await?;
+        doomed.extend(
+            chunk
+                .iter()
+                .filter(|l| !named.contains(l.key.as_str()))
+                .map(|l| l.key.clone()),
+        );
+    }
+    let staged = state
+        .store
+        .list_older("uploads/", before, ORPHAN_BATCH)
+        .await?;
+    for chunk in staged.chunks(200) {
+        let ids: Vec<Uuid> = chunk.iter().filter_map(|l| upload_id(&l.key)).collect();
+        let wanted = object_refs::unswept_uploads(db, &ids).await?;
+        doomed.extend(
+            chunk
+                .iter()
+                .filter(|l| !upload_id(&l.key).is_some_and(|id| wanted.contains(&id)))
+                .map(|l| l.key.clone()),
+        );
+    }
+    let mut swept = 0;
+    for key in doomed {
+        match state.store.delete(&key).await {
+            Ok(()) | Err(StorageError::NotFound) => swept += 1,
+            Err(e) => tracing::warn!(error = %e, "orphaned object not swept yet"),
+        }
+    }
+    swept += state.store.sweep_scratch(before).await?;
+    Ok(swept)
+}
+
+/// The upload id in a staged key, `uploads/{id}`.
+fn upload_id(key: &ObjectKey) -> Option<Uuid> {
+    key.as_str().strip_prefix("uploads/")?.parse().ok()
+}
+
+/// Deletes the staged objects of expired uploads, completed or not (a presigned S3 PUT still
+/// works after `complete` until it expires). Returns how many were swept.
 pub async fn sweep_expired_uploads(state: &AppState) -> anyhow::Result<usize> {
     let Some(db) = state.database() else {
         return Ok(0);

@@ -20,7 +20,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use super::{ByteReader, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome, StorageError};
+use super::{
+    ByteReader, Listed, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome, StorageError,
+};
 use crate::config::S3StorageConfig;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -360,6 +362,61 @@ impl ObjectStore for S3Store {
                 "HeadBucket: no answer within {} s",
                 CHECK_TIMEOUT.as_secs()
             ))),
+        }
+    }
+
+    async fn list_older(
+        &self,
+        prefix: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StorageError> {
+        self.list(prefix, before, limit).await
+    }
+}
+
+impl S3Store {
+    /// ListObjectsV2 page by page; keys outside our rules (not ours) are skipped.
+    #[tracing::instrument(skip_all, fields(prefix), err)]
+    pub(super) async fn list(
+        &self,
+        prefix: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StorageError> {
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(format!("{}{prefix}", self.key_prefix))
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| sdk_error("ListObjectsV2", e))?;
+            for object in page.contents() {
+                let modified = object
+                    .last_modified()
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+                let key = object
+                    .key()
+                    .and_then(|k| k.strip_prefix(self.key_prefix.as_str()))
+                    .and_then(|k| ObjectKey::parse(k).ok());
+                if let (Some(key), Some(modified)) = (key, modified)
+                    && modified < before
+                {
+                    found.push(Listed { key, modified });
+                    if found.len() >= limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                return Ok(found);
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ mod review;
 mod s3_server;
 mod staff;
 mod storage;
+mod stored_objects;
 mod two_way_flow;
 mod wechat_messages;
 mod wechat_server;
