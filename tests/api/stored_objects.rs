@@ -319,6 +319,20 @@ async fn a_full_then_read_only_filesystem_store_is_503_storage_unavailable() {
     drop(app);
 }
 
+#[tokio::test]
+async fn a_full_local_disk_while_a_page_waits_is_503_storage_unavailable() {
+    let s3 = S3Server::start().await;
+    let app = spawn_app_with(on_s3(&s3)).await;
+    // Where pages wait while they are checked, on the instance's own disk.
+    let waiting = app.config.data_dir.join("tmp");
+    std::fs::create_dir_all(&waiting).unwrap();
+    let _tmpfs = Tmpfs::mount(&waiting, "64k");
+    let (token, id) = draft(&app, "localfull").await;
+    let response = upload(&app, &token, &id, "id-card", noisy_jpeg(300), "a.jpg").await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 503, "storage_unavailable").await;
+}
+
 async fn job_of(app: &TestApp, kind: &str) -> Option<beebox::store::jobs::job::Model> {
     use beebox::store::jobs::job;
     job::Entity::find()
