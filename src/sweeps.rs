@@ -13,8 +13,8 @@ use crate::state::AppState;
 use crate::storage::{ObjectKey, StorageError};
 use crate::store::{object_refs, pages, uploads};
 
-/// Objects one sweep looks at, per prefix; the next run takes the rest.
-const ORPHAN_BATCH: usize = 1000;
+/// Objects listed, and checked against the database, at a time.
+const ORPHAN_PAGE: usize = 500;
 
 /// Deletes objects under page, result and upload keys that no row names and that are older than
 /// `storage.orphan_grace_secs`: what a crash between storing an object and recording its row
@@ -24,47 +24,58 @@ pub async fn sweep_orphan_objects(state: &AppState) -> anyhow::Result<usize> {
     let Some(db) = state.database() else {
         return Ok(0);
     };
-    let grace =
-        TimeDelta::seconds(state.config.storage.orphan_grace_secs.min(i64::MAX as u64) as i64);
-    let before = Utc::now() - grace;
-    let mut doomed = Vec::new();
-    let listed = state
-        .store
-        .list_older("applications/", before, ORPHAN_BATCH)
-        .await?;
-    for chunk in listed.chunks(200) {
-        let keys: Vec<String> = chunk.iter().map(|l| l.key.to_string()).collect();
-        let named = object_refs::named(db, &keys).await?;
-        doomed.extend(
-            chunk
-                .iter()
-                .filter(|l| !named.contains(l.key.as_str()))
-                .map(|l| l.key.clone()),
-        );
-    }
-    let staged = state
-        .store
-        .list_older("uploads/", before, ORPHAN_BATCH)
-        .await?;
-    for chunk in staged.chunks(200) {
-        let ids: Vec<Uuid> = chunk.iter().filter_map(|l| upload_id(&l.key)).collect();
-        let wanted = object_refs::unswept_uploads(db, &ids).await?;
-        doomed.extend(
-            chunk
-                .iter()
-                .filter(|l| !upload_id(&l.key).is_some_and(|id| wanted.contains(&id)))
-                .map(|l| l.key.clone()),
-        );
-    }
+    let grace = state.config.storage.orphan_grace_secs.min(i64::MAX as u64) as i64;
+    let before = Utc::now() - TimeDelta::seconds(grace);
     let mut swept = 0;
-    for key in doomed {
-        match state.store.delete(&key).await {
-            Ok(()) | Err(StorageError::NotFound) => swept += 1,
-            Err(e) => tracing::warn!(error = %e, "orphaned object not swept yet"),
+    for prefix in ["applications/", "uploads/"] {
+        let mut after: Option<ObjectKey> = None;
+        loop {
+            let page = state
+                .store
+                .list(prefix, after.as_ref(), ORPHAN_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            let old: Vec<&ObjectKey> = page
+                .iter()
+                .filter(|l| l.modified < before)
+                .map(|l| &l.key)
+                .collect();
+            for key in unnamed(db, prefix, &old).await? {
+                match state.store.delete(key).await {
+                    Ok(()) | Err(StorageError::NotFound) => swept += 1,
+                    Err(e) => tracing::warn!(error = %e, "orphaned object not swept yet"),
+                }
+            }
         }
     }
     swept += state.store.sweep_scratch(before).await?;
     Ok(swept)
+}
+
+/// The keys among `keys` that no row wants: under `applications/`, those no page, thumbnail or
+/// result file names; under `uploads/`, those whose upload is gone or already swept.
+async fn unnamed<'k>(
+    db: &sea_orm::DatabaseConnection,
+    prefix: &str,
+    keys: &[&'k ObjectKey],
+) -> anyhow::Result<Vec<&'k ObjectKey>> {
+    if prefix == "uploads/" {
+        let ids: Vec<Uuid> = keys.iter().filter_map(|k| upload_id(k)).collect();
+        let wanted = object_refs::unswept_uploads(db, &ids).await?;
+        return Ok(keys
+            .iter()
+            .filter(|k| !upload_id(k).is_some_and(|id| wanted.contains(&id)))
+            .copied()
+            .collect());
+    }
+    let names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    let named = object_refs::named(db, &names).await?;
+    Ok(keys
+        .iter()
+        .filter(|k| !named.contains(k.as_str()))
+        .copied()
+        .collect())
 }
 
 /// The upload id in a staged key, `uploads/{id}`.

@@ -310,10 +310,11 @@ impl ObjectStore for FsStore {
         }
     }
 
-    async fn list_older(
+    /// Walks the whole prefix for each page: the filesystem store is for development.
+    async fn list(
         &self,
         prefix: &str,
-        before: DateTime<Utc>,
+        after: Option<&ObjectKey>,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError> {
         let mut found = Vec::new();
@@ -330,12 +331,8 @@ impl ObjectStore for FsStore {
                     dirs.push(entry.path());
                     continue;
                 }
-                let modified: DateTime<Utc> = entry.metadata().await?.modified()?.into();
-                if !kind.is_file() || modified >= before {
-                    continue;
-                }
-                let relative = entry.path();
-                let Some(key) = relative
+                let path = entry.path();
+                let Some(key) = path
                     .strip_prefix(&self.root)
                     .ok()
                     .and_then(|p| p.to_str())
@@ -343,12 +340,15 @@ impl ObjectStore for FsStore {
                 else {
                     continue;
                 };
-                found.push(Listed { key, modified });
-                if found.len() >= limit {
-                    return Ok(found);
+                if !kind.is_file() || after.is_some_and(|after| &key <= after) {
+                    continue;
                 }
+                let modified = entry.metadata().await?.modified()?.into();
+                found.push(Listed { key, modified });
             }
         }
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        found.truncate(limit);
         Ok(found)
     }
 

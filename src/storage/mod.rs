@@ -131,12 +131,13 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Readiness: can we reach the store and write to it?
     async fn check(&self) -> Result<(), StorageError>;
 
-    /// Up to `limit` objects whose keys start with `prefix` (a whole segment, ending in `/`)
-    /// and that were last written before `before`: the candidates of the orphan sweep.
-    async fn list_older(
+    /// The next `limit` objects (fewer only at the end) whose keys start with `prefix` (a whole
+    /// segment, ending in `/`), in key order, after `after` when given: a listing page by page,
+    /// for the orphan sweep.
+    async fn list(
         &self,
         prefix: &str,
-        before: DateTime<Utc>,
+        after: Option<&ObjectKey>,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError>;
 

@@ -365,59 +365,38 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn list_older(
+    #[tracing::instrument(skip_all, fields(prefix = %prefix), err)]
+    async fn list(
         &self,
         prefix: &str,
-        before: DateTime<Utc>,
+        after: Option<&ObjectKey>,
         limit: usize,
     ) -> Result<Vec<Listed>, StorageError> {
-        self.list(prefix, before, limit).await
-    }
-}
-
-impl S3Store {
-    /// ListObjectsV2 page by page; keys outside our rules (not ours) are skipped.
-    #[tracing::instrument(skip_all, fields(prefix), err)]
-    pub(super) async fn list(
-        &self,
-        prefix: &str,
-        before: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Listed>, StorageError> {
-        let mut found = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(format!("{}{prefix}", self.key_prefix))
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| sdk_error("ListObjectsV2", e))?;
-            for object in page.contents() {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{}{prefix}", self.key_prefix))
+            .set_start_after(after.map(|key| self.s3_key(key)))
+            .max_keys(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListObjectsV2", e))?;
+        // Keys outside our rules are not ours: skipped.
+        Ok(page
+            .contents()
+            .iter()
+            .filter_map(|object| {
                 let modified = object
                     .last_modified()
-                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))?;
                 let key = object
                     .key()
                     .and_then(|k| k.strip_prefix(self.key_prefix.as_str()))
-                    .and_then(|k| ObjectKey::parse(k).ok());
-                if let (Some(key), Some(modified)) = (key, modified)
-                    && modified < before
-                {
-                    found.push(Listed { key, modified });
-                    if found.len() >= limit {
-                        return Ok(found);
-                    }
-                }
-            }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() || page.is_truncated() != Some(true) {
-                return Ok(found);
-            }
-        }
+                    .and_then(|k| ObjectKey::parse(k).ok())?;
+                Some(Listed { key, modified })
+            })
+            .collect())
     }
 }
 

@@ -467,8 +467,26 @@ async fn fs_orphaned_objects_and_temp_files_are_swept_after_the_grace_period() {
         .join(".tmp")
         .join("killed-upload");
     std::fs::write(&stale, b"half a page").unwrap();
+    // More orphans than the sweep lists at a time: it pages through them all.
+    let many: Vec<ObjectKey> = (0..600)
+        .map(|i| ObjectKey::parse(format!("applications/many/pages/{i:04}.jpg")).unwrap())
+        .collect();
+    for key in &many {
+        app.state
+            .store
+            .put(
+                key,
+                "image/jpeg",
+                Box::pin(std::io::Cursor::new(vec![1u8; 8])),
+            )
+            .await
+            .unwrap();
+    }
     orphans_are_swept_after_the_grace_period(&app).await;
     assert!(!stale.exists(), "the stale temp file stays");
+    for key in &many {
+        assert!(app.state.store.head(key).await.is_err(), "{key} not swept");
+    }
 }
 
 #[tokio::test]
