@@ -35,6 +35,7 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     pub courier: CourierConfig,
     pub rate_limits: RateLimitsConfig,
+    pub ops: OpsConfig,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             notifications: NotificationsConfig::default(),
             courier: CourierConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            ops: OpsConfig::default(),
         }
     }
 }
@@ -170,6 +172,9 @@ pub struct StorageConfig {
     pub presign_max_ttl_secs: u64,
     pub fs: FsStorageConfig,
     pub s3: S3StorageConfig,
+    /// Objects under page, result and upload keys with no row that names them are deleted once
+    /// they are this old (what a crash between storing and recording leaves behind).
+    pub orphan_grace_secs: u64,
 }
 
 impl Default for StorageConfig {
@@ -179,15 +184,28 @@ impl Default for StorageConfig {
             presign_max_ttl_secs: 3600,
             fs: FsStorageConfig::default(),
             s3: S3StorageConfig::default(),
+            orphan_grace_secs: 3600,
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FsStorageConfig {
     /// Unset: `data_dir/objects`.
     pub root: Option<PathBuf>,
+    /// Below this much free space on the root's filesystem, writes are refused (503) and
+    /// `/readyz` reports storage as failing. 0 turns the check off.
+    pub min_free_bytes: u64,
+}
+
+impl Default for FsStorageConfig {
+    fn default() -> Self {
+        Self {
+            root: None,
+            min_free_bytes: 100 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -628,6 +646,8 @@ pub struct UploadsConfig {
     pub max_dimension: u32,
     /// How long a presigned upload (path B) may be completed.
     pub direct_upload_ttl_secs: u64,
+    /// Open (neither completed nor expired) direct-upload tickets one application may hold.
+    pub max_open_tickets_per_application: u32,
 }
 
 impl Default for UploadsConfig {
@@ -638,6 +658,7 @@ impl Default for UploadsConfig {
             max_pixels: 80_000_000,
             max_dimension: 20_000,
             direct_upload_ttl_secs: 900,
+            max_open_tickets_per_application: 20,
         }
     }
 }
@@ -721,6 +742,29 @@ pub struct RateLimitsConfig {
     pub page_uploads_per_citizen: RateLimit<120, 120>,
     /// Courier pushes from one client address, counted before any signature work.
     pub webhook_per_ip: RateLimit<120_000, 2_000>,
+}
+
+/// Operators' endpoints: who may read `/metrics` and `/readyz`'s details.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsConfig {
+    /// A bearer token for operators. With it `/readyz` says why a part failed; when set,
+    /// `/metrics` on the main port asks for it.
+    pub token: Option<Secret>,
+    /// Serve `/metrics` on this separate address (e.g. `127.0.0.1:9090`) and not on the main
+    /// port.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+impl OpsConfig {
+    /// Whether `presented` is the configured token. Compares digests, so the time taken says
+    /// nothing about how much of the token matched.
+    pub fn token_matches(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        self.token.as_ref().is_some_and(|token| {
+            Sha256::digest(token.expose().as_bytes()) == Sha256::digest(presented.as_bytes())
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -921,6 +965,12 @@ impl Config {
             problem(
                 "wechat.app_secret",
                 "wechat.app_id and wechat.app_secret are set together",
+            );
+        }
+        if self.uploads.max_open_tickets_per_application == 0 {
+            problem(
+                "uploads.max_open_tickets_per_application",
+                "must be at least 1",
             );
         }
         if !(1024..=1024 * 1024 * 1024).contains(&self.uploads.max_page_bytes) {
@@ -1134,6 +1184,18 @@ impl Config {
                 problem(
                     "server.public_url",
                     "prod needs the public https address clients use",
+                );
+            }
+            if self.ops.token.is_none() && self.ops.metrics_listen.is_none() {
+                problem(
+                    "ops.token",
+                    "prod refuses /metrics open on the main port; set ops.token or ops.metrics_listen",
+                );
+            }
+            if self.storage.orphan_grace_secs < 600 {
+                problem(
+                    "storage.orphan_grace_secs",
+                    "prod needs at least 600, longer than any upload takes to be recorded",
                 );
             }
         }

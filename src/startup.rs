@@ -29,6 +29,8 @@ pub const SAMPLE_CATALOG: &str = include_str!("../catalog/matters.toml");
 pub struct Application {
     addr: SocketAddr,
     acceptor: TcpAcceptor,
+    /// `/metrics` alone, when `ops.metrics_listen` is set.
+    metrics: Option<(SocketAddr, TcpAcceptor)>,
     state: AppState,
     init: JoinHandle<anyhow::Result<()>>,
 }
@@ -48,6 +50,15 @@ impl Application {
             })?;
         let addr = listener.local_addr()?;
         let acceptor = TcpAcceptor::from_tokio(listener)?;
+        let metrics = match config.ops.metrics_listen {
+            Some(at) => {
+                let listener = tokio::net::TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("binding {at} (ops.metrics_listen)"))?;
+                Some((listener.local_addr()?, TcpAcceptor::from_tokio(listener)?))
+            }
+            None => None,
+        };
         let signer = UrlSigner::new(
             keys.url_signing.expose().as_bytes(),
             &config.public_url(addr.port()),
@@ -70,6 +81,7 @@ impl Application {
         Ok(Self {
             addr,
             acceptor,
+            metrics,
             state,
             init,
         })
@@ -77,6 +89,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The port of the separate metrics listener, when `ops.metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(addr, _)| addr.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -100,6 +117,22 @@ impl Application {
                 shutdown.cancel();
             }
         });
+        if let Some((addr, acceptor)) = self.metrics {
+            tracing::info!(%addr, "serving /metrics on its own listener");
+            let endpoint = Route::new()
+                .at("/metrics", poem::get(metrics_only))
+                .data(self.state.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let served = Server::new_with_acceptor(acceptor)
+                    .name("beebox-metrics")
+                    .run_with_graceful_shutdown(endpoint, stop.cancelled_owned(), None)
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         let server = Server::new_with_acceptor(self.acceptor)
             .name("beebox")
             .run_with_graceful_shutdown(routes, shutdown.cancelled_owned(), Some(grace));
@@ -153,6 +186,13 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         route = route.nest(SIM_MOUNT, simulator.routes());
     }
     crate::http::wrap(route.data(state), metrics, index, limits)
+}
+
+/// `/metrics` on the separate listener: reachable only where that address is, so it asks for
+/// no token.
+#[poem::handler]
+async fn metrics_only(state: poem::web::Data<&AppState>) -> String {
+    api::health::render_metrics(&state).await
 }
 
 /// Registers for SIGINT and SIGTERM at once; the future completes on the first of them.

@@ -11,6 +11,7 @@ use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::{ObjectKey, SignedUrlError};
+use crate::store::uploads;
 
 pub struct ObjectsApi;
 
@@ -74,12 +75,32 @@ impl ObjectsApi {
             &signature.0,
             Some(&content_type.0),
         )?;
+        ensure_upload_open(&state, &key).await?;
         let reader = Box::pin(body.0.into_async_read());
         let outcome = state.store.put(&key, &content_type.0, reader).await?;
         Ok(Json(StoredObject {
             size: outcome.size,
             sha256: outcome.sha256,
         }))
+    }
+}
+
+/// A PUT to a direct upload's staged key is taken only while its ticket is open: after
+/// `complete` (or the sweep) the URL is refused even though its signature is still good.
+async fn ensure_upload_open(state: &AppState, key: &ObjectKey) -> Result<(), ApiError> {
+    let Some(id) = key.as_str().strip_prefix("uploads/") else {
+        return Ok(());
+    };
+    let upload = match id.parse() {
+        Ok(id) => uploads::find(state.db()?, id).await?,
+        Err(_) => None,
+    };
+    match upload {
+        Some(upload) if upload.completed_at.is_none() && upload.swept_at.is_none() => Ok(()),
+        _ => Err(ApiError::conflict(
+            "upload_closed",
+            "This upload was completed or has ended; its link takes no more data.",
+        )),
     }
 }
 

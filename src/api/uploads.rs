@@ -124,7 +124,7 @@ async fn copy_out(
     let (_, mut reader) = state.store.get(key).await?;
     let mut out = tokio::fs::File::create(file)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(intake::local_io)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -135,9 +135,9 @@ async fn copy_out(
         hasher.update(&buffer[..n]);
         out.write_all(&buffer[..n])
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(intake::local_io)?;
     }
-    out.flush().await.map_err(ApiError::internal)?;
+    out.flush().await.map_err(intake::local_io)?;
     Ok(hex::encode(hasher.finalize()))
 }
 

@@ -37,9 +37,13 @@ pub enum JobKind {
     DispatchBatches,
     /// Confirms receipt of results delivered `courier.auto_confirm_hours` ago.
     ConfirmReceipts,
+    /// Deletes the objects of a deleted page, retrying while the store fails.
+    DeleteObjects,
+    /// Deletes objects no row names, once `storage.orphan_grace_secs` old.
+    SweepOrphans,
 }
 
-pub const ALL_KINDS: [JobKind; 14] = [
+pub const ALL_KINDS: [JobKind; 16] = [
     JobKind::NotifyCitizen,
     JobKind::NotifyWechat,
     JobKind::NotifyEmail,
@@ -54,6 +58,8 @@ pub const ALL_KINDS: [JobKind; 14] = [
     JobKind::ReconcileShipments,
     JobKind::DispatchBatches,
     JobKind::ConfirmReceipts,
+    JobKind::DeleteObjects,
+    JobKind::SweepOrphans,
 ];
 
 impl JobKind {
@@ -73,6 +79,8 @@ impl JobKind {
             Self::ReconcileShipments => "reconcile_shipments",
             Self::DispatchBatches => "dispatch_batches",
             Self::ConfirmReceipts => "confirm_receipts",
+            Self::DeleteObjects => "delete_objects",
+            Self::SweepOrphans => "sweep_orphans",
         }
     }
 
@@ -90,7 +98,8 @@ impl JobKind {
             | Self::Digest
             | Self::PruneJobs
             | Self::ReconcileShipments
-            | Self::ConfirmReceipts => config.max_attempts.min(3),
+            | Self::ConfirmReceipts
+            | Self::SweepOrphans => config.max_attempts.min(3),
             _ => config.max_attempts,
         }
     }
@@ -175,6 +184,8 @@ pub async fn run(
         JobKind::ReconcileShipments => crate::courier::reconcile::run(state).await,
         JobKind::DispatchBatches => crate::courier::dispatch::run(state, payload).await,
         JobKind::ConfirmReceipts => crate::courier::receipts::auto_confirm(state).await,
+        JobKind::DeleteObjects => periodic::delete_objects(state, payload).await,
+        JobKind::SweepOrphans => periodic::sweep_orphans(state).await,
     }
 }
 

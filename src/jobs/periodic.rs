@@ -1,5 +1,5 @@
-//! Housekeeping run as scheduled jobs: expired direct uploads, expired review claims, and the
-//! queue's own finished jobs.
+//! Housekeeping run as jobs: expired direct uploads, objects no row names, the objects of
+//! deleted pages, expired review claims, and the queue's own finished jobs.
 
 use chrono::{Duration, Utc};
 
@@ -11,6 +11,35 @@ pub async fn sweep_uploads(state: &AppState) -> Result<(), JobError> {
     let swept = crate::sweeps::sweep_expired_uploads(state).await?;
     if swept > 0 {
         tracing::info!(swept, "expired uploads swept");
+    }
+    Ok(())
+}
+
+pub async fn sweep_orphans(state: &AppState) -> Result<(), JobError> {
+    let swept = crate::sweeps::sweep_orphan_objects(state).await?;
+    if swept > 0 {
+        tracing::info!(swept, "orphaned objects swept");
+    }
+    Ok(())
+}
+
+/// The job a page's deletion enqueues: `{"keys": [...]}`. A failing store makes it retry with
+/// backoff; deleting a missing object succeeds, so a repeat is harmless.
+pub async fn delete_objects(state: &AppState, payload: &serde_json::Value) -> Result<(), JobError> {
+    let keys = payload["keys"]
+        .as_array()
+        .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("delete_objects without keys")))?;
+    for key in keys {
+        let Some(key) = key
+            .as_str()
+            .and_then(|k| crate::storage::ObjectKey::parse(k).ok())
+        else {
+            continue;
+        };
+        match state.store.delete(&key).await {
+            Ok(()) | Err(crate::storage::StorageError::NotFound) => {}
+            Err(e) => return Err(JobError::Retry(anyhow::anyhow!("deleting an object: {e}"))),
+        }
     }
     Ok(())
 }

@@ -54,6 +54,7 @@ impl Scheduler {
                     config.courier.reconcile_every_secs.max(1) as i64,
                 ),
                 (JobKind::ConfirmReceipts, 600),
+                (JobKind::SweepOrphans, 900),
             ],
             digest_times,
             dispatch_cutoffs,

@@ -15,7 +15,8 @@ use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    ByteReader, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome, StorageError, UrlSigner,
+    ByteReader, Listed, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome, StorageError,
+    UrlSigner,
 };
 
 const TMP_DIR: &str = ".tmp";
@@ -26,6 +27,8 @@ const COPY_BUF: usize = 64 * 1024;
 pub struct FsStore {
     root: PathBuf,
     signer: UrlSigner,
+    /// Writes are refused below this much free space; 0: never.
+    min_free_bytes: u64,
 }
 
 /// The sidecar kept beside each object.
@@ -40,7 +43,38 @@ impl FsStore {
     pub async fn new(root: PathBuf, signer: UrlSigner) -> Result<Self, StorageError> {
         fs::create_dir_all(root.join(TMP_DIR)).await?;
         fs::create_dir_all(root.join(META_DIR)).await?;
-        Ok(Self { root, signer })
+        Ok(Self {
+            root,
+            signer,
+            min_free_bytes: 0,
+        })
+    }
+
+    pub fn with_min_free_bytes(mut self, min_free_bytes: u64) -> Self {
+        self.min_free_bytes = min_free_bytes;
+        self
+    }
+
+    /// Refuses a write while the filesystem holds less than `min_free_bytes`: a store that
+    /// fills up completely takes the database and the logs of a dev machine with it.
+    async fn ensure_room(&self) -> Result<(), StorageError> {
+        if self.min_free_bytes == 0 {
+            return Ok(());
+        }
+        let root = self.root.clone();
+        let stats = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&root))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("free space check: {e}")))?
+            .map_err(|e| StorageError::from(std::io::Error::from(e)))?;
+        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if free < self.min_free_bytes {
+            return Err(StorageError::Unavailable(format!(
+                "low free space: {} MiB left, {} MiB required (storage.fs.min_free_bytes)",
+                free / (1024 * 1024),
+                self.min_free_bytes / (1024 * 1024)
+            )));
+        }
+        Ok(())
     }
 
     fn object_path(&self, key: &ObjectKey) -> PathBuf {
@@ -154,6 +188,7 @@ impl ObjectStore for FsStore {
         content_type: &str,
         body: ByteReader,
     ) -> Result<PutOutcome, StorageError> {
+        self.ensure_room().await?;
         // The guard removes the temp file on every early return, and when the caller drops this
         // future mid-upload (a client that disconnects).
         let temp = TempFile::new(self.temp_path());
@@ -178,6 +213,7 @@ impl ObjectStore for FsStore {
         path: &Path,
         known: PutOutcome,
     ) -> Result<PutOutcome, StorageError> {
+        self.ensure_room().await?;
         fs::File::open(path).await?.sync_all().await?;
         let meta = Meta {
             content_type: Some(content_type.to_string()),
@@ -255,6 +291,7 @@ impl ObjectStore for FsStore {
 
     #[tracing::instrument(skip_all, err)]
     async fn check(&self) -> Result<(), StorageError> {
+        self.ensure_room().await?;
         let probe = TempFile::new(self.temp_path());
         let result = async {
             fs::write(&probe.path, b"probe").await?;
@@ -271,6 +308,65 @@ impl ObjectStore for FsStore {
                 self.root.display()
             ))),
         }
+    }
+
+    /// Walks the whole prefix for each page: the filesystem store is for development.
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StorageError> {
+        let mut found = Vec::new();
+        let mut dirs = vec![self.root.join(prefix.trim_end_matches('/'))];
+        while let Some(dir) = dirs.pop() {
+            let mut entries = match fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let kind = entry.file_type().await?;
+                if kind.is_dir() {
+                    dirs.push(entry.path());
+                    continue;
+                }
+                let path = entry.path();
+                let Some(key) = path
+                    .strip_prefix(&self.root)
+                    .ok()
+                    .and_then(|p| p.to_str())
+                    .and_then(|p| ObjectKey::parse(p).ok())
+                else {
+                    continue;
+                };
+                if !kind.is_file() || after.is_some_and(|after| &key <= after) {
+                    continue;
+                }
+                let modified = entry.metadata().await?.modified()?.into();
+                found.push(Listed { key, modified });
+            }
+        }
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Temp files whose upload was killed mid-way (a `kill -9` skips their drop guard).
+    async fn sweep_scratch(&self, before: DateTime<Utc>) -> Result<usize, StorageError> {
+        let mut removed = 0;
+        let mut entries = fs::read_dir(self.root.join(TMP_DIR)).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let modified: DateTime<Utc> = entry.metadata().await?.modified()?.into();
+            if modified < before {
+                match fs::remove_file(entry.path()).await {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(removed)
     }
 }
 

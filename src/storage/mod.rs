@@ -58,7 +58,29 @@ pub enum StorageError {
     #[error("object store unavailable: {0}")]
     Unavailable(String),
     #[error("object store I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for StorageError {
+    /// A full, read-only or over-quota filesystem is the store being unavailable (a 503 the
+    /// client may retry), not a fault in this request (a 500).
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::StorageFull
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::PermissionDenied => Self::Unavailable(format!("local store: {e}")),
+            _ => Self::Io(e),
+        }
+    }
+}
+
+/// An object as a listing sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: ObjectKey,
+    pub modified: DateTime<Utc>,
 }
 
 #[async_trait::async_trait]
@@ -108,6 +130,23 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// Readiness: can we reach the store and write to it?
     async fn check(&self) -> Result<(), StorageError>;
+
+    /// The next `limit` objects (fewer only at the end) whose keys start with `prefix` (a whole
+    /// segment, ending in `/`), in key order, after `after` when given: a listing page by page,
+    /// for the orphan sweep.
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StorageError>;
+
+    /// Removes the backend's own leftovers older than `before` (the filesystem store's temp
+    /// files of uploads killed mid-way). Returns how many went.
+    async fn sweep_scratch(&self, before: DateTime<Utc>) -> Result<usize, StorageError> {
+        let _ = before;
+        Ok(0)
+    }
 }
 
 /// Builds the configured backend. `signer` signs the URLs the filesystem backend serves itself.
@@ -116,7 +155,11 @@ pub async fn from_config(
     signer: UrlSigner,
 ) -> Result<Arc<dyn ObjectStore>, StorageError> {
     Ok(match config.storage.backend {
-        StorageBackend::Fs => Arc::new(FsStore::new(config.fs_root(), signer).await?),
+        StorageBackend::Fs => Arc::new(
+            FsStore::new(config.fs_root(), signer)
+                .await?
+                .with_min_free_bytes(config.storage.fs.min_free_bytes),
+        ),
         StorageBackend::S3 => Arc::new(S3Store::new(&config.storage.s3)),
     })
 }

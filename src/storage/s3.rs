@@ -20,7 +20,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use super::{ByteReader, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome, StorageError};
+use super::{
+    ByteReader, Listed, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome, StorageError,
+};
 use crate::config::S3StorageConfig;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -361,6 +363,40 @@ impl ObjectStore for S3Store {
                 CHECK_TIMEOUT.as_secs()
             ))),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(prefix = %prefix), err)]
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StorageError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{}{prefix}", self.key_prefix))
+            .set_start_after(after.map(|key| self.s3_key(key)))
+            .max_keys(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListObjectsV2", e))?;
+        // Keys outside our rules are not ours: skipped.
+        Ok(page
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                let modified = object
+                    .last_modified()
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))?;
+                let key = object
+                    .key()
+                    .and_then(|k| k.strip_prefix(self.key_prefix.as_str()))
+                    .and_then(|k| ObjectKey::parse(k).ok())?;
+                Some(Listed { key, modified })
+            })
+            .collect())
     }
 }
 

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod idempotency;
 pub mod jobs;
 pub mod notifications;
+pub mod object_refs;
 pub mod pages;
 pub mod route_writes;
 pub mod sessions;

@@ -1,5 +1,7 @@
 //! Direct uploads (path B): a presigned PUT the citizen makes straight to the object store,
-//! completed into a page afterwards. Uncompleted ones expire and are swept.
+//! completed into a page afterwards. Every upload's staged key is swept once it expires,
+//! completed or not: a presigned S3 PUT cannot be revoked, so a PUT after `complete` may still
+//! land there until the URL expires.
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
@@ -47,6 +49,32 @@ pub async fn find_owned<C: ConnectionTrait>(
         .await
 }
 
+/// Any upload by id, whoever owns it: the filesystem store's PUT route asks whether its ticket
+/// still takes data.
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<upload::Model>, DbErr> {
+    upload::Entity::find_by_id(id).one(db).await
+}
+
+/// Open tickets of an application (neither completed nor expired), and the earliest expiry
+/// among them.
+pub async fn open_of_application<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(u64, Option<DateTime<Utc>>), DbErr> {
+    let open = upload::Entity::find()
+        .filter(upload::Column::ApplicationId.eq(application_id))
+        .filter(upload::Column::CompletedAt.is_null())
+        .filter(upload::Column::ExpiresAt.gt(now));
+    let count = open.clone().count(db).await?;
+    let earliest = open
+        .order_by_asc(upload::Column::ExpiresAt)
+        .one(db)
+        .await?
+        .map(|u| u.expires_at);
+    Ok((count, earliest))
+}
+
 pub async fn mark_completed<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
@@ -63,14 +91,13 @@ pub async fn mark_completed<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Uncompleted uploads past their expiry whose objects have not been swept yet.
+/// Uploads past their expiry, completed or not, whose staged keys have not been swept yet.
 pub async fn expired<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<upload::Model>, DbErr> {
     upload::Entity::find()
-        .filter(upload::Column::CompletedAt.is_null())
         .filter(upload::Column::SweptAt.is_null())
         .filter(upload::Column::ExpiresAt.lt(now))
         .order_by_asc(upload::Column::ExpiresAt)

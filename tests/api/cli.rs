@@ -109,6 +109,7 @@ fn prod_with_dev_defaults_lists_every_problem() {
         "mail.backend",
         "courier.sf.api_base",
         "courier.sf.check_word",
+        "ops.token",
     ] {
         assert!(err.contains(key), "{key} not named in: {err}");
     }
@@ -198,6 +199,7 @@ fn prod_starts_checking_with_everything_set() {
             ("BEEBOX_COURIER__SF__PARTNER_ID", "GOV0571"),
             ("BEEBOX_COURIER__SF__CHECK_WORD", "check-word"),
             ("BEEBOX_COURIER__SF__WEBHOOK_SECRET", "webhook-secret"),
+            ("BEEBOX_OPS__METRICS_LISTEN", "127.0.0.1:9090"),
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));

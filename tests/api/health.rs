@@ -50,6 +50,118 @@ async fn readyz_names_storage_when_the_object_store_is_unreachable() {
 }
 
 #[tokio::test]
+async fn readyz_tells_only_an_operator_why_a_part_failed() {
+    let s3 = S3Server::start().await;
+    let s3_config = s3.config();
+    let endpoint = s3.endpoint.clone();
+    drop(s3);
+    let app = spawn_app_unready(|c| {
+        c.storage.backend = beebox::config::StorageBackend::S3;
+        c.storage.s3 = s3_config;
+        c.ops.token = Some(beebox::config::Secret::new("ops-token-for-tests"));
+    })
+    .await;
+    // Anyone: the part, not the address or the error.
+    let text = app.get("/readyz").await.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let storage = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == "storage")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(storage["message"], "failing");
+    let port = endpoint.rsplit(':').next().unwrap();
+    for secret in [port, "HeadBucket", "connection", "127.0.0.1"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    // A wrong token is anyone.
+    let wrong = app.get_as("not-the-token", "/readyz").await;
+    let wrong: serde_json::Value = wrong.json().await.unwrap();
+    assert!(!wrong.to_string().contains("HeadBucket"), "{wrong}");
+    // The operator: why.
+    let body = assert_problem(
+        app.get_as("ops-token-for-tests", "/readyz").await,
+        503,
+        "not_ready",
+    )
+    .await;
+    let storage = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == "storage")
+        .unwrap();
+    assert!(
+        storage["message"].as_str().unwrap().contains("HeadBucket"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_ask_for_the_ops_token_when_one_is_set() {
+    let app = spawn_app_with(|c| {
+        c.ops.token = Some(beebox::config::Secret::new("ops-token-for-tests"));
+    })
+    .await;
+    let response = app.get("/metrics").await;
+    assert!(response.headers().contains_key("www-authenticate"));
+    assert_problem(response, 401, "ops_token_required").await;
+    assert_problem(
+        app.get_as("wrong-token", "/metrics").await,
+        401,
+        "ops_token_required",
+    )
+    .await;
+    let response = app.get_as("ops-token-for-tests", "/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("beebox_http_requests_total")
+    );
+}
+
+#[tokio::test]
+async fn metrics_listen_serves_metrics_on_their_own_port_only() {
+    let app = spawn_app_with(|c| {
+        c.ops.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    app.get("/v1/matters").await;
+    assert_problem(app.get("/metrics").await, 404, "route_not_found").await;
+    let port = app.metrics_port.expect("a metrics listener");
+    assert_ne!(
+        Some(port),
+        app.address.rsplit(':').next().unwrap().parse().ok()
+    );
+    let response = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"beebox_http_requests_total{method="GET",route="/v1/matters",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    // Nothing else answers there.
+    let other = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/v1/matters"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
 async fn readyz_is_ready_against_a_real_s3_server() {
     let s3 = S3Server::start().await;
     let app = spawn_app_with(|c| {
@@ -64,6 +176,7 @@ async fn readyz_is_ready_against_a_real_s3_server() {
 #[tokio::test]
 async fn readyz_says_why_while_the_database_is_unreachable() {
     let app = spawn_app_unready(|c| {
+        c.ops.token = Some(beebox::config::Secret::new("ops-token-for-tests"));
         // Nothing listens on port 1.
         c.database.url = Some(beebox::config::Secret::new(
             "postgres://beebox@127.0.0.1:1/beebox",
@@ -75,7 +188,12 @@ async fn readyz_says_why_while_the_database_is_unreachable() {
     // The first attempts fail within the timeouts; readyz keeps answering meanwhile.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let body = loop {
-        let body = assert_problem(app.get("/readyz").await, 503, "not_ready").await;
+        let body = assert_problem(
+            app.get_as("ops-token-for-tests", "/readyz").await,
+            503,
+            "not_ready",
+        )
+        .await;
         if body["errors"][0]["message"]
             .as_str()
             .unwrap()
@@ -95,6 +213,10 @@ async fn readyz_says_why_while_the_database_is_unreachable() {
             .contains("unreachable"),
         "{body}"
     );
+    // Anyone else learns only that the database fails.
+    let anonymous = assert_problem(app.get("/readyz").await, 503, "not_ready").await;
+    assert_eq!(anonymous["errors"][0]["field"], "database");
+    assert_eq!(anonymous["errors"][0]["message"], "failing");
     // Requests that need the database get a 503 problem, not a hang or a 500.
     let response = app.get("/v1/matters").await;
     assert!(response.headers().contains_key("retry-after"));

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub config: Config,
+    /// The separate `/metrics` listener's port, with `ops.metrics_listen`.
+    pub metrics_port: Option<u16>,
     /// Holds the data dir (SQLite file, objects, keys) until the test ends.
     _dir: TempDir,
     server: JoinHandle<anyhow::Result<()>>,
@@ -191,6 +193,7 @@ async fn spawn_app_at(url: Option<String>, configure: impl FnOnce(&mut Config)) 
         .await
         .expect("application builds");
     let port = application.port();
+    let metrics_port = application.metrics_port();
     config.server.port = port;
     let state = application.state().clone();
     let server = tokio::spawn(application.run_until_stopped());
@@ -202,6 +205,7 @@ async fn spawn_app_at(url: Option<String>, configure: impl FnOnce(&mut Config)) 
             .unwrap(),
         state,
         config,
+        metrics_port,
         _dir: dir,
         server,
     }

@@ -25,6 +25,7 @@ mod review;
 mod s3_server;
 mod staff;
 mod storage;
+mod stored_objects;
 mod two_way_flow;
 mod wechat_config;
 mod wechat_messages;

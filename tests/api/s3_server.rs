@@ -19,6 +19,7 @@ pub struct S3Server {
     pub secret_key: String,
     _dir: TempDir,
     server: AbortHandle,
+    refusing: tokio::sync::watch::Sender<bool>,
 }
 
 impl S3Server {
@@ -41,6 +42,7 @@ impl S3Server {
             .await
             .expect("bind S3 test server");
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (refusing, refuse) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(async move {
             // Connections live in this set, so aborting the server drops them as well.
             let mut connections = JoinSet::new();
@@ -48,11 +50,21 @@ impl S3Server {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
+                // A store that fails: the connection closes before any answer.
+                if *refuse.borrow() {
+                    drop(socket);
+                    continue;
+                }
                 let service = service.clone();
+                let mut refuse = refuse.clone();
                 connections.spawn(async move {
-                    let _ = ConnBuilder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(socket), service)
-                        .await;
+                    let builder = ConnBuilder::new(TokioExecutor::new());
+                    let serve = builder.serve_connection(TokioIo::new(socket), service);
+                    // Kept-alive connections close too once the server starts refusing.
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = refuse.wait_for(|on| *on) => {}
+                    }
                 });
                 // Reap finished connections so the set does not grow for the server's lifetime.
                 while connections.try_join_next().is_some() {}
@@ -67,7 +79,13 @@ impl S3Server {
             secret_key,
             _dir: dir,
             server,
+            refusing,
         }
+    }
+
+    /// While on, every connection is closed unanswered, as an S3 service that is down would.
+    pub fn refuse(&self, on: bool) {
+        self.refusing.send_replace(on);
     }
 
     /// Store settings that reach this server, with a key prefix so the prefix path is exercised.

@@ -23,11 +23,17 @@ use crate::store::pages::{self, page};
 /// Where an incoming page's bytes wait while they are checked.
 pub fn temp_file(state: &AppState) -> Result<tempfile::NamedTempFile, ApiError> {
     let dir = state.config.data_dir.join("tmp");
-    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    std::fs::create_dir_all(&dir).map_err(local_io)?;
     tempfile::Builder::new()
         .prefix("page-")
         .tempfile_in(dir)
-        .map_err(ApiError::internal)
+        .map_err(local_io)
+}
+
+/// A local disk error while a page waits: a full or read-only disk is a 503 the client may
+/// retry (`storage_unavailable`), anything else a 500.
+pub fn local_io(error: std::io::Error) -> ApiError {
+    crate::storage::StorageError::from(error).into()
 }
 
 pub fn page_too_large(max: u64) -> ApiError {
@@ -164,7 +170,7 @@ pub fn media_error(error: MediaError) -> ApiError {
         MediaError::NotAllowed { .. } => ApiError::unprocessable("file_type_not_allowed", detail),
         MediaError::Corrupt(_) => ApiError::unprocessable("corrupt_file", detail),
         MediaError::TooManyPixels { .. } => ApiError::unprocessable("image_too_large", detail),
-        MediaError::Io(e) => ApiError::internal(e),
+        MediaError::Io(e) => local_io(e),
     }
 }
 

@@ -257,17 +257,22 @@ impl PagesApi {
         if !applications::touch(&txn, &app, Utc::now()).await? {
             return Err(concurrent_change());
         }
-        txn.commit().await?;
-        for key in [Some(page.object_key), page.thumbnail_key]
+        // The objects go in a job of this same commit: a store failing now (or a crash) only
+        // delays their deletion, retried with backoff, and never leaves them behind.
+        let keys: Vec<String> = [Some(page.object_key), page.thumbnail_key]
             .into_iter()
             .flatten()
-        {
-            if let Ok(key) = ObjectKey::parse(key)
-                && let Err(e) = state.store.delete(&key).await
-            {
-                tracing::warn!(error = %e, "a deleted page's object stays behind");
-            }
-        }
+            .collect();
+        crate::store::jobs::enqueue(
+            &txn,
+            crate::jobs::new_job(
+                crate::jobs::JobKind::DeleteObjects,
+                serde_json::json!({ "keys": keys }),
+                Some(format!("delete_objects:page:{}", page.id)),
+            ),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(PageDeleted::Deleted)
     }
 

@@ -96,15 +96,15 @@ async fn spool(
         WRITE_BUFFER,
         tokio::fs::File::create(file)
             .await
-            .map_err(ApiError::internal)?,
+            .map_err(intake::local_io)?,
     );
     for chunk in prefix {
-        out.write_all(&chunk).await.map_err(ApiError::internal)?;
+        out.write_all(&chunk).await.map_err(intake::local_io)?;
     }
     while let Some(chunk) = body.next().await? {
-        out.write_all(&chunk).await.map_err(ApiError::internal)?;
+        out.write_all(&chunk).await.map_err(intake::local_io)?;
     }
-    out.flush().await.map_err(ApiError::internal)?;
+    out.flush().await.map_err(intake::local_io)?;
     Ok(())
 }
 
@@ -116,7 +116,7 @@ async fn clean_jpeg(
     body: &mut FieldBody,
 ) -> Result<(CleanPage, tempfile::TempPath), ApiError> {
     let cleaned = temp_file(state)?;
-    let mut writer = HashingWriter::new(cleaned.reopen().map_err(ApiError::internal)?);
+    let mut writer = HashingWriter::new(cleaned.reopen().map_err(intake::local_io)?);
     let mut cleaner = JpegCleaner::new(&intake::limits(state));
     let mut out = Vec::with_capacity(WRITE_BUFFER);
     let mut refused: Option<MediaError> = None;
@@ -151,7 +151,7 @@ async fn clean_jpeg(
         (size, sha256) = tokio::task::spawn_blocking(move || media::rewrite_head(&path, &rewrite))
             .await
             .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+            .map_err(intake::local_io)?;
     }
     let clean = CleanPage {
         page_type: PageType::Jpeg,
@@ -193,7 +193,7 @@ impl HashingWriter {
             Slot::Busy(task) => task
                 .await
                 .map_err(ApiError::internal)?
-                .map_err(ApiError::internal),
+                .map_err(intake::local_io),
             Slot::Broken => Err(ApiError::internal("a page write failed before")),
         }
     }

@@ -14,12 +14,14 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::intake::{self, page_too_large};
+use crate::api::applications::lock_owned;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
 use crate::domain::catalog::MaterialKind;
 use crate::state::AppState;
 use crate::storage::ObjectKey;
-use crate::store::uploads::upload;
+use crate::store::begin_write;
+use crate::store::uploads::{self, upload};
 
 pub struct DirectUploadsApi;
 
@@ -116,6 +118,16 @@ impl DirectUploadsApi {
         let ttl = Duration::from_secs(state.config.uploads.direct_upload_ttl_secs);
         let presigned = state.store.presign_put(&key, &content_type, ttl).await?;
         let now = Utc::now();
+        // Counted and inserted under the application's lock (PostgreSQL) or the one writer
+        // (SQLite), so parallel requests cannot overshoot the cap.
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        lock_owned(&txn, auth.0.id, target.app.id).await?;
+        let cap = state.config.uploads.max_open_tickets_per_application;
+        let (open, earliest) = uploads::open_of_application(&txn, target.app.id, now).await?;
+        if open >= cap as u64 {
+            return Err(too_many_tickets(cap, earliest, now));
+        }
         upload::ActiveModel {
             id: Set(upload_id),
             application_id: Set(target.app.id),
@@ -131,8 +143,9 @@ impl DirectUploadsApi {
             page_id: Set(None),
             swept_at: Set(None),
         }
-        .insert(state.db()?)
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         Ok(TicketCreated::Created(Json(UploadTicket {
             upload_id,
             method: presigned.method.to_string(),
@@ -141,4 +154,21 @@ impl DirectUploadsApi {
             expires_at: presigned.expires_at,
         })))
     }
+}
+
+/// A 429 until the earliest open ticket expires (or one is completed sooner).
+fn too_many_tickets(cap: u32, earliest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> ApiError {
+    let wait = earliest.map_or(1, |at| (at - now).num_seconds().max(1));
+    ApiError::new(
+        poem::http::StatusCode::TOO_MANY_REQUESTS,
+        "upload_tickets_exhausted",
+        format!(
+            "This application already has {cap} open uploads; complete them or wait until they \
+             expire."
+        ),
+    )
+    .with_header(
+        poem::http::header::RETRY_AFTER,
+        poem::http::HeaderValue::from(wait),
+    )
 }
