@@ -162,8 +162,9 @@ fn problem_response(status: StatusCode) -> Vec<u8> {
         StatusCode::URI_TOO_LONG => ("uri_too_long", "The request's URI is too long."),
         _ => (
             "malformed_request",
-            "The request could not be parsed: a header holds a control character or an invalid \
-             name, or Content-Length is not a non-negative number.",
+            "The request could not be parsed: its method, URI or version is invalid, a header \
+             holds a control character or an invalid name, or Content-Length is not a \
+             non-negative number.",
         ),
     };
     let body = Problem::new(status, code, detail).to_json_string();

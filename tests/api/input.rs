@@ -332,6 +332,12 @@ async fn requests_hyper_refuses_still_answer_problem_json() {
             431,
             "headers_too_large",
         ),
+        (
+            format!("GET /v1/matters?q={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000))
+                .into_bytes(),
+            414,
+            "uri_too_long",
+        ),
     ];
     for (request, status, code) in cases {
         let (got, content_type, body) = raw_request(&app, &request).await;
