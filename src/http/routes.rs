@@ -165,3 +165,46 @@ fn segments(path: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RouteIndex;
+
+    fn index() -> RouteIndex {
+        let spec = serde_json::from_str(&crate::api::service().spec()).unwrap();
+        RouteIndex::from_spec(&spec, &[])
+    }
+
+    #[test]
+    fn operations_that_take_files_are_read_from_the_contract() {
+        let index = index();
+        for (method, path) in [
+            ("POST", "/v1/applications/a/materials/id-card/pages"),
+            ("POST", "/v1/department/applications/a/results"),
+            ("PUT", "/v1/objects/token"),
+        ] {
+            assert!(index.takes_file(method, path), "{method} {path}");
+        }
+        for (method, path) in [
+            ("POST", "/v1/applications"),
+            ("GET", "/v1/objects/token"),
+            ("POST", "/v1/department/applications/a/decision"),
+            // The partner's push is opaque bytes, but not a file.
+            ("POST", "/v1/webhooks/courier/sf"),
+        ] {
+            assert!(!index.takes_file(method, path), "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn json_bodies_and_read_headers_are_known_opaque_bodies_are_not() {
+        let index = index();
+        let (create, params) = index.operation("POST", "/v1/applications").unwrap();
+        assert!(create.json_body.is_some());
+        assert_eq!(create.headers, ["Idempotency-Key"]);
+        assert_eq!(params, [None, None]);
+        let (push, params) = index.operation("POST", "/v1/webhooks/courier/sf").unwrap();
+        assert!(push.json_body.is_none());
+        assert_eq!(params, [None, None, None, Some("partner")]);
+    }
+}
