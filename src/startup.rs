@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::courier::{Couriers, SIM_MOUNT};
 use crate::domain::catalog::CatalogFile;
 use crate::http::body_limit::BodyLimits;
+use crate::http::framing::ProblemAcceptor;
 use crate::http::metrics::Metrics;
 use crate::http::routes::RouteIndex;
 use crate::integrations::mailer::Mailer;
@@ -133,7 +134,7 @@ impl Application {
                 }
             });
         }
-        let server = Server::new_with_acceptor(self.acceptor)
+        let server = Server::new_with_acceptor(ProblemAcceptor(self.acceptor))
             .name("beebox")
             .run_with_graceful_shutdown(routes, shutdown.cancelled_owned(), Some(grace));
         // Completes only if start-up fails; select! would drop the server on any completion.
@@ -172,6 +173,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         json: state.config.server.body_limit_bytes,
         // A page plus its multipart envelope; the page itself is capped exactly while it streams.
         upload: state.config.uploads.max_page_bytes as usize + 64 * 1024,
+        routes: index.clone(),
     };
     let metrics = state.metrics.clone();
     let simulator = state.couriers.simulator.clone();

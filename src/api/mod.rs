@@ -15,6 +15,7 @@ pub mod reception;
 pub mod review;
 pub mod security;
 pub mod staff;
+pub mod text;
 pub mod uploads;
 pub mod webhooks;
 pub mod well_known;
@@ -123,7 +124,10 @@ pub fn service() -> OpenApiService<Apis, ()> {
     .description(
         "Filing government paperwork by post from a WeChat mini-program: photos of the \
          documents, online pre-review, courier pickup of the originals and delivery of the \
-         result. Every error is an RFC 9457 `application/problem+json` with a stable `code`.",
+         result. Every error is an RFC 9457 `application/problem+json` with a stable `code`. \
+         Text input (path and query parameters, the headers an operation reads, every string of a request body, file \
+         names) holds no control characters and no bidi controls; only fields of \
+         `format: multi-line` take tab and line breaks.",
     )
 }
 

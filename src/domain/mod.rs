@@ -6,3 +6,4 @@ pub mod email;
 pub mod id_number;
 pub mod phone;
 pub mod staff;
+pub mod text;

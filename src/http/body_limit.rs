@@ -1,6 +1,7 @@
 //! Request body limits. A declared `Content-Length` over the limit is refused before reading; a
 //! chunked body is cut off once it passes the limit, and the error layer answers 413 either way.
-//! Upload routes get a larger limit than JSON routes.
+//! Operations that take a file (a multipart or raw body, as the OpenAPI document says) get the
+//! upload limit; everything else the JSON limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::StreamExt;
 use poem::http::header;
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
+
+use crate::http::routes::RouteIndex;
 
 /// Set when a streamed body passed its limit, so the error layer can answer 413.
 #[derive(Clone, Default)]
@@ -19,16 +22,20 @@ impl BodyLimitExceeded {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct BodyLimits {
     pub json: usize,
     pub upload: usize,
+    pub routes: Arc<RouteIndex>,
 }
 
 impl BodyLimits {
-    /// Object PUTs and page uploads carry photos; everything else is JSON.
-    pub fn for_path(&self, path: &str) -> usize {
-        if path.starts_with("/v1/objects/") || path.ends_with("/pages") {
+    /// Pages, direct-upload PUTs and department result files carry scans and photos.
+    pub fn for_request(&self, req: &Request) -> usize {
+        if self
+            .routes
+            .takes_file(req.method().as_str(), req.uri().path())
+        {
             self.upload
         } else {
             self.json
@@ -41,7 +48,7 @@ pub async fn middleware<E: Endpoint>(
     mut req: Request,
     limits: BodyLimits,
 ) -> Result<Response> {
-    let limit = limits.for_path(req.uri().path());
+    let limit = limits.for_request(&req);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -23,7 +23,7 @@ pub async fn middleware<E: Endpoint>(
     limits: BodyLimits,
 ) -> Result<Response> {
     let path = req.uri().path().to_string();
-    let body_limit = limits.for_path(&path);
+    let body_limit = limits.for_request(&req);
     let exceeded = BodyLimitExceeded::default();
     let mut req = req;
     req.set_data(exceeded.clone());
@@ -109,6 +109,13 @@ fn from_error(error: &poem::Error, path: &str, allow: &RouteIndex, body_limit: u
             "malformed_multipart",
             format!("The multipart body could not be read: {}", e.reason),
         )
+    } else if let Some(e) = error.downcast_ref::<poem::error::ParseMultipartError>() {
+        // poem's own, e.g. a multipart Content-Type without a boundary.
+        (
+            StatusCode::BAD_REQUEST,
+            "malformed_multipart",
+            format!("The multipart body could not be read: {e}"),
+        )
     } else if let Some(e) = error.downcast_ref::<ParseParamError>() {
         (
             StatusCode::BAD_REQUEST,
@@ -160,7 +167,7 @@ fn from_status(status: StatusCode, path: &str, allow: &RouteIndex, body_limit: u
             "method_not_allowed",
             format!("{path} does not accept this method."),
         ),
-        StatusCode::BAD_REQUEST => ("bad_request", "The request is malformed.".to_string()),
+        StatusCode::BAD_REQUEST => ("malformed_request", "The request is malformed.".to_string()),
         StatusCode::UNAUTHORIZED => (
             "unauthorized",
             "This endpoint needs a valid `Authorization: Bearer` token.".to_string(),

@@ -605,3 +605,48 @@ async fn the_department_desk_is_for_approvers_of_the_cases_department() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_result_file_of_several_mebibytes_is_accepted_like_a_page() {
+    let app = quick_app().await;
+    let approver = staff_token(&app, "scan.heavy", "approver", CIVIL).await;
+    let (citizen, id) = waiting_case(&app, "heavy-scan", POSTED_ITEM).await;
+    // A scanned licence: a 5 MiB PDF, over the 1 MiB limit of JSON bodies.
+    let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
+    while pdf.len() < 5 * 1024 * 1024 {
+        pdf.extend_from_slice(b"% scanned page data, padded to size\n");
+    }
+    pdf.extend_from_slice(b"trailer <<>>\n%%EOF\n");
+    assert!(pdf.len() > app.config.server.body_limit_bytes);
+    let created = json_of(
+        upload_result(&app, &approver, &id, pdf.clone(), "营业执照 扫描件.pdf").await,
+        201,
+    )
+    .await;
+    assert_eq!(created["content_type"], "application/pdf");
+    assert_eq!(created["size"], pdf.len());
+    assert_eq!(created["original_name"], "营业执照 扫描件.pdf");
+    // The upload limit still holds for files.
+    let too_big = vec![b'%'; app.config.uploads.max_page_bytes as usize + 128 * 1024];
+    assert_problem(
+        upload_result(&app, &approver, &id, too_big, "huge.pdf").await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    // The decision, a JSON body, keeps the JSON limit.
+    let long_note = "字".repeat(app.config.server.body_limit_bytes / 3 + 1);
+    assert_problem(
+        decide(
+            &app,
+            &approver,
+            &id,
+            json!({"outcome": "refused", "note": long_note}),
+        )
+        .await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let _ = citizen;
+}

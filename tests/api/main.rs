@@ -11,6 +11,7 @@ mod department;
 mod errors;
 mod health;
 mod helpers;
+mod input;
 mod jobs;
 mod mail;
 mod matters;

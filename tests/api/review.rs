@@ -627,3 +627,67 @@ async fn working_on_a_claimed_case_renews_the_lease() {
         "lease renewed to about 30 minutes, has {left}"
     );
 }
+
+#[tokio::test]
+async fn a_rejection_takes_its_reasons_like_a_return_or_a_note() {
+    let app = spawn_app().await;
+    let (citizen, id) = submitted_case(&app, "reasoned-rejection").await;
+    let reviewer = staff_token(&app, "reasoned", "reviewer", SOCIAL).await;
+    claim_next(&app, &reviewer).await.unwrap();
+    let path = format!("/v1/review/applications/{id}/decision");
+    // Neither reasons nor a note: the problem names both ways of giving one.
+    let problem = assert_problem(
+        app.post_as(
+            &reviewer,
+            &path,
+            &json!({"outcome": "reject", "note": "  "}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "note");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reasons")
+    );
+    // Reasons are checked as for a return.
+    let problem = assert_problem(
+        app.post_as(
+            &reviewer,
+            &path,
+            &json!({"outcome": "reject", "reasons": [{"material_code": "no-such", "reason": "x"}]}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "reasons[0].material_code");
+    let decided = app
+        .post_as(
+            &reviewer,
+            &path,
+            &json!({"outcome": "reject",
+                    "reasons": [{"material_code": "id-card", "reason": "证件已过期\n无法办理"}],
+                    "note": "请携带有效证件到窗口咨询"}),
+        )
+        .await;
+    assert_eq!(decided.status(), 200);
+    let decided: serde_json::Value = decided.json().await.unwrap();
+    let decision = &decided["decisions"][0];
+    assert_eq!(decision["outcome"], "reject");
+    assert_eq!(decision["reasons"][0]["material_code"], "id-card");
+    assert_eq!(decision["reasons"][0]["reason"], "证件已过期\n无法办理");
+    assert_eq!(decision["note"], "请携带有效证件到窗口咨询");
+    let mine: serde_json::Value = app
+        .get_as(&citizen, &format!("/v1/applications/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["state"], "rejected");
+}

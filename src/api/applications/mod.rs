@@ -25,6 +25,7 @@ use crate::api::ApiTags;
 use crate::api::matters::{AcceptedKind, Department, material_kinds};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
+use crate::api::text::MultiLine;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::email::EmailAddress;
 use crate::domain::id_number::IdNumber;
@@ -76,7 +77,7 @@ pub struct NewApplication {
     #[oai(skip_serializing_if_is_none)]
     pub return_address: Option<Address>,
     #[oai(validator(max_length = 500), skip_serializing_if_is_none)]
-    pub note: Option<String>,
+    pub note: Option<MultiLine>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -122,7 +123,7 @@ pub struct ApplicationMaterial {
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
 pub struct ReturnReason {
     pub material_code: String,
-    pub reason: String,
+    pub reason: MultiLine,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -247,7 +248,11 @@ impl ApplicationsApi {
                 .return_address
                 .as_ref()
                 .map(|a| serde_json::from_str(&a.to_json_string()).expect("JSON"))),
-            note: Set(input.note.clone().filter(|n| !n.trim().is_empty())),
+            note: Set(input
+                .note
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .map(MultiLine::into_string)),
             created_at: Set(now),
             updated_at: Set(now),
             submitted_at: Set(None),

@@ -19,9 +19,10 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::applications::{concurrent_change, lock_owned};
 use crate::api::applications::{intake, receive};
-use crate::api::problem::{ApiError, ApiResult};
+use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
 use crate::http::rate_limit::Limit;
+use crate::domain::text::{self, Lines};
 use crate::state::AppState;
 use crate::storage::ObjectKey;
 use crate::store::applications;
@@ -49,7 +50,8 @@ pub struct Page {
     pub width: Option<i32>,
     #[oai(skip_serializing_if_is_none)]
     pub height: Option<i32>,
-    /// The file name the client gave, if any.
+    /// The file name the client gave, if any, as sent (one line, no control or bidi
+    /// characters). Escape it wherever it is shown (HTML, CSV, a shell): it is the uploader's text.
     #[oai(skip_serializing_if_is_none)]
     pub original_name: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -98,7 +100,8 @@ pub enum PageDeleted {
 pub struct PageForm(multer::Multipart<'static>);
 
 impl PageForm {
-    /// The `file` field, skipping any other fields before it.
+    /// The `file` field, skipping any other fields before it. Its file name is kept as sent
+    /// (staff see it), so it must be one line without control or bidi characters.
     pub async fn file(mut self) -> Result<multer::Field<'static>, ApiError> {
         while let Some(field) = self.0.next_field().await.map_err(|e| {
             ApiError::bad_request(
@@ -110,6 +113,14 @@ impl PageForm {
             )
         })? {
             if field.name() == Some("file") {
+                if let Some(name) = field.file_name()
+                    && let Err(rule) = text::check(name, Lines::Single)
+                {
+                    return Err(ApiError::invalid_fields(vec![FieldProblem::new(
+                        "file",
+                        format!("its file name {rule}"),
+                    )]));
+                }
                 return Ok(field);
             }
         }

@@ -38,6 +38,8 @@ pub struct ResultFile {
     pub width: Option<i32>,
     #[oai(skip_serializing_if_is_none)]
     pub height: Option<i32>,
+    /// The file name the approver's client gave, as sent (one line, no control or bidi
+    /// characters). Escape it wherever it is shown (HTML, CSV, a shell).
     #[oai(skip_serializing_if_is_none)]
     pub original_name: Option<String>,
     pub created_at: DateTime<Utc>,

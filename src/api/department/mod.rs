@@ -23,6 +23,7 @@ use crate::api::applications::{
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::visible;
 use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
+use crate::api::text::MultiLine;
 use crate::courier::orders;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::staff::Role;
@@ -81,7 +82,7 @@ pub struct DepartmentDecisionRequest {
     pub outcome: DepartmentOutcome,
     /// The department's words to the citizen; required for a refusal (its reason).
     #[oai(skip_serializing_if_is_none, validator(max_length = 1000))]
-    pub note: Option<String>,
+    pub note: Option<MultiLine>,
 }
 
 #[derive(Debug, Clone, Object)]

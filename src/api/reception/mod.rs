@@ -19,6 +19,7 @@ use crate::api::applications::{concurrent_change, version_of};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::visible;
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
+use crate::api::text::MultiLine;
 use crate::courier::orders;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::staff::Role;
@@ -50,7 +51,7 @@ pub struct ReceiveRequest {
     /// Whether the originals match the photos the case was pre-reviewed on.
     pub matches: bool,
     #[oai(validator(max_length = 500), skip_serializing_if_is_none)]
-    pub note: Option<String>,
+    pub note: Option<MultiLine>,
     /// With `matches: false`: the materials whose originals do not match.
     #[oai(default)]
     pub mismatched_materials: Vec<String>,
@@ -126,7 +127,11 @@ impl ReceptionApi {
                 ),
             ));
         }
-        let note = body.note.clone().filter(|n| !n.trim().is_empty());
+        let note = body
+            .note
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .map(MultiLine::into_string);
         let version = version_of(&txn, &app).await?;
         let action = if body.matches {
             Action::Receive

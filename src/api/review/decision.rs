@@ -16,6 +16,7 @@ use crate::api::applications::{
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::review::{audit_review, lease, visible};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember};
+use crate::api::text::MultiLine;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::staff::Role;
 use crate::state::AppState;
@@ -35,12 +36,13 @@ pub enum Outcome {
 #[derive(Object)]
 pub struct DecisionRequest {
     pub outcome: Outcome,
-    /// For `return`: one or more, each naming a material of the application.
+    /// Why, per material: a `return` needs one or more; a `reject` takes them the same way (or
+    /// gives its reason in `note`). Each names a material of the application.
     #[oai(default)]
     pub reasons: Vec<ReturnReason>,
-    /// For `reject`: the reason, unless `reasons` gives one.
+    /// Free text for the case record. A `reject` without `reasons` needs it as its reason.
     #[oai(skip_serializing_if_is_none, validator(max_length = 1000))]
-    pub note: Option<String>,
+    pub note: Option<MultiLine>,
 }
 
 #[derive(Object)]
@@ -117,7 +119,8 @@ impl ReviewCaseApi {
     }
 
     /// Decide: `approve` passes pre-review, `return` sends it back with a reason per material,
-    /// `reject` ends it. Only the holder of a live claim decides; the decision ends the claim.
+    /// `reject` ends it with its `reasons` (the same shape) or a `note`. Only the holder of a
+    /// live claim decides; the decision ends the claim.
     #[oai(path = "/v1/review/applications/:id/decision", method = "post")]
     async fn decide(
         &self,
@@ -153,7 +156,11 @@ impl ReviewCaseApi {
             ));
         }
         let version = version_of(&txn, &app).await?;
-        let note = body.note.clone().filter(|n| !n.trim().is_empty());
+        let note = body
+            .note
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .map(MultiLine::into_string);
         check_reasons(&body, &version, note.as_deref())?;
         let reasons = serde_json::to_value(&body.reasons).map_err(ApiError::internal)?;
         let summary = body
@@ -218,7 +225,8 @@ impl ReviewCaseApi {
     }
 }
 
-/// `return` needs reasons naming the application's materials; `reject` needs a reason.
+/// `return` needs reasons naming the application's materials; `reject` needs a reason, in
+/// `reasons` (the same shape) or in `note`.
 fn check_reasons(
     body: &DecisionRequest,
     version: &crate::store::catalog::MatterVersion,
@@ -252,7 +260,10 @@ fn check_reasons(
             "a return needs at least one reason naming a material",
         )),
         Outcome::Reject if body.reasons.is_empty() && note.is_none() => {
-            problems.push(FieldProblem::new("note", "a rejection needs a reason"))
+            problems.push(FieldProblem::new(
+                "note",
+                "a rejection needs a reason: give `reasons` (as for a return) or a `note`",
+            ))
         }
         _ => {}
     }
