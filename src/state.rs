@@ -42,6 +42,8 @@ pub struct AppState {
     pub sqlite_writes: Arc<tokio::sync::Mutex<()>>,
     /// When the last page upload started (Unix ms): background media work waits for a lull.
     pub last_upload_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// Sessions ended before their access tokens ran out (`auth::revocations`).
+    pub revocations: Arc<crate::auth::revocations::Revocations>,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
 }
@@ -79,6 +81,10 @@ impl AppState {
             media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
             sqlite_writes: Arc::new(tokio::sync::Mutex::new(())),
             last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            revocations: Arc::new(crate::auth::revocations::Revocations::new(
+                std::time::Duration::from_millis(config.auth.revocation_refresh_ms),
+                config.auth.access_ttl_secs,
+            )),
             config,
             store,
             signer,
