@@ -1,6 +1,9 @@
 //! Access and refresh tokens. Access tokens are short-lived EdDSA JWTs that any instance can
 //! verify with the public key alone; refresh tokens are opaque, stored only as a SHA-256 hash,
-//! and rotate on every use.
+//! and rotate on every use. An access token names its session (the refresh-token family), so
+//! ending the session ends the token within `auth.revocation_refresh_ms` (see `revocations`).
+
+pub mod revocations;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,6 +44,9 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The session (refresh-token family) the token belongs to. A token without one is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
     /// Staff only: roles and departments at issue time (informational; every staff request
     /// re-reads them, so a change takes effect at once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -57,14 +63,21 @@ pub enum TokenError {
     Invalid,
 }
 
-pub fn issue_access_token(keys: &Keys, sub: Uuid, kind: SubjectKind, ttl_secs: u64) -> String {
-    issue_access_token_with(keys, sub, kind, ttl_secs, Vec::new(), Vec::new())
+pub fn issue_access_token(
+    keys: &Keys,
+    sub: Uuid,
+    kind: SubjectKind,
+    session: Uuid,
+    ttl_secs: u64,
+) -> String {
+    issue_access_token_with(keys, sub, kind, session, ttl_secs, Vec::new(), Vec::new())
 }
 
 pub fn issue_access_token_with(
     keys: &Keys,
     sub: Uuid,
     kind: SubjectKind,
+    session: Uuid,
     ttl_secs: u64,
     roles: Vec<String>,
     departments: Vec<String>,
@@ -78,6 +91,7 @@ pub fn issue_access_token_with(
         iat: now,
         exp: now + ttl_secs as i64,
         jti: Uuid::now_v7(),
+        sid: Some(session),
         roles,
         departments,
     };

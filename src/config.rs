@@ -265,6 +265,14 @@ pub struct AuthConfig {
     pub login_lock_after: u32,
     /// How long a locked username stays locked.
     pub login_lock_secs: u64,
+    /// Failed staff logins of one username from every address but its desk (within
+    /// `login_global_lock_secs`) that hold it back everywhere but the desk.
+    pub login_global_lock_after: u32,
+    /// How long that per-username back-off lasts.
+    pub login_global_lock_secs: u64,
+    /// How often an instance re-reads the revoked sessions: the most a logged-out or revoked
+    /// access token keeps working elsewhere.
+    pub revocation_refresh_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -275,6 +283,9 @@ impl Default for AuthConfig {
             dev_login: None,
             login_lock_after: 5,
             login_lock_secs: 15 * 60,
+            login_global_lock_after: 20,
+            login_global_lock_secs: 5 * 60,
+            revocation_refresh_ms: 1000,
         }
     }
 }
@@ -949,6 +960,18 @@ impl Config {
         }
         if self.auth.login_lock_after < 2 {
             problem("auth.login_lock_after", "must be at least 2");
+        }
+        if self.auth.login_global_lock_after < self.auth.login_lock_after {
+            problem(
+                "auth.login_global_lock_after",
+                "must be at least auth.login_lock_after",
+            );
+        }
+        if self.auth.login_global_lock_secs == 0 {
+            problem("auth.login_global_lock_secs", "must be at least 1");
+        }
+        if !(50..=60_000).contains(&self.auth.revocation_refresh_ms) {
+            problem("auth.revocation_refresh_ms", "must be between 50 and 60000");
         }
         if self.auth.refresh_ttl_secs < self.auth.access_ttl_secs {
             problem(

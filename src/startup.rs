@@ -187,7 +187,9 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
     if let Some(simulator) = simulator {
         route = route.nest(SIM_MOUNT, simulator.routes());
     }
+    let audit = state.clone();
     crate::http::wrap(route.data(state), metrics, index, limits)
+        .around(move |ep, req| api::refusals::middleware(ep, req, audit.clone()))
 }
 
 /// `/metrics` on the separate listener: reachable only where that address is, so it asks for

@@ -44,6 +44,8 @@ pub struct AppState {
     pub last_upload_ms: Arc<std::sync::atomic::AtomicI64>,
     /// `[rate_limits]`, in this instance's memory.
     pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
+    /// Sessions ended before their access tokens ran out (`auth::revocations`).
+    pub revocations: Arc<crate::auth::revocations::Revocations>,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
 }
@@ -82,6 +84,10 @@ impl AppState {
             sqlite_writes: Arc::new(tokio::sync::Mutex::new(())),
             last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             rate_limits: crate::http::rate_limit::start(&config.rate_limits),
+            revocations: Arc::new(crate::auth::revocations::Revocations::new(
+                std::time::Duration::from_millis(config.auth.revocation_refresh_ms),
+                config.auth.access_ttl_secs,
+            )),
             config,
             store,
             signer,

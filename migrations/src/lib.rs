@@ -17,6 +17,7 @@ mod m20261128_000012_department_results;
 mod m20261128_000013_shipment_events_by_shipment;
 mod m20261129_000014_jobs_partial_indexes;
 mod m20261129_000015_shipment_route_summary;
+mod m20261206_000016_login_attempts;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000013_shipment_events_by_shipment::Migration),
             Box::new(m20261129_000014_jobs_partial_indexes::Migration),
             Box::new(m20261129_000015_shipment_route_summary::Migration),
+            Box::new(m20261206_000016_login_attempts::Migration),
         ]
     }
 }

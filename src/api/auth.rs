@@ -8,7 +8,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::ClientIp;
-use crate::auth::{SubjectKind, hash_refresh_token, issue_access_token, new_refresh_token};
+use crate::auth::{
+    SubjectKind, hash_refresh_token, issue_access_token, issue_access_token_with, new_refresh_token,
+};
 use crate::http::rate_limit::Limit;
 use crate::integrations::wechat::{WechatError, WechatSession};
 use crate::state::AppState;
@@ -99,6 +101,11 @@ impl AuthApi {
         let ttl = state.config.auth.refresh_ttl_secs;
         let rotated = sessions::rotate(db, &hash_refresh_token(&body.refresh_token), hash, ttl)
             .await?
+            .inspect_err(|e| {
+                if *e == sessions::RotateError::Reused {
+                    state.revocations.invalidate();
+                }
+            })
             .map_err(|e| match e {
                 sessions::RotateError::Invalid => ApiError::unauthorized(
                     "refresh_token_invalid",
@@ -129,6 +136,7 @@ impl AuthApi {
                 &state.keys,
                 rotated.subject_id,
                 kind,
+                rotated.family_id,
                 state.config.auth.access_ttl_secs,
             ),
             token_type: "Bearer".into(),
@@ -148,6 +156,7 @@ impl AuthApi {
         body: Json<RefreshRequest>,
     ) -> ApiResult<LogoutResponse> {
         sessions::revoke_by_token(state.db()?, &hash_refresh_token(&body.refresh_token)).await?;
+        state.revocations.invalidate();
         Ok(LogoutResponse::LoggedOut)
     }
 }
@@ -210,11 +219,31 @@ pub async fn start_session(
     kind: SubjectKind,
     subject: uuid::Uuid,
 ) -> Result<TokenPair, ApiError> {
+    start_session_with(state, kind, subject, Vec::new(), Vec::new()).await
+}
+
+/// `start_session`, with a staff member's roles and departments in the access token.
+pub async fn start_session_with(
+    state: &AppState,
+    kind: SubjectKind,
+    subject: uuid::Uuid,
+    roles: Vec<String>,
+    departments: Vec<String>,
+) -> Result<TokenPair, ApiError> {
     let (token, hash) = new_refresh_token();
     let auth = &state.config.auth;
-    sessions::start_family(state.db()?, kind, subject, hash, auth.refresh_ttl_secs).await?;
+    let session =
+        sessions::start_family(state.db()?, kind, subject, hash, auth.refresh_ttl_secs).await?;
     Ok(TokenPair {
-        access_token: issue_access_token(&state.keys, subject, kind, auth.access_ttl_secs),
+        access_token: issue_access_token_with(
+            &state.keys,
+            subject,
+            kind,
+            session,
+            auth.access_ttl_secs,
+            roles,
+            departments,
+        ),
         token_type: "Bearer".into(),
         expires_in: auth.access_ttl_secs,
         refresh_token: token,

@@ -12,6 +12,7 @@ pub mod objects;
 pub mod pickup_slots;
 pub mod problem;
 pub mod reception;
+pub mod refusals;
 pub mod review;
 pub mod security;
 pub mod staff;

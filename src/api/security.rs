@@ -1,13 +1,15 @@
 //! The authenticated caller, as extractors: a handler that takes `CitizenAuth` can only run for a
 //! valid citizen access token, and never parses headers itself.
 
+use std::sync::{Arc, Mutex};
+
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 use uuid::Uuid;
 
 use crate::api::problem::ApiError;
-use crate::auth::{SubjectKind, TokenError, verify_access_token};
+use crate::auth::{Claims, SubjectKind, TokenError, verify_access_token};
 use crate::domain::staff::{Role, parse_roles};
 use crate::state::AppState;
 
@@ -31,7 +33,10 @@ async fn check_citizen(req: &Request, bearer: Bearer) -> poem::Result<Citizen> {
         .data::<AppState>()
         .expect("AppState is attached to every route");
     match verify_access_token(&state.keys, &bearer.token) {
-        Ok(claims) if claims.kind == SubjectKind::Citizen => Ok(Citizen { id: claims.sub }),
+        Ok(claims) if claims.kind == SubjectKind::Citizen => {
+            ensure_live(state, &claims).await?;
+            Ok(Citizen { id: claims.sub })
+        }
         Ok(_) => Err(ApiError::forbidden(
             "citizen_only",
             "This endpoint is for citizens; staff tokens are not accepted here.",
@@ -118,12 +123,47 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<StaffMember>
         .ok_or_else(|| {
             ApiError::unauthorized("account_disabled", "This staff account is disabled.")
         })?;
+    // After the account check: a disabled member's token says so, not just "session ended".
+    ensure_live(state, &claims).await?;
+    if let Some(slot) = req.data::<AuthenticatedStaff>() {
+        slot.set(member.id, &member.username);
+    }
     Ok(StaffMember {
         id: member.id,
         username: member.username,
         roles: parse_roles(&member.roles),
         departments: split_list(&member.departments),
     })
+}
+
+/// 401 unless the token's session is still live: logout, a replayed refresh token and an
+/// admin's disable or password reset end it (`auth::revocations`).
+async fn ensure_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
+    let session = claims
+        .sid
+        .ok_or_else(|| ApiError::unauthorized("token_invalid", "The access token is not valid."))?;
+    if state.revocations.is_revoked(state.db()?, session).await? {
+        return Err(ApiError::unauthorized(
+            "session_ended",
+            "This session has ended (logged out or revoked). Log in again.",
+        ));
+    }
+    Ok(())
+}
+
+/// The staff member a request was made by, once `StaffAuth` has let them in. The audit of
+/// refused actions (`api::refusals`) puts an empty one in the request and reads it afterwards.
+#[derive(Clone, Default)]
+pub struct AuthenticatedStaff(Arc<Mutex<Option<(Uuid, String)>>>);
+
+impl AuthenticatedStaff {
+    fn set(&self, id: Uuid, username: &str) {
+        *self.0.lock().expect("not poisoned") = Some((id, username.to_string()));
+    }
+
+    pub fn get(&self) -> Option<(Uuid, String)> {
+        self.0.lock().expect("not poisoned").clone()
+    }
 }
 
 /// Appends a successful action of `member` to the audit log.
@@ -172,6 +212,12 @@ impl<'a> poem::FromRequest<'a> for ClientIp {
         let trust = req
             .data::<AppState>()
             .is_some_and(|s| s.config.server.trust_forwarded_for);
+        Ok(Self::of(req, trust))
+    }
+}
+
+impl ClientIp {
+    pub fn of(req: &Request, trust: bool) -> Self {
         let forwarded = trust
             .then(|| req.headers().get_all("x-forwarded-for").iter().next_back())
             .flatten()
@@ -183,6 +229,6 @@ impl<'a> poem::FromRequest<'a> for ClientIp {
             .remote_addr()
             .as_socket_addr()
             .map(|a| a.ip().to_string());
-        Ok(Self(forwarded.or(peer)))
+        Self(forwarded.or(peer))
     }
 }

@@ -1,5 +1,6 @@
-//! Housekeeping run as jobs: expired direct uploads, objects no row names, the objects of
-//! deleted pages, expired review claims, and the queue's own finished jobs.
+//! Housekeeping run as scheduled jobs: expired direct uploads, objects no row names, the objects
+//! of deleted pages, expired review claims, the queue's own finished jobs and staff login
+//! attempts whose window is over.
 
 use chrono::{Duration, Utc};
 
@@ -57,6 +58,14 @@ pub async fn prune_jobs(state: &AppState) -> Result<(), JobError> {
     let pruned = queue::prune(database(state)?, Utc::now() - keep).await?;
     if pruned > 0 {
         tracing::info!(pruned, "finished jobs pruned");
+    }
+    // A login window ends at the latest this long after its last attempt.
+    let auth = &state.config.auth;
+    let window = Duration::seconds(auth.login_lock_secs.max(auth.login_global_lock_secs) as i64);
+    let forgotten =
+        crate::store::login_attempts::prune(database(state)?, Utc::now(), window).await?;
+    if forgotten > 0 {
+        tracing::info!(forgotten, "old login attempts forgotten");
     }
     Ok(())
 }

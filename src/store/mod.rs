@@ -11,6 +11,7 @@ pub mod department;
 pub mod dispatch;
 pub mod idempotency;
 pub mod jobs;
+pub mod login_attempts;
 pub mod notifications;
 pub mod object_refs;
 pub mod pages;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, QuerySelect};
 use uuid::Uuid;
 
 use crate::auth::SubjectKind;
@@ -43,29 +43,24 @@ pub enum RotateError {
     Reused,
 }
 
-/// Who a rotated token belonged to.
+/// Who a rotated token belonged to, and its session.
 pub struct Rotated {
     pub subject_kind: String,
     pub subject_id: Uuid,
+    pub family_id: Uuid,
 }
 
-/// Stores the first token of a new family.
+/// Stores the first token of a new family; returns the family (the session's id).
 pub async fn start_family(
     db: &DatabaseConnection,
     kind: SubjectKind,
     subject_id: Uuid,
     token_hash: String,
     ttl_secs: u64,
-) -> Result<(), DbErr> {
-    insert(
-        db,
-        Uuid::now_v7(),
-        kind.as_str(),
-        subject_id,
-        token_hash,
-        ttl_secs,
-    )
-    .await
+) -> Result<Uuid, DbErr> {
+    let family = Uuid::now_v7();
+    insert(db, family, kind.as_str(), subject_id, token_hash, ttl_secs).await?;
+    Ok(family)
 }
 
 async fn insert<C: ConnectionTrait>(
@@ -138,6 +133,7 @@ pub async fn rotate(
     Ok(Ok(Rotated {
         subject_kind: token.subject_kind,
         subject_id: token.subject_id,
+        family_id: token.family_id,
     }))
 }
 
@@ -165,6 +161,21 @@ pub async fn revoke_subject(db: &DatabaseConnection, subject_id: Uuid) -> Result
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The families revoked after `since` (one range read of `refresh_tokens_revoked_at_idx`).
+pub async fn revoked_since(
+    db: &DatabaseConnection,
+    since: DateTime<Utc>,
+) -> Result<Vec<Uuid>, DbErr> {
+    refresh_token::Entity::find()
+        .select_only()
+        .column(refresh_token::Column::FamilyId)
+        .distinct()
+        .filter(refresh_token::Column::RevokedAt.gt(since))
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 async fn revoke_family_in(

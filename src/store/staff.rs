@@ -1,8 +1,8 @@
-//! Staff accounts and the login throttle.
+//! Staff accounts. The login throttle lives in `login_attempts`.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Utc;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -27,25 +27,9 @@ pub mod member {
         pub updated_at: DateTimeUtc,
         /// Where alerts and digests go; none without one.
         pub email: Option<String>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod throttle {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "login_throttle")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub username: String,
-        pub failures: i32,
-        pub last_failure_at: DateTimeUtc,
-        pub locked_until: Option<DateTimeUtc>,
+        /// The client address of the last good login: the member's desk, which the
+        /// per-username login back-off spares.
+        pub last_login_ip: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -106,6 +90,7 @@ pub async fn insert<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         email: Set(email),
+        last_login_ip: Set(None),
     }
     .insert(db)
     .await
@@ -120,68 +105,15 @@ pub async fn update(
     model.update(db).await
 }
 
-pub async fn record_login(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+pub async fn record_login(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    client_ip: Option<&str>,
+) -> Result<(), DbErr> {
     member::Entity::update_many()
         .col_expr(member::Column::LastLoginAt, Expr::value(Utc::now()))
+        .col_expr(member::Column::LastLoginIp, Expr::value(client_ip))
         .filter(member::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// The throttle state of a username (lower-cased), existing account or not.
-pub async fn throttle_of<C: ConnectionTrait>(
-    db: &C,
-    username: &str,
-) -> Result<Option<throttle::Model>, DbErr> {
-    throttle::Entity::find_by_id(username.to_string())
-        .one(db)
-        .await
-}
-
-/// Counts a failure; the `lock_after`-th failure within the window locks for `lock_for`.
-/// Failures older than the lock time start the count again.
-pub async fn record_failure<C: ConnectionTrait>(
-    db: &C,
-    username: &str,
-    now: DateTime<Utc>,
-    lock_after: i32,
-    lock_for: Duration,
-) -> Result<throttle::Model, DbErr> {
-    let current = throttle_of(db, username).await?;
-    let failures = match &current {
-        Some(t) if now - t.last_failure_at < lock_for => t.failures + 1,
-        _ => 1,
-    };
-    let locked_until = (failures >= lock_after).then(|| now + lock_for);
-    let row = throttle::ActiveModel {
-        username: Set(username.to_string()),
-        failures: Set(failures),
-        last_failure_at: Set(now),
-        locked_until: Set(locked_until),
-    };
-    throttle::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(throttle::Column::Username)
-                .update_columns([
-                    throttle::Column::Failures,
-                    throttle::Column::LastFailureAt,
-                    throttle::Column::LockedUntil,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(throttle::Model {
-        username: username.to_string(),
-        failures,
-        last_failure_at: now,
-        locked_until,
-    })
-}
-
-pub async fn clear_failures<C: ConnectionTrait>(db: &C, username: &str) -> Result<(), DbErr> {
-    throttle::Entity::delete_by_id(username.to_string())
         .exec(db)
         .await?;
     Ok(())

@@ -256,8 +256,15 @@ async fn admins_manage_staff_and_changes_take_effect_at_once() {
         .await
         .unwrap();
     assert_problem(refresh, 401, "refresh_token_invalid").await;
+    // The right password learns the account is disabled; a wrong one learns nothing.
     assert_problem(
         staff_login(&app, "zhou.qing", PASSWORD).await,
+        403,
+        "account_disabled",
+    )
+    .await;
+    assert_problem(
+        staff_login(&app, "zhou.qing", "not the password!").await,
         401,
         "invalid_credentials",
     )

@@ -1,5 +1,6 @@
-//! `/v1/admin/staff`: create, list, re-role, disable and enable staff, and reset passwords.
-//! Every change is audited; disabling or resetting a password ends the member's sessions.
+//! `/v1/admin/staff`: create, list, re-role, disable and enable staff, reset passwords and lift
+//! login locks. Every change is audited; disabling or resetting a password ends the member's
+//! sessions.
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -18,7 +19,7 @@ use crate::domain::staff::{Role, check_password, join_roles, normalize_username}
 use crate::passwords;
 use crate::state::AppState;
 use crate::store::catalog::department;
-use crate::store::{sessions, staff};
+use crate::store::{login_attempts, sessions, staff};
 
 pub struct AdminStaffApi;
 
@@ -65,6 +66,13 @@ pub struct StaffList {
 pub enum StaffCreated {
     #[oai(status = 201)]
     Created(Json<StaffView>),
+}
+
+#[derive(ApiResponse)]
+pub enum Unlocked {
+    /// The member's failed logins are forgotten, from every address: they can log in again.
+    #[oai(status = 204)]
+    Unlocked,
 }
 
 #[derive(ApiResponse)]
@@ -259,6 +267,7 @@ impl AdminStaffApi {
             staff::update(state.db()?, model).await?
         };
         sessions::revoke_subject(state.db()?, updated.id).await?;
+        state.revocations.invalidate();
         audit_change(&state, &auth.0, &ip, "staff.disable", updated.id, None).await?;
         Ok(Json(StaffView::from(&updated)))
     }
@@ -303,6 +312,7 @@ impl AdminStaffApi {
         model.password_hash = Set(hash);
         let updated = staff::update(state.db()?, model).await?;
         sessions::revoke_subject(state.db()?, updated.id).await?;
+        state.revocations.invalidate();
         audit_change(
             &state,
             &auth.0,
@@ -313,6 +323,31 @@ impl AdminStaffApi {
         )
         .await?;
         Ok(PasswordChanged::Changed)
+    }
+
+    /// Lift a member's login lock: from every address, and the per-username back-off.
+    #[oai(path = "/v1/admin/staff/:id/unlock", method = "post")]
+    async fn unlock(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+    ) -> ApiResult<Unlocked> {
+        auth.0.require(Role::Admin)?;
+        let member = find(&state, id.0).await?;
+        let cleared = login_attempts::clear(state.db()?, &member.username, None).await?;
+        let detail = format!("throttle rows cleared: {cleared}");
+        audit_change(
+            &state,
+            &auth.0,
+            &ip,
+            "staff.unlock",
+            member.id,
+            Some(detail),
+        )
+        .await?;
+        Ok(Unlocked::Unlocked)
     }
 }
 
