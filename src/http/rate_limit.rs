@@ -93,9 +93,11 @@ impl RateLimits {
         let Some(limiter) = &self.limiters[limit.index()] else {
             return Ok(());
         };
-        limiter
-            .check_key(&key.to_string())
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        limiter.check_key(&key.to_string()).map_err(|not_until| {
+            // The key (an address, a username, an openid) stays out of the log.
+            tracing::debug!(?limit, "rate limit reached");
+            not_until.wait_time_from(self.clock.now())
+        })
     }
 
     /// As `wait`, answered as the 429 problem `rate_limited` with `Retry-After`.

@@ -84,6 +84,23 @@ async fn the_default_limits_stop_a_scripted_burst_of_drafts() {
 }
 
 #[tokio::test]
+async fn the_default_limits_stop_a_flood_of_new_citizens_from_one_address() {
+    let app = spawn_app().await;
+    let mut accepted = 0;
+    let refused = loop {
+        let response = wechat_login(&app, &format!("flood-{accepted}"), None).await;
+        if response.status() != 200 {
+            break response;
+        }
+        accepted += 1;
+        assert!(accepted < 400, "400 new citizens from one address in a row");
+    };
+    assert_limited(refused).await;
+    // The burst of 300, plus what refilled meanwhile (10 a second).
+    assert!(accepted >= 300, "{accepted}");
+}
+
+#[tokio::test]
 async fn page_uploads_and_upload_tickets_are_limited_per_citizen() {
     let app = spawn_app_with(|c| {
         c.rate_limits.page_uploads_per_citizen = burst(2);
