@@ -46,15 +46,15 @@ pub async fn middleware<E: Endpoint>(
     if !problems.is_empty() {
         return Err(invalid_parameters(problems).into());
     }
-    let schema = operation.and_then(|(operation, _)| operation.json_body.clone());
-    if let Some(schema) = schema
+    if let Some((operation, _)) = &operation
+        && let Some(schema) = &operation.json_body
         && is_json(&req)
     {
         let body = req.take_body().into_bytes().await?;
         // Malformed JSON is left to the payload's own parser and its `malformed_body`.
         if let Ok(value) = serde_json::from_slice::<Value>(&body) {
             let mut problems = Vec::new();
-            walk(&routes, &value, &schema, &mut String::new(), &mut problems);
+            walk(&routes, &value, schema, &mut String::new(), &mut problems);
             if !problems.is_empty() {
                 return Err(ApiError::invalid_fields(problems).into());
             }
@@ -65,12 +65,13 @@ pub async fn middleware<E: Endpoint>(
 }
 
 fn invalid_parameters(problems: Vec<FieldProblem>) -> ApiError {
-    let names: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    let names: Vec<String> = problems.iter().map(|p| format!("`{}`", p.field)).collect();
     ApiError::bad_request(
         "invalid_parameter",
         format!(
-            "Parameter {} holds a control character or a bidi control.",
-            names.join(", ")
+            "{} {} a control character or a bidi control.",
+            names.join(", "),
+            if names.len() == 1 { "holds" } else { "hold" }
         ),
     )
     .with_errors(problems)
