@@ -25,5 +25,6 @@ mod staff;
 mod storage;
 mod stored_objects;
 mod two_way_flow;
+mod upload_crash;
 mod wechat_messages;
 mod wechat_server;
