@@ -16,6 +16,7 @@ mod matters;
 mod notifications;
 mod objects;
 mod openapi;
+mod orphans;
 mod pages;
 mod pickup;
 mod reception;
