@@ -50,7 +50,33 @@ pub async fn sweep_orphan_objects(state: &AppState) -> anyhow::Result<usize> {
         }
     }
     swept += state.store.sweep_scratch(before).await?;
+    swept += sweep_local_temp(state, before).await?;
     Ok(swept)
+}
+
+/// This instance's own waiting pages and thumbnails (`data_dir/tmp`) that a killed process left.
+async fn sweep_local_temp(
+    state: &AppState,
+    before: chrono::DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    let mut entries = match tokio::fs::read_dir(state.config.data_dir.join("tmp")).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        let metadata = entry.metadata().await?;
+        let modified: chrono::DateTime<Utc> = metadata.modified()?.into();
+        if metadata.is_file() && modified < before {
+            match tokio::fs::remove_file(entry.path()).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// The keys among `keys` that no row wants: under `applications/`, those no page, thumbnail or

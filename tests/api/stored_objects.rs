@@ -1,10 +1,9 @@
-//! Objects and their rows over both real stores: a direct upload's URL after `complete`, the cap on
-//! open tickets, a full or failing store (503 `storage_unavailable`), the retrying deletion of a
-//! deleted page's objects, and the sweep of objects no row names.
+//! Direct uploads and a failing store, over both real stores: a direct upload's URL after
+//! `complete`, the cap on open tickets, and a full or read-only store (503
+//! `storage_unavailable`). `orphans.rs` has the deletion of objects no row names.
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -17,20 +16,20 @@ use beebox::storage::ObjectKey;
 
 const ITEM: &str = "social-security-card-replacement";
 
-async fn draft(app: &TestApp, name: &str) -> (String, String) {
+pub async fn draft(app: &TestApp, name: &str) -> (String, String) {
     let token = app.citizen_token(name).await;
     let created = create(app, &token, ITEM).await;
     (token, created["id"].as_str().unwrap().to_string())
 }
 
-fn on_s3(s3: &S3Server) -> impl FnOnce(&mut Config) + '_ {
+pub fn on_s3(s3: &S3Server) -> impl FnOnce(&mut Config) + '_ {
     |c| {
         c.storage.backend = StorageBackend::S3;
         c.storage.s3 = s3.config();
     }
 }
 
-async fn ticket(app: &TestApp, token: &str, id: &str, bytes: &[u8]) -> reqwest::Response {
+pub async fn ticket(app: &TestApp, token: &str, id: &str, bytes: &[u8]) -> reqwest::Response {
     app.post_as(
         token,
         &format!("/v1/applications/{id}/materials/id-card/uploads"),
@@ -40,7 +39,7 @@ async fn ticket(app: &TestApp, token: &str, id: &str, bytes: &[u8]) -> reqwest::
     .await
 }
 
-async fn put_to(app: &TestApp, ticket: &serde_json::Value, body: Vec<u8>) -> reqwest::Response {
+pub async fn put_to(app: &TestApp, ticket: &serde_json::Value, body: Vec<u8>) -> reqwest::Response {
     let mut request = app.client.put(ticket["url"].as_str().unwrap()).body(body);
     for (name, value) in ticket["headers"].as_object().unwrap() {
         request = request.header(name, value.as_str().unwrap());
@@ -48,12 +47,12 @@ async fn put_to(app: &TestApp, ticket: &serde_json::Value, body: Vec<u8>) -> req
     request.send().await.unwrap()
 }
 
-fn staged_key(ticket: &serde_json::Value) -> ObjectKey {
+pub fn staged_key(ticket: &serde_json::Value) -> ObjectKey {
     ObjectKey::parse(format!("uploads/{}", ticket["upload_id"].as_str().unwrap())).unwrap()
 }
 
 /// The object key a page's row names.
-async fn page_key(app: &TestApp, id: &str, page_id: &str) -> ObjectKey {
+pub async fn page_key(app: &TestApp, id: &str, page_id: &str) -> ObjectKey {
     let db = app.state.database().unwrap();
     let page = beebox::store::pages::find(db, id.parse().unwrap(), page_id.parse().unwrap())
         .await
@@ -331,171 +330,4 @@ async fn a_full_local_disk_while_a_page_waits_is_503_storage_unavailable() {
     let response = upload(&app, &token, &id, "id-card", noisy_jpeg(300), "a.jpg").await;
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 503, "storage_unavailable").await;
-}
-
-async fn job_of(app: &TestApp, kind: &str) -> Option<beebox::store::jobs::job::Model> {
-    use beebox::store::jobs::job;
-    job::Entity::find()
-        .filter(job::Column::Kind.eq(kind))
-        .one(app.state.database().unwrap())
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn a_page_deleted_while_the_store_fails_is_removed_by_a_retrying_job() {
-    let s3 = S3Server::start().await;
-    let app = spawn_app_with(|c| {
-        on_s3(&s3)(c);
-        c.jobs.backoff_base_ms = 200;
-        c.jobs.backoff_max_secs = 1;
-    })
-    .await;
-    let (token, id) = draft(&app, "deleter").await;
-    let response = upload(&app, &token, &id, "id-card", jpeg(32), "a.jpg").await;
-    assert_eq!(response.status(), 201);
-    let page: serde_json::Value = response.json().await.unwrap();
-    let key = page_key(&app, &id, page["id"].as_str().unwrap()).await;
-
-    s3.refuse(true);
-    // Writes meanwhile are a 503 the client may retry.
-    let response = upload(&app, &token, &id, "id-card", jpeg(33), "b.jpg").await;
-    assert!(response.headers().contains_key("retry-after"));
-    assert_problem(response, 503, "storage_unavailable").await;
-    let deleted = app
-        .client
-        .delete(app.url(&format!(
-            "/v1/applications/{id}/pages/{}",
-            page["id"].as_str().unwrap()
-        )))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    // The job fails while the store does, and is retried.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = job_of(&app, "delete_objects").await.expect("a delete job");
-        assert_ne!(job.state, "dead", "{job:?}");
-        if job.attempts >= 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no retry: {job:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    s3.refuse(false);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while app.state.store.head(&key).await.is_ok() {
-        assert!(Instant::now() < deadline, "the object was never deleted");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while job_of(&app, "delete_objects").await.unwrap().state != "done" {
-        assert!(Instant::now() < deadline, "the job never finished");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// What a crash between storing an object and recording its row leaves behind, over either
-/// store; the sweep deletes it once older than the grace period, and nothing a row names.
-async fn orphans_are_swept_after_the_grace_period(app: &TestApp) {
-    let (token, id) = draft(app, "orphans").await;
-    let response = upload(app, &token, &id, "id-card", jpeg(34), "a.jpg").await;
-    assert_eq!(response.status(), 201);
-    let page: serde_json::Value = response.json().await.unwrap();
-    let kept = page_key(app, &id, page["id"].as_str().unwrap()).await;
-    // An open direct upload whose bytes are staged: not an orphan.
-    let bytes = jpeg(35);
-    let open: serde_json::Value = ticket(app, &token, &id, &bytes).await.json().await.unwrap();
-    assert!(put_to(app, &open, bytes).await.status().is_success());
-
-    let store = &app.state.store;
-    let orphans: Vec<ObjectKey> = [
-        format!("applications/{id}/pages/{}.jpg", uuid::Uuid::now_v7()),
-        format!("applications/{id}/results/{}.pdf", uuid::Uuid::now_v7()),
-        format!("uploads/{}", uuid::Uuid::now_v7()),
-    ]
-    .into_iter()
-    .map(|k| ObjectKey::parse(k).unwrap())
-    .collect();
-    for key in &orphans {
-        store
-            .put(key, "image/jpeg", Box::pin(std::io::Cursor::new(jpeg(36))))
-            .await
-            .unwrap();
-    }
-
-    // Younger than the grace period: kept.
-    beebox::sweeps::sweep_orphan_objects(&app.state)
-        .await
-        .unwrap();
-    for key in &orphans {
-        assert!(store.head(key).await.is_ok(), "{key} swept too early");
-    }
-    tokio::time::sleep(Duration::from_millis(3100)).await;
-    let swept = beebox::sweeps::sweep_orphan_objects(&app.state)
-        .await
-        .unwrap();
-    assert!(swept >= orphans.len(), "{swept}");
-    for key in &orphans {
-        assert!(store.head(key).await.is_err(), "{key} not swept");
-    }
-    assert!(store.head(&kept).await.is_ok(), "a page's object was swept");
-    assert!(
-        store.head(&staged_key(&open)).await.is_ok(),
-        "an open upload was swept"
-    );
-    // The page still reads.
-    let response = app.get_as(&token, &format!("/v1/applications/{id}")).await;
-    assert_eq!(response.status(), 200);
-}
-
-fn orphan_settings(c: &mut Config) {
-    c.storage.orphan_grace_secs = 2;
-    c.jobs.worker = false;
-}
-
-#[tokio::test]
-async fn fs_orphaned_objects_and_temp_files_are_swept_after_the_grace_period() {
-    let app = spawn_app_with(orphan_settings).await;
-    // A temp file of an upload killed mid-way.
-    let stale = app
-        .state
-        .config
-        .fs_root()
-        .join(".tmp")
-        .join("killed-upload");
-    std::fs::write(&stale, b"half a page").unwrap();
-    // More orphans than the sweep lists at a time: it pages through them all.
-    let many: Vec<ObjectKey> = (0..600)
-        .map(|i| ObjectKey::parse(format!("applications/many/pages/{i:04}.jpg")).unwrap())
-        .collect();
-    for key in &many {
-        app.state
-            .store
-            .put(
-                key,
-                "image/jpeg",
-                Box::pin(std::io::Cursor::new(vec![1u8; 8])),
-            )
-            .await
-            .unwrap();
-    }
-    orphans_are_swept_after_the_grace_period(&app).await;
-    assert!(!stale.exists(), "the stale temp file stays");
-    for key in &many {
-        assert!(app.state.store.head(key).await.is_err(), "{key} not swept");
-    }
-}
-
-#[tokio::test]
-async fn s3_orphaned_objects_are_swept_after_the_grace_period() {
-    let s3 = S3Server::start().await;
-    let app = spawn_app_with(|c| {
-        on_s3(&s3)(c);
-        orphan_settings(c);
-    })
-    .await;
-    orphans_are_swept_after_the_grace_period(&app).await;
 }
