@@ -202,8 +202,10 @@ pub fn split_list(stored: &str) -> Vec<String> {
         .collect()
 }
 
-/// The client's address for the audit log: the peer, or with `server.trust_forwarded_for` the
-/// first `X-Forwarded-For` entry.
+/// The client's address for the audit log and the login throttle: the peer, or with
+/// `server.trust_forwarded_for` the last `X-Forwarded-For` entry, the one our proxy added. The
+/// first entries come from the client as it pleases, and a throttle keyed on them would hand
+/// every guess a fresh address.
 pub struct ClientIp(pub Option<String>);
 
 impl<'a> poem::FromRequest<'a> for ClientIp {
@@ -221,7 +223,7 @@ impl ClientIp {
             .then(|| req.headers().get("x-forwarded-for"))
             .flatten()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty());
         let peer = req
