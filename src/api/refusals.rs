@@ -11,146 +11,61 @@ use crate::api::security::{AuthenticatedStaff, ClientIp};
 use crate::state::AppState;
 use crate::store::audit::{self, Record};
 
-/// An audited staff route: `{id}` is the target's id.
+/// Every staff route whose success is audited: method, template (`{id}` is the target's id),
+/// the action name its handler uses, and the target's kind.
+#[rustfmt::skip] // a table reads best one row a line
+const AUDITED: &[(&str, &str, &str, Option<&str>)] = &[
+    ("GET", "/v1/review/queue", "review.queue", None),
+    ("POST", "/v1/review/claim-next", "review.claim", None),
+    ("POST", "/v1/review/applications/{id}/claim", "review.claim", APP),
+    ("POST", "/v1/review/applications/{id}/release", "review.release", APP),
+    ("GET", "/v1/review/applications/{id}", "review.view", APP),
+    ("POST", "/v1/review/applications/{id}/decision", "review.decision", APP),
+    ("POST", "/v1/reception/applications/{id}/receive", "reception.receive", APP),
+    ("GET", "/v1/department/applications/{id}", "department.view", APP),
+    ("POST", "/v1/department/applications/{id}/decision", "department.decide", APP),
+    ("POST", "/v1/department/applications/{id}/results", "department.result_upload", APP),
+    ("DELETE", "/v1/department/applications/{id}/results/{file}", "department.result_delete", APP),
+    ("POST", "/v1/admin/jobs/{id}/retry", "jobs.retry", Some("job")),
+    ("POST", "/v1/admin/staff", "staff.create", None),
+    ("PUT", "/v1/admin/staff/{id}/email", "staff.change_email", STAFF),
+    ("PUT", "/v1/admin/staff/{id}/roles", "staff.change_roles", STAFF),
+    ("POST", "/v1/admin/staff/{id}/disable", "staff.disable", STAFF),
+    ("POST", "/v1/admin/staff/{id}/enable", "staff.enable", STAFF),
+    ("POST", "/v1/admin/staff/{id}/password", "staff.reset_password", STAFF),
+    ("POST", "/v1/admin/staff/{id}/unlock", "staff.unlock", STAFF),
+];
+
+const APP: Option<&str> = Some("application");
+const STAFF: Option<&str> = Some("staff");
+
+/// An audited route: its action, its target's kind.
 struct Audited {
-    method: Method,
-    template: &'static str,
     action: &'static str,
     target: Option<&'static str>,
-}
-
-/// Every staff route whose success is audited, with the action name its handler uses.
-fn audited() -> [Audited; 19] {
-    let route = |method, template, action, target| Audited {
-        method,
-        template,
-        action,
-        target,
-    };
-    let app = Some("application");
-    let staff = Some("staff");
-    [
-        route(Method::GET, "/v1/review/queue", "review.queue", None),
-        route(Method::POST, "/v1/review/claim-next", "review.claim", None),
-        route(
-            Method::POST,
-            "/v1/review/applications/{id}/claim",
-            "review.claim",
-            app,
-        ),
-        route(
-            Method::POST,
-            "/v1/review/applications/{id}/release",
-            "review.release",
-            app,
-        ),
-        route(
-            Method::GET,
-            "/v1/review/applications/{id}",
-            "review.view",
-            app,
-        ),
-        route(
-            Method::POST,
-            "/v1/review/applications/{id}/decision",
-            "review.decision",
-            app,
-        ),
-        route(
-            Method::POST,
-            "/v1/reception/applications/{id}/receive",
-            "reception.receive",
-            app,
-        ),
-        route(
-            Method::GET,
-            "/v1/department/applications/{id}",
-            "department.view",
-            app,
-        ),
-        route(
-            Method::POST,
-            "/v1/department/applications/{id}/decision",
-            "department.decide",
-            app,
-        ),
-        route(
-            Method::POST,
-            "/v1/department/applications/{id}/results",
-            "department.result_upload",
-            app,
-        ),
-        route(
-            Method::DELETE,
-            "/v1/department/applications/{id}/results/{file}",
-            "department.result_delete",
-            app,
-        ),
-        route(
-            Method::POST,
-            "/v1/admin/jobs/{id}/retry",
-            "jobs.retry",
-            Some("job"),
-        ),
-        route(Method::POST, "/v1/admin/staff", "staff.create", None),
-        route(
-            Method::PUT,
-            "/v1/admin/staff/{id}/email",
-            "staff.change_email",
-            staff,
-        ),
-        route(
-            Method::PUT,
-            "/v1/admin/staff/{id}/roles",
-            "staff.change_roles",
-            staff,
-        ),
-        route(
-            Method::POST,
-            "/v1/admin/staff/{id}/disable",
-            "staff.disable",
-            staff,
-        ),
-        route(
-            Method::POST,
-            "/v1/admin/staff/{id}/enable",
-            "staff.enable",
-            staff,
-        ),
-        route(
-            Method::POST,
-            "/v1/admin/staff/{id}/password",
-            "staff.reset_password",
-            staff,
-        ),
-        route(
-            Method::POST,
-            "/v1/admin/staff/{id}/unlock",
-            "staff.unlock",
-            staff,
-        ),
-    ]
 }
 
 /// The audited route a request is for, and the target id from its path.
 fn find(method: &Method, path: &str) -> Option<(Audited, Option<Uuid>)> {
     let wanted: Vec<&str> = path.trim_matches('/').split('/').collect();
-    audited().into_iter().find_map(|route| {
-        let template: Vec<&str> = route.template.trim_matches('/').split('/').collect();
-        let matches = route.method == method
-            && template.len() == wanted.len()
-            && template
-                .iter()
-                .zip(&wanted)
-                .all(|(t, w)| t.starts_with('{') || t == w);
-        matches.then(|| {
-            let id = template
-                .iter()
-                .position(|t| *t == "{id}")
-                .and_then(|i| Uuid::parse_str(wanted[i]).ok());
-            (route, id)
+    AUDITED
+        .iter()
+        .find_map(|&(verb, template, action, target)| {
+            let template: Vec<&str> = template.trim_matches('/').split('/').collect();
+            let matches = verb == method.as_str()
+                && template.len() == wanted.len()
+                && template
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(t, w)| t.starts_with('{') || t == w);
+            matches.then(|| {
+                let id = template
+                    .iter()
+                    .position(|t| *t == "{id}")
+                    .and_then(|i| Uuid::parse_str(wanted[i]).ok());
+                (Audited { action, target }, id)
+            })
         })
-    })
 }
 
 pub async fn middleware<E: Endpoint>(
@@ -202,4 +117,38 @@ pub async fn middleware<E: Endpoint>(
         tracing::error!(%error, action = route.action, "a refused staff action was not audited");
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table names routes the service has: a renamed route would silently lose its audit.
+    #[test]
+    fn every_audited_route_is_a_route_of_the_contract() {
+        let spec: serde_json::Value =
+            serde_json::from_str(&crate::api::service().spec()).expect("JSON");
+        let paths = spec["paths"].as_object().expect("paths");
+        for (method, template, action, _) in AUDITED {
+            let concrete = template.replace("{id}", &Uuid::nil().to_string());
+            let found = paths.iter().any(|(path, ops)| {
+                let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+                let wanted: Vec<&str> = concrete.trim_matches('/').split('/').collect();
+                ops.get(method.to_lowercase()).is_some()
+                    && segments.len() == wanted.len()
+                    && segments
+                        .iter()
+                        .zip(&wanted)
+                        .all(|(s, w)| s.starts_with('{') || s == w)
+            });
+            assert!(
+                found,
+                "{method} {template} ({action}) is not in the contract"
+            );
+            assert_eq!(
+                find(&method.parse().unwrap(), &concrete).map(|(r, id)| (r.action, id)),
+                Some((*action, template.contains("{id}").then(Uuid::nil)))
+            );
+        }
+    }
 }

@@ -202,9 +202,10 @@ pub fn split_list(stored: &str) -> Vec<String> {
         .collect()
 }
 
-/// The client's address for the audit log and the rate limits: the peer, or with
-/// `server.trust_forwarded_for` the last `X-Forwarded-For` entry, the one our own proxy added
-/// (the entries before it are whatever the client sent, so they would let it pick its address).
+/// The client's address for the audit log, the login throttle and the rate limits: the peer,
+/// or with `server.trust_forwarded_for` the last `X-Forwarded-For` entry, the one our own proxy
+/// added (the entries before it are whatever the client sent, so they would let it pick its
+/// address, and hand every guess a fresh one).
 pub struct ClientIp(pub Option<String>);
 
 impl<'a> poem::FromRequest<'a> for ClientIp {

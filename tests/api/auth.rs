@@ -282,7 +282,7 @@ async fn every_kind_of_bad_token_is_a_401_problem() {
 }
 
 /// Signs arbitrary claims with the app's own key, as only the app could.
-fn sign_with_app_key(app: &TestApp, claims: &serde_json::Value) -> String {
+pub fn sign_with_app_key(app: &TestApp, claims: &serde_json::Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(app.state.keys.jwt_kid.clone());
     jsonwebtoken::encode(&header, claims, &app.state.keys.jwt_encoding).unwrap()

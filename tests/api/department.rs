@@ -526,7 +526,8 @@ async fn result_files_are_cleaned_kept_until_the_decision_and_shown_to_the_citiz
     assert_eq!(files[0]["id"], created["id"]);
     assert_eq!(fetch(&app, files[0]["url"].as_str().unwrap()).await, stored);
 
-    // The audit log has the upload, the deletion and the decision.
+    // The audit log has the upload, the deletion and the decision, and the refused uploads
+    // with their problem codes.
     let admin = staff_token(&app, "audit.admin", "admin", CIVIL).await;
     let audit = json_of(
         app.get_as(&admin, &format!("/v1/admin/audit?application={id}"))
@@ -534,11 +535,17 @@ async fn result_files_are_cleaned_kept_until_the_decision_and_shown_to_the_citiz
         200,
     )
     .await;
-    let mut actions: Vec<&str> = audit["items"]
+    let mut actions: Vec<String> = audit["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["action"].as_str().unwrap())
+        .map(|e| {
+            let action = e["action"].as_str().unwrap();
+            match e["outcome"].as_str().unwrap() {
+                "success" => action.to_string(),
+                outcome => format!("{action} {outcome} {}", e["detail"].as_str().unwrap()),
+            }
+        })
         .collect();
     actions.sort();
     assert_eq!(
@@ -548,6 +555,9 @@ async fn result_files_are_cleaned_kept_until_the_decision_and_shown_to_the_citiz
             "department.result_delete",
             "department.result_upload",
             "department.result_upload",
+            "department.result_upload failure duplicate_result_file",
+            "department.result_upload failure not_at_department",
+            "department.result_upload failure unsupported_file_type",
             "department.view"
         ]
     );

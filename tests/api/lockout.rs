@@ -62,6 +62,9 @@ async fn a_lock_from_one_address_does_not_stop_the_member_at_another() {
     let response = login_from(&app, "203.0.113.7", "he.jing", PASSWORD).await;
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 423, "account_locked").await;
+    // A client-made `X-Forwarded-For` entry ahead of the proxy's changes nothing.
+    let spoofed = login_from(&app, "10.9.8.7, 203.0.113.7", "he.jing", PASSWORD).await;
+    assert_problem(spoofed, 423, "account_locked").await;
     // The member at their own desk is not locked out.
     let desk = login_from(&app, "198.51.100.9", "he.jing", PASSWORD).await;
     assert_eq!(desk.status(), 200);

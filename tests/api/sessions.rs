@@ -155,3 +155,29 @@ async fn an_admin_password_reset_ends_the_members_access_tokens() {
     // The admin's own session is untouched.
     assert_eq!(app.get_as(&admin, "/v1/admin/staff").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_token_that_names_no_session_is_refused() {
+    let app = spawn_app().await;
+    let pair = app.login("old-client").await;
+    let now = chrono::Utc::now().timestamp();
+    // Signed by our own key, unexpired, but without `sid`: no session could end it.
+    let claims = json!({"sub": pair["citizen"]["id"], "kind": "citizen", "iss": "beebox",
+                        "aud": "beebox-api", "iat": now, "exp": now + 600,
+                        "jti": uuid::Uuid::new_v4()});
+    let token = crate::auth::sign_with_app_key(&app, &claims);
+    assert_problem(
+        app.get_as(&token, "/v1/applications").await,
+        401,
+        "token_invalid",
+    )
+    .await;
+    // The same claims with the session of a real login pass.
+    let real =
+        beebox::auth::verify_access_token(&app.state.keys, pair["access_token"].as_str().unwrap())
+            .unwrap();
+    let mut with_sid = claims.clone();
+    with_sid["sid"] = json!(real.sid.unwrap());
+    let token = crate::auth::sign_with_app_key(&app, &with_sid);
+    assert_eq!(app.get_as(&token, "/v1/applications").await.status(), 200);
+}
