@@ -22,6 +22,7 @@ const AUDITED: &[(&str, &str, &str, Option<&str>)] = &[
     ("GET", "/v1/review/applications/{id}", "review.view", APP),
     ("POST", "/v1/review/applications/{id}/decision", "review.decision", APP),
     ("POST", "/v1/reception/applications/{id}/receive", "reception.receive", APP),
+    ("POST", "/v1/reception/batches/close", "reception.close_batches", None),
     ("GET", "/v1/department/applications/{id}", "department.view", APP),
     ("POST", "/v1/department/applications/{id}/decision", "department.decide", APP),
     ("POST", "/v1/department/applications/{id}/results", "department.result_upload", APP),

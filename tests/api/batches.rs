@@ -126,14 +126,29 @@ async fn closing_a_batch_is_for_reception_of_the_department_or_an_admin_and_is_a
         .json()
         .await
         .unwrap();
-    let closers: Vec<&str> = audit["items"]
+    let rows: Vec<(&str, &str, &str)> = audit["items"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["outcome"] == "success")
-        .map(|r| r["actor_name"].as_str().unwrap())
+        .map(|r| {
+            (
+                r["actor_name"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+                r["detail"].as_str().unwrap_or_default(),
+            )
+        })
         .collect();
-    assert_eq!(closers, ["batch.admin", "other.desk"], "{audit:#}");
+    // Newest first; the refusals too, with the code the client saw.
+    assert_eq!(
+        rows,
+        [
+            ("batch.admin", "success", "1 batch(es), 1 case(s)"),
+            ("other.desk", "success", "0 batch(es), 0 case(s)"),
+            ("scoped.desk", "failure", "validation_failed"),
+            ("not.desk", "denied", "role_required"),
+        ],
+        "{audit:#}"
+    );
 }
 
 #[tokio::test]
