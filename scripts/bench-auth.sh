@@ -2,7 +2,7 @@
 # Authenticated read path benchmark: what checking an access token costs per request, before and
 # after the session check (`auth::revocations`), against PostgreSQL's own limit in the same run.
 #
-# - For each build in BENCH_BINS (`name=path ...`; default: this checkout's debug build as
+# - For each build in BENCH_BINS (`name=path ...`; default: this checkout's release build as
 #   `after`), on a fresh PostgreSQL database: a dev citizen and a reviewer log in, then wrk
 #   reads `GET /v1/applications` (citizen: token check + one query) and
 #   `GET /v1/review/queue/stats` (staff: token check + the staff row + one query) for
@@ -26,8 +26,8 @@ password='bench passphrase 1234'
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 if [ -z "${BENCH_BINS:-}" ]; then
-  cargo build --quiet --bin beebox
-  BENCH_BINS="after=${CARGO_TARGET_DIR:-target}/debug/beebox"
+  cargo build --release --quiet --bin beebox
+  BENCH_BINS="after=${CARGO_TARGET_DIR:-target}/release/beebox"
 fi
 
 work=$(mktemp -d)

@@ -69,7 +69,10 @@ for name in "$db" "${db}_pgbench"; do
   createdb "${pg[@]}" "$name"
 done
 
-BEEBOX_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=$sslmode" BEEBOX_DATA_DIR="$work" \
+# Every push comes from one loopback address here, so the per-address webhook limit (2,000 a
+# second by default) would measure the limiter, not ingest: it is off unless set.
+BEEBOX_RATE_LIMITS__WEBHOOK_PER_IP__PER_MINUTE="${BEEBOX_RATE_LIMITS__WEBHOOK_PER_IP__PER_MINUTE:-0}" \
+  BEEBOX_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=$sslmode" BEEBOX_DATA_DIR="$work" \
   BEEBOX_SERVER__PORT="$port" "$bin" serve \
   >"$work/server.log" 2>&1 &
 pid=$!
