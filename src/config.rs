@@ -528,7 +528,7 @@ impl Default for CourierConfig {
             reconcile_after_hours: 4,
             reconcile_every_secs: 900,
             // Two keep the CPU a push costs low (batches of about 2.3 under 8 connections) and
-            // ran fastest on the last two 2-core machines measured (README, webhook benchmark).
+            // ran fastest on the 2-core machines measured (docs/benchmarks/webhook.md).
             push_writers: 2,
             stuck_after_hours: 48,
             auto_confirm_hours: 72,

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
 /// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps freed
 /// memory in them: with uploads spooled through tokio's blocking threads, RSS then grows with
 /// the number of threads that ever touched a page. Two arenas keep it flat (see the upload
-/// benchmark in the README).
+/// benchmark, docs/benchmarks/upload.md).
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; called before any other thread exists.

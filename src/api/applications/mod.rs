@@ -129,7 +129,7 @@ pub struct ReturnReason {
 #[derive(Debug, Clone, Object)]
 pub struct Application {
     pub id: Uuid,
-    /// `draft`, `submitted`, `returned`, … (see the README's state machine).
+    /// `draft`, `submitted`, `returned`, … (see docs/design/state-machine.md).
     pub state: String,
     pub matter: MatterRef,
     pub applicant: Applicant,
