@@ -188,8 +188,9 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         route = route.nest(SIM_MOUNT, simulator.routes());
     }
     let audit = state.clone();
+    let audited = index.clone();
     crate::http::wrap(route.data(state), metrics, index, limits)
-        .around(move |ep, req| api::refusals::middleware(ep, req, audit.clone()))
+        .around(move |ep, req| api::refusals::middleware(ep, req, audit.clone(), audited.clone()))
 }
 
 /// `/metrics` on the separate listener: reachable only where that address is, so it asks for
