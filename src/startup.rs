@@ -11,6 +11,7 @@ use poem::{EndpointExt, Route, Server};
 use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::courier::{Couriers, SIM_MOUNT};
 use crate::domain::catalog::CatalogFile;
@@ -39,6 +40,11 @@ pub struct Application {
 impl Application {
     /// Loads keys and the object store, binds the listener and starts connecting the database.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// `build` on a given clock: tests pass a settable one (`Clock::settable`) to move time.
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let keys = Arc::new(Keys::load(&config)?);
         let listener = tokio::net::TcpListener::bind((config.server.host, config.server.port))
@@ -77,6 +83,7 @@ impl Application {
             Arc::new(Metrics::new()),
             mailer,
             couriers,
+            clock,
         );
         let init = tokio::spawn(init_database(state.clone()));
         Ok(Self {

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
 use crate::api::problem::ApiError;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::courier::Couriers;
 use crate::courier::pushes::PushQueue;
@@ -21,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    /// The time every rule compares against (`clock`).
+    pub clock: Clock,
     pub store: Arc<dyn ObjectStore>,
     pub signer: UrlSigner,
     pub keys: Arc<Keys>,
@@ -66,9 +69,11 @@ impl AppState {
         metrics: Arc<Metrics>,
         mailer: Mailer,
         couriers: Couriers,
+        clock: Clock,
     ) -> Self {
         let channels = Arc::new(Channels::new(&config.wechat));
         Self {
+            clock,
             couriers,
             pushes: PushQueue::new(
                 metrics.clone(),

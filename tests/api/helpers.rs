@@ -189,9 +189,10 @@ async fn spawn_app_at(url: Option<String>, configure: impl FnOnce(&mut Config)) 
     };
     let mut config = test_config(dir.path(), url);
     configure(&mut config);
-    let application = Application::build(config.clone())
-        .await
-        .expect("application builds");
+    let application =
+        Application::build_with_clock(config.clone(), beebox::clock::Clock::settable())
+            .await
+            .expect("application builds");
     let port = application.port();
     let metrics_port = application.metrics_port();
     config.server.port = port;
