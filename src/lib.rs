@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -24,6 +24,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The time every rule compares against (`clock`).
     pub clock: Clock,
+    /// The case workflow (`cases`), with the handles it needs.
+    pub cases: crate::cases::Cases,
     pub store: Arc<dyn ObjectStore>,
     pub signer: UrlSigner,
     pub keys: Arc<Keys>,
@@ -72,7 +74,14 @@ impl AppState {
         clock: Clock,
     ) -> Self {
         let channels = Arc::new(Channels::new(&config.wechat));
+        let cases = crate::cases::Cases::new(
+            config.clone(),
+            channels.clone(),
+            clock.clone(),
+            couriers.default_partner().code().to_string(),
+        );
         Self {
+            cases,
             clock,
             couriers,
             pushes: PushQueue::new(

@@ -8,9 +8,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::ClientIp;
-use crate::auth::{
-    SubjectKind, hash_refresh_token, issue_access_token, issue_access_token_with, new_refresh_token,
-};
+use crate::api::tokens::{CitizenView, TokenPair, start_session};
+use crate::auth::{SubjectKind, hash_refresh_token, issue_access_token, new_refresh_token};
 use crate::http::rate_limit::Limit;
 use crate::integrations::wechat::{WechatError, WechatSession};
 use crate::state::AppState;
@@ -29,30 +28,6 @@ pub struct WechatLogin {
 pub struct RefreshRequest {
     #[oai(validator(min_length = 1, max_length = 256))]
     pub refresh_token: String,
-}
-
-#[derive(Object)]
-pub struct CitizenView {
-    pub id: uuid::Uuid,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
-#[derive(Object)]
-pub struct TokenPair {
-    /// A JWT for `Authorization: Bearer`.
-    pub access_token: String,
-    /// `Bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Opaque; trade it at `/v1/auth/refresh` for a new pair. Each one works once.
-    pub refresh_token: String,
-    /// The citizen logged in (absent for staff tokens).
-    #[oai(skip_serializing_if_is_none)]
-    pub citizen: Option<CitizenView>,
-    /// The staff member logged in (absent for citizen tokens).
-    #[oai(skip_serializing_if_is_none)]
-    pub staff: Option<crate::api::staff::StaffView>,
 }
 
 #[derive(ApiResponse)]
@@ -210,44 +185,5 @@ async fn login_session(state: &AppState, code: &str) -> Result<WechatSession, Ap
             "WeChat login is unavailable right now. Please retry shortly.",
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("5")),
-    })
-}
-
-/// Issues an access token and the first refresh token of a new session family.
-pub async fn start_session(
-    state: &AppState,
-    kind: SubjectKind,
-    subject: uuid::Uuid,
-) -> Result<TokenPair, ApiError> {
-    start_session_with(state, kind, subject, Vec::new(), Vec::new()).await
-}
-
-/// `start_session`, with a staff member's roles and departments in the access token.
-pub async fn start_session_with(
-    state: &AppState,
-    kind: SubjectKind,
-    subject: uuid::Uuid,
-    roles: Vec<String>,
-    departments: Vec<String>,
-) -> Result<TokenPair, ApiError> {
-    let (token, hash) = new_refresh_token();
-    let auth = &state.config.auth;
-    let session =
-        sessions::start_family(state.db()?, kind, subject, hash, auth.refresh_ttl_secs).await?;
-    Ok(TokenPair {
-        access_token: issue_access_token_with(
-            &state.keys,
-            subject,
-            kind,
-            session,
-            auth.access_ttl_secs,
-            roles,
-            departments,
-        ),
-        token_type: "Bearer".into(),
-        expires_in: auth.access_ttl_secs,
-        refresh_token: token,
-        citizen: None,
-        staff: None,
     })
 }

@@ -7,7 +7,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
-use crate::domain::catalog::{MaterialKind, MismatchedOriginals};
+use crate::domain::catalog::MaterialKind;
 use crate::state::AppState;
 use crate::store::catalog::{self, MatterVersion, material, matter};
 
@@ -128,7 +128,7 @@ fn summary(state: &AppState, m: matter::Model) -> MatterSummary {
     MatterSummary {
         originals_on_mismatch: m
             .originals_by_courier
-            .then(|| returns_originals(state, &m))
+            .then(|| state.cases.returns_originals(&m))
             .map(|back| if back { "return" } else { "keep" }.to_string()),
         code: m.code,
         version: m.version,
@@ -168,18 +168,5 @@ fn material_view(m: material::Model) -> Material {
         max_pages: m.max_pages,
         required: m.required,
         original_required: m.original_required,
-    }
-}
-
-/// Whether originals of item `m` that do not match their photos go back by courier: the item's
-/// `originals_on_mismatch`, or else the centre's `courier.return_originals_on_mismatch`.
-pub fn returns_originals(state: &AppState, m: &matter::Model) -> bool {
-    match m
-        .originals_on_mismatch
-        .as_deref()
-        .and_then(MismatchedOriginals::parse)
-    {
-        Some(choice) => choice == MismatchedOriginals::Return,
-        None => state.config.courier.return_originals_on_mismatch,
     }
 }

@@ -12,7 +12,7 @@ use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
 use crate::state::AppState;
-use crate::store::{begin_write, idempotency, subscriptions};
+use crate::store::{StoreError, begin_write, idempotency, subscriptions};
 
 pub struct MeApi;
 
@@ -132,13 +132,14 @@ impl MeApi {
             let saved =
                 idempotency::save(&txn, citizen, SCOPE, key, request_hash, 200, String::new())
                     .await;
-            if let Err(e) = saved {
+            match saved {
+                Ok(()) => {}
                 // A concurrent retry with this key committed first: it counted the acceptance.
-                if !crate::store::is_unique_violation(&e) {
-                    return Err(e.into());
+                Err(StoreError::Conflict) => {
+                    txn.rollback().await?;
+                    return Ok(Json(current(&state, citizen).await?));
                 }
-                txn.rollback().await?;
-                return Ok(Json(current(&state, citizen).await?));
+                Err(StoreError::Db(e)) => return Err(e.into()),
             }
         }
         subscriptions::accept(&txn, citizen, &ids).await?;

@@ -17,6 +17,7 @@ pub mod review;
 pub mod security;
 pub mod staff;
 pub mod text;
+pub mod tokens;
 pub mod uploads;
 pub mod webhooks;
 pub mod well_known;

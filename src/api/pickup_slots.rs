@@ -85,7 +85,7 @@ impl PickupSlotsApi {
     ) -> ApiResult<Json<PickupSlots>> {
         Ok(Json(PickupSlots {
             city: city.0,
-            items: offered(&state.config, Utc::now()),
+            items: offered(&state.config, state.clock.now()),
         }))
     }
 }

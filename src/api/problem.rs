@@ -279,3 +279,82 @@ impl From<crate::storage::StorageError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The workflow's refusals, each with its one status and code: a refused move answers
+/// `invalid_state` from every route that can ask for it.
+impl From<crate::cases::CaseError> for ApiError {
+    fn from(error: crate::cases::CaseError) -> Self {
+        use crate::cases::CaseError as E;
+        let fields = |issues: Vec<crate::cases::FieldIssue>| -> Vec<FieldProblem> {
+            issues
+                .into_iter()
+                .map(|i| FieldProblem::new(i.field, i.message))
+                .collect()
+        };
+        match error {
+            E::NotFound => Self::not_found("application_not_found", "No such application."),
+            E::Refused(refused) => Self::conflict(
+                "invalid_state",
+                format!(
+                    "The application is {}: it cannot take `{}` now.",
+                    refused.from,
+                    refused.action.as_str()
+                ),
+            ),
+            E::WrongState { state, needs } => Self::conflict(
+                "invalid_state",
+                format!("The application is {state}: this is done while it is {needs}."),
+            ),
+            E::Concurrent => Self::conflict(
+                "concurrent_change",
+                "The application changed while this request ran. Reload it and try again.",
+            ),
+            E::Invalid(issues) => Self::invalid_fields(fields(issues)),
+            E::MaterialsIncomplete(issues) => {
+                let names: Vec<&str> = issues.iter().map(|p| p.field.as_str()).collect();
+                let detail = format!("Some materials are not complete: {}.", names.join(", "));
+                Self::unprocessable("materials_incomplete", detail).with_errors(fields(issues))
+            }
+            E::ClaimRequired => Self::conflict(
+                "claim_required",
+                "Claim the case first; your claim may have expired.",
+            ),
+            E::ClaimedByOther => {
+                Self::conflict("claimed_by_other", "Another reviewer holds this case.")
+            }
+            E::AlreadyDecided(outcome) => Self::conflict(
+                "already_decided",
+                format!("The department already decided this case: {outcome}."),
+            ),
+            E::PickupNotNeeded => Self::conflict(
+                "pickup_not_needed",
+                "This item's originals are not posted; it goes to the department directly.",
+            ),
+            E::PickupAlreadyScheduled => Self::conflict(
+                "pickup_already_scheduled",
+                "A pickup is already booked; change it with PUT or cancel it with DELETE.",
+            ),
+            E::PickupInProgress => Self::conflict(
+                "pickup_in_progress",
+                "The courier has already collected the originals; the pickup can no longer change.",
+            ),
+            E::PickupNotFound => {
+                Self::not_found("pickup_not_found", "This application has no pickup booked.")
+            }
+            E::OriginalsNotArrived => Self::conflict(
+                "originals_not_arrived",
+                "The courier has not delivered the originals to the centre yet.",
+            ),
+            E::NoDeliveryAddress => Self::conflict(
+                "no_delivery_address",
+                "The application has no return address and no pickup to post the result to.",
+            ),
+            E::NoResultToConfirm => Self::conflict(
+                "no_result_to_confirm",
+                "No result was posted for this application; there is no receipt to confirm.",
+            ),
+            E::Store(e) => e.into(),
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
+}

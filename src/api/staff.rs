@@ -12,11 +12,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use crate::api::ApiTags;
-use crate::api::auth::{TokenPair, start_session_with};
 use crate::api::problem::{ApiError, ApiResult};
-use crate::api::security::{ClientIp, split_list};
+use crate::api::security::ClientIp;
+use crate::api::tokens::{StaffView, TokenPair, start_session_with};
 use crate::auth::SubjectKind;
-use crate::domain::staff::{normalize_username, parse_roles};
+use crate::domain::staff::normalize_username;
 use crate::passwords;
 use crate::state::AppState;
 use crate::store::audit::{self, Record};
@@ -31,44 +31,6 @@ pub struct StaffLogin {
     pub username: String,
     #[oai(validator(min_length = 1, max_length = 256))]
     pub password: String,
-}
-
-/// A staff member as shown to themselves and to admins.
-#[derive(Debug, Clone, Object)]
-pub struct StaffView {
-    pub id: uuid::Uuid,
-    pub username: String,
-    pub display_name: String,
-    /// `reviewer`, `reception`, `approver`, `admin`.
-    pub roles: Vec<String>,
-    /// Department codes whose items this member handles.
-    pub departments: Vec<String>,
-    pub disabled: bool,
-    /// Where alerts and digests go.
-    #[oai(skip_serializing_if_is_none)]
-    pub email: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub last_login_at: Option<chrono::DateTime<Utc>>,
-    pub created_at: chrono::DateTime<Utc>,
-}
-
-impl From<&member::Model> for StaffView {
-    fn from(m: &member::Model) -> Self {
-        Self {
-            id: m.id,
-            username: m.username.clone(),
-            display_name: m.display_name.clone(),
-            roles: parse_roles(&m.roles)
-                .iter()
-                .map(|r| r.as_str().to_string())
-                .collect(),
-            departments: split_list(&m.departments),
-            disabled: m.disabled_at.is_some(),
-            email: m.email.clone(),
-            last_login_at: m.last_login_at,
-            created_at: m.created_at,
-        }
-    }
 }
 
 fn invalid_credentials() -> ApiError {

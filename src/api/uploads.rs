@@ -1,7 +1,6 @@
 //! `/v1/uploads/{upload_id}/complete` (upload path B, step 2): the service checks the object the
 //! client PUT, then runs the same page pipeline as path A.
 
-use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -55,7 +54,7 @@ impl UploadsApi {
             return Ok(Completed::Created(Json(view(&page))));
         }
         let key = ObjectKey::parse(upload.object_key.clone())?;
-        if upload.expires_at < Utc::now() {
+        if upload.expires_at < state.clock.now() {
             discard(&state, &key).await;
             return Err(ApiError::gone(
                 "upload_expired",
@@ -109,7 +108,7 @@ impl UploadsApi {
                 return Err(e);
             }
         };
-        uploads::mark_completed(db, upload.id, page.id, Utc::now()).await?;
+        uploads::mark_completed(db, upload.id, page.id, state.clock.now()).await?;
         discard(&state, &key).await;
         Ok(Completed::Created(Json(view(&page))))
     }

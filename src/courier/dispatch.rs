@@ -77,8 +77,9 @@ async fn dispatch(
                 &app,
                 to,
                 Actor::system(),
-                Action::Dispatch.as_str(),
+                Action::Dispatch,
                 Some(format!("batch {}", batch.id)),
+                chrono::Utc::now(),
             )
             .await?
             {

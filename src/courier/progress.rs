@@ -41,9 +41,10 @@ pub async fn advance<C: ConnectionTrait>(
                     txn,
                     change.application_id,
                     Actor::system(),
-                    "originals_delivered",
+                    Action::OriginalsDelivered,
                     ApplicationState::OriginalsInTransit,
                     waybill(change),
+                    chrono::Utc::now(),
                 )
                 .await?;
             }
@@ -67,10 +68,11 @@ pub async fn advance<C: ConnectionTrait>(
                 txn,
                 app.id,
                 Actor::system(),
-                "originals_returned",
+                Action::OriginalsReturned,
                 Some(state),
                 state,
                 waybill(change),
+                chrono::Utc::now(),
             )
             .await?;
             Ok(())
@@ -94,8 +96,9 @@ async fn move_on<C: ConnectionTrait>(
         change.application_id,
         from,
         to,
-        action.as_str(),
+        action,
         waybill(change),
+        chrono::Utc::now(),
     )
     .await?;
     Ok(())

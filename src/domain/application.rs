@@ -129,8 +129,12 @@ impl fmt::Display for ApplicationState {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// The citizen submits a draft, or resubmits a returned case.
+    /// The citizen starts a draft (an event, not a move: there is no state before it).
+    Create,
+    /// The citizen submits a draft.
     Submit,
+    /// The citizen resubmits a returned case.
+    Resubmit,
     /// The citizen withdraws before the pre-review decision.
     Cancel,
     /// Pre-review passes.
@@ -141,12 +145,18 @@ pub enum Action {
     Reject,
     /// The citizen books the courier pickup of the originals.
     SchedulePickup,
+    /// The citizen moves the booked pickup to another address or window.
+    ReschedulePickup,
     /// The citizen cancels the pickup before the courier came.
     CancelPickup,
     /// An item whose originals are not posted goes straight to the department.
     SkipPickup,
     /// The courier collected the originals.
     PickUp,
+    /// The courier delivered the originals at the centre (an event; reception moves the case).
+    OriginalsDelivered,
+    /// The courier brought mismatched originals back to the citizen (an event).
+    OriginalsReturned,
     /// Reception found the originals match the photos.
     Receive,
     /// Reception found they do not: back to the citizen with the reasons.
@@ -165,20 +175,57 @@ pub enum Action {
     DeliverResult,
     /// The citizen says the result arrived (before the courier's push did).
     ConfirmReceipt,
+    /// Nobody confirmed a delivered result in time: the service does.
+    AutoConfirmReceipt,
 }
+
+pub const ALL_ACTIONS: [Action; 24] = {
+    use Action::*;
+    [
+        Create,
+        Submit,
+        Resubmit,
+        Cancel,
+        Approve,
+        Return,
+        Reject,
+        SchedulePickup,
+        ReschedulePickup,
+        CancelPickup,
+        SkipPickup,
+        PickUp,
+        OriginalsDelivered,
+        OriginalsReturned,
+        Receive,
+        ReceiveMismatch,
+        Dispatch,
+        DepartmentApprove,
+        DepartmentRefuse,
+        ShipResult,
+        Complete,
+        DeliverResult,
+        ConfirmReceipt,
+        AutoConfirmReceipt,
+    ]
+};
 
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Create => "create",
             Self::Submit => "submit",
+            Self::Resubmit => "resubmit",
             Self::Cancel => "cancel",
             Self::Approve => "approve",
             Self::Return => "return",
             Self::Reject => "reject",
             Self::SchedulePickup => "schedule_pickup",
+            Self::ReschedulePickup => "reschedule_pickup",
             Self::CancelPickup => "cancel_pickup",
             Self::SkipPickup => "skip_pickup",
             Self::PickUp => "pick_up",
+            Self::OriginalsDelivered => "originals_delivered",
+            Self::OriginalsReturned => "originals_returned",
             Self::Receive => "receive",
             Self::ReceiveMismatch => "receive_mismatch",
             Self::Dispatch => "dispatch",
@@ -188,7 +235,12 @@ impl Action {
             Self::Complete => "complete",
             Self::DeliverResult => "deliver_result",
             Self::ConfirmReceipt => "confirm_receipt",
+            Self::AutoConfirmReceipt => "auto_confirm_receipt",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL_ACTIONS.into_iter().find(|action| action.as_str() == s)
     }
 }
 
@@ -203,12 +255,13 @@ pub struct TransitionRefused {
 pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, TransitionRefused> {
     use ApplicationState::*;
     let to = match (from, action) {
-        (Draft | Returned, Action::Submit) => Submitted,
+        (Draft, Action::Submit) | (Returned, Action::Resubmit) => Submitted,
         (Draft | Submitted | Returned, Action::Cancel) => Cancelled,
         (Submitted, Action::Approve) => PrereviewPassed,
         (Submitted, Action::Return) => Returned,
         (Submitted, Action::Reject) => Rejected,
         (PrereviewPassed, Action::SchedulePickup) => PickupScheduled,
+        (PickupScheduled, Action::ReschedulePickup) => PickupScheduled,
         (PickupScheduled, Action::CancelPickup) => PrereviewPassed,
         (PrereviewPassed, Action::SkipPickup) => AtDepartment,
         (PickupScheduled, Action::PickUp) => OriginalsInTransit,
@@ -219,7 +272,10 @@ pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, 
         (AtDepartment, Action::DepartmentRefuse) => Refused,
         (Approved, Action::ShipResult) => ResultInDelivery,
         (Approved, Action::Complete) => Completed,
-        (ResultInDelivery, Action::DeliverResult | Action::ConfirmReceipt) => Completed,
+        (
+            ResultInDelivery,
+            Action::DeliverResult | Action::ConfirmReceipt | Action::AutoConfirmReceipt,
+        ) => Completed,
         _ => return Err(TransitionRefused { from, action }),
     };
     Ok(to)
@@ -228,6 +284,26 @@ pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_names_round_trip() {
+        for action in ALL_ACTIONS {
+            assert_eq!(Action::parse(action.as_str()), Some(action));
+        }
+    }
+
+    #[test]
+    fn events_that_move_nothing_are_refused_as_moves() {
+        for state in ALL_STATES {
+            for action in [
+                Action::Create,
+                Action::OriginalsDelivered,
+                Action::OriginalsReturned,
+            ] {
+                assert!(next(state, action).is_err(), "{state} {action:?}");
+            }
+        }
+    }
 
     #[test]
     fn state_names_round_trip() {
@@ -292,7 +368,9 @@ mod tests {
     fn submit_and_cancel_follow_the_machine() {
         use ApplicationState::*;
         assert_eq!(next(Draft, Action::Submit), Ok(Submitted));
-        assert_eq!(next(Returned, Action::Submit), Ok(Submitted));
+        assert_eq!(next(Returned, Action::Resubmit), Ok(Submitted));
+        assert!(next(Returned, Action::Submit).is_err());
+        assert!(next(Draft, Action::Resubmit).is_err());
         assert!(next(Submitted, Action::Submit).is_err());
         assert_eq!(next(Submitted, Action::Cancel), Ok(Cancelled));
         for done in [Cancelled, Rejected, Completed, PrereviewPassed] {

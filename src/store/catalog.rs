@@ -145,6 +145,22 @@ pub async fn find_version<C: ConnectionTrait>(
     Ok(Some(MatterVersion { matter, materials }))
 }
 
+/// The names of the catalogue versions `ids`, in one query (a list of applications names each
+/// one's item).
+pub async fn names_of<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    let rows = matter::Entity::find()
+        .filter(matter::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|m| (m.id, m.name)).collect())
+}
+
 pub async fn materials_of<C: ConnectionTrait>(
     db: &C,
     matter_id: Uuid,

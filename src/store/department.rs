@@ -90,8 +90,8 @@ pub async fn record_decision<C: ConnectionTrait>(
     approver_id: Uuid,
     outcome: &str,
     note: Option<String>,
-) -> Result<decision::Model, DbErr> {
-    decision::ActiveModel {
+) -> Result<decision::Model, super::StoreError> {
+    let decided = decision::ActiveModel {
         id: Set(Uuid::now_v7()),
         application_id: Set(application_id),
         approver_id: Set(approver_id),
@@ -100,7 +100,8 @@ pub async fn record_decision<C: ConnectionTrait>(
         created_at: Set(Utc::now()),
     }
     .insert(db)
-    .await
+    .await;
+    super::unique(decided)
 }
 
 /// A case's result files, oldest first.
@@ -130,8 +131,8 @@ pub async fn find_result_file<C: ConnectionTrait>(
 pub async fn insert_result_file<C: ConnectionTrait>(
     db: &C,
     model: result_file::Model,
-) -> Result<result_file::Model, DbErr> {
-    result_file::ActiveModel::from(model).insert(db).await
+) -> Result<result_file::Model, super::StoreError> {
+    super::unique(result_file::ActiveModel::from(model).insert(db).await)
 }
 
 pub async fn delete_result_file<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), DbErr> {

@@ -207,3 +207,37 @@ pub async fn mismatch_before<C: ConnectionTrait>(
         .one(db)
         .await
 }
+
+/// Reception's queue: cases of `departments` in transit whose current originals leg the courier
+/// delivered, oldest first, each with that leg. Two queries, whatever the queue's length.
+pub async fn arrived<C: ConnectionTrait>(
+    db: &C,
+    departments: &[String],
+) -> Result<Vec<(application::Model, crate::store::shipments::shipment::Model)>, DbErr> {
+    use crate::store::shipments::{CANCEL_REQUESTED, CANCELLED, LEG_MATERIALS, shipment};
+    let in_transit = application::Entity::find()
+        .filter(application::Column::State.eq(ApplicationState::OriginalsInTransit.as_str()))
+        .filter(application::Column::DepartmentCode.is_in(departments.to_vec()))
+        .order_by_asc(application::Column::UpdatedAt)
+        .all(db)
+        .await?;
+    let legs = shipment::Entity::find()
+        .filter(shipment::Column::ApplicationId.is_in(in_transit.iter().map(|a| a.id)))
+        .filter(shipment::Column::Leg.eq(LEG_MATERIALS))
+        .filter(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+        .order_by_desc(shipment::Column::Id)
+        .all(db)
+        .await?;
+    // The current leg of each case is its newest live one (as `shipments::current_leg`).
+    let mut current = std::collections::HashMap::new();
+    for leg in legs {
+        current.entry(leg.application_id).or_insert(leg);
+    }
+    Ok(in_transit
+        .into_iter()
+        .filter_map(|app| {
+            let leg = current.remove(&app.id)?;
+            (leg.status == "delivered").then_some((app, leg))
+        })
+        .collect())
+}

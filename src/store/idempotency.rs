@@ -49,8 +49,8 @@ pub async fn save(
     request_hash: String,
     status: u16,
     body: String,
-) -> Result<(), DbErr> {
-    record::ActiveModel {
+) -> Result<(), super::StoreError> {
+    let saved = record::ActiveModel {
         subject_id: Set(subject_id),
         scope: Set(scope.to_string()),
         key: Set(key.to_string()),
@@ -60,6 +60,6 @@ pub async fn save(
         created_at: Set(Utc::now()),
     }
     .insert(txn)
-    .await?;
-    Ok(())
+    .await;
+    super::unique(saved).map(drop)
 }

@@ -148,13 +148,28 @@ pub fn describe_error(error: &DbErr) -> String {
     text.chars().take(300).collect()
 }
 
-/// Whether `error` is a unique index refusing a second row: a retry or a race that another
-/// transaction won.
-pub fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(
-        error.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
+/// A write's failure, with the one the caller acts on named: a unique index refusing a second
+/// row, which is a retry or a race that another transaction won.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a row with the same key exists already")]
+    Conflict,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl StoreError {
+    fn from_db(error: DbErr) -> Self {
+        match error.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::Conflict,
+            _ => Self::Db(error),
+        }
+    }
+}
+
+/// A write whose unique violation the caller answers: `Conflict` instead of a database error.
+pub fn unique<T>(result: Result<T, DbErr>) -> Result<T, StoreError> {
+    result.map_err(StoreError::from_db)
 }
 
 #[cfg(test)]

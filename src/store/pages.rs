@@ -62,8 +62,8 @@ pub async fn find<C: ConnectionTrait>(
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
     model: page::ActiveModel,
-) -> Result<page::Model, DbErr> {
-    model.insert(db).await
+) -> Result<page::Model, super::StoreError> {
+    super::unique(model.insert(db).await)
 }
 
 pub async fn delete<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), DbErr> {

@@ -517,7 +517,7 @@ async fn result_files_are_cleaned_kept_until_the_decision_and_shown_to_the_citiz
     assert_problem(
         upload_result(&app, &approver, &id, jpeg(78), "late.jpg").await,
         409,
-        "not_at_department",
+        "invalid_state",
     )
     .await;
     let after = json_of(app.get_as(&citizen, &result_path).await, 200).await;
@@ -556,7 +556,7 @@ async fn result_files_are_cleaned_kept_until_the_decision_and_shown_to_the_citiz
             "department.result_upload",
             "department.result_upload",
             "department.result_upload failure duplicate_result_file",
-            "department.result_upload failure not_at_department",
+            "department.result_upload failure invalid_state",
             "department.result_upload failure unsupported_file_type",
             "department.view"
         ]
@@ -611,7 +611,7 @@ async fn the_department_desk_is_for_approvers_of_the_cases_department() {
     assert_problem(
         decide(&app, &approver, &early, json!({"outcome": "approved"})).await,
         409,
-        "not_at_department",
+        "invalid_state",
     )
     .await;
 }

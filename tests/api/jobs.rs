@@ -10,9 +10,9 @@ use chrono::Utc;
 use sea_orm::ColumnTrait;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
-use beebox::domain::application::ApplicationState;
+use beebox::domain::application::Action;
 use beebox::notify::outbox::Channels;
-use beebox::store::applications::{self, Actor};
+use beebox::store::applications::Actor;
 use beebox::store::jobs::job;
 use beebox::store::notifications::notification;
 
@@ -33,7 +33,14 @@ async fn seed_submissions(
 ) -> Vec<String> {
     let mut config = beebox::config::Config::default();
     configure(&mut config, wechat);
-    let channels = Channels::new(&config.wechat);
+    let channels = std::sync::Arc::new(Channels::new(&config.wechat));
+    // The workflow as the service builds it, so the rows are the ones a real submit writes.
+    let cases = beebox::cases::Cases::new(
+        std::sync::Arc::new(config),
+        channels,
+        beebox::clock::Clock::system(),
+        "sim".into(),
+    );
     let version = beebox::store::catalog::find(db, ITEM, None)
         .await
         .unwrap()
@@ -53,18 +60,17 @@ async fn seed_submissions(
             .await
             .unwrap();
         let txn = db.begin().await.unwrap();
-        let changed = applications::change_state(
-            &txn,
-            &channels,
-            &draft,
-            ApplicationState::Submitted,
-            Actor::citizen(citizen.id),
-            "submit",
-            None,
-        )
-        .await
-        .unwrap();
-        assert!(changed);
+        let submitted = cases
+            .change(
+                &txn,
+                &draft,
+                Action::Submit,
+                Actor::citizen(citizen.id),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(submitted.state, "submitted");
         txn.commit().await.unwrap();
         openids.push(openid);
     }

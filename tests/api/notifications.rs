@@ -377,7 +377,7 @@ async fn a_change_answers_with_its_notifications_already_written() {
 
 #[tokio::test]
 async fn a_fan_out_job_left_by_an_earlier_release_still_writes_its_notifications() {
-    use beebox::domain::application::ApplicationState;
+    use beebox::domain::application::{Action, ApplicationState};
     use beebox::jobs::{JobKind, new_job};
     use beebox::store::applications::{self, Actor};
 
@@ -393,10 +393,11 @@ async fn a_fan_out_job_left_by_an_earlier_release_still_writes_its_notifications
         db,
         id,
         Actor::system(),
-        "submit",
+        Action::Submit,
         Some(ApplicationState::Draft),
         ApplicationState::Submitted,
         None,
+        chrono::Utc::now(),
     )
     .await
     .unwrap();

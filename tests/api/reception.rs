@@ -73,7 +73,7 @@ async fn reception_confirms_arrived_originals_and_the_cut_off_dispatches_them() 
     assert_problem(
         app.post_as(&desk, &path, &json!({"matches": true})).await,
         409,
-        "originals_not_arrived",
+        "invalid_state",
     )
     .await;
     let queue: Value = app
@@ -240,7 +240,7 @@ async fn reception_is_for_reception_staff_of_the_cases_department() {
     assert_problem(
         app.post_as(&desk, &path, &json!({"matches": true})).await,
         409,
-        "originals_not_arrived",
+        "invalid_state",
     )
     .await;
     let elsewhere = staff_token(

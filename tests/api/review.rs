@@ -456,7 +456,7 @@ async fn return_fix_resubmit_and_approve_the_whole_loop() {
             &json!({"outcome": "reject", "note": "x"}),
         )
         .await;
-    assert_problem(again, 409, "not_decidable").await;
+    assert_problem(again, 409, "invalid_state").await;
 
     // The citizen's timeline and the audit log show every step.
     let actions = app.timeline_actions(&citizen, &id).await;
@@ -512,7 +512,7 @@ async fn return_fix_resubmit_and_approve_the_whole_loop() {
             "first.reviewer review.decision success",
             "second.reviewer review.claim success",
             "second.reviewer review.decision success",
-            "second.reviewer review.decision failure not_decidable",
+            "second.reviewer review.decision failure invalid_state",
         ]
     );
 }

@@ -59,7 +59,7 @@ impl AdminShipmentsApi {
         auth: StaffAuth,
     ) -> ApiResult<Json<ShipmentProblemList>> {
         auth.0.require(Role::Admin)?;
-        let now = Utc::now();
+        let now = state.clock.now();
         let items = reconcile::problems(state.db()?, &state.config)
             .await?
             .into_iter()

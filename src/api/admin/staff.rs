@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
-use crate::api::staff::StaffView;
+use crate::api::tokens::StaffView;
 use crate::domain::email::EmailAddress;
 use crate::domain::staff::{Role, check_password, join_roles, normalize_username};
 use crate::passwords;

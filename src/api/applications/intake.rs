@@ -5,20 +5,20 @@
 
 use std::path::Path;
 
-use chrono::Utc;
 use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
 
-use crate::api::applications::{concurrent_change, lock_owned, owned, parse_state, version_of};
 use crate::api::problem::{ApiError, FieldProblem};
+use crate::cases::change::state_of;
+use crate::cases::{CaseError, reads};
 use crate::domain::catalog::MaterialKind;
 use crate::media::{self, CleanPage, MediaError};
 use crate::state::AppState;
 use crate::storage::{ObjectKey, PutOutcome};
 use crate::store::applications::{self, application};
-use crate::store::begin_write;
 use crate::store::catalog::{MatterVersion, material};
 use crate::store::pages::{self, page};
+use crate::store::{StoreError, begin_write};
 
 /// Where an incoming page's bytes wait while they are checked.
 pub fn temp_file(state: &AppState) -> Result<tempfile::NamedTempFile, ApiError> {
@@ -61,15 +61,18 @@ pub async fn target(
 ) -> Result<Target, ApiError> {
     state.note_upload();
     let db = state.db()?;
-    let app = owned(db, citizen, application_id).await?;
+    let app = reads::owned(db, citizen, application_id).await?;
     ensure_editable(&app)?;
     ensure_material_editable(&app, material_code)?;
     // Independent reads: one round trip of waiting instead of two.
-    let (version, existing) = tokio::try_join!(version_of(db, &app), async {
-        pages::of_application(db, app.id)
-            .await
-            .map_err(ApiError::from)
-    })?;
+    let (version, existing) = tokio::try_join!(
+        async { reads::version_of(db, &app).await.map_err(ApiError::from) },
+        async {
+            pages::of_application(db, app.id)
+                .await
+                .map_err(ApiError::from)
+        }
+    )?;
     let material = version
         .materials
         .iter()
@@ -91,7 +94,7 @@ pub async fn target(
 }
 
 pub fn ensure_editable(app: &application::Model) -> Result<(), ApiError> {
-    if parse_state(app)?.pages_editable() {
+    if state_of(app)?.pages_editable() {
         Ok(())
     } else {
         Err(ApiError::conflict(
@@ -279,16 +282,17 @@ async fn record(
     };
     let txn = begin_write(db).await?;
     let existing;
-    let pages: &[page::Model] = if applications::touch(&txn, &target.app, Utc::now()).await? {
+    let pages: &[page::Model] = if applications::touch(&txn, &target.app, state.clock.now()).await?
+    {
         &target.pages
     } else {
-        let app = lock_owned(&txn, target.app.citizen_id, target.app.id).await?;
+        let app = reads::lock_owned(&txn, target.app.citizen_id, target.app.id).await?;
         ensure_editable(&app)?;
         ensure_material_editable(&app, &target.material.code)?;
         existing = pages::of_application(&txn, app.id).await?;
         check_room(state, &existing, &target.material)?;
-        if !applications::touch(&txn, &app, Utc::now()).await? {
-            return Err(concurrent_change());
+        if !applications::touch(&txn, &app, state.clock.now()).await? {
+            return Err(CaseError::Concurrent.into());
         }
         &existing
     };
@@ -309,13 +313,11 @@ async fn record(
     model.width = Set(clean.width.map(|w| w as i32));
     model.height = Set(clean.height.map(|h| h as i32));
     model.original_name = Set(original_name.map(|n| n.chars().take(255).collect()));
-    model.created_at = Set(Utc::now());
+    model.created_at = Set(state.clock.now());
     let inserted = match pages::insert(&txn, model).await {
         Ok(page) => page,
-        Err(e) if crate::store::is_unique_violation(&e) => {
-            return Err(duplicate_page());
-        }
-        Err(e) => return Err(e.into()),
+        Err(StoreError::Conflict) => return Err(duplicate_page()),
+        Err(StoreError::Db(e)) => return Err(e.into()),
     };
     txn.commit().await?;
     Ok(inserted)

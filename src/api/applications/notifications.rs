@@ -9,9 +9,9 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::owned;
 use crate::api::problem::ApiResult;
 use crate::api::security::CitizenAuth;
+use crate::cases::reads;
 use crate::state::AppState;
 use crate::store::notifications;
 
@@ -79,7 +79,7 @@ impl NotificationsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<NotificationList>> {
         let db = state.db()?;
-        let app = owned(db, auth.0.id, id.0).await?;
+        let app = reads::owned(db, auth.0.id, id.0).await?;
         Ok(Json(NotificationList {
             items: history(db, app.id).await?,
         }))

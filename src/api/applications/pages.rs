@@ -17,10 +17,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::{concurrent_change, lock_owned};
 use crate::api::applications::{intake, receive};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
+use crate::cases::{CaseError, reads};
 use crate::domain::text::{self, Lines};
 use crate::http::rate_limit::Limit;
 use crate::state::AppState;
@@ -251,7 +251,7 @@ impl PagesApi {
     ) -> ApiResult<PageDeleted> {
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = lock_owned(&txn, auth.0.id, id.0).await?;
+        let app = reads::lock_owned(&txn, auth.0.id, id.0).await?;
         let page = pages::find(&txn, app.id, page_id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("page_not_found", "No such page."))?;
@@ -265,8 +265,8 @@ impl PagesApi {
             .map(|p| p.id)
             .collect();
         pages::set_order(&txn, &remaining).await?;
-        if !applications::touch(&txn, &app, Utc::now()).await? {
-            return Err(concurrent_change());
+        if !applications::touch(&txn, &app, state.clock.now()).await? {
+            return Err(CaseError::Concurrent.into());
         }
         // The objects go in a job of this same commit: a store failing now (or a crash) only
         // delays their deletion, retried with backoff, and never leaves them behind.
@@ -302,7 +302,7 @@ impl PagesApi {
     ) -> ApiResult<Json<PageList>> {
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = lock_owned(&txn, auth.0.id, id.0).await?;
+        let app = reads::lock_owned(&txn, auth.0.id, id.0).await?;
         intake::ensure_editable(&app)?;
         intake::ensure_material_editable(&app, &material_code.0)?;
         let current: Vec<page::Model> = pages::of_application(&txn, app.id)
@@ -321,8 +321,8 @@ impl PagesApi {
             ));
         }
         pages::set_order(&txn, &body.page_ids).await?;
-        if !applications::touch(&txn, &app, Utc::now()).await? {
-            return Err(concurrent_change());
+        if !applications::touch(&txn, &app, state.clock.now()).await? {
+            return Err(CaseError::Concurrent.into());
         }
         let items = pages::of_application(&txn, app.id)
             .await?

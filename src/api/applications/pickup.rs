@@ -8,24 +8,18 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::{
-    Address, concurrent_change, lock_owned, owned, parse_state, version_of,
-};
+use crate::api::applications::Address;
 use crate::api::pickup_slots::window;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
-use crate::courier::orders;
-use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::cases::pickup::{self, Booking, Window};
 use crate::domain::phone::PhoneNumber;
 use crate::integrations::courier::Contact;
 use crate::state::AppState;
-use crate::store::applications::{self, Actor, application};
-use crate::store::begin_write;
-use crate::store::shipments::{self, LEG_MATERIALS, NewShipment, shipment};
+use crate::store::shipments::shipment;
 
 pub struct PickupApi;
 
@@ -126,29 +120,8 @@ fn view(row: &shipment::Model) -> Result<Pickup, ApiError> {
     })
 }
 
-/// Only a booked pickup changes; once the courier came it is too late.
-fn pickup_changeable_in(state: ApplicationState) -> Result<(), ApiError> {
-    match state {
-        ApplicationState::PickupScheduled => Ok(()),
-        ApplicationState::OriginalsInTransit | ApplicationState::Received => {
-            Err(ApiError::conflict(
-                "pickup_in_progress",
-                "The courier has already collected the originals; the pickup can no longer change.",
-            ))
-        }
-        _ => Err(no_pickup()),
-    }
-}
-
-fn no_pickup() -> ApiError {
-    ApiError::not_found("pickup_not_found", "This application has no pickup booked.")
-}
-
 /// The request, checked: the contact, and the window with its times.
-fn check(
-    state: &AppState,
-    body: &PickupRequest,
-) -> Result<(Contact, crate::api::pickup_slots::PickupSlot), ApiError> {
+fn check(state: &AppState, body: &PickupRequest) -> Result<(Contact, Window), ApiError> {
     let mut problems = Vec::new();
     if PhoneNumber::parse(&body.address.phone).is_err() {
         problems.push(FieldProblem::new(
@@ -171,7 +144,7 @@ fn check(
         &state.config,
         &body.window.date,
         &body.window.slot,
-        Utc::now(),
+        state.clock.now(),
     );
     if slot.is_none() {
         problems.push(FieldProblem::new(
@@ -180,75 +153,17 @@ fn check(
         ));
     }
     match slot {
-        Some(slot) if problems.is_empty() => Ok((contact_of(&body.address), slot)),
+        Some(slot) if problems.is_empty() => Ok((
+            contact_of(&body.address),
+            Window {
+                date: slot.date,
+                slot: slot.slot,
+                starts_at: slot.starts_at,
+                ends_at: slot.ends_at,
+            },
+        )),
         _ => Err(ApiError::invalid_fields(problems)),
     }
-}
-
-/// The centre as a shipment's recipient (leg 1) or sender (leg 2).
-pub fn centre(state: &AppState) -> Contact {
-    let c = &state.config.courier.centre;
-    Contact {
-        name: c.name.clone(),
-        phone: c.phone.clone(),
-        province: c.province.clone(),
-        city: c.city.clone(),
-        district: c.district.clone(),
-        detail: c.detail.clone(),
-    }
-}
-
-async fn book<C: sea_orm::ConnectionTrait>(
-    state: &AppState,
-    txn: &C,
-    app: &application::Model,
-    contact: &Contact,
-    slot: &crate::api::pickup_slots::PickupSlot,
-) -> Result<shipment::Model, ApiError> {
-    let row = shipments::insert(
-        txn,
-        NewShipment {
-            application_id: app.id,
-            leg: LEG_MATERIALS,
-            partner: state.couriers.default_partner().code().to_string(),
-            sender: json!(contact),
-            recipient: json!(centre(state)),
-            pickup_date: Some(slot.date.clone()),
-            pickup_slot: Some(slot.slot.clone()),
-            pickup_from: Some(slot.starts_at),
-            pickup_until: Some(slot.ends_at),
-        },
-    )
-    .await?;
-    orders::enqueue_create(txn, row.id).await?;
-    Ok(row)
-}
-
-/// The application and its booked leg 1, locked for a change: 404 without a booking, 409 once
-/// the courier has collected the originals.
-async fn booked_leg<C: sea_orm::ConnectionTrait>(
-    txn: &C,
-    citizen: Uuid,
-    id: Uuid,
-) -> Result<(application::Model, shipment::Model), ApiError> {
-    let app = lock_owned(txn, citizen, id).await?;
-    pickup_changeable_in(parse_state(&app)?)?;
-    let leg = shipments::current_leg(txn, app.id, LEG_MATERIALS)
-        .await?
-        .ok_or_else(no_pickup)?;
-    changeable(&leg)?;
-    Ok((app, leg))
-}
-
-/// A pickup can still be changed: the order is not cancelled and the courier has not come.
-fn changeable(row: &shipment::Model) -> Result<(), ApiError> {
-    if row.status != "pending" {
-        return Err(ApiError::conflict(
-            "pickup_in_progress",
-            "The courier has already collected the originals; the pickup can no longer change.",
-        ));
-    }
-    Ok(())
 }
 
 #[OpenApi(tag = "ApiTags::Applications")]
@@ -263,56 +178,14 @@ impl PickupApi {
         body: Json<PickupRequest>,
     ) -> ApiResult<Booked> {
         let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = lock_owned(&txn, auth.0.id, id.0).await?;
-        let version = version_of(&txn, &app).await?;
-        if !version.matter.originals_by_courier {
-            return Err(ApiError::conflict(
-                "pickup_not_needed",
-                "This item's originals are not posted; it goes to the department directly.",
-            ));
-        }
-        let (contact, slot) = check(&state, &body)?;
-        let from = parse_state(&app)?;
-        if from == ApplicationState::PickupScheduled
-            && let Some(existing) = shipments::current_leg(&txn, app.id, LEG_MATERIALS).await?
+        let (contact, window) = check(&state, &body)?;
+        match (state.cases)
+            .schedule_pickup(db, auth.0.id, id.0, contact, window)
+            .await?
         {
-            // A retried request books nothing new; a different one must use PUT.
-            let same = serde_json::from_str::<Contact>(&existing.sender).ok() == Some(contact)
-                && existing.pickup_date.as_deref() == Some(slot.date.as_str())
-                && existing.pickup_slot.as_deref() == Some(slot.slot.as_str());
-            if same {
-                return Ok(Booked::Existing(Json(view(&existing)?)));
-            }
-            return Err(ApiError::conflict(
-                "pickup_already_scheduled",
-                "A pickup is already booked; change it with PUT or cancel it with DELETE.",
-            ));
+            Booking::Created(row) => Ok(Booked::Created(Json(view(&row)?))),
+            Booking::Existing(row) => Ok(Booked::Existing(Json(view(&row)?))),
         }
-        let to = machine::next(from, Action::SchedulePickup).map_err(|_| {
-            ApiError::conflict(
-                "invalid_state",
-                format!(
-                    "The application is {from}; a pickup is booked once pre-review has passed."
-                ),
-            )
-        })?;
-        let row = book(&state, &txn, &app, &contact, &slot).await?;
-        if !applications::change_state(
-            &txn,
-            &state.channels,
-            &app,
-            to,
-            Actor::citizen(auth.0.id),
-            Action::SchedulePickup.as_str(),
-            Some(format!("{} {}", slot.date, slot.slot)),
-        )
-        .await?
-        {
-            return Err(concurrent_change());
-        }
-        txn.commit().await?;
-        Ok(Booked::Created(Json(view(&row)?)))
     }
 
     /// The booked pickup, with its waybill once the partner gave one.
@@ -323,11 +196,7 @@ impl PickupApi {
         auth: CitizenAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Pickup>> {
-        let db = state.db()?;
-        let app = owned(db, auth.0.id, id.0).await?;
-        let row = shipments::current_leg(db, app.id, LEG_MATERIALS)
-            .await?
-            .ok_or_else(no_pickup)?;
+        let row = pickup::booking(state.db()?, auth.0.id, id.0).await?;
         Ok(Json(view(&row)?))
     }
 
@@ -342,25 +211,10 @@ impl PickupApi {
         body: Json<PickupRequest>,
     ) -> ApiResult<Json<Pickup>> {
         let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let (app, old) = booked_leg(&txn, auth.0.id, id.0).await?;
-        let (contact, slot) = check(&state, &body)?;
-        orders::request_cancel(&txn, &old).await?;
-        let row = book(&state, &txn, &app, &contact, &slot).await?;
-        if !applications::touch(&txn, &app, Utc::now()).await? {
-            return Err(concurrent_change());
-        }
-        applications::record_event(
-            &txn,
-            app.id,
-            Actor::citizen(auth.0.id),
-            "reschedule_pickup",
-            Some(ApplicationState::PickupScheduled),
-            ApplicationState::PickupScheduled,
-            Some(format!("{} {}", slot.date, slot.slot)),
-        )
-        .await?;
-        txn.commit().await?;
+        let (contact, window) = check(&state, &body)?;
+        let row = (state.cases)
+            .reschedule_pickup(db, auth.0.id, id.0, contact, window)
+            .await?;
         Ok(Json(view(&row)?))
     }
 
@@ -372,26 +226,10 @@ impl PickupApi {
         auth: CitizenAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Cancelled> {
-        let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let (app, old) = booked_leg(&txn, auth.0.id, id.0).await?;
-        orders::request_cancel(&txn, &old).await?;
-        let to = machine::next(ApplicationState::PickupScheduled, Action::CancelPickup)
-            .map_err(|e| ApiError::conflict("invalid_state", e.to_string()))?;
-        if !applications::change_state(
-            &txn,
-            &state.channels,
-            &app,
-            to,
-            Actor::citizen(auth.0.id),
-            Action::CancelPickup.as_str(),
-            None,
-        )
-        .await?
-        {
-            return Err(concurrent_change());
-        }
-        txn.commit().await?;
+        state
+            .cases
+            .cancel_pickup(state.db()?, auth.0.id, id.0)
+            .await?;
         Ok(Cancelled::Cancelled)
     }
 }

@@ -9,16 +9,14 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
+use crate::api::applications::State;
 use crate::api::applications::pages::LINK_TTL;
-use crate::api::applications::{lock_owned, owned};
-use crate::api::problem::{ApiError, ApiResult};
+use crate::api::problem::ApiResult;
 use crate::api::security::CitizenAuth;
-use crate::courier::receipts::{self, Confirmed};
-use crate::domain::application::ApplicationState;
+use crate::cases::reads;
+use crate::cases::receipts::Confirmed;
 use crate::state::AppState;
 use crate::storage::ObjectKey;
-use crate::store::applications::Actor;
-use crate::store::begin_write;
 use crate::store::department::{self, result_file};
 use crate::store::shipments::{self, LEG_RESULT};
 
@@ -62,7 +60,7 @@ pub struct DecisionOutcome {
 #[derive(Debug, Clone, Object)]
 pub struct ApplicationResult {
     pub application_id: Uuid,
-    pub state: String,
+    pub state: State,
     /// Absent until the department decides.
     #[oai(skip_serializing_if_is_none)]
     pub decision: Option<DecisionOutcome>,
@@ -79,7 +77,7 @@ pub struct ApplicationResult {
 pub struct Receipt {
     pub application_id: Uuid,
     /// `completed`.
-    pub state: String,
+    pub state: State,
     pub receipt_confirmed_at: DateTime<Utc>,
 }
 
@@ -118,7 +116,7 @@ impl ResultApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ApplicationResult>> {
         let db = state.db()?;
-        let app = owned(db, auth.0.id, id.0).await?;
+        let app = reads::owned(db, auth.0.id, id.0).await?;
         let decision = department::decision_of(db, app.id).await?;
         let mut files = Vec::new();
         if decision.is_some() {
@@ -131,7 +129,7 @@ impl ResultApi {
             .is_some();
         Ok(Json(ApplicationResult {
             application_id: app.id,
-            state: app.state,
+            state: State::of(&app.state)?,
             decision: decision.map(|d| DecisionOutcome {
                 outcome: d.outcome,
                 note: d.note,
@@ -153,41 +151,17 @@ impl ResultApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Receipt>> {
         let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = lock_owned(&txn, auth.0.id, id.0).await?;
-        let posted = shipments::current_leg(&txn, app.id, LEG_RESULT)
-            .await?
-            .is_some();
-        let in_hand = matches!(
-            ApplicationState::parse(&app.state),
-            Some(ApplicationState::ResultInDelivery | ApplicationState::Completed)
-        );
-        if !posted || !in_hand {
-            return Err(ApiError::conflict(
-                "no_result_to_confirm",
-                format!(
-                    "The case is {}; receipt is confirmed once a posted result is on its way.",
-                    app.state
-                ),
-            ));
-        }
-        let outcome = receipts::confirm(
-            &txn,
-            &state.channels,
-            &app,
-            Actor::citizen(auth.0.id),
-            "confirm_receipt",
-        )
-        .await?;
-        txn.commit().await?;
-        let app = owned(db, auth.0.id, app.id).await?;
+        let outcome = state.cases.confirm_receipt(db, auth.0.id, id.0).await?;
+        let app = reads::owned(db, auth.0.id, id.0).await?;
         if outcome == Confirmed::Now {
             tracing::info!(application = %app.id, "result receipt confirmed by the citizen");
         }
         Ok(Json(Receipt {
             application_id: app.id,
-            state: app.state,
-            receipt_confirmed_at: app.receipt_confirmed_at.unwrap_or_else(Utc::now),
+            state: State::of(&app.state)?,
+            receipt_confirmed_at: app
+                .receipt_confirmed_at
+                .unwrap_or_else(|| state.clock.now()),
         }))
     }
 }

@@ -12,9 +12,9 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::owned;
 use crate::api::problem::ApiResult;
 use crate::api::security::CitizenAuth;
+use crate::cases::reads;
 use crate::integrations::courier::ShipmentStatus;
 use crate::state::AppState;
 use crate::store::shipments::{self, route_event, shipment};
@@ -129,7 +129,7 @@ impl ShipmentsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ShipmentList>> {
         let db = state.db()?;
-        let app = owned(db, auth.0.id, id.0).await?;
+        let app = reads::owned(db, auth.0.id, id.0).await?;
         let rows = shipments::of_application(db, app.id).await?;
         let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
         let mut timelines: HashMap<Uuid, Vec<TrackingStep>> = HashMap::new();

@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::intake::{self, page_too_large};
-use crate::api::applications::lock_owned;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
+use crate::cases::reads;
 use crate::domain::catalog::MaterialKind;
 use crate::state::AppState;
 use crate::storage::ObjectKey;
@@ -117,12 +117,12 @@ impl DirectUploadsApi {
         let key = ObjectKey::parse(format!("uploads/{upload_id}"))?;
         let ttl = Duration::from_secs(state.config.uploads.direct_upload_ttl_secs);
         let presigned = state.store.presign_put(&key, &content_type, ttl).await?;
-        let now = Utc::now();
+        let now = state.clock.now();
         // Counted and inserted under the application's lock (PostgreSQL) or the one writer
         // (SQLite), so parallel requests cannot overshoot the cap.
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        lock_owned(&txn, auth.0.id, target.app.id).await?;
+        reads::lock_owned(&txn, auth.0.id, target.app.id).await?;
         let cap = state.config.uploads.max_open_tickets_per_application;
         let (open, earliest) = uploads::open_of_application(&txn, target.app.id, now).await?;
         if open >= cap as u64 {

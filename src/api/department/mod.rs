@@ -8,30 +8,21 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::ParseFromJSON;
 use poem_openapi::{Enum, Object, OpenApi};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::pickup::{centre, contact_of};
 use crate::api::applications::result::{ResultFile, file_view};
-use crate::api::applications::{
-    Address, Application, Event, Viewer, concurrent_change, event_view, linked_pages, parse_state,
-    version_of, view,
-};
+use crate::api::applications::{Application, Event, State, Viewer, event_view, linked_pages, view};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::review::visible;
-use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
+use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::api::text::MultiLine;
-use crate::courier::orders;
-use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::cases::reads;
+use crate::domain::application::Action;
 use crate::domain::staff::Role;
 use crate::state::AppState;
-use crate::store::applications::{self, Actor, application};
-use crate::store::begin_write;
+use crate::store::applications;
 use crate::store::department::{self, decision};
-use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, NewShipment};
 
 mod results;
 
@@ -111,7 +102,7 @@ pub struct DepartmentCase {
 pub struct Decided {
     pub application_id: Uuid,
     /// `result_in_delivery` (a paper result is posted), `completed` or `refused`.
-    pub state: String,
+    pub state: State,
     pub decision: DepartmentDecision,
     /// Leg 2, when a paper result is posted; `GET /v1/applications/{id}/shipments` tracks it.
     #[oai(skip_serializing_if_is_none)]
@@ -126,29 +117,6 @@ fn decision_view(d: decision::Model) -> DepartmentDecision {
         approver_id: d.approver_id,
         created_at: d.created_at,
     }
-}
-
-pub(super) fn not_at_department(app: &application::Model) -> ApiError {
-    ApiError::conflict(
-        "not_at_department",
-        format!(
-            "The case is {}; the department acts on cases waiting for its decision.",
-            app.state
-        ),
-    )
-}
-
-/// The case, visible to this approver and waiting for the department.
-pub(super) async fn waiting<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    member: &StaffMember,
-    id: Uuid,
-) -> Result<application::Model, ApiError> {
-    let app = visible(db, member, id).await?;
-    if parse_state(&app)? != ApplicationState::AtDepartment {
-        return Err(not_at_department(&app));
-    }
-    Ok(app)
 }
 
 #[OpenApi(tag = "ApiTags::Department")]
@@ -195,20 +163,20 @@ impl DepartmentApi {
     ) -> ApiResult<Json<DepartmentCase>> {
         auth.0.require(Role::Approver)?;
         let db = state.db()?;
-        let app = visible(db, &auth.0, id.0).await?;
-        let version = version_of(db, &app).await?;
+        let app = reads::visible(db, &auth.0.departments, id.0).await?;
+        let version = reads::version_of(db, &app).await?;
         let linked = linked_pages(&state, &app).await?;
         let mut result_files = Vec::new();
         for file in department::result_files(db, app.id).await? {
             result_files.push(file_view(&state, file).await);
         }
         let case = DepartmentCase {
-            application: view(&state, &app, &version, &linked, Viewer::Other),
+            application: view(&state, &app, &version, &linked, Viewer::Other)?,
             events: applications::events(db, app.id)
                 .await?
                 .into_iter()
                 .map(event_view)
-                .collect(),
+                .collect::<Result<_, _>>()?,
             decision: department::decision_of(db, app.id)
                 .await?
                 .map(decision_view),
@@ -251,167 +219,38 @@ impl DepartmentApi {
             )]));
         }
         let note = note.map(str::to_string);
-        let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = visible(&txn, &auth.0, id.0).await?;
-        let app = applications::lock(&txn, app.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))?;
-        if let Some(earlier) = department::decision_of(&txn, app.id).await? {
-            return replay(&txn, &app, earlier, body.outcome, note.as_deref()).await;
-        }
-        let from = parse_state(&app)?;
         let action = match body.outcome {
             DepartmentOutcome::Approved => Action::DepartmentApprove,
             DepartmentOutcome::Refused => Action::DepartmentRefuse,
         };
-        let to = machine::next(from, action).map_err(|_| not_at_department(&app))?;
-        let decision = match department::record_decision(
-            &txn,
-            app.id,
-            auth.0.id,
-            body.outcome.as_str(),
-            note.clone(),
-        )
-        .await
-        {
-            Ok(decision) => decision,
-            Err(e) if crate::store::is_unique_violation(&e) => {
-                return Err(concurrent_change());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if !applications::change_state(
-            &txn,
-            &state.channels,
-            &app,
-            to,
-            Actor::staff(auth.0.id),
-            action.as_str(),
-            note.clone(),
-        )
-        .await?
-        {
-            return Err(concurrent_change());
-        }
-        let mut result_shipment_id = None;
-        let mut end = to;
-        if to == ApplicationState::Approved {
-            let approved = application::Model {
-                state: to.as_str().into(),
-                version: app.version + 1,
-                ..app.clone()
-            };
-            let version = version_of(&txn, &app).await?;
-            let next = if version.matter.result_by_courier {
-                let leg = ship_result(&state, &txn, &approved).await?;
-                result_shipment_id = Some(leg.id);
-                Action::ShipResult
-            } else {
-                Action::Complete
-            };
-            end = machine::next(to, next).map_err(ApiError::internal)?;
-            if !applications::change_state(
-                &txn,
-                &state.channels,
-                &approved,
-                end,
-                Actor::system(),
-                next.as_str(),
-                None,
+        let decided = (state.cases)
+            .decide_at_department(
+                state.db()?,
+                auth.0.id,
+                &auth.0.departments,
+                id.0,
+                action,
+                body.outcome.as_str(),
+                note,
             )
-            .await?
-            {
-                return Err(concurrent_change());
-            }
-        }
-        txn.commit().await?;
+            .await?;
+        let app_id = decided.app.id;
         audit_staff_action(
             &state,
             &auth.0,
             &ip,
             "department.decide",
-            Some(("application", app.id)),
+            Some(("application", app_id)),
             Some(format!("outcome={}", body.outcome.as_str())),
         )
         .await?;
         Ok(Json(Decided {
-            application_id: app.id,
-            state: end.as_str().into(),
-            decision: decision_view(decision),
-            result_shipment_id,
+            application_id: app_id,
+            state: State::of(&decided.app.state)?,
+            decision: decision_view(decided.decision),
+            result_shipment_id: decided.result_shipment_id,
         }))
     }
-}
-
-/// A second decision on a decided case: the same one answers as the first did, another is 409.
-async fn replay<C: sea_orm::ConnectionTrait>(
-    txn: &C,
-    app: &application::Model,
-    earlier: decision::Model,
-    outcome: DepartmentOutcome,
-    note: Option<&str>,
-) -> ApiResult<Json<Decided>> {
-    if earlier.outcome != outcome.as_str() || earlier.note.as_deref() != note {
-        return Err(ApiError::conflict(
-            "already_decided",
-            format!(
-                "The department already decided this case: {}.",
-                earlier.outcome
-            ),
-        ));
-    }
-    let result_shipment_id = shipments::current_leg(txn, app.id, LEG_RESULT)
-        .await?
-        .map(|leg| leg.id);
-    Ok(Json(Decided {
-        application_id: app.id,
-        state: app.state.clone(),
-        decision: decision_view(earlier),
-        result_shipment_id,
-    }))
-}
-
-/// Leg 2: an order from the centre to the citizen's return address, or else to where the
-/// originals were collected.
-async fn ship_result<C: sea_orm::ConnectionTrait>(
-    state: &AppState,
-    txn: &C,
-    app: &application::Model,
-) -> Result<shipments::shipment::Model, ApiError> {
-    let address = app
-        .return_address
-        .clone()
-        .and_then(|v| Address::parse_from_json(Some(v)).ok());
-    let recipient = match address {
-        Some(address) => json!(contact_of(&address)),
-        None => match shipments::current_leg(txn, app.id, LEG_MATERIALS).await? {
-            Some(leg) => serde_json::from_str(&leg.sender).map_err(ApiError::internal)?,
-            None => {
-                return Err(ApiError::conflict(
-                    "no_delivery_address",
-                    "The application has no return address and no pickup to post the result to.",
-                ));
-            }
-        },
-    };
-    let leg = shipments::insert(
-        txn,
-        NewShipment {
-            application_id: app.id,
-            leg: LEG_RESULT,
-            partner: state.couriers.default_partner().code().to_string(),
-            sender: json!(centre(state)),
-            recipient,
-            pickup_date: None,
-            pickup_slot: None,
-            pickup_from: None,
-            pickup_until: None,
-        },
-    )
-    .await?;
-    orders::enqueue_create(txn, leg.id).await?;
-    Ok(leg)
 }
 
 fn default_limit() -> u64 {

@@ -2,29 +2,26 @@
 //! PDF of the licence, card or certificate), attached before its decision. They are checked and
 //! cleaned exactly like pages, and the citizen sees them once the department has decided.
 
-use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
-use super::{not_at_department, waiting};
 use crate::api::ApiTags;
 use crate::api::applications::pages::PageForm;
+use crate::api::applications::receive;
 use crate::api::applications::result::{ResultFile, file_view};
-use crate::api::applications::{parse_state, receive};
 use crate::api::problem::{ApiError, ApiResult};
-use crate::api::review::visible;
 use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
-use crate::domain::application::ApplicationState;
+use crate::cases::department::{at_department, waiting};
+use crate::cases::reads;
 use crate::domain::catalog::MaterialKind;
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::storage::{ObjectKey, PutOutcome};
-use crate::store::applications;
-use crate::store::begin_write;
 use crate::store::department::{self, result_file};
+use crate::store::{StoreError, begin_write};
 
 pub struct DepartmentResultsApi;
 
@@ -58,7 +55,7 @@ impl DepartmentResultsApi {
     ) -> ApiResult<ResultFileCreated> {
         auth.0.require(Role::Approver)?;
         let db = state.db()?;
-        let app = waiting(db, &auth.0, id.0).await?;
+        let app = waiting(db, &auth.0.departments, id.0).await?;
         if department::result_files(db, app.id).await?.len() >= MAX_RESULT_FILES {
             return Err(too_many_files());
         }
@@ -93,7 +90,7 @@ impl DepartmentResultsApi {
             width: clean.width.map(|w| w as i32),
             height: clean.height.map(|h| h as i32),
             original_name,
-            created_at: Utc::now(),
+            created_at: state.clock.now(),
         };
         let recorded = record_result_file(&state, &auth.0, model).await;
         let file = match recorded {
@@ -135,16 +132,12 @@ impl DepartmentResultsApi {
         auth.0.require(Role::Approver)?;
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = visible(&txn, &auth.0, id.0).await?;
-        let app = applications::lock(&txn, app.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))?;
+        let app = reads::visible(&txn, &auth.0.departments, id.0).await?;
+        let app = reads::lock_visible(&txn, &auth.0.departments, app.id).await?;
         let file = department::find_result_file(&txn, app.id, file_id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("result_file_not_found", "No such result file."))?;
-        if parse_state(&app)? != ApplicationState::AtDepartment {
-            return Err(not_at_department(&app));
-        }
+        at_department(&app)?;
         department::delete_result_file(&txn, file.id).await?;
         txn.commit().await?;
         if let Ok(key) = ObjectKey::parse(file.object_key)
@@ -174,13 +167,9 @@ async fn record_result_file(
 ) -> Result<result_file::Model, ApiError> {
     let db = state.db()?;
     let txn = begin_write(db).await?;
-    let app = visible(&txn, member, model.application_id).await?;
-    let app = applications::lock(&txn, app.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))?;
-    if parse_state(&app)? != ApplicationState::AtDepartment {
-        return Err(not_at_department(&app));
-    }
+    let app = reads::visible(&txn, &member.departments, model.application_id).await?;
+    let app = reads::lock_visible(&txn, &member.departments, app.id).await?;
+    at_department(&app)?;
     let existing = department::result_files(&txn, app.id).await?;
     if existing.len() >= MAX_RESULT_FILES {
         return Err(too_many_files());
@@ -190,10 +179,8 @@ async fn record_result_file(
     }
     let file = match department::insert_result_file(&txn, model).await {
         Ok(file) => file,
-        Err(e) if crate::store::is_unique_violation(&e) => {
-            return Err(duplicate_file());
-        }
-        Err(e) => return Err(e.into()),
+        Err(StoreError::Conflict) => return Err(duplicate_file()),
+        Err(StoreError::Db(e)) => return Err(e.into()),
     };
     txn.commit().await?;
     Ok(file)

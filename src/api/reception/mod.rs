@@ -10,23 +10,17 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::pickup::centre;
-use crate::api::applications::{concurrent_change, version_of};
-use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::review::visible;
+use crate::api::applications::State;
+use crate::api::problem::ApiResult;
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::api::text::MultiLine;
-use crate::courier::orders;
-use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::cases::reception::Finding;
 use crate::domain::staff::Role;
 use crate::state::AppState;
-use crate::store::applications::{self, Actor, application};
-use crate::store::shipments::{self, LEG_MATERIALS, LEG_RETURN, NewShipment};
-use crate::store::{begin_write, dispatch};
+use crate::store::dispatch;
 
 pub struct ReceptionApi;
 
@@ -61,7 +55,7 @@ pub struct ReceiveRequest {
 pub struct Received {
     pub application_id: Uuid,
     /// `received`, or `returned` after a mismatch.
-    pub state: String,
+    pub state: State,
     /// The courier leg that takes the originals back, after a mismatch.
     #[oai(skip_serializing_if_is_none)]
     pub return_shipment_id: Option<Uuid>,
@@ -73,31 +67,18 @@ impl ReceptionApi {
     #[oai(path = "/v1/reception/queue", method = "get")]
     async fn queue(&self, state: Data<&AppState>, auth: StaffAuth) -> ApiResult<Json<ArrivedList>> {
         auth.0.require(Role::Reception)?;
-        let db = state.db()?;
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-        let in_transit = application::Entity::find()
-            .filter(application::Column::State.eq(ApplicationState::OriginalsInTransit.as_str()))
-            .filter(application::Column::DepartmentCode.is_in(auth.0.departments.clone()))
-            .order_by_asc(application::Column::UpdatedAt)
-            .all(db)
-            .await?;
-        let mut items = Vec::new();
-        for app in in_transit {
-            let Some(leg) = shipments::current_leg(db, app.id, LEG_MATERIALS).await? else {
-                continue;
-            };
-            if leg.status != "delivered" {
-                continue;
-            }
-            items.push(ArrivedCase {
+        let arrived = dispatch::arrived(state.db()?, &auth.0.departments).await?;
+        let items = arrived
+            .into_iter()
+            .map(|(app, leg)| ArrivedCase {
                 id: app.id,
                 matter_code: app.matter_code,
                 department_code: app.department_code,
                 applicant_name: app.applicant_name,
                 waybill_no: leg.waybill_no,
                 delivered_at: leg.delivered_at,
-            });
-        }
+            })
+            .collect();
         Ok(Json(ArrivedList { items }))
     }
 
@@ -112,124 +93,33 @@ impl ReceptionApi {
         body: Json<ReceiveRequest>,
     ) -> ApiResult<Json<Received>> {
         auth.0.require(Role::Reception)?;
-        let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = visible(&txn, &auth.0, id.0).await?;
-        let leg = shipments::current_leg(&txn, app.id, LEG_MATERIALS).await?;
-        let arrived = app.state == ApplicationState::OriginalsInTransit.as_str()
-            && leg.as_ref().is_some_and(|l| l.status == "delivered");
-        if !arrived {
-            return Err(ApiError::conflict(
-                "originals_not_arrived",
-                format!(
-                    "The case is {}; reception confirms cases whose originals the courier delivered.",
-                    app.state
-                ),
-            ));
-        }
         let note = body
             .note
             .clone()
             .filter(|n| !n.trim().is_empty())
             .map(MultiLine::into_string);
-        let version = version_of(&txn, &app).await?;
-        let action = if body.matches {
-            Action::Receive
-        } else {
-            let mut problems = Vec::new();
-            if body.mismatched_materials.is_empty() {
-                problems.push(FieldProblem::new(
-                    "mismatched_materials",
-                    "name at least one material whose original does not match",
-                ));
-            }
-            for (i, code) in body.mismatched_materials.iter().enumerate() {
-                if !version.materials.iter().any(|m| &m.code == code) {
-                    problems.push(FieldProblem::new(
-                        format!("mismatched_materials[{i}]"),
-                        "is not a material of this application",
-                    ));
-                }
-            }
-            if !problems.is_empty() {
-                return Err(ApiError::invalid_fields(problems));
-            }
-            Action::ReceiveMismatch
+        let finding = Finding {
+            matches: body.matches,
+            mismatched_materials: body.mismatched_materials.clone(),
+            note,
         };
-        let from = ApplicationState::OriginalsInTransit;
-        let to = machine::next(from, action).map_err(ApiError::internal)?;
-        // Before the event: the return message reads the finding at or before its event's time.
-        dispatch::record_reception(
-            &txn,
-            app.id,
-            auth.0.id,
-            body.matches,
-            note.clone(),
-            &body.mismatched_materials,
-        )
-        .await?;
-        if !applications::change_state(
-            &txn,
-            &state.channels,
-            &app,
-            to,
-            Actor::staff(auth.0.id),
-            action.as_str(),
-            note.clone(),
-        )
-        .await?
-        {
-            return Err(concurrent_change());
-        }
-        let mut return_shipment_id = None;
-        if body.matches {
-            dispatch::set_received(&txn, app.id).await?;
-        } else {
-            let reason = note
-                .clone()
-                .unwrap_or_else(|| "原件与上传的照片不一致，请核对后重新上传".into());
-            let reasons: Vec<_> = body
-                .mismatched_materials
-                .iter()
-                .map(|code| json!({ "material_code": code, "reason": reason }))
-                .collect();
-            applications::set_return_reasons(&txn, app.id, Some(json!(reasons))).await?;
-            if crate::api::matters::returns_originals(&state, &version.matter)
-                && let Some(leg) = &leg
-            {
-                let back = shipments::insert(
-                    &txn,
-                    NewShipment {
-                        application_id: app.id,
-                        leg: LEG_RETURN,
-                        partner: leg.partner.clone(),
-                        sender: json!(centre(&state)),
-                        recipient: serde_json::from_str(&leg.sender).map_err(ApiError::internal)?,
-                        pickup_date: None,
-                        pickup_slot: None,
-                        pickup_from: None,
-                        pickup_until: None,
-                    },
-                )
-                .await?;
-                orders::enqueue_create(&txn, back.id).await?;
-                return_shipment_id = Some(back.id);
-            }
-        }
-        txn.commit().await?;
+        let app_id = id.0;
+        let received = (state.cases)
+            .receive_originals(state.db()?, auth.0.id, &auth.0.departments, app_id, finding)
+            .await?;
         audit_staff_action(
             &state,
             &auth.0,
             &ip,
             "reception.receive",
-            Some(("application", app.id)),
+            Some(("application", app_id)),
             Some(format!("matches={}", body.matches)),
         )
         .await?;
         Ok(Json(Received {
-            application_id: app.id,
-            state: to.as_str().into(),
-            return_shipment_id,
+            application_id: app_id,
+            state: received.state.into(),
+            return_shipment_id: received.return_shipment_id,
         }))
     }
 }

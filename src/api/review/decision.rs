@@ -10,17 +10,17 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::notifications::{Notification, history};
-use crate::api::applications::{
-    Application, Event, ReturnReason, Viewer, linked_pages, parse_state, version_of, view,
-};
-use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::review::{audit_review, lease, visible};
+use crate::api::applications::{Application, Event, ReturnReason, Viewer, linked_pages, view};
+use crate::api::problem::{ApiError, ApiResult};
+use crate::api::review::{audit_review, lease};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember};
 use crate::api::text::MultiLine;
-use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::cases::reads;
+use crate::cases::review::{Decision, Reason};
+use crate::domain::application::Action;
 use crate::domain::staff::Role;
 use crate::state::AppState;
-use crate::store::applications::{self, Actor, application};
+use crate::store::applications::{self, application};
 use crate::store::{begin_write, claims, decisions};
 
 pub struct ReviewCaseApi;
@@ -90,12 +90,12 @@ impl ReviewCaseApi {
     ) -> ApiResult<Json<ReviewCase>> {
         auth.0.require(Role::Reviewer)?;
         let db = state.db()?;
-        let mut app = visible(db, &auth.0, id.0).await?;
+        let mut app = reads::visible(db, &auth.0.departments, id.0).await?;
         // Working on a claimed case renews the lease.
-        if claims::holder(&app, Utc::now()) == Some(auth.0.id) {
+        if claims::holder(&app, state.clock.now()) == Some(auth.0.id) {
             let txn = begin_write(db).await?;
-            if claims::take(&txn, &app, auth.0.id, Utc::now(), lease(&state)).await? {
-                app = visible(&txn, &auth.0, id.0).await?;
+            if claims::take(&txn, &app, auth.0.id, state.clock.now(), lease(&state)).await? {
+                app = reads::visible(&txn, &auth.0.departments, id.0).await?;
             }
             txn.commit().await?;
         }
@@ -132,85 +132,30 @@ impl ReviewCaseApi {
     ) -> ApiResult<Json<ReviewCase>> {
         auth.0.require(Role::Reviewer)?;
         let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = visible(&txn, &auth.0, id.0).await?;
-        let app = applications::lock_owned(&txn, app.citizen_id, app.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))?;
-        let from = parse_state(&app)?;
         let action = match body.outcome {
             Outcome::Approve => Action::Approve,
             Outcome::Return => Action::Return,
             Outcome::Reject => Action::Reject,
         };
-        let to = machine::next(from, action).map_err(|_| {
-            ApiError::conflict(
-                "not_decidable",
-                format!("The case is {from}; only submitted cases are decided."),
-            )
-        })?;
-        if claims::holder(&app, Utc::now()) != Some(auth.0.id) {
-            return Err(ApiError::conflict(
-                "claim_required",
-                "Claim the case first; your claim may have expired.",
-            ));
-        }
-        let version = version_of(&txn, &app).await?;
-        let note = body
-            .note
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .map(MultiLine::into_string);
-        check_reasons(&body, &version, note.as_deref())?;
-        let reasons = serde_json::to_value(&body.reasons).map_err(ApiError::internal)?;
-        let summary = body
-            .reasons
-            .first()
-            .map(|r| format!("{}: {}", r.material_code, r.reason))
-            .or_else(|| note.clone());
-        if !applications::change_state(
-            &txn,
-            &state.channels,
-            &app,
-            to,
-            Actor::staff(auth.0.id),
-            action.as_str(),
-            summary,
-        )
-        .await?
-        {
-            return Err(crate::api::applications::concurrent_change());
-        }
-        applications::set_return_reasons(
-            &txn,
-            app.id,
-            (action == Action::Return).then(|| reasons.clone()),
-        )
-        .await?;
-        if to == ApplicationState::PrereviewPassed && !version.matter.originals_by_courier {
-            // No originals to post: straight on to the department.
-            let passed = application::Model {
-                state: to.as_str().into(),
-                version: app.version + 1,
-                ..app.clone()
-            };
-            let next = machine::next(to, Action::SkipPickup).map_err(ApiError::internal)?;
-            if !applications::change_state(
-                &txn,
-                &state.channels,
-                &passed,
-                next,
-                Actor::system(),
-                Action::SkipPickup.as_str(),
-                None,
-            )
-            .await?
-            {
-                return Err(crate::api::applications::concurrent_change());
-            }
-        }
-        decisions::insert(&txn, app.id, auth.0.id, action.as_str(), reasons, note).await?;
-        txn.commit().await?;
+        let decision = Decision {
+            action,
+            reasons: body
+                .reasons
+                .iter()
+                .map(|r| Reason {
+                    material_code: r.material_code.clone(),
+                    reason: r.reason.to_string(),
+                })
+                .collect(),
+            note: body
+                .note
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .map(MultiLine::into_string),
+        };
+        let app = (state.cases)
+            .decide_prereview(db, auth.0.id, &auth.0.departments, id.0, decision)
+            .await?;
         audit_review(
             &state,
             &auth.0,
@@ -220,57 +165,8 @@ impl ReviewCaseApi {
             Some(action.as_str().to_string()),
         )
         .await?;
-        let app = visible(db, &auth.0, app.id).await?;
+        let app = reads::visible(db, &auth.0.departments, app.id).await?;
         Ok(Json(case_view(&state, &auth.0, &app).await?))
-    }
-}
-
-/// `return` needs reasons naming the application's materials; `reject` needs a reason, in
-/// `reasons` (the same shape) or in `note`.
-fn check_reasons(
-    body: &DecisionRequest,
-    version: &crate::store::catalog::MatterVersion,
-    note: Option<&str>,
-) -> Result<(), ApiError> {
-    let mut problems = Vec::new();
-    for (i, reason) in body.reasons.iter().enumerate() {
-        if !version
-            .materials
-            .iter()
-            .any(|m| m.code == reason.material_code)
-        {
-            problems.push(FieldProblem::new(
-                format!("reasons[{i}].material_code"),
-                format!(
-                    "`{}` is not a material of this application",
-                    reason.material_code
-                ),
-            ));
-        }
-        if reason.reason.trim().is_empty() {
-            problems.push(FieldProblem::new(
-                format!("reasons[{i}].reason"),
-                "must not be blank",
-            ));
-        }
-    }
-    match body.outcome {
-        Outcome::Return if body.reasons.is_empty() => problems.push(FieldProblem::new(
-            "reasons",
-            "a return needs at least one reason naming a material",
-        )),
-        Outcome::Reject if body.reasons.is_empty() && note.is_none() => {
-            problems.push(FieldProblem::new(
-                "note",
-                "a rejection needs a reason: give `reasons` (as for a return) or a `note`",
-            ))
-        }
-        _ => {}
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_fields(problems))
     }
 }
 
@@ -280,8 +176,8 @@ async fn case_view(
     app: &application::Model,
 ) -> Result<ReviewCase, ApiError> {
     let db = state.db()?;
-    let version = version_of(db, app).await?;
-    let now = Utc::now();
+    let version = reads::version_of(db, app).await?;
+    let now = state.clock.now();
     let holder = claims::holder(app, now);
     let linked = linked_pages(state, app).await?;
     // The ID number in full only to the reviewer holding the claim.
@@ -290,12 +186,12 @@ async fn case_view(
     } else {
         Viewer::Other
     };
-    let application = view(state, app, &version, &linked, viewer);
+    let application = view(state, app, &version, &linked, viewer)?;
     let events = applications::events(db, app.id)
         .await?
         .into_iter()
         .map(crate::api::applications::event_view)
-        .collect();
+        .collect::<Result<_, _>>()?;
     let decisions = decisions::of_application(db, app.id)
         .await?
         .into_iter()

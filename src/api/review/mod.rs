@@ -14,6 +14,9 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
+use crate::cases::change::state_of;
+use crate::cases::{CaseError, reads};
+use crate::domain::application::ApplicationState;
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::applications::application;
@@ -164,7 +167,7 @@ impl ReviewApi {
         )
         .await?;
         let more = rows.len() as u64 > limit.0;
-        let now = Utc::now();
+        let now = state.clock.now();
         let items: Vec<QueueRow> = rows
             .iter()
             .take(limit.0 as usize)
@@ -181,7 +184,7 @@ impl ReviewApi {
         auth.0.require(Role::Reviewer)?;
         let rows = claims::submitted(state.db()?, Some(&auth.0.departments)).await?;
         Ok(Json(QueueStats {
-            items: count(&rows, Utc::now()),
+            items: count(&rows, state.clock.now()),
         }))
     }
 
@@ -202,7 +205,11 @@ impl ReviewApi {
         match claimed {
             Some(app) => {
                 audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
-                Ok(ClaimNext::Claimed(Json(row(&app, auth.0.id, Utc::now()))))
+                Ok(ClaimNext::Claimed(Json(row(
+                    &app,
+                    auth.0.id,
+                    state.clock.now(),
+                ))))
             }
             None => Ok(ClaimNext::Empty),
         }
@@ -220,16 +227,15 @@ impl ReviewApi {
         auth.0.require(Role::Reviewer)?;
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = visible(&txn, &auth.0, id.0).await?;
-        let now = Utc::now();
-        if app.state != crate::domain::application::ApplicationState::Submitted.as_str() {
-            return Err(ApiError::conflict(
-                "not_claimable",
-                format!(
-                    "The case is {}; only submitted cases are claimed.",
-                    app.state
-                ),
-            ));
+        let app = reads::visible(&txn, &auth.0.departments, id.0).await?;
+        let now = state.clock.now();
+        let current = state_of(&app)?;
+        if current != ApplicationState::Submitted {
+            return Err(CaseError::WrongState {
+                state: current,
+                needs: ApplicationState::Submitted,
+            }
+            .into());
         }
         if claims::holder(&app, now).is_some_and(|who| who != auth.0.id) {
             return Err(ApiError::conflict(
@@ -243,7 +249,7 @@ impl ReviewApi {
                 "Another reviewer took this case just now.",
             ));
         }
-        let app = visible(&txn, &auth.0, id.0).await?;
+        let app = reads::visible(&txn, &auth.0.departments, id.0).await?;
         txn.commit().await?;
         audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
         Ok(Json(row(&app, auth.0.id, now)))
@@ -261,8 +267,8 @@ impl ReviewApi {
         auth.0.require(Role::Reviewer)?;
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let app = visible(&txn, &auth.0, id.0).await?;
-        let held = claims::holder(&app, Utc::now()) == Some(auth.0.id);
+        let app = reads::visible(&txn, &auth.0.departments, id.0).await?;
+        let held = claims::holder(&app, state.clock.now()) == Some(auth.0.id);
         if !held || !claims::release(&txn, &app, auth.0.id).await? {
             return Err(ApiError::conflict(
                 "not_claim_holder",
@@ -294,20 +300,6 @@ fn scope(member: &StaffMember, department: Option<&str>) -> Vec<String> {
             .collect(),
         None => member.departments.clone(),
     }
-}
-
-/// A case of one of the member's departments; anything else is 404, like a missing one.
-pub async fn visible<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    member: &StaffMember,
-    id: Uuid,
-) -> Result<application::Model, ApiError> {
-    use sea_orm::EntityTrait;
-    crate::store::applications::application::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .filter(|a| member.departments.contains(&a.department_code))
-        .ok_or_else(|| ApiError::not_found("application_not_found", "No such application."))
 }
 
 fn row(app: &application::Model, me: Uuid, now: DateTime<Utc>) -> QueueRow {

@@ -11,19 +11,22 @@ use sea_orm::{ActiveValue::Set, Iterable, QueryTrait, UpdateMany};
 use uuid::Uuid;
 
 use super::{Actor, application, event};
-use crate::domain::application::ApplicationState;
+use crate::domain::application::{Action, ApplicationState};
 use crate::notify::outbox::{self, Channels};
 
+/// An event of the timeline that moves nothing, or whose move was written already.
+#[allow(clippy::too_many_arguments)] // the event's fields, each plain
 pub async fn record_event<C: ConnectionTrait>(
     db: &C,
     application_id: Uuid,
     actor: Actor,
-    action: &str,
+    action: Action,
     from: Option<ApplicationState>,
     to: ApplicationState,
     reason: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<Uuid, DbErr> {
-    let (id, model) = event_model(application_id, actor, action, from, to, reason);
+    let (id, model) = event_model(application_id, actor, action, from, to, reason, now);
     db.execute(&event::Entity::insert(model).into_query())
         .await?;
     Ok(id)
@@ -33,10 +36,11 @@ pub async fn record_event<C: ConnectionTrait>(
 fn event_model(
     application_id: Uuid,
     actor: Actor,
-    action: &str,
+    action: Action,
     from: Option<ApplicationState>,
     to: ApplicationState,
     reason: Option<String>,
+    now: DateTime<Utc>,
 ) -> (Uuid, event::ActiveModel) {
     let id = Uuid::now_v7();
     let model = event::ActiveModel {
@@ -44,11 +48,11 @@ fn event_model(
         application_id: Set(application_id),
         actor_kind: Set(actor.kind.to_string()),
         actor_id: Set(actor.id),
-        action: Set(action.to_string()),
+        action: Set(action.as_str().to_string()),
         from_state: Set(from.map(|s| s.as_str().to_string())),
         to_state: Set(to.as_str().to_string()),
         reason: Set(reason),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
     };
     (id, model)
 }
@@ -103,14 +107,16 @@ pub fn end_claim(update: UpdateMany<application::Entity>) -> UpdateMany<applicat
 /// the application first: moves it from `from` to `to` and writes the event and notifications.
 /// Returns false (and writes nothing) when it is not in `from`. Not for a submission, whose
 /// columns depend on the application's history.
+#[allow(clippy::too_many_arguments)] // the change's fields, each plain
 pub async fn change_state_from<C: ConnectionTrait>(
     db: &C,
     channels: &Channels,
     id: Uuid,
     from: ApplicationState,
     to: ApplicationState,
-    action: &str,
+    action: Action,
     reason: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     debug_assert_ne!(to, ApplicationState::Submitted);
     // The UPDATE answers the application as moved, for its notifications: one round trip
@@ -121,7 +127,7 @@ pub async fn change_state_from<C: ConnectionTrait>(
             application::Column::Version,
             Expr::col(application::Column::Version).add(1),
         )
-        .col_expr(application::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
         .filter(application::Column::Id.eq(id))
         .filter(application::Column::State.eq(from.as_str()))
         .exec_with_returning(db)
@@ -138,6 +144,7 @@ pub async fn change_state_from<C: ConnectionTrait>(
         Actor::system(),
         action,
         reason,
+        now,
     )
     .await?;
     Ok(true)
@@ -149,12 +156,13 @@ pub async fn record_event_in_state<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
     actor: Actor,
-    action: &str,
+    action: Action,
     state: ApplicationState,
     reason: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     use sea_orm::sea_query::Query;
-    let (_, model) = event_model(id, actor, action, Some(state), state, reason);
+    let (_, model) = event_model(id, actor, action, Some(state), state, reason, now);
     // The row's values, selected from the application only while it is in `state`.
     let (columns, values): (Vec<_>, Vec<_>) = event::Column::iter()
         .filter_map(|column| Some((column, Expr::val(model.get(column).into_value()?))))
@@ -177,22 +185,24 @@ pub async fn record_event_in_state<C: ConnectionTrait>(
 }
 
 /// `transition` and its event together, with the citizen's notifications of the event (by
-/// `channels`): the one way a state change is written. Returns false (and writes nothing) when
-/// the application moved on meanwhile.
+/// `channels`): how `cases` writes a state change the domain allowed. Returns false (and writes
+/// nothing) when the application moved on meanwhile.
+#[allow(clippy::too_many_arguments)] // the change's fields, each plain
 pub async fn change_state<C: ConnectionTrait>(
     db: &C,
     channels: &Channels,
     app: &application::Model,
     to: ApplicationState,
     actor: Actor,
-    action: &str,
+    action: Action,
     reason: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let from = ApplicationState::parse(&app.state);
-    if !transition(db, app, to, Utc::now()).await? {
+    if !transition(db, app, to, now).await? {
         return Ok(false);
     }
-    record_change(db, channels, app, from, to, actor, action, reason).await?;
+    record_change(db, channels, app, from, to, actor, action, reason, now).await?;
     Ok(true)
 }
 
@@ -205,10 +215,11 @@ async fn record_change<C: ConnectionTrait>(
     from: Option<ApplicationState>,
     to: ApplicationState,
     actor: Actor,
-    action: &str,
+    action: Action,
     reason: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let (event_id, model) = event_model(app.id, actor, action, from, to, reason);
+    let (event_id, model) = event_model(app.id, actor, action, from, to, reason, now);
     let mut inserts = vec![event::Entity::insert(model).into_query()];
     if let Some(name) = to.citizen_event() {
         // The outbox: the citizen's messages are written in the transaction of the change.

@@ -144,10 +144,11 @@ pub async fn insert<C: ConnectionTrait>(
         db,
         created.id,
         actor,
-        "create",
+        crate::domain::application::Action::Create,
         None,
         ApplicationState::Draft,
         None,
+        created.created_at,
     )
     .await?;
     Ok(created)
@@ -179,6 +180,14 @@ pub async fn lock_owned<C: ConnectionTrait>(
         query = query.lock_exclusive();
     }
     query.one(db).await
+}
+
+/// Any application by id (staff and the service: the caller scopes it).
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<application::Model>, DbErr> {
+    application::Entity::find_by_id(id).one(db).await
 }
 
 /// Any application by id, locked for a change (the staff and system side of `lock_owned`).

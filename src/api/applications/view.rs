@@ -1,0 +1,317 @@
+//! The application as the API shows it: to its owner in full, to staff with the ID number and
+//! email masked. Shared by the citizen's, the reviewer's and the department's routes.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::types::ParseFromJSON;
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use super::pages;
+use crate::api::matters::{AcceptedKind, Department, material_kinds};
+use crate::api::problem::ApiError;
+use crate::api::text::MultiLine;
+use crate::domain::application::ApplicationState;
+use crate::domain::email::EmailAddress;
+use crate::state::AppState;
+use crate::store::applications::{self, application};
+use crate::store::catalog;
+use crate::store::pages as store_pages;
+
+/// Where an application is in its workflow (docs/design/state-machine.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "ApplicationState", rename_all = "snake_case")]
+pub enum State {
+    Draft,
+    Submitted,
+    Returned,
+    Rejected,
+    PrereviewPassed,
+    PickupScheduled,
+    OriginalsInTransit,
+    Received,
+    AtDepartment,
+    Approved,
+    Refused,
+    ResultInDelivery,
+    Completed,
+    Cancelled,
+}
+
+impl From<ApplicationState> for State {
+    fn from(state: ApplicationState) -> Self {
+        use ApplicationState as S;
+        match state {
+            S::Draft => Self::Draft,
+            S::Submitted => Self::Submitted,
+            S::Returned => Self::Returned,
+            S::Rejected => Self::Rejected,
+            S::PrereviewPassed => Self::PrereviewPassed,
+            S::PickupScheduled => Self::PickupScheduled,
+            S::OriginalsInTransit => Self::OriginalsInTransit,
+            S::Received => Self::Received,
+            S::AtDepartment => Self::AtDepartment,
+            S::Approved => Self::Approved,
+            S::Refused => Self::Refused,
+            S::ResultInDelivery => Self::ResultInDelivery,
+            S::Completed => Self::Completed,
+            S::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl State {
+    /// The state of a stored row. The schema only holds the machine's states; a row that
+    /// does not is a broken invariant, answered as 500.
+    pub fn of(stored: &str) -> Result<Self, ApiError> {
+        ApplicationState::parse(stored)
+            .map(Self::from)
+            .ok_or_else(|| ApiError::internal(format!("unknown state {stored}")))
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Address {
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub province: String,
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub city: String,
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub district: String,
+    /// Street, building, room.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub detail: String,
+    #[oai(validator(min_length = 1, max_length = 50))]
+    pub contact_name: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Applicant {
+    pub name: String,
+    pub phone: String,
+    /// Shown in full to its owner only; masked (`110105********002X`) to anyone else.
+    #[oai(skip_serializing_if_is_none)]
+    pub id_number: Option<String>,
+    /// Shown in full to its owner only; masked (`z***@example.com`) to anyone else.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct MatterRef {
+    pub code: String,
+    /// The catalogue version the application was filed under.
+    pub version: i32,
+    pub name: String,
+    pub department: Department,
+}
+
+/// A required document of the application's item, and how far the citizen got with it.
+#[derive(Debug, Clone, Object)]
+pub struct ApplicationMaterial {
+    pub code: String,
+    pub name: String,
+    pub guidance: String,
+    pub kinds: Vec<AcceptedKind>,
+    pub required: bool,
+    pub min_pages: i32,
+    pub max_pages: i32,
+    pub original_required: bool,
+    pub page_count: i32,
+    /// Enough pages for submission.
+    pub satisfied: bool,
+    /// The pages, in order.
+    pub pages: Vec<pages::PageWithLinks>,
+}
+
+/// Why pre-review sent a material back, in plain words.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+pub struct ReturnReason {
+    pub material_code: String,
+    pub reason: MultiLine,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Application {
+    pub id: Uuid,
+    pub state: State,
+    pub matter: MatterRef,
+    pub applicant: Applicant,
+    #[oai(skip_serializing_if_is_none)]
+    pub return_address: Option<Address>,
+    #[oai(skip_serializing_if_is_none)]
+    pub note: Option<String>,
+    pub materials: Vec<ApplicationMaterial>,
+    /// While `returned`: what to fix. Only these materials' pages may change.
+    #[oai(skip_serializing_if_is_none)]
+    pub return_reasons: Option<Vec<ReturnReason>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ApplicationSummary {
+    pub id: Uuid,
+    pub state: State,
+    pub matter_code: String,
+    pub matter_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ApplicationPage {
+    pub items: Vec<ApplicationSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Event {
+    pub id: Uuid,
+    /// `citizen`, `staff`, `courier` or `system`.
+    pub actor_kind: String,
+    pub action: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub from_state: Option<State>,
+    pub to_state: State,
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct EventList {
+    pub items: Vec<Event>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// The citizen who filed it: sees the ID number in full.
+    Owner,
+    /// Staff, or anyone else: sees it masked.
+    Other,
+}
+
+pub fn event_view(e: applications::event::Model) -> Result<Event, ApiError> {
+    Ok(Event {
+        id: e.id,
+        actor_kind: e.actor_kind,
+        action: e.action,
+        from_state: e.from_state.as_deref().map(State::of).transpose()?,
+        to_state: State::of(&e.to_state)?,
+        reason: e.reason,
+        created_at: e.created_at,
+    })
+}
+
+/// The owner's view with every page and its links.
+pub async fn full_view(
+    state: &AppState,
+    app: &application::Model,
+    version: &catalog::MatterVersion,
+) -> Result<Application, ApiError> {
+    let linked = linked_pages(state, app).await?;
+    view(state, app, version, &linked, Viewer::Owner)
+}
+
+/// Every page of the application with its short-lived links.
+pub async fn linked_pages(
+    state: &AppState,
+    app: &application::Model,
+) -> Result<Vec<pages::PageWithLinks>, ApiError> {
+    let stored = store_pages::of_application(state.db()?, app.id).await?;
+    let mut linked = Vec::with_capacity(stored.len());
+    for page in &stored {
+        linked.push(pages::with_links(state, page).await);
+    }
+    Ok(linked)
+}
+
+/// The reasons of the latest return, while the application is returned.
+pub fn return_reasons(app: &application::Model) -> Option<Vec<ReturnReason>> {
+    if app.state != ApplicationState::Returned.as_str() {
+        return None;
+    }
+    app.return_reasons
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
+pub fn view(
+    state: &AppState,
+    app: &application::Model,
+    version: &catalog::MatterVersion,
+    stored: &[pages::PageWithLinks],
+    viewer: Viewer,
+) -> Result<Application, ApiError> {
+    let id_number = match viewer {
+        Viewer::Owner => app
+            .applicant_id_number_enc
+            .as_deref()
+            .and_then(|enc| state.keys.data.decrypt(enc)),
+        Viewer::Other => app.applicant_id_number_masked.clone(),
+    };
+    let materials = version
+        .materials
+        .iter()
+        .map(|m| {
+            let own: Vec<pages::PageWithLinks> = stored
+                .iter()
+                .filter(|p| p.page.material_code == m.code)
+                .cloned()
+                .collect();
+            let count = own.len() as i32;
+            ApplicationMaterial {
+                code: m.code.clone(),
+                name: m.name.clone(),
+                guidance: m.guidance.clone(),
+                kinds: material_kinds(&m.kinds),
+                required: m.required,
+                min_pages: m.min_pages,
+                max_pages: m.max_pages,
+                original_required: m.original_required,
+                page_count: count,
+                satisfied: count >= m.min_pages && count <= m.max_pages,
+                pages: own,
+            }
+        })
+        .collect();
+    Ok(Application {
+        id: app.id,
+        state: State::of(&app.state)?,
+        matter: MatterRef {
+            code: version.matter.code.clone(),
+            version: version.matter.version,
+            name: version.matter.name.clone(),
+            department: Department {
+                code: version.matter.department_code.clone(),
+                name: version.matter.department_name.clone(),
+            },
+        },
+        applicant: Applicant {
+            name: app.applicant_name.clone(),
+            phone: app.applicant_phone.clone(),
+            id_number,
+            email: app.applicant_email.as_deref().map(|e| match viewer {
+                Viewer::Owner => e.to_string(),
+                _ => EmailAddress::masked(e),
+            }),
+        },
+        return_address: app
+            .return_address
+            .clone()
+            .and_then(|v| Address::parse_from_json(Some(v)).ok()),
+        note: app.note.clone(),
+        materials,
+        return_reasons: return_reasons(app),
+        created_at: app.created_at,
+        updated_at: app.updated_at,
+        submitted_at: app.submitted_at,
+    })
+}

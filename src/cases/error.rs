@@ -1,0 +1,89 @@
+//! What the case workflow refuses, as one type. `api::problem` maps each variant to its HTTP
+//! status and stable `code` in one place, so a refusal reads the same from every route.
+
+use crate::domain::application::{ApplicationState, TransitionRefused};
+
+/// A field of the request that the workflow found at fault (the API names it in `errors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldIssue {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldIssue {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// No such application, or not one this actor may see: the same answer for both.
+    #[error("no such application")]
+    NotFound,
+    /// The state machine does not take this action from the case's state.
+    #[error(transparent)]
+    Refused(#[from] TransitionRefused),
+    /// The case is not in the state an action on it needs (an action that moves nothing, such
+    /// as attaching a result file or claiming): refused like a move.
+    #[error("the application is {state}; this needs it {needs}")]
+    WrongState {
+        state: ApplicationState,
+        needs: ApplicationState,
+    },
+    /// Someone else changed the case between our read and our write.
+    #[error("the application changed while this request ran")]
+    Concurrent,
+    /// Fields of the request that do not fit the case.
+    #[error("some fields are invalid")]
+    Invalid(Vec<FieldIssue>),
+    /// Required materials without enough pages, at submission.
+    #[error("some materials are not complete")]
+    MaterialsIncomplete(Vec<FieldIssue>),
+    /// A reviewer decides only on a case they hold a live claim on.
+    #[error("claim the case first")]
+    ClaimRequired,
+    /// Another reviewer holds the case.
+    #[error("another reviewer holds this case")]
+    ClaimedByOther,
+    /// The department decided already, differently.
+    #[error("the department already decided this case: {0}")]
+    AlreadyDecided(String),
+    /// The item's originals are not posted.
+    #[error("this item's originals are not posted")]
+    PickupNotNeeded,
+    /// A different pickup is booked already.
+    #[error("a pickup is already booked")]
+    PickupAlreadyScheduled,
+    /// The courier collected the originals: the pickup can no longer change.
+    #[error("the courier has already collected the originals")]
+    PickupInProgress,
+    /// No pickup is booked.
+    #[error("this application has no pickup booked")]
+    PickupNotFound,
+    /// The originals are on their way but the courier has not delivered them yet.
+    #[error("the courier has not delivered the originals yet")]
+    OriginalsNotArrived,
+    /// A result leg needs somewhere to go.
+    #[error("no return address and no pickup address to post the result to")]
+    NoDeliveryAddress,
+    /// Receipt is confirmed only of a result that was posted.
+    #[error("no posted result to confirm")]
+    NoResultToConfirm,
+    #[error(transparent)]
+    Store(#[from] sea_orm::DbErr),
+    /// A broken invariant (a row the schema promises is missing): a 500, logged.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CaseError {
+    pub fn refused(from: ApplicationState, action: crate::domain::application::Action) -> Self {
+        Self::Refused(TransitionRefused { from, action })
+    }
+}
+
+pub type CaseResult<T> = Result<T, CaseError>;

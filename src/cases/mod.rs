@@ -1,0 +1,63 @@
+//! The case workflow, with no HTTP in it: what a citizen, a reviewer, reception, the department
+//! and the courier may do to an application, and what each does to the rows. Every state change
+//! goes through [`Cases::change`]; every refusal is a [`CaseError`], which the API maps to one
+//! problem code. Handlers parse, authorize, call in here and shape the answer.
+
+pub mod change;
+pub mod citizen;
+pub mod department;
+pub mod error;
+pub mod pickup;
+pub mod reads;
+pub mod receipts;
+pub mod reception;
+pub mod review;
+
+use std::sync::Arc;
+
+pub use error::{CaseError, CaseResult, FieldIssue};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::integrations::courier::Contact;
+use crate::notify::outbox::Channels;
+
+/// The handles the workflow needs, and nothing else of the service's state.
+#[derive(Clone)]
+pub struct Cases {
+    pub config: Arc<Config>,
+    /// Which channels the citizen's messages of a change go by (written in its transaction).
+    pub channels: Arc<Channels>,
+    pub clock: Clock,
+    /// The partner new courier orders go to.
+    pub partner: String,
+}
+
+impl Cases {
+    pub fn new(
+        config: Arc<Config>,
+        channels: Arc<Channels>,
+        clock: Clock,
+        partner: String,
+    ) -> Self {
+        Self {
+            config,
+            channels,
+            clock,
+            partner,
+        }
+    }
+
+    /// The centre, as the recipient of originals (leg 1) and the sender of results (leg 2).
+    pub fn centre(&self) -> Contact {
+        let c = &self.config.courier.centre;
+        Contact {
+            name: c.name.clone(),
+            phone: c.phone.clone(),
+            province: c.province.clone(),
+            city: c.city.clone(),
+            district: c.district.clone(),
+            detail: c.detail.clone(),
+        }
+    }
+}
