@@ -41,10 +41,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The job worker, once started; shutdown waits for it to hand its jobs back.
     pub worker: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
-    /// Page processing decodes images: this bounds how many run at once.
-    pub media_permits: Arc<tokio::sync::Semaphore>,
-    /// Page records queue here for SQLite's single write lock (see `intake::record`).
-    pub sqlite_writes: Arc<tokio::sync::Mutex<()>>,
     /// When the last page upload started (Unix ms): background media work waits for a lull.
     pub last_upload_ms: Arc<std::sync::atomic::AtomicI64>,
     /// `[rate_limits]`, in this instance's memory.
@@ -55,14 +51,8 @@ pub struct AppState {
     db_status: Arc<RwLock<String>>,
 }
 
-/// One page check at a time per core.
-fn media_permit_count() -> usize {
-    std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(2)
-}
-
 impl AppState {
+    #[allow(clippy::too_many_arguments)] // the handles start-up builds, each once
     pub fn new(
         config: Arc<Config>,
         store: Arc<dyn ObjectStore>,
@@ -79,6 +69,7 @@ impl AppState {
             channels.clone(),
             clock.clone(),
             couriers.default_partner().code().to_string(),
+            store.clone(),
         );
         Self {
             cases,
@@ -94,8 +85,6 @@ impl AppState {
             mailer,
             shutdown: CancellationToken::new(),
             worker: Arc::default(),
-            media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
-            sqlite_writes: Arc::new(tokio::sync::Mutex::new(())),
             last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             rate_limits: crate::http::rate_limit::start(&config.rate_limits),
             revocations: Arc::new(crate::auth::revocations::Revocations::new(

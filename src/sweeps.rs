@@ -172,7 +172,7 @@ async fn thumbnail_of(state: &AppState, page: &pages::page::Model) -> anyhow::Re
     let mut file = tokio::fs::File::create(&local).await?;
     tokio::io::copy(&mut reader, &mut file).await?;
     drop(file);
-    let _permit = state.media_permits.acquire().await?;
+    let _permit = state.cases.media_permits.acquire().await?;
     let path = local.to_path_buf();
     let bytes = tokio::task::spawn_blocking(move || media::thumbnail(&path))
         .await??

@@ -144,6 +144,15 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
     }
 
+    /// A 413: a page or file over the size limit.
+    pub fn page_too_large(max: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "page_too_large",
+            format!("A page may be at most {max} bytes."),
+        )
+    }
+
     /// A 500 whose cause is logged under the request id and never shown to the client.
     pub fn internal(cause: impl fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -259,6 +268,26 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// What the media checks refuse, each with its code.
+impl From<crate::media::MediaError> for ApiError {
+    fn from(error: crate::media::MediaError) -> Self {
+        use crate::media::MediaError;
+        let detail = error.to_string();
+        match error {
+            MediaError::Empty => Self::unprocessable("empty_file", detail),
+            MediaError::TooLarge { max, .. } => Self::page_too_large(max),
+            MediaError::UnsupportedType => Self::unprocessable(
+                "unsupported_file_type",
+                "The file is not a JPEG, PNG, HEIC, WebP or PDF (judged by its content, not its name).",
+            ),
+            MediaError::NotAllowed { .. } => Self::unprocessable("file_type_not_allowed", detail),
+            MediaError::Corrupt(_) => Self::unprocessable("corrupt_file", detail),
+            MediaError::TooManyPixels { .. } => Self::unprocessable("image_too_large", detail),
+            MediaError::Io(e) => crate::storage::StorageError::from(e).into(),
+        }
+    }
+}
+
 impl From<crate::storage::StorageError> for ApiError {
     fn from(error: crate::storage::StorageError) -> Self {
         use crate::storage::StorageError;
@@ -353,6 +382,43 @@ impl From<crate::cases::CaseError> for ApiError {
                 "no_result_to_confirm",
                 "No result was posted for this application; there is no receipt to confirm.",
             ),
+            E::NotEditable(state) => Self::conflict(
+                "application_not_editable",
+                format!("The application is {state}; its pages can no longer change."),
+            ),
+            E::MaterialNotReturned(code) => Self::conflict(
+                "material_not_returned",
+                format!(
+                    "Pre-review did not return `{code}`; only the returned materials may change."
+                ),
+            ),
+            E::MaterialNotFound(code) => Self::not_found(
+                "material_not_found",
+                format!("This service item has no material `{code}`."),
+            ),
+            E::TooManyPages(detail) => Self::unprocessable("too_many_pages", detail),
+            E::DuplicatePage => Self::conflict(
+                "duplicate_page",
+                "This application already has a page with exactly these bytes.",
+            ),
+            E::PageTooLarge(max) => Self::page_too_large(max),
+            E::TooManyResultFiles(max) => Self::unprocessable(
+                "too_many_result_files",
+                format!("A case holds at most {max} result files; delete one first."),
+            ),
+            E::DuplicateResultFile => Self::conflict(
+                "duplicate_result_file",
+                "This case already has a result file with exactly these bytes.",
+            ),
+            E::ResultFileNotFound => {
+                Self::not_found("result_file_not_found", "No such result file.")
+            }
+            E::UploadInterrupted(cause) => Self::bad_request(
+                "upload_interrupted",
+                format!("The upload broke off: {cause}"),
+            ),
+            E::Media(e) => e.into(),
+            E::Storage(e) => e.into(),
             E::Store(e) => e.into(),
             E::Internal(cause) => Self::internal(cause),
         }

@@ -10,10 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::intake::{self, temp_file};
 use crate::api::applications::pages::{Page, view};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
+use crate::cases::intake::clean::local_io;
 use crate::state::AppState;
 use crate::storage::{ObjectKey, StorageError};
 use crate::store::{pages, uploads};
@@ -61,13 +61,10 @@ impl UploadsApi {
                 "This upload expired before it was completed; start a new one.",
             ));
         }
-        let target = intake::target(
-            &state,
-            auth.0.id,
-            upload.application_id,
-            &upload.material_code,
-        )
-        .await?;
+        state.note_upload();
+        let target = (state.cases)
+            .target(db, auth.0.id, upload.application_id, &upload.material_code)
+            .await?;
         let info = match state.store.head(&key).await {
             Ok(info) => info,
             Err(StorageError::NotFound) => {
@@ -88,7 +85,7 @@ impl UploadsApi {
                 ),
             ));
         }
-        let raw = temp_file(&state)?;
+        let raw = state.cases.temp_file()?;
         let sha256 = copy_out(&state, &key, raw.path()).await?;
         if sha256 != upload.sha256 {
             discard(&state, &key).await;
@@ -97,9 +94,10 @@ impl UploadsApi {
                 "The uploaded bytes do not have the announced SHA-256.",
             ));
         }
-        let page = match intake::ingest(&state, target, raw.path(), None).await {
+        let page = match state.cases.ingest(db, target, raw.path(), None).await {
             Ok(page) => page,
             Err(e) => {
+                let e = ApiError::from(e);
                 // Refused content is not kept; a passing failure (store, database) keeps the
                 // object so the client can retry the completion.
                 if e.status().is_client_error() {
@@ -123,7 +121,7 @@ async fn copy_out(
     let (_, mut reader) = state.store.get(key).await?;
     let mut out = tokio::fs::File::create(file)
         .await
-        .map_err(intake::local_io)?;
+        .map_err(|e| ApiError::from(local_io(e)))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -134,9 +132,9 @@ async fn copy_out(
         hasher.update(&buffer[..n]);
         out.write_all(&buffer[..n])
             .await
-            .map_err(intake::local_io)?;
+            .map_err(|e| ApiError::from(local_io(e)))?;
     }
-    out.flush().await.map_err(intake::local_io)?;
+    out.flush().await.map_err(|e| ApiError::from(local_io(e)))?;
     Ok(hex::encode(hasher.finalize()))
 }
 

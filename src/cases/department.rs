@@ -24,8 +24,8 @@ pub struct Decided {
 }
 
 impl Cases {
-    /// Records the department's decision (`DepartmentApprove` or `DepartmentRefuse`, with its
-    /// `outcome` name) on a case of `departments`.
+    /// Records the department's decision (`DepartmentApprove` or `DepartmentRefuse`) on a case
+    /// of `departments`.
     pub async fn decide_at_department(
         &self,
         db: &DatabaseConnection,
@@ -33,9 +33,13 @@ impl Cases {
         departments: &[String],
         id: Uuid,
         action: Action,
-        outcome: &str,
         note: Option<String>,
     ) -> CaseResult<Decided> {
+        // The decision's name as recorded and shown (`approved`, `refused`).
+        let outcome = match action {
+            Action::DepartmentApprove => "approved",
+            _ => "refused",
+        };
         let txn = begin_write(db).await?;
         let app = reads::lock_visible(&txn, departments, id).await?;
         if let Some(earlier) = department::decision_of(&txn, app.id).await? {

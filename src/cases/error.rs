@@ -73,6 +73,38 @@ pub enum CaseError {
     /// Receipt is confirmed only of a result that was posted.
     #[error("no posted result to confirm")]
     NoResultToConfirm,
+    /// Pages change only while the application is a draft or returned.
+    #[error("the application is {0}; its pages can no longer change")]
+    NotEditable(ApplicationState),
+    /// A returned application changes only the materials its reasons name.
+    #[error("pre-review did not return `{0}`")]
+    MaterialNotReturned(String),
+    #[error("this service item has no material `{0}`")]
+    MaterialNotFound(String),
+    /// The material or the application is full; says which.
+    #[error("{0}")]
+    TooManyPages(String),
+    /// The application has a page with exactly these bytes.
+    #[error("a page with exactly these bytes exists")]
+    DuplicatePage,
+    /// A page over the size limit (bytes).
+    #[error("a page may be at most {0} bytes")]
+    PageTooLarge(u64),
+    /// A case holds at most this many result files.
+    #[error("a case holds at most {0} result files")]
+    TooManyResultFiles(usize),
+    #[error("a result file with exactly these bytes exists")]
+    DuplicateResultFile,
+    #[error("no such result file")]
+    ResultFileNotFound,
+    /// The client's upload broke off.
+    #[error("the upload broke off: {0}")]
+    UploadInterrupted(String),
+    /// What the media checks refused.
+    #[error(transparent)]
+    Media(crate::media::MediaError),
+    #[error(transparent)]
+    Storage(crate::storage::StorageError),
     #[error(transparent)]
     Store(#[from] sea_orm::DbErr),
     /// A broken invariant (a row the schema promises is missing): a 500, logged.

@@ -7,10 +7,12 @@ pub mod change;
 pub mod citizen;
 pub mod department;
 pub mod error;
+pub mod intake;
 pub mod pickup;
 pub mod reads;
 pub mod receipts;
 pub mod reception;
+pub mod results;
 pub mod review;
 
 use std::sync::Arc;
@@ -21,6 +23,14 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::integrations::courier::Contact;
 use crate::notify::outbox::Channels;
+use crate::storage::ObjectStore;
+
+/// One page check at a time per core.
+fn media_permit_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
+}
 
 /// The handles the workflow needs, and nothing else of the service's state.
 #[derive(Clone)]
@@ -31,6 +41,12 @@ pub struct Cases {
     pub clock: Clock,
     /// The partner new courier orders go to.
     pub partner: String,
+    /// Where pages and result files are kept.
+    pub store: Arc<dyn ObjectStore>,
+    /// Page checks decode images: this bounds how many run at once.
+    pub media_permits: Arc<tokio::sync::Semaphore>,
+    /// Page records queue here for SQLite's single write lock (`intake::record`).
+    pub sqlite_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Cases {
@@ -39,12 +55,16 @@ impl Cases {
         channels: Arc<Channels>,
         clock: Clock,
         partner: String,
+        store: Arc<dyn ObjectStore>,
     ) -> Self {
         Self {
             config,
             channels,
             clock,
             partner,
+            store,
+            media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
+            sqlite_writes: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

@@ -50,7 +50,7 @@ impl Cases {
         };
         machine::next(state_of(&app)?, action)?;
         let leg = shipments::current_leg(&txn, app.id, LEG_MATERIALS).await?;
-        if !leg.as_ref().is_some_and(|l| l.status == "delivered") {
+        if leg.as_ref().is_none_or(|l| l.status != "delivered") {
             return Err(CaseError::OriginalsNotArrived);
         }
         let version = reads::version_of(&txn, &app).await?;

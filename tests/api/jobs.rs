@@ -35,11 +35,16 @@ async fn seed_submissions(
     configure(&mut config, wechat);
     let channels = std::sync::Arc::new(Channels::new(&config.wechat));
     // The workflow as the service builds it, so the rows are the ones a real submit writes.
+    let objects = tempfile::tempdir().unwrap();
+    config.data_dir = objects.path().into();
+    let signer = beebox::storage::UrlSigner::new(b"seed", "http://127.0.0.1");
+    let store = beebox::storage::from_config(&config, signer).await.unwrap();
     let cases = beebox::cases::Cases::new(
         std::sync::Arc::new(config),
         channels,
         beebox::clock::Clock::system(),
         "sim".into(),
+        store,
     );
     let version = beebox::store::catalog::find(db, ITEM, None)
         .await

@@ -2,7 +2,6 @@
 //! citizen's id answers 404 exactly like a missing one. Pages live in `pages.rs` (path A) and
 //! `uploads.rs` (path B); both go through `intake.rs`.
 
-pub mod intake;
 pub mod notifications;
 pub mod pages;
 pub mod pickup;

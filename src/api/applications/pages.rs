@@ -17,9 +17,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::{intake, receive};
+use crate::api::applications::receive::FieldSource;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
+use crate::cases::intake;
 use crate::cases::{CaseError, reads};
 use crate::domain::text::{self, Lines};
 use crate::http::rate_limit::Limit;
@@ -233,10 +234,16 @@ impl PagesApi {
         form: PageForm,
     ) -> ApiResult<PageCreated> {
         state.rate_limits.citizen(Limit::PageUploads, auth.0.id)?;
-        let target = intake::target(&state, auth.0.id, id.0, &material_code.0).await?;
+        state.note_upload();
+        let db = state.db()?;
+        let target = (state.cases)
+            .target(db, auth.0.id, id.0, &material_code.0)
+            .await?;
         let field = form.file().await?;
         let original_name = field.file_name().map(str::to_string);
-        let page = receive::receive(&state, target, field, original_name).await?;
+        let page = (state.cases)
+            .receive_page(db, target, FieldSource(field), original_name)
+            .await?;
         Ok(PageCreated::Created(Json(view(&page))))
     }
 

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::intake::{self, page_too_large};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
 use crate::cases::reads;
@@ -82,7 +81,10 @@ impl DirectUploadsApi {
     ) -> ApiResult<TicketCreated> {
         use crate::http::rate_limit::Limit;
         state.rate_limits.citizen(Limit::UploadTickets, auth.0.id)?;
-        let target = intake::target(&state, auth.0.id, id.0, &material_code.0).await?;
+        state.note_upload();
+        let target = (state.cases)
+            .target(state.db()?, auth.0.id, id.0, &material_code.0)
+            .await?;
         let request = body.0;
         let content_type = request.content_type.trim().to_ascii_lowercase();
         let mut problems = Vec::new();
@@ -111,7 +113,7 @@ impl DirectUploadsApi {
         }
         let max = state.config.uploads.max_page_bytes;
         if request.size > max {
-            return Err(page_too_large(max));
+            return Err(ApiError::page_too_large(max));
         }
         let upload_id = Uuid::now_v7();
         let key = ObjectKey::parse(format!("uploads/{upload_id}"))?;

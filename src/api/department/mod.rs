@@ -230,7 +230,6 @@ impl DepartmentApi {
                 &auth.0.departments,
                 id.0,
                 action,
-                body.outcome.as_str(),
                 note,
             )
             .await?;
