@@ -1,0 +1,170 @@
+//! A leg's partner order: creating the leg with a fresh order id, finding a leg, and moving its
+//! `order_status` only from the states a caller expects (zero rows means someone moved it first).
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::{CANCEL_REQUESTED, CANCELLED, CREATED, REQUESTED, shipment};
+
+pub struct NewShipment {
+    pub application_id: Uuid,
+    pub leg: &'static str,
+    pub partner: String,
+    pub sender: serde_json::Value,
+    pub recipient: serde_json::Value,
+    pub pickup_date: Option<String>,
+    pub pickup_slot: Option<String>,
+    pub pickup_from: Option<DateTime<Utc>>,
+    pub pickup_until: Option<DateTime<Utc>>,
+}
+
+/// A new leg with a fresh order id, waiting for its order job.
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    new: NewShipment,
+) -> Result<shipment::Model, DbErr> {
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    shipment::ActiveModel {
+        id: Set(id),
+        application_id: Set(new.application_id),
+        leg: Set(new.leg.to_string()),
+        partner: Set(new.partner),
+        // Partners cap order ids at 64 characters: "BB" + the 32 hex digits of a UUIDv7.
+        order_id: Set(format!("BB{}", id.simple())),
+        order_status: Set(REQUESTED.into()),
+        status: Set("pending".into()),
+        last_op_code: Set(None),
+        waybill_no: Set(None),
+        courier_name: Set(None),
+        courier_phone: Set(None),
+        sender: Set(new.sender.to_string()),
+        recipient: Set(new.recipient.to_string()),
+        pickup_date: Set(new.pickup_date),
+        pickup_slot: Set(new.pickup_slot),
+        pickup_from: Set(new.pickup_from),
+        pickup_until: Set(new.pickup_until),
+        last_event_at: Set(None),
+        delivered_at: Set(None),
+        forward_rank: Set(None),
+        forward_at: Set(None),
+        side_status: Set(None),
+        side_at: Set(None),
+        last_error: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipment::Model>, DbErr> {
+    shipment::Entity::find_by_id(id).one(db).await
+}
+
+/// As `find`, holding the row for the rest of the write transaction.
+pub async fn lock<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipment::Model>, DbErr> {
+    let mut query = shipment::Entity::find_by_id(id);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(db).await
+}
+
+/// Every leg of an application, oldest first.
+pub async fn of_application<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+) -> Result<Vec<shipment::Model>, DbErr> {
+    shipment::Entity::find()
+        .filter(shipment::Column::ApplicationId.eq(application_id))
+        .order_by_asc(shipment::Column::CreatedAt)
+        .order_by_asc(shipment::Column::Id)
+        .all(db)
+        .await
+}
+
+/// The current (not cancelled) shipment of one leg of an application.
+pub async fn current_leg<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+    leg: &str,
+) -> Result<Option<shipment::Model>, DbErr> {
+    shipment::Entity::find()
+        .filter(shipment::Column::ApplicationId.eq(application_id))
+        .filter(shipment::Column::Leg.eq(leg))
+        .filter(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+        .order_by_desc(shipment::Column::Id)
+        .one(db)
+        .await
+}
+
+/// The newest shipment id of each `(application, leg)` among these applications: a leg booked
+/// again supersedes its older shipments.
+pub async fn newest_per_leg<C: ConnectionTrait>(
+    db: &C,
+    application_ids: &[Uuid],
+) -> Result<std::collections::HashMap<(Uuid, String), Uuid>, DbErr> {
+    let mut newest = std::collections::HashMap::new();
+    if application_ids.is_empty() {
+        return Ok(newest);
+    }
+    let rows = shipment::Entity::find()
+        .filter(shipment::Column::ApplicationId.is_in(application_ids.iter().copied()))
+        .order_by_asc(shipment::Column::CreatedAt)
+        .order_by_asc(shipment::Column::Id)
+        .all(db)
+        .await?;
+    for row in rows {
+        newest.insert((row.application_id, row.leg), row.id);
+    }
+    Ok(newest)
+}
+
+/// Records the partner's order: its waybill and courier. Only a `requested` order moves.
+pub async fn set_created<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    waybill_no: &str,
+    courier_name: Option<String>,
+    courier_phone: Option<String>,
+) -> Result<bool, DbErr> {
+    let result = shipment::Entity::update_many()
+        .col_expr(shipment::Column::OrderStatus, Expr::value(CREATED))
+        .col_expr(shipment::Column::WaybillNo, Expr::value(waybill_no))
+        .col_expr(shipment::Column::CourierName, Expr::value(courier_name))
+        .col_expr(shipment::Column::CourierPhone, Expr::value(courier_phone))
+        .col_expr(
+            shipment::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(shipment::Column::Id.eq(id))
+        .filter(shipment::Column::OrderStatus.eq(REQUESTED))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Moves the order from one of `from` to `to`, recording `error` when given.
+pub async fn set_order_status<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    error: Option<String>,
+) -> Result<bool, DbErr> {
+    let result = shipment::Entity::update_many()
+        .col_expr(shipment::Column::OrderStatus, Expr::value(to))
+        .col_expr(shipment::Column::LastError, Expr::value(error))
+        .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(shipment::Column::Id.eq(id))
+        .filter(shipment::Column::OrderStatus.is_in(from.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

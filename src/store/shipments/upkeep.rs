@@ -1,0 +1,101 @@
+//! What the tracking sweeps look for: open shipments gone quiet (reconciliation), shipments that
+//! belong on the problems list, and delivered results nobody confirmed (auto-confirm).
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::{Condition, QueryOrder};
+
+use super::{CANCEL_REQUESTED, CANCELLED, CREATED, FAILED, LEG_RESULT, shipment};
+use crate::integrations::courier::{ALL_STATUSES, ShipmentStatus};
+
+/// Tracking statuses no event moves a shipment out of.
+pub fn final_statuses() -> Vec<&'static str> {
+    ALL_STATUSES
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(ShipmentStatus::as_str)
+        .collect()
+}
+
+/// Shipments on their way with a partner order and waybill: not final, not cancelled.
+fn open() -> Condition {
+    Condition::all()
+        .add(shipment::Column::OrderStatus.eq(CREATED))
+        .add(shipment::Column::WaybillNo.is_not_null())
+        .add(shipment::Column::Status.is_not_in(final_statuses()))
+}
+
+/// No route event since `cutoff`: the last event is older, or there is none and the row has not
+/// changed since.
+fn quiet_since(cutoff: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(shipment::Column::LastEventAt.lt(cutoff))
+        .add(
+            Condition::all()
+                .add(shipment::Column::LastEventAt.is_null())
+                .add(shipment::Column::UpdatedAt.lt(cutoff)),
+        )
+}
+
+/// Open shipments with no route event since `cutoff`, quietest first.
+pub async fn quiet_open<C: ConnectionTrait>(
+    db: &C,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<shipment::Model>, DbErr> {
+    shipment::Entity::find()
+        .filter(open())
+        .filter(quiet_since(cutoff))
+        .order_by_asc(shipment::Column::LastEventAt)
+        .order_by_asc(shipment::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Candidates for the problems list: failed orders, parcels that failed delivery, came back or
+/// hit an exception, and open shipments quiet since `quiet_cutoff`. Cancelled orders are not
+/// problems.
+pub async fn problem_candidates<C: ConnectionTrait>(
+    db: &C,
+    quiet_cutoff: DateTime<Utc>,
+) -> Result<Vec<shipment::Model>, DbErr> {
+    shipment::Entity::find()
+        .filter(
+            Condition::any()
+                .add(shipment::Column::OrderStatus.eq(FAILED))
+                .add(
+                    Condition::all()
+                        .add(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+                        .add(shipment::Column::Status.is_in([
+                            ShipmentStatus::DeliveryFailed.as_str(),
+                            ShipmentStatus::Returned.as_str(),
+                            ShipmentStatus::Exception.as_str(),
+                        ])),
+                )
+                .add(open().add(quiet_since(quiet_cutoff))),
+        )
+        .order_by_asc(shipment::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Result legs delivered at or before `cutoff` whose receipt nobody has confirmed yet.
+pub async fn unconfirmed_results<C: ConnectionTrait>(
+    db: &C,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<shipment::Model>, DbErr> {
+    use crate::store::applications::application;
+    use sea_orm::sea_query::Query;
+    let unconfirmed = Query::select()
+        .column(application::Column::Id)
+        .from(application::Entity)
+        .and_where(application::Column::ReceiptConfirmedAt.is_null())
+        .to_owned();
+    shipment::Entity::find()
+        .filter(shipment::Column::Leg.eq(LEG_RESULT))
+        .filter(shipment::Column::Status.eq("delivered"))
+        .filter(shipment::Column::DeliveredAt.lte(cutoff))
+        .filter(shipment::Column::ApplicationId.in_subquery(unconfirmed))
+        .order_by_asc(shipment::Column::DeliveredAt)
+        .all(db)
+        .await
+}
