@@ -2,28 +2,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, field_pairs, spawn_app};
-
-pub const VALID_ID: &str = "11010519491231002X";
-
-pub fn new_application(matter: &str) -> serde_json::Value {
-    json!({
-        "matter_code": matter,
-        "applicant": {"name": "张三", "phone": "13800138000", "id_number": VALID_ID},
-        "return_address": {"province": "浙江省", "city": "杭州市", "district": "西湖区",
-                           "detail": "文三路 100 号 3 幢 201 室", "contact_name": "张三",
-                           "phone": "13800138000"},
-        "note": "上午在家"
-    })
-}
-
-pub async fn create(app: &TestApp, token: &str, matter: &str) -> serde_json::Value {
-    let response = app
-        .post_as(token, "/v1/applications", &new_application(matter))
-        .await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
+use crate::support::answers::field_pairs;
+use crate::support::cases::{VALID_ID, create, new_application};
+use crate::support::{assert_problem, spawn_app};
 
 #[tokio::test]
 async fn create_gives_a_draft_with_the_items_materials() {

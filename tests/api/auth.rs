@@ -6,27 +6,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
-use crate::wechat_server::{SESSION_KEY, WechatServer};
+use crate::support::wechat::{SESSION_KEY, WechatServer};
+use crate::support::{TestApp, assert_problem, spawn_app, spawn_app_with};
 
 async fn wechat_app(server: &WechatServer) -> TestApp {
     spawn_app_with(|c| server.configure(c)).await
-}
-
-async fn login(app: &TestApp, code: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/auth/wechat"))
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
 async fn wechat_login_returns_a_token_pair_and_never_the_session_key() {
     let wechat = WechatServer::start().await;
     let app = wechat_app(&wechat).await;
-    let response = login(&app, "ok-alice").await;
+    let response = app.wechat_login("ok-alice").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert!(!text.contains(SESSION_KEY));
@@ -64,9 +55,9 @@ async fn wechat_login_returns_a_token_pair_and_never_the_session_key() {
 async fn the_same_openid_is_the_same_citizen() {
     let wechat = WechatServer::start().await;
     let app = wechat_app(&wechat).await;
-    let first: serde_json::Value = login(&app, "ok-ulrike").await.json().await.unwrap();
-    let second: serde_json::Value = login(&app, "ok-ulrike").await.json().await.unwrap();
-    let other: serde_json::Value = login(&app, "ok-bob").await.json().await.unwrap();
+    let first: serde_json::Value = app.wechat_login("ok-ulrike").await.json().await.unwrap();
+    let second: serde_json::Value = app.wechat_login("ok-ulrike").await.json().await.unwrap();
+    let other: serde_json::Value = app.wechat_login("ok-bob").await.json().await.unwrap();
     assert_eq!(first["citizen"]["id"], second["citizen"]["id"]);
     assert_ne!(first["citizen"]["id"], other["citizen"]["id"]);
 }
@@ -79,15 +70,30 @@ async fn wechat_errors_map_to_clear_problems() {
         c.wechat.timeout_ms = 500;
     })
     .await;
-    assert_problem(login(&app, "err-40029").await, 401, "wechat_code_invalid").await;
-    assert_problem(login(&app, "err-40163").await, 401, "wechat_code_invalid").await;
-    let limited = login(&app, "err-45011").await;
+    assert_problem(
+        app.wechat_login("err-40029").await,
+        401,
+        "wechat_code_invalid",
+    )
+    .await;
+    assert_problem(
+        app.wechat_login("err-40163").await,
+        401,
+        "wechat_code_invalid",
+    )
+    .await;
+    let limited = app.wechat_login("err-45011").await;
     assert!(limited.headers().contains_key("retry-after"));
     assert_problem(limited, 429, "wechat_rate_limited").await;
-    assert_problem(login(&app, "err-40226").await, 403, "wechat_user_blocked").await;
-    assert_problem(login(&app, "err--1").await, 503, "wechat_unavailable").await;
+    assert_problem(
+        app.wechat_login("err-40226").await,
+        403,
+        "wechat_user_blocked",
+    )
+    .await;
+    assert_problem(app.wechat_login("err--1").await, 503, "wechat_unavailable").await;
     let started = std::time::Instant::now();
-    assert_problem(login(&app, "slow").await, 503, "wechat_unavailable").await;
+    assert_problem(app.wechat_login("slow").await, 503, "wechat_unavailable").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
@@ -101,7 +107,12 @@ async fn wechat_unreachable_is_503() {
     })
     .await;
     drop(wechat);
-    assert_problem(login(&app, "ok-carol").await, 503, "wechat_unavailable").await;
+    assert_problem(
+        app.wechat_login("ok-carol").await,
+        503,
+        "wechat_unavailable",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -109,7 +120,12 @@ async fn dev_login_works_in_dev_and_can_be_turned_off() {
     let app = spawn_app().await;
     let body = app.login("tester").await;
     assert!(body["access_token"].is_string());
-    assert_problem(login(&app, "dev:bad name!").await, 422, "dev_login_invalid").await;
+    assert_problem(
+        app.wechat_login("dev:bad name!").await,
+        422,
+        "dev_login_invalid",
+    )
+    .await;
 
     let wechat = WechatServer::start().await;
     let strict = spawn_app_with(|c| {
@@ -119,7 +135,7 @@ async fn dev_login_works_in_dev_and_can_be_turned_off() {
     .await;
     // With the dev login off, the code goes to WeChat like any other and is refused there.
     assert_problem(
-        login(&strict, "dev:tester").await,
+        strict.wechat_login("dev:tester").await,
         401,
         "wechat_code_invalid",
     )
@@ -272,18 +288,11 @@ async fn every_kind_of_bad_token_is_a_401_problem() {
     // Expired an hour ago (well past the 30 s leeway), signed by our own key.
     let old = json!({"sub": sub, "kind": "citizen", "iss": "beebox", "aud": "beebox-api",
                      "iat": now - 7200, "exp": now - 3600, "jti": uuid::Uuid::new_v4()});
-    let old_token = sign_with_app_key(&app, &old);
+    let old_token = app.sign_with_app_key(&old);
     assert_problem(
         app.get_as(&old_token, "/v1/applications").await,
         401,
         "token_expired",
     )
     .await;
-}
-
-/// Signs arbitrary claims with the app's own key, as only the app could.
-pub fn sign_with_app_key(app: &TestApp, claims: &serde_json::Value) -> String {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(app.state.keys.jwt_kid.clone());
-    jsonwebtoken::encode(&header, claims, &app.state.keys.jwt_encoding).unwrap()
 }

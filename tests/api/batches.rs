@@ -5,12 +5,11 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem};
-use crate::pickup::{passed_case, state_of};
-use crate::reception::{arrived_case, deliver_originals, quick_app};
-use crate::staff::staff_token;
-
-const CIVIL: &str = "civil-affairs";
+use crate::support::cases::{CIVIL, state_of};
+use crate::support::courier::{arrived_case, deliver_originals};
+use crate::support::seeds::passed_case;
+use crate::support::staff::staff_token;
+use crate::support::{TestApp, assert_problem, quick_app};
 
 /// Confirms the originals of an arrived case at the desk.
 async fn receive(app: &TestApp, desk: &str, id: &str) {

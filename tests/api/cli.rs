@@ -1,23 +1,12 @@
 //! The `beebox` binary: configuration refusals, `check-config`, `migrate`, `catalog import`,
 //! `openapi`.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-pub fn beebox(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
-    command.current_dir(dir).args(args);
-    // Only the variables each test sets: the developer's own BEEBOX_* must not leak in.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("BEEBOX_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("BEEBOX_LOG__FORMAT", "text");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("beebox runs")
-}
+use crate::support::binary::{beebox, beebox_command};
+use crate::support::cases::{VALID_ID, new_application};
+use crate::support::fresh_database_url;
+use crate::support::wechat::{APP_ID, APP_SECRET, SESSION_KEY, WechatServer};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -219,7 +208,7 @@ fn openapi_command_prints_the_committed_contract() {
 #[tokio::test]
 async fn migrate_then_catalog_import_reports_created_and_updated() {
     let dir = tempfile::tempdir().unwrap();
-    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let url = fresh_database_url(dir.path()).await;
     let env = [("BEEBOX_DATABASE__URL", url.as_str())];
     let output = beebox(dir.path(), &["migrate"], &env);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -265,23 +254,15 @@ async fn logs_never_hold_tokens_phones_id_numbers_or_session_keys() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    let wechat = crate::wechat_server::WechatServer::start().await;
+    let wechat = WechatServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BEEBOX_")) {
-        command.env_remove(key);
-    }
-    let mut child = command
-        .current_dir(dir.path())
+    let mut child = beebox_command(dir.path())
         .env("BEEBOX_SERVER__PORT", "0")
         .env("BEEBOX_LOG__FORMAT", "json")
         .env("BEEBOX_LOG__FILTER", "debug")
         .env("BEEBOX_WECHAT__API_BASE", &wechat.base)
-        .env("BEEBOX_WECHAT__APP_ID", crate::wechat_server::APP_ID)
-        .env(
-            "BEEBOX_WECHAT__APP_SECRET",
-            crate::wechat_server::APP_SECRET,
-        )
+        .env("BEEBOX_WECHAT__APP_ID", APP_ID)
+        .env("BEEBOX_WECHAT__APP_SECRET", APP_SECRET)
         .env_remove("RUST_LOG")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -334,9 +315,7 @@ async fn logs_never_hold_tokens_phones_id_numbers_or_session_keys() {
     let created = client
         .post(format!("{base}/v1/applications"))
         .bearer_auth(&access)
-        .json(&crate::applications::new_application(
-            "elderly-preferential-card",
-        ))
+        .json(&new_application("elderly-preferential-card"))
         .send()
         .await
         .unwrap();
@@ -367,10 +346,10 @@ async fn logs_never_hold_tokens_phones_id_numbers_or_session_keys() {
         access.as_str(),
         refresh.as_str(),
         "13800138000",
-        crate::applications::VALID_ID,
+        VALID_ID,
         "19491231",
-        crate::wechat_server::SESSION_KEY,
-        crate::wechat_server::APP_SECRET,
+        SESSION_KEY,
+        APP_SECRET,
         "ok-logcheck",
     ] {
         assert!(!all.contains(secret), "the logs contain {secret}");

@@ -1,6 +1,6 @@
 //! The framework's own errors come out as problem+json with stable codes.
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::support::{assert_problem, spawn_app};
 
 #[tokio::test]
 async fn unknown_route_is_a_404_problem() {

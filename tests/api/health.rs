@@ -1,5 +1,5 @@
-use crate::helpers::{assert_problem, spawn_app, spawn_app_unready, spawn_app_with};
-use crate::s3_server::S3Server;
+use crate::support::s3::{S3Server, on_s3};
+use crate::support::{assert_problem, spawn_app, spawn_app_unready, spawn_app_with};
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -164,11 +164,7 @@ async fn metrics_listen_serves_metrics_on_their_own_port_only() {
 #[tokio::test]
 async fn readyz_is_ready_against_a_real_s3_server() {
     let s3 = S3Server::start().await;
-    let app = spawn_app_with(|c| {
-        c.storage.backend = beebox::config::StorageBackend::S3;
-        c.storage.s3 = s3.config();
-    })
-    .await;
+    let app = spawn_app_with(on_s3(&s3)).await;
     let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(body["checks"][1]["detail"], "s3");
 }

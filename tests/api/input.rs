@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::applications::new_application;
-use crate::helpers::{TestApp, assert_problem, spawn_app};
-use crate::pages::jpeg;
-use crate::staff::staff_token;
+use crate::support::cases::new_application;
+use crate::support::pages::jpeg;
+use crate::support::staff::staff_token;
+use crate::support::{TestApp, assert_problem, spawn_app};
 
 /// The `field` of each of a problem's `errors`.
 fn fields(problem: &Value) -> BTreeSet<String> {

@@ -3,22 +3,23 @@
 //! same transaction the HTTP submit uses); the messages go to the local WeChat peer.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-use chrono::Utc;
-use sea_orm::ColumnTrait;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
 use beebox::domain::application::Action;
 use beebox::notify::outbox::Channels;
 use beebox::store::applications::Actor;
 use beebox::store::jobs::job;
 use beebox::store::notifications::notification;
+use chrono::Utc;
+use sea_orm::ColumnTrait;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
-use crate::helpers::{fresh_database_url, spawn_app_on, spawn_app_with};
-use crate::notifications::configure;
-use crate::wechat_server::{APP_ID, APP_SECRET, Fault, WechatServer};
+use crate::support::binary::beebox_command;
+use crate::support::notify::configure;
+use crate::support::seeds::application_row;
+use crate::support::wechat::{APP_ID, APP_SECRET, Fault, WechatServer};
+use crate::support::{fresh_database_url, spawn_app_on, spawn_app_with};
 
 const ITEM: &str = "elderly-preferential-card";
 const DATA_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -34,11 +35,11 @@ async fn seed_submissions(
     let mut config = beebox::config::Config::default();
     configure(&mut config, wechat);
     let channels = std::sync::Arc::new(Channels::new(&config.wechat));
-    // The workflow as the service builds it, so the rows are the ones a real submit writes.
     let objects = tempfile::tempdir().unwrap();
     config.data_dir = objects.path().into();
     let signer = beebox::storage::UrlSigner::new(b"seed", "http://127.0.0.1");
     let store = beebox::storage::from_config(&config, signer).await.unwrap();
+    // The workflow as the service builds it, so the rows are the ones a real submit writes.
     let cases = beebox::cases::Cases::new(
         std::sync::Arc::new(config),
         channels,
@@ -60,7 +61,7 @@ async fn seed_submissions(
             .await
             .unwrap();
         let now = Utc::now();
-        let draft = crate::helpers::application_row(citizen.id, &version, "draft", now)
+        let draft = application_row(citizen.id, &version, "draft", now)
             .insert(db)
             .await
             .unwrap();
@@ -160,12 +161,7 @@ async fn two_instances_on_one_database_run_each_job_exactly_once() {
 
 /// The real binary on `url`, messaging `wechat`, with short leases.
 fn service(dir: &std::path::Path, url: &str, wechat: &WechatServer, grace_secs: u64) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BEEBOX_")) {
-        command.env_remove(key);
-    }
-    command
-        .current_dir(dir)
+    beebox_command(dir)
         .env("BEEBOX_SERVER__PORT", "0")
         .env("BEEBOX_SERVER__SHUTDOWN_GRACE_SECS", grace_secs.to_string())
         .env("BEEBOX_DATABASE__URL", url)

@@ -5,23 +5,8 @@
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
-use crate::staff::{PASSWORD, seed_staff, staff_login, staff_token};
-
-async fn login_from(
-    app: &TestApp,
-    address: &str,
-    username: &str,
-    password: &str,
-) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/staff/login"))
-        .header("x-forwarded-for", address)
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
+use crate::support::staff::{PASSWORD, seed_staff, staff_login, staff_login_from, staff_token};
+use crate::support::{TestApp, assert_problem, spawn_app, spawn_app_with};
 
 /// `(401s, 423s)` of `n` wrong passwords sent at once.
 async fn burst(app: &TestApp, username: &str, n: usize) -> (usize, usize) {
@@ -62,17 +47,17 @@ async fn a_lock_from_one_address_does_not_stop_the_member_at_another() {
     let id = seed_staff(&app, "he.jing", "reviewer", "").await;
     let limit = app.config.auth.login_lock_after;
     for _ in 0..limit {
-        let wrong = login_from(&app, "203.0.113.7", "he.jing", "wrong password!!").await;
+        let wrong = staff_login_from(&app, "203.0.113.7", "he.jing", "wrong password!!").await;
         assert_problem(wrong, 401, "invalid_credentials").await;
     }
-    let response = login_from(&app, "203.0.113.7", "he.jing", PASSWORD).await;
+    let response = staff_login_from(&app, "203.0.113.7", "he.jing", PASSWORD).await;
     assert!(response.headers().contains_key("retry-after"));
     assert_problem(response, 423, "account_locked").await;
     // A client-made `X-Forwarded-For` entry ahead of the proxy's changes nothing.
-    let spoofed = login_from(&app, "10.9.8.7, 203.0.113.7", "he.jing", PASSWORD).await;
+    let spoofed = staff_login_from(&app, "10.9.8.7, 203.0.113.7", "he.jing", PASSWORD).await;
     assert_problem(spoofed, 423, "account_locked").await;
     // The member at their own desk is not locked out.
-    let desk = login_from(&app, "198.51.100.9", "he.jing", PASSWORD).await;
+    let desk = staff_login_from(&app, "198.51.100.9", "he.jing", PASSWORD).await;
     assert_eq!(desk.status(), 200);
 
     // The lock is in the audit log, naming the member and the address it came from.
@@ -100,7 +85,7 @@ async fn the_per_username_back_off_holds_every_address_but_the_desk() {
     seed_staff(&app, "lu.yang", "reviewer", "").await;
     // A good login makes 192.0.2.10 the desk.
     assert_eq!(
-        login_from(&app, "192.0.2.10", "lu.yang", PASSWORD)
+        staff_login_from(&app, "192.0.2.10", "lu.yang", PASSWORD)
             .await
             .status(),
         200
@@ -108,15 +93,15 @@ async fn the_per_username_back_off_holds_every_address_but_the_desk() {
     // Guesses spread over many addresses, none of them locked by itself.
     for n in 1..=4 {
         let address = format!("203.0.113.{n}");
-        let wrong = login_from(&app, &address, "lu.yang", "wrong password!!").await;
+        let wrong = staff_login_from(&app, &address, "lu.yang", "wrong password!!").await;
         assert_problem(wrong, 401, "invalid_credentials").await;
     }
     // Now a new address is held back, even with the right password...
-    let elsewhere = login_from(&app, "203.0.113.99", "lu.yang", PASSWORD).await;
+    let elsewhere = staff_login_from(&app, "203.0.113.99", "lu.yang", PASSWORD).await;
     assert_problem(elsewhere, 423, "account_locked").await;
     // ...but not the desk.
     assert_eq!(
-        login_from(&app, "192.0.2.10", "lu.yang", PASSWORD)
+        staff_login_from(&app, "192.0.2.10", "lu.yang", PASSWORD)
             .await
             .status(),
         200

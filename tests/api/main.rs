@@ -1,16 +1,14 @@
 //! The one integration-test binary: every test starts the real app or talks to real peers.
+//! Shared helpers live in `support/`; each other module holds the tests of one area.
 
 mod applications;
 mod auth;
 mod batches;
 mod cli;
-mod courier_crash;
-mod courier_ingest;
-mod courier_sf;
+mod courier;
 mod department;
 mod errors;
 mod health;
-mod helpers;
 mod input;
 mod jobs;
 mod lockout;
@@ -25,13 +23,12 @@ mod pickup;
 mod rate_limits;
 mod reception;
 mod review;
-mod s3_server;
 mod sessions;
 mod staff;
 mod storage;
 mod stored_objects;
+mod support;
 mod two_way_flow;
 mod upload_crash;
 mod wechat_config;
 mod wechat_messages;
-mod wechat_server;

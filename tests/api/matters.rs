@@ -1,7 +1,7 @@
 use beebox::domain::catalog::CatalogFile;
 use beebox::startup::SAMPLE_CATALOG;
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::support::{assert_problem, spawn_app};
 
 #[tokio::test]
 async fn lists_the_sample_catalogue_on_first_start() {

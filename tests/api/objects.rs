@@ -5,7 +5,7 @@ use std::time::Duration;
 use beebox::storage::ObjectKey;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::support::{assert_problem, spawn_app};
 
 #[tokio::test]
 async fn presigned_put_then_presigned_get_round_trips_through_the_service() {

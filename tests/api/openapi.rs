@@ -1,6 +1,6 @@
 //! The committed contract is what the code serves.
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 const COMMITTED: &str = include_str!("../../openapi/beebox.yaml");
 

@@ -3,14 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-use crate::helpers::{TestApp, assert_problem, spawn_app_with};
-use crate::pages::{jpeg, upload};
-use crate::s3_server::S3Server;
-use crate::stored_objects::{draft, on_s3, page_key, put_to, staged_key, ticket};
 use beebox::config::Config;
 use beebox::storage::ObjectKey;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::support::cases::draft;
+use crate::support::pages::{jpeg, page_key, put_to, staged_key, ticket, upload};
+use crate::support::s3::{S3Server, on_s3};
+use crate::support::{TestApp, assert_problem, spawn_app_with};
 
 async fn job_of(app: &TestApp, kind: &str) -> Option<beebox::store::jobs::job::Model> {
     use beebox::store::jobs::job;

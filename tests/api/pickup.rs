@@ -1,77 +1,14 @@
 //! Booking, rebooking and cancelling the courier pickup of the originals (leg 1).
 
 use chrono::Utc;
-use sea_orm::ActiveModelTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, application_row, assert_problem, spawn_app};
+use crate::support::cases::{create, state_of};
+use crate::support::courier::{booking, shipments_until, slots};
+use crate::support::seeds::passed_case;
+use crate::support::{assert_problem, spawn_app, spawn_app_with};
 
 const ITEM: &str = "elderly-preferential-card";
-
-/// A case of `ITEM` that passed pre-review, owned by the dev citizen `name`. Setup only: the
-/// road to `prereview_passed` is played over HTTP in `review.rs`.
-pub async fn passed_case(app: &TestApp, name: &str) -> (String, String) {
-    let token = app.citizen_token(name).await;
-    let db = app.state.database().unwrap();
-    let citizen = beebox::store::citizens::upsert_by_openid(db, &format!("dev-{name}"), None)
-        .await
-        .unwrap();
-    let version = beebox::store::catalog::find(db, ITEM, None)
-        .await
-        .unwrap()
-        .unwrap();
-    let row = application_row(citizen.id, &version, "prereview_passed", Utc::now())
-        .insert(db)
-        .await
-        .unwrap();
-    (token, row.id.to_string())
-}
-
-pub fn booking(date: &str, slot: &str) -> Value {
-    json!({
-        "address": {"province": "浙江省", "city": "杭州市", "district": "西湖区",
-                    "detail": "文三路 100 号 3 幢 201 室", "contact_name": "张三",
-                    "phone": "13800138000"},
-        "window": {"date": date, "slot": slot}
-    })
-}
-
-pub async fn slots(app: &TestApp, token: &str) -> Vec<Value> {
-    let response = app.get_as(token, "/v1/pickup-slots?city=杭州市").await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["city"], "杭州市");
-    body["items"].as_array().unwrap().clone()
-}
-
-async fn put_as(app: &TestApp, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .put(app.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn delete_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
-pub async fn state_of(app: &TestApp, token: &str, id: &str) -> String {
-    let body: Value = app
-        .get_as(token, &format!("/v1/applications/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["state"].as_str().unwrap().to_string()
-}
 
 #[tokio::test]
 async fn slots_offer_a_week_of_future_windows() {
@@ -149,7 +86,7 @@ async fn a_pickup_is_booked_once_rebooked_and_cancelled_before_the_courier_comes
     )
     .await;
 
-    let moved = put_as(&app, &token, &path, &other).await;
+    let moved = app.put_as(&token, &path, &other).await;
     assert_eq!(moved.status(), 200);
     let moved: Value = moved.json().await.unwrap();
     assert_ne!(
@@ -175,16 +112,11 @@ async fn a_pickup_is_booked_once_rebooked_and_cancelled_before_the_courier_comes
     )
     .await;
 
-    let cancelled = delete_as(&app, &token, &path).await;
+    let cancelled = app.delete_as(&token, &path).await;
     assert_eq!(cancelled.status(), 204);
     assert_eq!(state_of(&app, &token, &id).await, "prereview_passed");
     assert_problem(app.get_as(&token, &path).await, 404, "pickup_not_found").await;
-    assert_problem(
-        delete_as(&app, &token, &path).await,
-        404,
-        "pickup_not_found",
-    )
-    .await;
+    assert_problem(app.delete_as(&token, &path).await, 404, "pickup_not_found").await;
 
     // Every order ever made was a separate, never-reused id; both old ones are being cancelled.
     let db = app.state.database().unwrap();
@@ -213,7 +145,7 @@ async fn a_pickup_is_booked_once_rebooked_and_cancelled_before_the_courier_comes
 async fn pickups_need_a_passed_case_of_an_item_whose_originals_are_posted() {
     let app = spawn_app().await;
     let token = app.citizen_token("too-early").await;
-    let draft = crate::applications::create(&app, &token, ITEM).await;
+    let draft = create(&app, &token, ITEM).await;
     let id = draft["id"].as_str().unwrap();
     let first = slots(&app, &token).await[0].clone();
     let body = booking(
@@ -225,7 +157,7 @@ async fn pickups_need_a_passed_case_of_an_item_whose_originals_are_posted() {
         .await;
     assert_problem(response, 409, "invalid_state").await;
 
-    let other = crate::applications::create(&app, &token, "social-security-card-replacement").await;
+    let other = create(&app, &token, "social-security-card-replacement").await;
     let id = other["id"].as_str().unwrap();
     let response = app
         .post_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
@@ -233,35 +165,10 @@ async fn pickups_need_a_passed_case_of_an_item_whose_originals_are_posted() {
     assert_problem(response, 409, "pickup_not_needed").await;
 }
 
-/// Waits until `check` holds for the application's shipments.
-pub async fn shipments_until(
-    app: &TestApp,
-    token: &str,
-    id: &str,
-    what: &str,
-    check: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let body: Value = app
-            .get_as(token, &format!("/v1/applications/{id}/shipments"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let items = body["items"].as_array().unwrap().clone();
-        if check(&items) {
-            return items;
-        }
-        assert!(std::time::Instant::now() < deadline, "{what}: {items:#?}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn the_courier_collects_the_originals_and_the_citizen_follows_the_parcel() {
     // Dev defaults: the SF simulator answers on the app's own port and pushes to its webhook.
-    let app = crate::helpers::spawn_app_with(|c| {
+    let app = spawn_app_with(|c| {
         c.courier.sf.sim_step_ms = 150;
         c.jobs.poll_ms = 50;
     })
@@ -323,13 +230,9 @@ async fn the_courier_collects_the_originals_and_the_citizen_follows_the_parcel()
         ["schedule_pickup", "pick_up", "originals_delivered"]
     );
     // Once collected, the pickup can no longer be changed.
-    let late = put_as(
-        &app,
-        &token,
-        &format!("/v1/applications/{id}/pickup"),
-        &body,
-    )
-    .await;
+    let late = app
+        .put_as(&token, &format!("/v1/applications/{id}/pickup"), &body)
+        .await;
     assert_problem(late, 409, "pickup_in_progress").await;
 
     // Exactly one partner order was made for the booking.
@@ -342,7 +245,7 @@ async fn the_courier_collects_the_originals_and_the_citizen_follows_the_parcel()
 #[tokio::test]
 async fn the_simulated_courier_comes_in_the_booked_window_not_before() {
     // Without the dev switch the simulator waits for the window, on its own clock.
-    let app = crate::helpers::spawn_app_with(|c| {
+    let app = spawn_app_with(|c| {
         c.courier.sf.sim_skip_pickup_wait = false;
         c.courier.sf.sim_step_ms = 50;
         c.jobs.poll_ms = 50;

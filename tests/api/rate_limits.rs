@@ -6,10 +6,10 @@ use beebox::config::RateLimit;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::applications::{create, new_application};
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
-use crate::pages::{jpeg, upload};
-use crate::staff::{seed_staff, staff_login};
+use crate::support::cases::{create, new_application};
+use crate::support::pages::{jpeg, upload};
+use crate::support::staff::{PASSWORD, seed_staff, staff_login};
+use crate::support::{assert_problem, spawn_app, spawn_app_with};
 
 const ITEM: &str = "social-security-card-replacement";
 
@@ -31,17 +31,6 @@ async fn assert_limited(response: reqwest::Response) -> u64 {
     assert!(retry_after >= 1);
     assert_problem(response, 429, "rate_limited").await;
     retry_after
-}
-
-async fn wechat_login(app: &TestApp, name: &str, forwarded: Option<&str>) -> reqwest::Response {
-    let mut request = app
-        .client
-        .post(app.url("/v1/auth/wechat"))
-        .json(&json!({ "code": format!("dev:{name}") }));
-    if let Some(forwarded) = forwarded {
-        request = request.header("x-forwarded-for", forwarded);
-    }
-    request.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -88,7 +77,7 @@ async fn the_default_limits_stop_a_flood_of_new_citizens_from_one_address() {
     let app = spawn_app().await;
     let mut accepted = 0;
     let refused = loop {
-        let response = wechat_login(&app, &format!("flood-{accepted}"), None).await;
+        let response = app.wechat_login(&format!("dev:flood-{accepted}")).await;
         if response.status() != 200 {
             break response;
         }
@@ -156,12 +145,12 @@ async fn citizen_logins_are_limited_per_address_and_per_account() {
     .await;
     // One account: two logins, then 429; a second account still logs in.
     for _ in 0..2 {
-        assert_eq!(wechat_login(&app, "same", None).await.status(), 200);
+        assert_eq!(app.wechat_login("dev:same").await.status(), 200);
     }
-    assert_limited(wechat_login(&app, "same", None).await).await;
-    assert_eq!(wechat_login(&app, "second", None).await.status(), 200);
+    assert_limited(app.wechat_login("dev:same").await).await;
+    assert_eq!(app.wechat_login("dev:second").await.status(), 200);
     // Four logins from this address so far (the refused one counted too): the next is refused.
-    assert_limited(wechat_login(&app, "third", None).await).await;
+    assert_limited(app.wechat_login("dev:third").await).await;
 }
 
 #[tokio::test]
@@ -174,16 +163,16 @@ async fn staff_logins_are_limited_per_address_and_per_username() {
     seed_staff(&app, "wang.fang", "reviewer", "civil-affairs").await;
     seed_staff(&app, "li.na", "reviewer", "civil-affairs").await;
     for _ in 0..2 {
-        let response = staff_login(&app, "wang.fang", crate::staff::PASSWORD).await;
+        let response = staff_login(&app, "wang.fang", PASSWORD).await;
         assert_eq!(response.status(), 200);
     }
     // Right password or not, the username has had its share.
-    assert_limited(staff_login(&app, "wang.fang", crate::staff::PASSWORD).await).await;
+    assert_limited(staff_login(&app, "wang.fang", PASSWORD).await).await;
     assert_limited(staff_login(&app, "Wang.Fang", "wrong").await).await;
-    let response = staff_login(&app, "li.na", crate::staff::PASSWORD).await;
+    let response = staff_login(&app, "li.na", PASSWORD).await;
     assert_eq!(response.status(), 200);
     // The sixth login from this address, whoever it is for.
-    assert_limited(staff_login(&app, "li.na", crate::staff::PASSWORD).await).await;
+    assert_limited(staff_login(&app, "li.na", PASSWORD).await).await;
 }
 
 #[tokio::test]
@@ -194,14 +183,18 @@ async fn behind_a_trusted_proxy_the_address_it_added_is_the_key() {
     })
     .await;
     assert_eq!(
-        wechat_login(&app, "a", Some("203.0.113.7")).await.status(),
+        app.wechat_login_from("203.0.113.7", "dev:a").await.status(),
         200
     );
-    assert_limited(wechat_login(&app, "b", Some("203.0.113.7")).await).await;
+    assert_limited(app.wechat_login_from("203.0.113.7", "dev:b").await).await;
     // A client cannot pick its address: entries before the proxy's own are its to invent.
-    assert_limited(wechat_login(&app, "c", Some("198.51.100.1, 203.0.113.7")).await).await;
+    assert_limited(
+        app.wechat_login_from("198.51.100.1, 203.0.113.7", "dev:c")
+            .await,
+    )
+    .await;
     assert_eq!(
-        wechat_login(&app, "d", Some("203.0.113.8")).await.status(),
+        app.wechat_login_from("203.0.113.8", "dev:d").await.status(),
         200
     );
 }
@@ -210,11 +203,11 @@ async fn behind_a_trusted_proxy_the_address_it_added_is_the_key() {
 async fn without_a_trusted_proxy_x_forwarded_for_is_ignored() {
     let app = spawn_app_with(|c| c.rate_limits.citizen_login_per_ip = burst(1)).await;
     assert_eq!(
-        wechat_login(&app, "a", Some("203.0.113.7")).await.status(),
+        app.wechat_login_from("203.0.113.7", "dev:a").await.status(),
         200
     );
     // Another claimed address changes nothing: the peer (127.0.0.1) is the key.
-    assert_limited(wechat_login(&app, "b", Some("203.0.113.8")).await).await;
+    assert_limited(app.wechat_login_from("203.0.113.8", "dev:b").await).await;
 }
 
 #[tokio::test]

@@ -3,46 +3,13 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app_with};
-use crate::pickup::{booking, passed_case, shipments_until, slots, state_of};
-use crate::staff::staff_token;
-
-const CIVIL: &str = "civil-affairs";
-
-/// A passed case whose originals the simulated courier delivered to the centre.
-pub async fn arrived_case(app: &TestApp, name: &str) -> (String, String) {
-    let (token, id) = passed_case(app, name).await;
-    deliver_originals(app, &token, &id).await;
-    (token, id)
-}
-
-/// Books the pickup of a passed case's originals and waits until the simulated courier has
-/// delivered them to the centre.
-pub async fn deliver_originals(app: &TestApp, token: &str, id: &str) {
-    let first = slots(app, token).await[0].clone();
-    let body = booking(
-        first["date"].as_str().unwrap(),
-        first["slot"].as_str().unwrap(),
-    );
-    let booked = app
-        .post_as(token, &format!("/v1/applications/{id}/pickup"), &body)
-        .await;
-    assert_eq!(booked.status(), 201);
-    shipments_until(app, token, id, "originals delivered", |items| {
-        items
-            .iter()
-            .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
-    })
-    .await;
-}
-
-pub async fn quick_app() -> TestApp {
-    spawn_app_with(|c| {
-        c.courier.sf.sim_step_ms = 100;
-        c.jobs.poll_ms = 50;
-    })
-    .await
-}
+use crate::support::answers::contains;
+use crate::support::cases::{CIVIL, state_of};
+use crate::support::courier::{arrived_case, shipments_until};
+use crate::support::mail::{unique_address, wait_for_mail_to};
+use crate::support::seeds::passed_case;
+use crate::support::staff::staff_token;
+use crate::support::{TestApp, assert_problem, quick_app, spawn_app_with};
 
 #[tokio::test]
 async fn reception_confirms_arrived_originals_and_the_cut_off_dispatches_them() {
@@ -328,10 +295,6 @@ fn shown(text: &str) -> Vec<u8> {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[tokio::test]
 async fn the_manifest_prints_as_a_pdf_with_every_case_and_the_signatures_line() {
     let app = quick_app().await;
@@ -431,11 +394,7 @@ async fn an_item_that_keeps_mismatched_originals_sends_no_return_leg_and_the_cit
     let app = spawn_app_with(|c| {
         c.courier.sf.sim_step_ms = 100;
         c.jobs.poll_ms = 50;
-        let (host, port) = crate::mail::smtp_peer();
-        c.mail.backend = beebox::config::MailBackend::Smtp;
-        c.mail.smtp.host = host;
-        c.mail.smtp.port = port;
-        c.mail.smtp.tls = beebox::config::SmtpTls::None;
+        crate::support::mail::mail_to_peer(c);
     })
     .await;
     // The centre returns mismatched originals by default; this item's catalogue entry keeps them.
@@ -461,7 +420,7 @@ async fn an_item_that_keeps_mismatched_originals_sends_no_return_leg_and_the_cit
 
     let desk = staff_token(&app, "keeping.desk", "reception", CIVIL).await;
     let (citizen, id) = arrived_case(&app, "kept").await;
-    let email = crate::mail::unique_address("kept");
+    let email = unique_address("kept");
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
     let row = beebox::store::applications::application::Entity::find_by_id(
         id.parse::<uuid::Uuid>().unwrap(),
@@ -495,7 +454,7 @@ async fn an_item_that_keeps_mismatched_originals_sends_no_return_leg_and_the_cit
     assert_eq!(legs.len(), 1, "only leg 1: {legs:#?}");
 
     // The citizen's email says reception found the mismatch, and names the material.
-    let mails = crate::mail::wait_for_mail_to(&email, 1).await;
+    let mails = wait_for_mail_to(&email, 1).await;
     let returned_mail = mails
         .iter()
         .find(|m| m["subject"].as_str().unwrap().contains("补正"))

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use beebox::config::Secret;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_on};
-use crate::staff::{PASSWORD, seed_staff, staff_login, staff_token};
+use crate::support::staff::{PASSWORD, seed_staff, staff_login, staff_token};
+use crate::support::{TestApp, assert_problem, spawn_app, spawn_app_on};
 
 /// Waits (a few seconds at most) until `token` is refused at `path` with `session_ended`.
 async fn assert_ended_soon(app: &TestApp, token: &str, path: &str) {
@@ -165,7 +165,7 @@ async fn a_token_that_names_no_session_is_refused() {
     let claims = json!({"sub": pair["citizen"]["id"], "kind": "citizen", "iss": "beebox",
                         "aud": "beebox-api", "iat": now, "exp": now + 600,
                         "jti": uuid::Uuid::new_v4()});
-    let token = crate::auth::sign_with_app_key(&app, &claims);
+    let token = app.sign_with_app_key(&claims);
     assert_problem(
         app.get_as(&token, "/v1/applications").await,
         401,
@@ -178,6 +178,6 @@ async fn a_token_that_names_no_session_is_refused() {
             .unwrap();
     let mut with_sid = claims.clone();
     with_sid["sid"] = json!(real.sid.unwrap());
-    let token = crate::auth::sign_with_app_key(&app, &with_sid);
+    let token = app.sign_with_app_key(&with_sid);
     assert_eq!(app.get_as(&token, "/v1/applications").await.status(), 200);
 }

@@ -4,49 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem, field_pairs, spawn_app, spawn_app_with};
-
-pub const PASSWORD: &str = "correct horse battery staple";
-
-/// Seeds a staff member straight into the database, as `beebox staff create-admin` does.
-pub async fn seed_staff(
-    app: &TestApp,
-    username: &str,
-    roles: &str,
-    departments: &str,
-) -> uuid::Uuid {
-    let db = app.state.database().unwrap();
-    beebox::store::staff::insert(
-        db,
-        username,
-        username,
-        beebox::passwords::hash(PASSWORD),
-        roles.to_string(),
-        departments.to_string(),
-        None,
-    )
-    .await
-    .unwrap()
-    .id
-}
-
-pub async fn staff_login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/staff/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Seeds a member and logs them in; returns the access token.
-pub async fn staff_token(app: &TestApp, username: &str, roles: &str, departments: &str) -> String {
-    seed_staff(app, username, roles, departments).await;
-    let response = staff_login(app, username, PASSWORD).await;
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
+use crate::support::answers::field_pairs;
+use crate::support::staff::{PASSWORD, seed_staff, staff_login, staff_token};
+use crate::support::{assert_problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn staff_login_returns_a_token_pair_with_roles_and_departments() {
@@ -404,15 +364,10 @@ async fn the_audit_log_records_logins_and_admin_changes_and_cannot_be_altered() 
 #[tokio::test]
 async fn create_admin_command_makes_a_working_admin() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
-    let url = crate::helpers::fresh_database_url(dir.path()).await;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BEEBOX_")) {
-        command.env_remove(key);
-    }
-    let mut child = command
-        .current_dir(dir.path())
+    let url = crate::support::fresh_database_url(dir.path()).await;
+    let mut child = crate::support::binary::beebox_command(dir.path())
         .args(["staff", "create-admin", "--username", "root.admin"])
         .env("BEEBOX_DATABASE__URL", &url)
         .stdin(Stdio::piped())

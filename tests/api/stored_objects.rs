@@ -4,62 +4,16 @@
 
 use std::time::{Duration, Instant};
 
+use beebox::storage::ObjectKey;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::applications::create;
-use crate::helpers::{TestApp, assert_problem, spawn_app_unready, spawn_app_with};
-use crate::pages::{jpeg, upload};
-use crate::s3_server::S3Server;
-use beebox::config::{Config, StorageBackend};
-use beebox::storage::ObjectKey;
+use crate::support::cases::{create, draft};
+use crate::support::pages::{jpeg, page_key, put_to, staged_key, ticket, upload};
+use crate::support::s3::{S3Server, on_s3};
+use crate::support::{TestApp, assert_problem, spawn_app_unready, spawn_app_with};
 
 const ITEM: &str = "social-security-card-replacement";
-
-pub async fn draft(app: &TestApp, name: &str) -> (String, String) {
-    let token = app.citizen_token(name).await;
-    let created = create(app, &token, ITEM).await;
-    (token, created["id"].as_str().unwrap().to_string())
-}
-
-pub fn on_s3(s3: &S3Server) -> impl FnOnce(&mut Config) + '_ {
-    |c| {
-        c.storage.backend = StorageBackend::S3;
-        c.storage.s3 = s3.config();
-    }
-}
-
-pub async fn ticket(app: &TestApp, token: &str, id: &str, bytes: &[u8]) -> reqwest::Response {
-    app.post_as(
-        token,
-        &format!("/v1/applications/{id}/materials/id-card/uploads"),
-        &json!({"content_type": "image/jpeg", "size": bytes.len(),
-                "sha256": hex::encode(Sha256::digest(bytes))}),
-    )
-    .await
-}
-
-pub async fn put_to(app: &TestApp, ticket: &serde_json::Value, body: Vec<u8>) -> reqwest::Response {
-    let mut request = app.client.put(ticket["url"].as_str().unwrap()).body(body);
-    for (name, value) in ticket["headers"].as_object().unwrap() {
-        request = request.header(name, value.as_str().unwrap());
-    }
-    request.send().await.unwrap()
-}
-
-pub fn staged_key(ticket: &serde_json::Value) -> ObjectKey {
-    ObjectKey::parse(format!("uploads/{}", ticket["upload_id"].as_str().unwrap())).unwrap()
-}
-
-/// The object key a page's row names.
-pub async fn page_key(app: &TestApp, id: &str, page_id: &str) -> ObjectKey {
-    let db = app.state.database().unwrap();
-    let page = beebox::store::pages::find(db, id.parse().unwrap(), page_id.parse().unwrap())
-        .await
-        .unwrap()
-        .expect("the page row");
-    ObjectKey::parse(page.object_key).unwrap()
-}
 
 async fn sha_of(app: &TestApp, key: &ObjectKey) -> String {
     let (_, mut reader) = app.state.store.get(key).await.unwrap();

@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::department::{CIVIL, decide, upload_result, wait_state};
-use crate::helpers::{TestApp, spawn_app_with};
-use crate::mail::{unique_address, wait_for_mail_to};
-use crate::notifications::{configure, settled_notifications, subscribe, wechat_citizen};
-use crate::pages::{jpeg, upload};
-use crate::pickup::{booking, shipments_until, slots, state_of};
-use crate::review::claim_next;
-use crate::staff::staff_token;
-use crate::wechat_server::WechatServer;
+use crate::support::cases::{
+    CIVIL, Desk, claim_next, decide, new_application, state_of, upload_result, wait_state,
+};
+use crate::support::courier::{booking, shipments_until, slots};
+use crate::support::mail::{unique_address, wait_for_mail_to};
+use crate::support::notify::{configure, settled_notifications, subscribe, wechat_citizen};
+use crate::support::pages::{jpeg, upload};
+use crate::support::staff::staff_token;
+use crate::support::wechat::WechatServer;
+use crate::support::{TestApp, spawn_app_with};
 
 const ITEM: &str = "elderly-preferential-card";
 
@@ -71,7 +72,7 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
     let email = unique_address("two-way");
 
     // 1. Submit: photos of every required material.
-    let mut body = crate::applications::new_application(ITEM);
+    let mut body = new_application(ITEM);
     body["applicant"]["email"] = json!(email);
     let created = ok(app.post_as(&citizen, "/v1/applications", &body).await, 201).await;
     let id = created["id"].as_str().unwrap().to_string();
@@ -148,6 +149,7 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
         decide(
             &app,
             &approver,
+            Desk::Department,
             &id,
             json!({"outcome": "approved", "note": "准予办理"}),
         )

@@ -3,20 +3,16 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::applications::new_application;
-use crate::helpers::{fresh_database_url, spawn_app_on};
-use crate::pages::jpeg;
+use crate::support::binary::beebox_command;
+use crate::support::cases::new_application;
+use crate::support::pages::jpeg;
+use crate::support::{fresh_database_url, spawn_app_on};
 
 fn service(dir: &Path, url: &str, port: u16, objects: &Path) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BEEBOX_")) {
-        command.env_remove(key);
-    }
-    command
-        .current_dir(dir)
+    beebox_command(dir)
         .env("BEEBOX_SERVER__PORT", port.to_string())
         .env("BEEBOX_DATABASE__URL", url)
         .env("BEEBOX_STORAGE__FS__ROOT", objects)

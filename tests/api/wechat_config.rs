@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use beebox::config::{Config, SubscribeConfig};
 use serde_json::Value;
 
-use crate::cli::beebox;
-use crate::helpers::{TestApp, spawn_app_with};
-use crate::notifications::{settled_notifications, submitted_case, subscribe, wechat_citizen};
-use crate::wechat_server::WechatServer;
+use crate::support::binary::beebox;
+use crate::support::cases::submitted_case;
+use crate::support::notify::{settled_notifications, subscribe, wechat_citizen};
+use crate::support::wechat::WechatServer;
+use crate::support::{TestApp, spawn_app_with};
 
 /// The `[wechat.subscribe]` section of what `beebox check-config` prints for these settings.
 fn effective_subscribe(env: &[(&str, &str)], file: Option<&str>) -> SubscribeConfig {
@@ -111,7 +112,7 @@ async fn data_sent(
     .await;
     let token = wechat_citizen(&app, "tplx").await;
     subscribe(&app, &token, &["tpl-x"]).await;
-    let id = submitted_case(&app, &token, None).await;
+    let id = submitted_case(&app, &token, None, 0).await;
     let items = settled_notifications(&app, &token, &id, 1).await;
     let wechat_item = items
         .iter()

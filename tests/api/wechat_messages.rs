@@ -10,8 +10,8 @@ use beebox::notify::wechat_token::TokenSource;
 use beebox::store::wechat_tokens;
 use chrono::Utc;
 
-use crate::helpers::{TestApp, spawn_app_with};
-use crate::wechat_server::{APP_ID, APP_SECRET, Fault, WechatServer};
+use crate::support::wechat::{APP_ID, APP_SECRET, Fault, WechatServer};
+use crate::support::{TestApp, spawn_app_with};
 
 async fn app_with(server: &WechatServer) -> TestApp {
     spawn_app_with(|c| {

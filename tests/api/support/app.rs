@@ -1,8 +1,9 @@
 //! `spawn_app`: the real application on port 0 with a fresh database for each test: a temporary
-//! SQLite file, or a new PostgreSQL database when `BEEBOX_TEST_DATABASE_URL` is set.
+//! SQLite file, or a new PostgreSQL database when `BEEBOX_TEST_DATABASE_URL` is set. `TestApp`
+//! talks to it over HTTP as a client would.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use beebox::Application;
 use beebox::config::{Config, Secret};
@@ -10,6 +11,8 @@ use beebox::state::AppState;
 use sea_orm::{ConnectionTrait, Database};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
+
+use super::wait::poll;
 
 pub struct TestApp {
     pub address: String,
@@ -42,15 +45,30 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// Logs in a dev citizen (`dev:NAME`) and returns the token pair.
-    pub async fn login(&self, name: &str) -> serde_json::Value {
-        let response = self
+    /// Posts a WeChat login code.
+    pub async fn wechat_login(&self, code: &str) -> reqwest::Response {
+        self.post_login_code(None, code).await
+    }
+
+    /// Posts a WeChat login code from the client address `address` (as the proxy forwards it).
+    pub async fn wechat_login_from(&self, address: &str, code: &str) -> reqwest::Response {
+        self.post_login_code(Some(address), code).await
+    }
+
+    async fn post_login_code(&self, address: Option<&str>, code: &str) -> reqwest::Response {
+        let mut request = self
             .client
             .post(self.url("/v1/auth/wechat"))
-            .json(&serde_json::json!({ "code": format!("dev:{name}") }))
-            .send()
-            .await
-            .unwrap();
+            .json(&serde_json::json!({ "code": code }));
+        if let Some(address) = address {
+            request = request.header("x-forwarded-for", address);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Logs in a dev citizen (`dev:NAME`) and returns the token pair.
+    pub async fn login(&self, name: &str) -> serde_json::Value {
+        let response = self.wechat_login(&format!("dev:{name}")).await;
         assert_eq!(response.status(), 200, "dev login");
         response.json().await.unwrap()
     }
@@ -104,18 +122,51 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn put_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs arbitrary claims with the app's own key, as only the app could.
+    pub fn sign_with_app_key(&self, claims: &serde_json::Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(self.state.keys.jwt_kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.state.keys.jwt_encoding).unwrap()
+    }
+
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the app never became ready");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let ready = poll(
+            Duration::from_secs(30),
+            Duration::from_millis(25),
+            || async {
+                match self.client.get(self.url("/readyz")).send().await {
+                    Ok(r) if r.status() == 200 => Ok(()),
+                    _ => Err(()),
+                }
+            },
+        )
+        .await;
+        assert!(ready.is_ok(), "the app never became ready");
     }
 }
 
@@ -169,6 +220,16 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// The app with a courier simulator that moves a parcel every 100 ms and a quick job worker:
+/// for flows that wait on both.
+pub async fn quick_app() -> TestApp {
+    spawn_app_with(|c| {
+        c.courier.sf.sim_step_ms = 100;
+        c.jobs.poll_ms = 50;
+    })
+    .await
+}
+
 /// A second instance on the database of `url` (several instances behind one load balancer).
 pub async fn spawn_app_on(url: &str, configure: impl FnOnce(&mut Config)) -> TestApp {
     let app = spawn_app_at(Some(url.to_string()), configure).await;
@@ -209,88 +270,5 @@ async fn spawn_app_at(url: Option<String>, configure: impl FnOnce(&mut Config)) 
         metrics_port,
         _dir: dir,
         server,
-    }
-}
-
-/// Asserts a problem+json response and returns its body.
-pub async fn assert_problem(
-    response: reqwest::Response,
-    status: u16,
-    code: &str,
-) -> serde_json::Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(content_type, "application/problem+json");
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body: serde_json::Value = response.json().await.expect("problem body is JSON");
-    assert_eq!(body["code"], code, "problem code in {body}");
-    assert_eq!(body["status"], status);
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
-    assert_eq!(body["request_id"].as_str().map(str::to_string), request_id);
-    body
-}
-
-/// `(item[a], item[b])` for each element of a list body's `items`, as owned strings.
-pub fn field_pairs(body: &serde_json::Value, a: &str, b: &str) -> Vec<(String, String)> {
-    body["items"]
-        .as_array()
-        .expect("a list body")
-        .iter()
-        .map(|e| {
-            (
-                e[a].as_str().unwrap_or_default().to_string(),
-                e[b].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// An application row for seeding tests straight into the store: `state` since `at`, of the
-/// item `version`, for `citizen`. Setup only; the citizen's own path is played over HTTP.
-pub fn application_row(
-    citizen: uuid::Uuid,
-    version: &beebox::store::catalog::MatterVersion,
-    state: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> beebox::store::applications::application::ActiveModel {
-    use sea_orm::ActiveValue::Set;
-    let submitted = (state != "draft").then_some(at);
-    beebox::store::applications::application::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        citizen_id: Set(citizen),
-        matter_id: Set(version.matter.id),
-        matter_code: Set(version.matter.code.clone()),
-        state: Set(state.into()),
-        version: Set(1),
-        applicant_name: Set("张三".into()),
-        applicant_phone: Set("13800138000".into()),
-        applicant_id_number_enc: Set(None),
-        applicant_id_number_masked: Set(None),
-        return_address: Set(None),
-        note: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        submitted_at: Set(submitted),
-        first_submitted_at: Set(submitted),
-        department_code: Set(version.matter.department_code.clone()),
-        claimed_by: Set(None),
-        claim_expires_at: Set(None),
-        queue_priority: Set(0),
-        return_reasons: Set(None),
-        prereview_due_at: Set(submitted.map(|s| s + chrono::Duration::hours(24))),
-        applicant_email: Set(None),
-        overdue_alerted_at: Set(None),
-        batch_id: Set(None),
-        received_at: Set(None),
-        receipt_confirmed_at: Set(None),
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use beebox::integrations::courier::sim::{SfSimulator, SimFault, SimOrder, SimSettings};
@@ -17,8 +17,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::helpers::{TestApp, spawn_app_with};
-use crate::pickup::{booking, passed_case, slots, state_of};
+use crate::support::binary::beebox_command;
+use crate::support::cases::state_of;
+use crate::support::courier::{booking, slots};
+use crate::support::seeds::passed_case;
+use crate::support::{TestApp, spawn_app_with};
 
 const PARTNER_ID: &str = "BEEBOX_CRASH";
 const CHECK_WORD: &str = "crash-test-check-word-0123456789";
@@ -84,13 +87,8 @@ impl Service {
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_beebox"));
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BEEBOX_")) {
-            command.env_remove(key);
-        }
-        let child = command
+        let child = beebox_command(dir)
             .env_remove("RUST_LOG")
-            .current_dir(dir)
             .env("BEEBOX_SERVER__PORT", "0")
             .env("BEEBOX_DATABASE__URL", database_url)
             .env("BEEBOX_COURIER__SF__API_BASE", &sf.api_base)

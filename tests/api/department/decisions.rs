@@ -1,6 +1,6 @@
-//! The department's desk and leg 2: the queue, result files, decisions, the result posted back
-//! by the in-process SF simulator, confirm-receipt and auto-confirm. The whole two-way flow is
-//! in `two_way_flow.rs`.
+//! The department's decision and leg 2: an approved result posted back by the in-process SF
+//! simulator, confirm-receipt and auto-confirm, refusals, and items without a paper result.
+//! The whole two-way flow is in `two_way_flow.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -8,91 +8,16 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, application_row, assert_problem, spawn_app_with};
-use crate::pages::{GPS_PHOTO, app1_segments, fetch, has_gps_ifd, jpeg};
-use crate::pickup::{shipments_until, state_of};
-use crate::staff::staff_token;
+use crate::support::answers::json_of;
+use crate::support::cases::{CIVIL, Desk, decide, state_of, wait_state};
+use crate::support::courier::shipments_until;
+use crate::support::notify::settled_notifications;
+use crate::support::seeds::waiting_case;
+use crate::support::staff::staff_token;
+use crate::support::{assert_problem, quick_app};
 
-pub const CIVIL: &str = "civil-affairs";
 const POSTED_ITEM: &str = "elderly-preferential-card";
 const UNPOSTED_ITEM: &str = "birth-registration";
-
-pub async fn quick_app() -> TestApp {
-    spawn_app_with(|c| {
-        c.courier.sf.sim_step_ms = 100;
-        c.jobs.poll_ms = 50;
-    })
-    .await
-}
-
-/// A case of `item` waiting for its department, owned by the dev citizen `name`, with a
-/// return address. Setup only: the road there is played in `two_way_flow.rs`.
-pub async fn waiting_case(app: &TestApp, name: &str, item: &str) -> (String, String) {
-    let token = app.citizen_token(name).await;
-    let db = app.state.database().unwrap();
-    let citizen = beebox::store::citizens::upsert_by_openid(db, &format!("dev-{name}"), None)
-        .await
-        .unwrap();
-    let version = beebox::store::catalog::find(db, item, None)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut row = application_row(citizen.id, &version, "at_department", Utc::now());
-    row.return_address = Set(Some(json!({
-        "province": "浙江省", "city": "杭州市", "district": "拱墅区",
-        "detail": "湖墅南路 88 号 2 单元 601", "contact_name": "李四", "phone": "13900139000"
-    })));
-    let row = row.insert(db).await.unwrap();
-    (token, row.id.to_string())
-}
-
-pub async fn upload_result(
-    app: &TestApp,
-    token: &str,
-    id: &str,
-    bytes: Vec<u8>,
-    name: &str,
-) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
-    );
-    app.client
-        .post(app.url(&format!("/v1/department/applications/{id}/results")))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-pub async fn decide(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
-    app.post_as(
-        token,
-        &format!("/v1/department/applications/{id}/decision"),
-        &body,
-    )
-    .await
-}
-
-pub async fn wait_state(app: &TestApp, token: &str, id: &str, wanted: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let state = state_of(app, token, id).await;
-        if state == wanted {
-            return;
-        }
-        assert!(Instant::now() < deadline, "still {state}, never {wanted}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let got = response.status().as_u16();
-    let body = response.text().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
 
 #[tokio::test]
 async fn an_approved_posted_result_goes_by_courier_and_its_delivery_completes_the_case() {
@@ -110,6 +35,7 @@ async fn an_approved_posted_result_goes_by_courier_and_its_delivery_completes_th
         decide(
             &app,
             &approver,
+            Desk::Department,
             &id,
             json!({"outcome": "approved", "note": "准予发证"}),
         )
@@ -125,6 +51,7 @@ async fn an_approved_posted_result_goes_by_courier_and_its_delivery_completes_th
         decide(
             &app,
             &approver,
+            Desk::Department,
             &id,
             json!({"outcome": "approved", "note": "准予发证"}),
         )
@@ -138,6 +65,7 @@ async fn an_approved_posted_result_goes_by_courier_and_its_delivery_completes_th
         decide(
             &app,
             &approver,
+            Desk::Department,
             &id,
             json!({"outcome": "refused", "note": "x"}),
         )
@@ -250,7 +178,14 @@ async fn confirming_receipt_before_the_delivery_push_completes_the_case_once() {
     let sim = app.state.couriers.simulator.as_ref().unwrap();
     sim.freeze(true);
     let decided = json_of(
-        decide(&app, &approver, &id, json!({"outcome": "approved"})).await,
+        decide(
+            &app,
+            &approver,
+            Desk::Department,
+            &id,
+            json!({"outcome": "approved"}),
+        )
+        .await,
         200,
     )
     .await;
@@ -278,7 +213,14 @@ async fn a_delivered_result_nobody_confirms_is_confirmed_after_the_configured_ti
     let approver = staff_token(&app, "auto.approver", "approver", CIVIL).await;
     let (citizen, id) = waiting_case(&app, "forgetful", POSTED_ITEM).await;
     json_of(
-        decide(&app, &approver, &id, json!({"outcome": "approved"})).await,
+        decide(
+            &app,
+            &approver,
+            Desk::Department,
+            &id,
+            json!({"outcome": "approved"}),
+        )
+        .await,
         200,
     )
     .await;
@@ -340,14 +282,28 @@ async fn a_refusal_needs_its_reason_and_ends_the_case() {
     let approver = staff_token(&app, "strict.approver", "approver", CIVIL).await;
     let (citizen, id) = waiting_case(&app, "refused", POSTED_ITEM).await;
     let problem = assert_problem(
-        decide(&app, &approver, &id, json!({"outcome": "refused"})).await,
+        decide(
+            &app,
+            &approver,
+            Desk::Department,
+            &id,
+            json!({"outcome": "refused"}),
+        )
+        .await,
         422,
         "validation_failed",
     )
     .await;
     assert!(problem.to_string().contains("note"), "{problem}");
     assert_problem(
-        decide(&app, &approver, &id, json!({"outcome": "maybe"})).await,
+        decide(
+            &app,
+            &approver,
+            Desk::Department,
+            &id,
+            json!({"outcome": "maybe"}),
+        )
+        .await,
         400,
         "malformed_body",
     )
@@ -357,6 +313,7 @@ async fn a_refusal_needs_its_reason_and_ends_the_case() {
         decide(
             &app,
             &approver,
+            Desk::Department,
             &id,
             json!({"outcome": "refused", "note": note}),
         )
@@ -400,7 +357,7 @@ async fn a_refusal_needs_its_reason_and_ends_the_case() {
     );
     // The refusal is news to the citizen (dev has no AppID, and the case no email address:
     // the WeChat message is recorded as skipped with its reason).
-    let told = crate::notifications::settled_notifications(&app, &citizen, &id, 1).await;
+    let told = settled_notifications(&app, &citizen, &id, 1).await;
     let events: Vec<(&str, &str, &str)> = told
         .iter()
         .map(|n| {
@@ -420,7 +377,14 @@ async fn an_item_without_a_paper_result_completes_with_the_decision() {
     let approver = staff_token(&app, "health.approver", "approver", "health-commission").await;
     let (citizen, id) = waiting_case(&app, "newborn", UNPOSTED_ITEM).await;
     let decided = json_of(
-        decide(&app, &approver, &id, json!({"outcome": "approved"})).await,
+        decide(
+            &app,
+            &approver,
+            Desk::Department,
+            &id,
+            json!({"outcome": "approved"}),
+        )
+        .await,
         200,
     )
     .await;
@@ -442,221 +406,4 @@ async fn an_item_without_a_paper_result_completes_with_the_decision() {
         "no_result_to_confirm",
     )
     .await;
-}
-
-#[tokio::test]
-async fn result_files_are_cleaned_kept_until_the_decision_and_shown_to_the_citizen_after() {
-    let app = quick_app().await;
-    let approver = staff_token(&app, "scan.approver", "approver", CIVIL).await;
-    let (citizen, id) = waiting_case(&app, "scanned", POSTED_ITEM).await;
-
-    let created = json_of(
-        upload_result(&app, &approver, &id, GPS_PHOTO.to_vec(), "licence.jpg").await,
-        201,
-    )
-    .await;
-    assert_eq!(created["content_type"], "image/jpeg");
-    assert_eq!(created["original_name"], "licence.jpg");
-    let stored = fetch(&app, created["url"].as_str().unwrap()).await;
-    assert!(
-        app1_segments(GPS_PHOTO).iter().any(|s| has_gps_ifd(s)),
-        "the fixture has GPS"
-    );
-    assert!(!app1_segments(&stored).iter().any(|s| has_gps_ifd(s)));
-    assert_eq!(created["size"], stored.len());
-
-    assert_problem(
-        upload_result(&app, &approver, &id, GPS_PHOTO.to_vec(), "again.jpg").await,
-        409,
-        "duplicate_result_file",
-    )
-    .await;
-    assert_problem(
-        upload_result(&app, &approver, &id, b"not a picture".to_vec(), "x.txt").await,
-        422,
-        "unsupported_file_type",
-    )
-    .await;
-    let spare = json_of(
-        upload_result(&app, &approver, &id, jpeg(77), "spare.jpg").await,
-        201,
-    )
-    .await;
-    let delete = app
-        .client
-        .delete(app.url(&format!(
-            "/v1/department/applications/{id}/results/{}",
-            spare["id"].as_str().unwrap()
-        )))
-        .bearer_auth(&approver)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delete.status(), 204);
-
-    // Before the decision the citizen sees no files.
-    let result_path = format!("/v1/applications/{id}/result");
-    let before = json_of(app.get_as(&citizen, &result_path).await, 200).await;
-    assert!(before.get("decision").is_none());
-    assert!(before["files"].as_array().unwrap().is_empty());
-
-    let case = json_of(
-        app.get_as(&approver, &format!("/v1/department/applications/{id}"))
-            .await,
-        200,
-    )
-    .await;
-    assert_eq!(case["result_files"].as_array().unwrap().len(), 1);
-    assert_eq!(case["application"]["state"], "at_department");
-
-    json_of(
-        decide(&app, &approver, &id, json!({"outcome": "approved"})).await,
-        200,
-    )
-    .await;
-    assert_problem(
-        upload_result(&app, &approver, &id, jpeg(78), "late.jpg").await,
-        409,
-        "invalid_state",
-    )
-    .await;
-    let after = json_of(app.get_as(&citizen, &result_path).await, 200).await;
-    let files = after["files"].as_array().unwrap();
-    assert_eq!(files.len(), 1);
-    assert_eq!(files[0]["id"], created["id"]);
-    assert_eq!(fetch(&app, files[0]["url"].as_str().unwrap()).await, stored);
-
-    // The audit log has the upload, the deletion and the decision, and the refused uploads
-    // with their problem codes.
-    let admin = staff_token(&app, "audit.admin", "admin", CIVIL).await;
-    let audit = json_of(
-        app.get_as(&admin, &format!("/v1/admin/audit?application={id}"))
-            .await,
-        200,
-    )
-    .await;
-    let mut actions: Vec<String> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let action = e["action"].as_str().unwrap();
-            match e["outcome"].as_str().unwrap() {
-                "success" => action.to_string(),
-                outcome => format!("{action} {outcome} {}", e["detail"].as_str().unwrap()),
-            }
-        })
-        .collect();
-    actions.sort();
-    assert_eq!(
-        actions,
-        [
-            "department.decide",
-            "department.result_delete",
-            "department.result_upload",
-            "department.result_upload",
-            "department.result_upload failure duplicate_result_file",
-            "department.result_upload failure invalid_state",
-            "department.result_upload failure unsupported_file_type",
-            "department.view"
-        ]
-    );
-}
-
-#[tokio::test]
-async fn the_department_desk_is_for_approvers_of_the_cases_department() {
-    let app = quick_app().await;
-    let (_, id) = waiting_case(&app, "scoped", POSTED_ITEM).await;
-    let reviewer = staff_token(&app, "civil.reviewer", "reviewer", CIVIL).await;
-    let elsewhere = staff_token(&app, "other.approver", "approver", "public-security").await;
-    assert_problem(
-        app.get_as(&reviewer, "/v1/department/queue").await,
-        403,
-        "role_required",
-    )
-    .await;
-    assert_problem(
-        decide(&app, &reviewer, &id, json!({"outcome": "approved"})).await,
-        403,
-        "role_required",
-    )
-    .await;
-    let queue = json_of(app.get_as(&elsewhere, "/v1/department/queue").await, 200).await;
-    assert!(queue["items"].as_array().unwrap().is_empty());
-    assert_problem(
-        app.get_as(&elsewhere, &format!("/v1/department/applications/{id}"))
-            .await,
-        404,
-        "application_not_found",
-    )
-    .await;
-    assert_problem(
-        decide(&app, &elsewhere, &id, json!({"outcome": "approved"})).await,
-        404,
-        "application_not_found",
-    )
-    .await;
-    assert_problem(
-        upload_result(&app, &elsewhere, &id, jpeg(5), "x.jpg").await,
-        404,
-        "application_not_found",
-    )
-    .await;
-    // Unauthenticated: the framework's 401 as problem+json.
-    let anonymous = app.get("/v1/department/queue").await;
-    assert_eq!(anonymous.status(), 401);
-    // A case not at the department is not decided.
-    let approver = staff_token(&app, "civil.approver2", "approver", CIVIL).await;
-    let (_, early) = crate::pickup::passed_case(&app, "early-case").await;
-    assert_problem(
-        decide(&app, &approver, &early, json!({"outcome": "approved"})).await,
-        409,
-        "invalid_state",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_result_file_of_several_mebibytes_is_accepted_like_a_page() {
-    let app = quick_app().await;
-    let approver = staff_token(&app, "scan.heavy", "approver", CIVIL).await;
-    let (citizen, id) = waiting_case(&app, "heavy-scan", POSTED_ITEM).await;
-    // A scanned licence: a 5 MiB PDF, over the 1 MiB limit of JSON bodies.
-    let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
-    while pdf.len() < 5 * 1024 * 1024 {
-        pdf.extend_from_slice(b"% scanned page data, padded to size\n");
-    }
-    pdf.extend_from_slice(b"trailer <<>>\n%%EOF\n");
-    assert!(pdf.len() > app.config.server.body_limit_bytes);
-    let created = json_of(
-        upload_result(&app, &approver, &id, pdf.clone(), "营业执照 扫描件.pdf").await,
-        201,
-    )
-    .await;
-    assert_eq!(created["content_type"], "application/pdf");
-    assert_eq!(created["size"], pdf.len());
-    assert_eq!(created["original_name"], "营业执照 扫描件.pdf");
-    // The upload limit still holds for files.
-    let too_big = vec![b'%'; app.config.uploads.max_page_bytes as usize + 128 * 1024];
-    assert_problem(
-        upload_result(&app, &approver, &id, too_big, "huge.pdf").await,
-        413,
-        "payload_too_large",
-    )
-    .await;
-    // The decision, a JSON body, keeps the JSON limit.
-    let long_note = "字".repeat(app.config.server.body_limit_bytes / 3 + 1);
-    assert_problem(
-        decide(
-            &app,
-            &approver,
-            &id,
-            json!({"outcome": "refused", "note": long_note}),
-        )
-        .await,
-        413,
-        "payload_too_large",
-    )
-    .await;
-    let _ = citizen;
 }

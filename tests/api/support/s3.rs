@@ -113,3 +113,11 @@ impl Drop for S3Server {
         self.server.abort();
     }
 }
+
+/// Configures the app to keep its objects on `s3`.
+pub fn on_s3(s3: &S3Server) -> impl FnOnce(&mut beebox::config::Config) + '_ {
+    |c| {
+        c.storage.backend = beebox::config::StorageBackend::S3;
+        c.storage.s3 = s3.config();
+    }
+}

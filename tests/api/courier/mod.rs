@@ -1,0 +1,11 @@
+//! The couriers: SF Express's adapter against its simulator (`sf_*`), route events and the
+//! webhook (`ingest`, `webhook`, `tracking`, `reconcile`), and orders across a crash (`crash`).
+
+mod crash;
+mod ingest;
+mod reconcile;
+mod sf_orders;
+mod sf_pushes;
+mod sf_simulator;
+mod tracking;
+mod webhook;
