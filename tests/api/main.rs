@@ -28,6 +28,7 @@ mod staff;
 mod storage;
 mod stored_objects;
 mod support;
+mod transitions;
 mod two_way_flow;
 mod upload_crash;
 mod wechat_config;
