@@ -5,12 +5,13 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::application::{self as machine, Action, ApplicationState};
-use crate::jobs::{JobError, database};
-use crate::notify::outbox::Channels;
-use crate::state::AppState;
+use crate::jobs::job::{Job, JobContext, JobError};
 use crate::store::applications::{self, Actor, application};
+use crate::store::jobs::JobPayload;
+use crate::store::outbox::Channels;
 use crate::store::{begin_write, shipments};
 
 /// What confirming did.
@@ -49,10 +50,29 @@ pub async fn confirm<C: ConnectionTrait>(
     Ok(Confirmed::Now)
 }
 
-/// The `confirm_receipts` job: confirms results delivered long enough ago.
-pub async fn auto_confirm(state: &AppState) -> Result<(), JobError> {
-    let db = database(state)?;
-    let hours = state.config.courier.auto_confirm_hours as i64;
+/// `confirm_receipts {slot}`: confirms results delivered long enough ago.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmReceipts {
+    /// The schedule slot (Unix seconds) it was queued for.
+    #[serde(default)]
+    pub slot: i64,
+}
+
+impl JobPayload for ConfirmReceipts {
+    const KIND: &'static str = "confirm_receipts";
+}
+
+impl Job for ConfirmReceipts {
+    const SCHEDULED: bool = true;
+
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        auto_confirm(ctx).await
+    }
+}
+
+async fn auto_confirm(ctx: &JobContext) -> Result<(), JobError> {
+    let db = &ctx.db;
+    let hours = ctx.config.courier.auto_confirm_hours as i64;
     let due = shipments::unconfirmed_results(db, Utc::now() - Duration::hours(hours)).await?;
     let mut confirmed = 0;
     for leg in due {
@@ -62,7 +82,7 @@ pub async fn auto_confirm(state: &AppState) -> Result<(), JobError> {
         };
         if confirm(
             &txn,
-            &state.channels,
+            &ctx.channels,
             &app,
             Actor::system(),
             "auto_confirm_receipt",

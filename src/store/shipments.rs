@@ -8,6 +8,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 use uuid::Uuid;
 
+pub use crate::domain::shipment::OrderStatus;
+pub use crate::domain::track::Tracking;
+
 pub mod shipment {
     use sea_orm::entity::prelude::*;
 
@@ -40,7 +43,7 @@ pub mod shipment {
         pub pickup_until: Option<DateTimeUtc>,
         pub last_event_at: Option<DateTimeUtc>,
         pub delivered_at: Option<DateTimeUtc>,
-        /// The furthest forward step of its route events: its rank (`courier::track`)...
+        /// The furthest forward step of its route events: its rank (`domain::track`)...
         pub forward_rank: Option<i32>,
         /// ... and when it happened.
         pub forward_at: Option<DateTimeUtc>,
@@ -91,15 +94,17 @@ pub mod route_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub const REQUESTED: &str = "requested";
-pub const CREATED: &str = "created";
-pub const CANCEL_REQUESTED: &str = "cancel_requested";
-pub const CANCELLED: &str = "cancelled";
-pub const FAILED: &str = "failed";
-
 pub const LEG_MATERIALS: &str = "materials";
 pub const LEG_RESULT: &str = "result";
 pub const LEG_RETURN: &str = "return";
+
+/// Orders cancelled, or on their way to it: no longer the leg's current shipment.
+fn closed_orders() -> [&'static str; 2] {
+    [
+        OrderStatus::Cancelled.as_str(),
+        OrderStatus::CancelRequested.as_str(),
+    ]
+}
 
 pub struct NewShipment {
     pub application_id: Uuid,
@@ -127,7 +132,7 @@ pub async fn insert<C: ConnectionTrait>(
         partner: Set(new.partner),
         // Partners cap order ids at 64 characters: "BB" + the 32 hex digits of a UUIDv7.
         order_id: Set(format!("BB{}", id.simple())),
-        order_status: Set(REQUESTED.into()),
+        order_status: Set(OrderStatus::Requested.as_str().into()),
         status: Set("pending".into()),
         last_op_code: Set(None),
         waybill_no: Set(None),
@@ -180,7 +185,7 @@ pub async fn current_leg<C: ConnectionTrait>(
     shipment::Entity::find()
         .filter(shipment::Column::ApplicationId.eq(application_id))
         .filter(shipment::Column::Leg.eq(leg))
-        .filter(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+        .filter(shipment::Column::OrderStatus.is_not_in(closed_orders()))
         .order_by_desc(shipment::Column::Id)
         .one(db)
         .await
@@ -195,7 +200,10 @@ pub async fn set_created<C: ConnectionTrait>(
     courier_phone: Option<String>,
 ) -> Result<bool, DbErr> {
     let result = shipment::Entity::update_many()
-        .col_expr(shipment::Column::OrderStatus, Expr::value(CREATED))
+        .col_expr(
+            shipment::Column::OrderStatus,
+            Expr::value(OrderStatus::Created.as_str()),
+        )
         .col_expr(shipment::Column::WaybillNo, Expr::value(waybill_no))
         .col_expr(shipment::Column::CourierName, Expr::value(courier_name))
         .col_expr(shipment::Column::CourierPhone, Expr::value(courier_phone))
@@ -205,7 +213,7 @@ pub async fn set_created<C: ConnectionTrait>(
         )
         .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(shipment::Column::Id.eq(id))
-        .filter(shipment::Column::OrderStatus.eq(REQUESTED))
+        .filter(shipment::Column::OrderStatus.eq(OrderStatus::Requested.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -215,16 +223,16 @@ pub async fn set_created<C: ConnectionTrait>(
 pub async fn set_order_status<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[OrderStatus],
+    to: OrderStatus,
     error: Option<String>,
 ) -> Result<bool, DbErr> {
     let result = shipment::Entity::update_many()
-        .col_expr(shipment::Column::OrderStatus, Expr::value(to))
+        .col_expr(shipment::Column::OrderStatus, Expr::value(to.as_str()))
         .col_expr(shipment::Column::LastError, Expr::value(error))
         .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(shipment::Column::Id.eq(id))
-        .filter(shipment::Column::OrderStatus.is_in(from.iter().copied()))
+        .filter(shipment::Column::OrderStatus.is_in(from.iter().map(|s| s.as_str())))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -416,23 +424,10 @@ pub async fn set_applied<C: ConnectionTrait>(
     Ok(())
 }
 
-/// What route events made of a shipment, with the summary of them the next ones fold over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tracking {
-    pub status: ShipmentStatus,
-    pub last_op_code: Option<String>,
-    pub last_event_at: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    /// The furthest forward step: its rank and when it happened.
-    pub forward: Option<(i32, DateTime<Utc>)>,
-    /// The latest side state and when it happened.
-    pub side: Option<(ShipmentStatus, DateTime<Utc>)>,
-}
-
 /// Shipments on their way with a partner order and waybill: not final, not cancelled.
 fn open() -> Condition {
     Condition::all()
-        .add(shipment::Column::OrderStatus.eq(CREATED))
+        .add(shipment::Column::OrderStatus.eq(OrderStatus::Created.as_str()))
         .add(shipment::Column::WaybillNo.is_not_null())
         .add(shipment::Column::Status.is_not_in(final_statuses()))
 }
@@ -473,10 +468,10 @@ pub async fn problem_candidates<C: ConnectionTrait>(
     shipment::Entity::find()
         .filter(
             Condition::any()
-                .add(shipment::Column::OrderStatus.eq(FAILED))
+                .add(shipment::Column::OrderStatus.eq(OrderStatus::Failed.as_str()))
                 .add(
                     Condition::all()
-                        .add(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+                        .add(shipment::Column::OrderStatus.is_not_in(closed_orders()))
                         .add(shipment::Column::Status.is_in([
                             ShipmentStatus::DeliveryFailed.as_str(),
                             ShipmentStatus::Returned.as_str(),

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use beebox::courier::ingest::{self, IngestReport};
-use beebox::courier::{DEV_SF_CHECK_WORD, DEV_SF_PARTNER_ID, DEV_SF_WEBHOOK_SECRET, reconcile};
+use beebox::courier::reconcile;
+use beebox::integrations::courier::partners::{
+    DEV_SF_CHECK_WORD, DEV_SF_PARTNER_ID, DEV_SF_WEBHOOK_SECRET,
+};
 use beebox::integrations::courier::sf::{SERVICE_ROUTE_PUSH, format_china_time, msg_digest};
 use beebox::integrations::courier::sim::{PushMode, SfSimulator, SimFault};
 use beebox::integrations::courier::{Contact, OrderRequest, RouteEvent, ShipmentStatus};
@@ -683,8 +686,8 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     shipments::set_order_status(
         db,
         failed.id,
-        &[shipments::REQUESTED],
-        shipments::FAILED,
+        &[shipments::OrderStatus::Requested],
+        shipments::OrderStatus::Failed,
         Some("SF 1016: 到件电话不能为空".into()),
     )
     .await
@@ -723,8 +726,8 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     shipments::set_order_status(
         db,
         superseded.id,
-        &[shipments::REQUESTED],
-        shipments::FAILED,
+        &[shipments::OrderStatus::Requested],
+        shipments::OrderStatus::Failed,
         None,
     )
     .await
@@ -1125,15 +1128,23 @@ async fn reconciliation_finds_what_pushes_lost() {
 
     // The partner is down: the run fails, to be retried, and nothing changes.
     sim.fail_next(1, SimFault::Http(502));
-    assert!(reconcile::run(&app.state).await.is_err());
+    assert!(
+        reconcile::run(&app.state.job_context().unwrap())
+            .await
+            .is_err()
+    );
     assert_eq!(reload(&app, row.id).await.status, "pending");
 
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
     let after = reload(&app, row.id).await;
     assert_eq!(after.status, "in_transit");
     assert_eq!(stored(&app, &waybill).await.len(), 2);
     // Nothing new the next time: the same events are not stored twice.
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
     assert_eq!(stored(&app, &waybill).await.len(), 2);
     assert_eq!(reload(&app, row.id).await.version, after.version);
 
@@ -1147,10 +1158,14 @@ async fn reconciliation_finds_what_pushes_lost() {
     while Utc::now() <= last {
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
     assert_eq!(reload(&app, row.id).await.status, "delivered");
     sim.fail_next(1, SimFault::Http(502));
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

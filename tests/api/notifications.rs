@@ -378,8 +378,8 @@ async fn a_change_answers_with_its_notifications_already_written() {
 #[tokio::test]
 async fn a_fan_out_job_left_by_an_earlier_release_still_writes_its_notifications() {
     use beebox::domain::application::ApplicationState;
-    use beebox::jobs::{JobKind, new_job};
     use beebox::store::applications::{self, Actor};
+    use beebox::store::jobs::NewJob;
 
     let wechat = WechatServer::start().await;
     let app = spawn_app_with(|c| configure(c, &wechat)).await;
@@ -400,11 +400,14 @@ async fn a_fan_out_job_left_by_an_earlier_release_still_writes_its_notifications
     )
     .await
     .unwrap();
-    let job = new_job(
-        JobKind::NotifyCitizen,
-        json!({ "event_id": event }),
-        Some(format!("notify:{event}")),
-    );
+    // The row exactly as that release wrote it: its kind and its payload's JSON.
+    let job = NewJob {
+        kind: "notify_citizen",
+        payload: json!({ "event_id": event }),
+        dedupe_key: Some(format!("notify:{event}")),
+        run_at: chrono::Utc::now(),
+        max_attempts: 0,
+    };
     assert!(beebox::store::jobs::enqueue(db, job).await.unwrap());
 
     let items = settled_notifications(&app, &citizen, &id.to_string(), 1).await;
@@ -777,13 +780,10 @@ async fn staff_get_overdue_alerts_and_a_digest_of_new_submissions() {
     // that the cases exist, as the next slots would.
     for kind in ["check_sla", "digest"] {
         let slots = beebox::jobs::schedule::Scheduler::new(&app.config).slots(chrono::Utc::now());
-        let slot = slots.into_iter().find(|s| s.kind.as_str() == kind).unwrap();
-        beebox::store::jobs::enqueue(
-            db,
-            beebox::jobs::new_job(slot.kind, slot.payload, Some(format!("test:{kind}"))),
-        )
-        .await
-        .unwrap();
+        let slot = slots.into_iter().find(|s| s.kind == kind).unwrap();
+        beebox::store::jobs::enqueue(db, slot.job.deduped_by(format!("test:{kind}")))
+            .await
+            .unwrap();
     }
     let mails = wait_for_mail_to(&reviewer_email, 2).await;
     let late_no = late.replace('-', "");
@@ -802,11 +802,8 @@ async fn staff_get_overdue_alerts_and_a_digest_of_new_submissions() {
     // A case alerts once: running the check again sends nothing new.
     beebox::store::jobs::enqueue(
         db,
-        beebox::jobs::new_job(
-            beebox::jobs::JobKind::CheckSla,
-            json!({}),
-            Some("test:again".into()),
-        ),
+        beebox::store::jobs::NewJob::of(&beebox::notify::staff::CheckSla { slot: 0 })
+            .deduped_by("test:again"),
     )
     .await
     .unwrap();

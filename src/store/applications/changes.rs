@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Actor, application, event};
 use crate::domain::application::ApplicationState;
-use crate::notify::outbox::{self, Channels};
+use crate::store::outbox::{self, Channels};
 
 pub async fn record_event<C: ConnectionTrait>(
     db: &C,
