@@ -51,7 +51,8 @@ impl fmt::Display for OrderStatus {
 }
 
 /// Where a shipment stands, the same for every partner. A partner's own codes are kept raw
-/// beside it (`RouteEvent::op_code`). Its OpenAPI derive makes it the API's own enum too.
+/// beside it (`RouteEvent::op_code`).
+// The OpenAPI derive makes it the API's own enum too: its doc comment is the contract's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum)]
 #[serde(rename_all = "snake_case")]
 #[oai(rename_all = "snake_case")]
