@@ -1,8 +1,8 @@
 //! Messages to citizens about their applications. A citizen-visible event writes one
 //! notification row per channel and a send job for each that goes, in the event's transaction
-//! (`outbox`). A send job does nothing when its row is already final, and does not send again
-//! when it finds the row `sending`: that means a worker died mid-send, and sending twice is
-//! worse than the rare message whose delivery we cannot confirm.
+//! (`store::outbox`). A send job does nothing when its row is already final, and does not send
+//! again when it finds the row `sending`: that means a worker died mid-send, and sending twice
+//! is worse than the rare message whose delivery we cannot confirm.
 
 use std::collections::BTreeMap;
 
@@ -25,10 +25,6 @@ use crate::store::notifications::{self, NotificationStatus, notification};
 use crate::store::outbox::{self, NotifyEmail, NotifyWechat};
 use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 use crate::store::{begin_write, catalog, citizens, decisions, dispatch, subscriptions};
-
-fn fatal(message: impl Into<String>) -> JobError {
-    JobError::fatal(message)
-}
 
 /// Everything a message about one event says.
 struct Facts {
@@ -61,13 +57,13 @@ async fn subject<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<Subject, 
         .find_also_related(application::Entity)
         .one(db)
         .await?
-        .ok_or_else(|| fatal("the event is gone"))?;
-    let app = app.ok_or_else(|| fatal("the application is gone"))?;
+        .ok_or_else(|| JobError::fatal("the event is gone"))?;
+    let app = app.ok_or_else(|| JobError::fatal("the application is gone"))?;
     let to = ApplicationState::parse(&event.to_state)
-        .ok_or_else(|| fatal(format!("unknown state {}", event.to_state)))?;
+        .ok_or_else(|| JobError::fatal(format!("unknown state {}", event.to_state)))?;
     let name = to
         .citizen_event()
-        .ok_or_else(|| fatal(format!("{} is not news to the citizen", event.to_state)))?;
+        .ok_or_else(|| JobError::fatal(format!("{} is not news to the citizen", event.to_state)))?;
     Ok(Subject {
         app,
         event,
@@ -85,7 +81,7 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
     } = subject;
     let version = catalog::find_version(db, app.matter_id)
         .await?
-        .ok_or_else(|| fatal("the application's catalogue version is gone"))?;
+        .ok_or_else(|| JobError::fatal("the application's catalogue version is gone"))?;
     let material_name = |code: &str| {
         version
             .materials
@@ -191,7 +187,7 @@ async fn pending(
     use NotificationStatus::*;
     let row = notifications::find(db, id)
         .await?
-        .ok_or_else(|| fatal("the notification is gone"))?;
+        .ok_or_else(|| JobError::fatal("the notification is gone"))?;
     match NotificationStatus::parse(&row.status) {
         Some(Pending) => Ok(Some(row)),
         // Only an admin's retry of the dead job runs it again after it failed.
@@ -291,7 +287,7 @@ async fn send_wechat(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
     // Read only for a message that goes; a failure here leaves the subscription unspent.
     let citizen = citizens::find(&txn, row.citizen_id)
         .await?
-        .ok_or_else(|| fatal("the citizen is gone"))?;
+        .ok_or_else(|| JobError::fatal("the citizen is gone"))?;
     let facts = facts(&txn, subject(&txn, row.event_id).await?).await?;
     if !notifications::start_sending(&txn, row.id).await? {
         return Ok(());
