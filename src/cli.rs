@@ -103,14 +103,16 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         } => {
             let sf = &config.courier.sf;
             let settings = crate::integrations::courier::sim::SimSettings {
-                partner_id: sf
-                    .partner_id
-                    .clone()
-                    .unwrap_or_else(|| crate::courier::DEV_SF_PARTNER_ID.into()),
+                partner_id: sf.partner_id.clone().unwrap_or_else(|| {
+                    crate::integrations::courier::partners::DEV_SF_PARTNER_ID.into()
+                }),
                 check_word: sf
                     .check_word
                     .as_ref()
-                    .map_or(crate::courier::DEV_SF_CHECK_WORD, |s| s.expose())
+                    .map_or(
+                        crate::integrations::courier::partners::DEV_SF_CHECK_WORD,
+                        |s| s.expose(),
+                    )
                     .to_string(),
                 push_url,
                 step: Duration::from_millis(step_ms),

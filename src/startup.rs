@@ -13,12 +13,11 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::courier::{Couriers, SIM_MOUNT};
 use crate::domain::catalog::CatalogFile;
 use crate::http::body_limit::BodyLimits;
 use crate::http::framing::ProblemAcceptor;
-use crate::http::metrics::Metrics;
 use crate::http::routes::RouteIndex;
+use crate::integrations::courier::partners::{Couriers, SIM_MOUNT};
 use crate::integrations::mailer::Mailer;
 use crate::keys::Keys;
 use crate::state::AppState;
@@ -75,16 +74,7 @@ impl Application {
             .context("setting up the object store")?;
         let mailer = Mailer::from_config(&config).context("setting up the mailer")?;
         let couriers = Couriers::from_config(&config, &config.public_url(addr.port()));
-        let state = AppState::new(
-            config.clone(),
-            store,
-            signer,
-            keys,
-            Arc::new(Metrics::new()),
-            mailer,
-            couriers,
-            clock,
-        );
+        let state = AppState::new(config.clone(), store, signer, keys, mailer, couriers, clock);
         let init = tokio::spawn(init_database(state.clone()));
         Ok(Self {
             addr,
@@ -262,9 +252,16 @@ async fn init_database(state: AppState) -> anyhow::Result<()> {
     state.set_db(db);
     tracing::info!("database ready");
     tokio::spawn(crate::sweeps::run(state.clone()));
-    if config.jobs.worker {
+    if config.jobs.worker
+        && let Some(ctx) = state.job_context()
+    {
+        let metrics = state.metrics.clone();
+        let on_run = Arc::new(move |kind: &str, outcome: &str, ran: f64, waited: f64| {
+            metrics.observe_job(kind, outcome, ran, waited)
+        });
         let worker = tokio::spawn(crate::jobs::worker::run(
-            state.clone(),
+            ctx,
+            on_run,
             state.shutdown.clone(),
         ));
         if let Ok(mut slot) = state.worker.lock() {

@@ -1,22 +1,24 @@
 //! What every handler shares. The database arrives after start-up (it may be unreachable at
-//! first), so handlers reach it through `db()`, which answers 503 until it is ready.
+//! first), so handlers reach it through `db()`, which fails with `DatabaseNotReady` (503 at the
+//! API edge) until it is ready. Background work gets a narrower `JobContext`, not this.
 
 use std::sync::{Arc, RwLock};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::OnceCell;
 
-use crate::api::problem::ApiError;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::courier::Couriers;
 use crate::courier::pushes::PushQueue;
 use crate::http::metrics::Metrics;
+use crate::integrations::courier::partners::Couriers;
 use crate::integrations::mailer::Mailer;
 use crate::integrations::wechat::WechatClient;
+use crate::jobs::job::{Attempt, JobContext};
 use crate::keys::Keys;
-use crate::notify::outbox::Channels;
 use crate::storage::{ObjectStore, UrlSigner};
+use crate::store::DatabaseNotReady;
+use crate::store::outbox::Channels;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
@@ -33,7 +35,7 @@ pub struct AppState {
     pub wechat: WechatClient,
     pub mailer: Mailer,
     pub couriers: Couriers,
-    /// Which channels the citizen's messages go by (`notify::outbox`).
+    /// Which channels the citizen's messages go by (`store::outbox`).
     pub channels: Arc<Channels>,
     /// Route pushes queue here to be written in batches (group commit).
     pub pushes: PushQueue,
@@ -52,17 +54,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    #[allow(clippy::too_many_arguments)] // the handles start-up builds, each once
     pub fn new(
         config: Arc<Config>,
         store: Arc<dyn ObjectStore>,
         signer: UrlSigner,
         keys: Arc<Keys>,
-        metrics: Arc<Metrics>,
         mailer: Mailer,
         couriers: Couriers,
         clock: Clock,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new());
         let channels = Arc::new(Channels::new(&config.wechat));
         let cases = crate::cases::Cases::new(
             config.clone(),
@@ -71,12 +72,13 @@ impl AppState {
             couriers.default_partner().code().to_string(),
             store.clone(),
         );
+        let batches = metrics.clone();
         Self {
             cases,
             clock,
             couriers,
             pushes: PushQueue::new(
-                metrics.clone(),
+                Arc::new(move |partner, pushes| batches.webhook_batch(partner, pushes)),
                 channels.clone(),
                 config.courier.push_writers,
             ),
@@ -101,17 +103,26 @@ impl AppState {
         }
     }
 
-    /// The database, or 503 while start-up is still connecting or migrating.
-    pub fn db(&self) -> Result<&DatabaseConnection, ApiError> {
-        self.db.get().ok_or_else(|| {
-            ApiError::unavailable(
-                "database_unavailable",
-                "The service is starting and its database is not ready yet. Please retry shortly.",
-            )
-            .with_header(
-                poem::http::header::RETRY_AFTER,
-                poem::http::HeaderValue::from_static("5"),
-            )
+    /// The database, unless start-up is still connecting or migrating.
+    pub fn db(&self) -> Result<&DatabaseConnection, DatabaseNotReady> {
+        self.db.get().ok_or(DatabaseNotReady)
+    }
+
+    /// What a job gets, once the database is ready: the worker's, and a caller's that runs a
+    /// job's work directly.
+    pub fn job_context(&self) -> Option<JobContext> {
+        Some(JobContext {
+            db: self.db.get()?.clone(),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+            cases: self.cases.clone(),
+            store: self.store.clone(),
+            couriers: self.couriers.clone(),
+            channels: self.channels.clone(),
+            wechat: self.wechat.clone(),
+            keys: self.keys.clone(),
+            mailer: self.mailer.clone(),
+            attempt: Attempt::only(),
         })
     }
 

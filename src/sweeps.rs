@@ -1,136 +1,31 @@
 //! Background work kept in the database, so a crash loses none of it: thumbnails of new pages,
-//! the staged objects of expired direct uploads (the `sweep_uploads` job), and objects no row
-//! names (the `sweep_orphans` job). All are idempotent, so instances repeating each other's work
-//! is harmless; none deletes an object a row names.
+//! made by a loop in each instance, and (for callers that hold the `AppState`) the sweeps the
+//! `sweep_uploads` and `sweep_orphans` jobs run (`jobs::periodic`).
 
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
-use uuid::Uuid;
-
+use crate::jobs::periodic;
 use crate::media;
 use crate::state::AppState;
-use crate::storage::{ObjectKey, StorageError};
-use crate::store::{object_refs, pages, uploads};
+use crate::storage::ObjectKey;
+use crate::store::pages;
 
-/// Objects listed, and checked against the database, at a time.
-const ORPHAN_PAGE: usize = 500;
-
-/// Deletes objects under page, result and upload keys that no row names and that are older than
-/// `storage.orphan_grace_secs`: what a crash between storing an object and recording its row
-/// leaves, a page deletion whose job went dead, and a PUT that reached an upload key after its
-/// sweep. Also clears the store's own stale scratch files. Returns how many objects went.
+/// `jobs::periodic::sweep_orphan_objects`, once the database is ready. Returns how many objects
+/// went.
 pub async fn sweep_orphan_objects(state: &AppState) -> anyhow::Result<usize> {
     let Some(db) = state.database() else {
         return Ok(0);
     };
-    let grace = state.config.storage.orphan_grace_secs.min(i64::MAX as u64) as i64;
-    let before = Utc::now() - TimeDelta::seconds(grace);
-    let mut swept = 0;
-    for prefix in ["applications/", "uploads/"] {
-        let mut after: Option<ObjectKey> = None;
-        loop {
-            let page = state
-                .store
-                .list(prefix, after.as_ref(), ORPHAN_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.key.clone());
-            let old: Vec<&ObjectKey> = page
-                .iter()
-                .filter(|l| l.modified < before)
-                .map(|l| &l.key)
-                .collect();
-            for key in unnamed(db, prefix, &old).await? {
-                match state.store.delete(key).await {
-                    Ok(()) | Err(StorageError::NotFound) => swept += 1,
-                    Err(e) => tracing::warn!(error = %e, "orphaned object not swept yet"),
-                }
-            }
-        }
-    }
-    swept += state.store.sweep_scratch(before).await?;
-    swept += sweep_local_temp(state, before).await?;
-    Ok(swept)
+    periodic::sweep_orphan_objects(db, state.store.as_ref(), &state.config).await
 }
 
-/// This instance's own waiting pages and thumbnails (`data_dir/tmp`) that a killed process left.
-async fn sweep_local_temp(
-    state: &AppState,
-    before: chrono::DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    let mut removed = 0;
-    let mut entries = match tokio::fs::read_dir(state.config.data_dir.join("tmp")).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e.into()),
-    };
-    while let Some(entry) = entries.next_entry().await? {
-        let metadata = entry.metadata().await?;
-        let modified: chrono::DateTime<Utc> = metadata.modified()?.into();
-        if metadata.is_file() && modified < before {
-            match tokio::fs::remove_file(entry.path()).await {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    Ok(removed)
-}
-
-/// The keys among `keys` that no row wants: under `applications/`, those no page, thumbnail or
-/// result file names; under `uploads/`, those whose upload is gone or already swept.
-async fn unnamed<'k>(
-    db: &sea_orm::DatabaseConnection,
-    prefix: &str,
-    keys: &[&'k ObjectKey],
-) -> anyhow::Result<Vec<&'k ObjectKey>> {
-    if prefix == "uploads/" {
-        let ids: Vec<Uuid> = keys.iter().filter_map(|k| upload_id(k)).collect();
-        let wanted = object_refs::unswept_uploads(db, &ids).await?;
-        return Ok(keys
-            .iter()
-            .filter(|k| !upload_id(k).is_some_and(|id| wanted.contains(&id)))
-            .copied()
-            .collect());
-    }
-    let names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-    let named = object_refs::named(db, &names).await?;
-    Ok(keys
-        .iter()
-        .filter(|k| !named.contains(k.as_str()))
-        .copied()
-        .collect())
-}
-
-/// The upload id in a staged key, `uploads/{id}`.
-fn upload_id(key: &ObjectKey) -> Option<Uuid> {
-    key.as_str().strip_prefix("uploads/")?.parse().ok()
-}
-
-/// Deletes the staged objects of expired uploads, completed or not (a presigned S3 PUT still
-/// works after `complete` until it expires). Returns how many were swept.
+/// `jobs::periodic::sweep_expired_uploads`, once the database is ready. Returns how many were
+/// swept.
 pub async fn sweep_expired_uploads(state: &AppState) -> anyhow::Result<usize> {
     let Some(db) = state.database() else {
         return Ok(0);
     };
-    let now = Utc::now();
-    let expired = uploads::expired(db, now, 500).await?;
-    for upload in &expired {
-        if let Ok(key) = ObjectKey::parse(upload.object_key.clone()) {
-            match state.store.delete(&key).await {
-                Ok(()) | Err(StorageError::NotFound) => {}
-                // Try again next round.
-                Err(e) => {
-                    tracing::warn!(error = %e, "expired upload not swept yet");
-                    continue;
-                }
-            }
-        }
-        uploads::mark_swept(db, upload.id, now).await?;
-    }
-    Ok(expired.len())
+    periodic::sweep_expired_uploads(db, state.store.as_ref()).await
 }
 
 /// How long after the last upload started thumbnails wait.

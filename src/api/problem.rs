@@ -251,6 +251,17 @@ impl ApiResponse for ApiError {
     }
 }
 
+/// Start-up has not connected to the database yet: 503, worth a retry in a few seconds.
+impl From<crate::store::DatabaseNotReady> for ApiError {
+    fn from(_: crate::store::DatabaseNotReady) -> Self {
+        Self::unavailable(
+            "database_unavailable",
+            "The service is starting and its database is not ready yet. Please retry shortly.",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
         use sea_orm::DbErr;

@@ -116,7 +116,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<StaffMember>
             );
         }
     };
-    let member = crate::store::staff::find(state.db()?, claims.sub)
+    let member = crate::store::staff::find(state.db().map_err(ApiError::from)?, claims.sub)
         .await
         .map_err(ApiError::from)?
         .filter(|m| m.disabled_at.is_none())
@@ -193,14 +193,7 @@ pub async fn audit_staff_action(
     Ok(())
 }
 
-/// `a,b` as stored, to a list.
-pub fn split_list(stored: &str) -> Vec<String> {
-    stored
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
+pub use crate::domain::staff::split_list;
 
 /// The client's address for the audit log, the login throttle and the rate limits: the peer,
 /// or with `server.trust_forwarded_for` the last `X-Forwarded-For` entry, the one our own proxy

@@ -22,8 +22,8 @@ pub use error::{CaseError, CaseResult, FieldIssue};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::integrations::courier::Contact;
-use crate::notify::outbox::Channels;
 use crate::storage::ObjectStore;
+use crate::store::outbox::Channels;
 
 /// One page check at a time per core.
 fn media_permit_count() -> usize {

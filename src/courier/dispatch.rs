@@ -6,25 +6,30 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::application::{self as machine, Action, ApplicationState};
-use crate::jobs::{JobError, database};
-use crate::notify::outbox::Channels;
-use crate::state::AppState;
+use crate::jobs::job::{Job, JobContext, JobError};
 use crate::store::applications::{self, Actor};
+use crate::store::jobs::JobPayload;
+use crate::store::outbox::Channels;
 use crate::store::{begin_write, dispatch};
 
-/// `dispatch_batches {cutoff}`.
-pub async fn run(state: &AppState, payload: &Value) -> Result<(), JobError> {
-    let db = database(state)?;
-    let cutoff: DateTime<Utc> = payload["cutoff"]
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("payload has no cutoff")))?;
-    dispatch_at(db, &state.channels, cutoff).await?;
-    Ok(())
+/// `dispatch_batches {cutoff}`: the step at one cut-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchBatches {
+    pub cutoff: DateTime<Utc>,
+}
+
+impl JobPayload for DispatchBatches {
+    const KIND: &'static str = "dispatch_batches";
+}
+
+impl Job for DispatchBatches {
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        dispatch_at(&ctx.db, &ctx.channels, self.cutoff).await?;
+        Ok(())
+    }
 }
 
 /// Batches every case received before `cutoff`. Returns how many cases left.

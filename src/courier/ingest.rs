@@ -1,22 +1,23 @@
 //! Route events into shipments, from pushes and from reconciliation alike. Every event is stored
 //! raw once per partner event id (a replay is a no-op), even for waybills no shipment has yet.
-//! A shipment's status is what its events say (`track`), whatever order they came in: a late
-//! event never moves it backwards, and nothing moves it out of a final status. One ingest is
-//! one write transaction however many pushes it carries (`pushes` batches them).
+//! A shipment's status is what its events say (`domain::track`), whatever order they came in:
+//! a late event never moves it backwards, and nothing moves it out of a final status. One ingest
+//! is one write transaction however many pushes it carries (`pushes` batches them).
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use uuid::Uuid;
 
-use crate::courier::track::{self, Track};
-use crate::integrations::courier::{RouteEvent, ShipmentStatus};
-use crate::notify::outbox::Channels;
+use crate::domain::shipment::ShipmentStatus;
+use crate::domain::track::{self, StatusChange, Step, Track, Tracking};
+use crate::integrations::courier::RouteEvent;
 use crate::store::begin_write;
+use crate::store::outbox::Channels;
 use crate::store::route_writes;
-use crate::store::shipments::{self, Locked, Tracking, route_event, shipment};
+use crate::store::shipments::{self, Locked, route_event, shipment};
 
 /// The widest partner event id and waybill the `shipment_events` columns hold.
 const MAX_EVENT_ID: usize = 128;
@@ -35,25 +36,6 @@ pub struct IngestReport {
     pub invalid: usize,
     /// The shipments whose status moved, one entry each (its status before and after).
     pub changes: Vec<StatusChange>,
-}
-
-/// A shipment whose tracking status moved. This is the hook for the application side: advance
-/// the application (a `materials` leg `picked_up`, a `result` leg `delivered`, ...) and queue
-/// the citizen's notification. `on_status_changed` runs for each inside the ingest transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
-    pub shipment_id: Uuid,
-    pub application_id: Uuid,
-    /// `materials`, `result` or `return`.
-    pub leg: String,
-    pub partner: String,
-    pub waybill_no: String,
-    pub old: ShipmentStatus,
-    pub new: ShipmentStatus,
-    /// The partner's code of the event that set `new`.
-    pub op_code: String,
-    /// When that event happened.
-    pub at: DateTime<Utc>,
 }
 
 /// Called inside the ingest transaction for each shipment whose status moved, so whatever it
@@ -297,7 +279,7 @@ impl Plan {
         late: Vec<route_event::Model>,
         mut fresh: Vec<route_event::Model>,
     ) -> Self {
-        let (track, applied) = track::fold(&row, &late, &fresh);
+        let (track, applied) = track::fold(&tracking_of(&row), steps(&late, &fresh));
         for event in &mut fresh {
             event.applied = applied.contains(&event.id);
         }
@@ -324,7 +306,7 @@ impl Plan {
         replays: &HashSet<Uuid>,
     ) -> Result<(), DbErr> {
         self.fresh.retain(|e| !replays.contains(&e.id));
-        let (track, applied) = track::fold(&self.row, &self.late, &self.fresh);
+        let (track, applied) = track::fold(&tracking_of(&self.row), steps(&self.late, &self.fresh));
         let (now_applied, not_applied): (Vec<_>, Vec<_>) = self
             .fresh
             .iter()
@@ -364,7 +346,7 @@ struct Settled {
 impl Settled {
     fn new(row: &shipment::Model, track: &Track) -> Option<Self> {
         let tracking = track.tracking();
-        let before = Track::new(row).tracking();
+        let before = Track::new(&tracking_of(row)).tracking();
         if tracking == before {
             return None;
         }
@@ -389,6 +371,41 @@ impl Settled {
             change,
         })
     }
+}
+
+/// What the row says its route events so far add up to.
+fn tracking_of(row: &shipment::Model) -> Tracking {
+    Tracking {
+        status: status_of(&row.status),
+        last_op_code: row.last_op_code.clone(),
+        last_event_at: row.last_event_at,
+        delivered_at: row.delivered_at,
+        forward: row.forward_rank.zip(row.forward_at),
+        side: row.side_status.as_deref().map(status_of).zip(row.side_at),
+    }
+}
+
+/// The stored events, as the fold takes them.
+fn steps<'a>(
+    late: &'a [route_event::Model],
+    fresh: &'a [route_event::Model],
+) -> impl Iterator<Item = Step<'a>> {
+    late.iter().chain(fresh).map(|e| Step {
+        id: e.id,
+        status: status_of(&e.status),
+        op_code: &e.op_code,
+        occurred_at: e.occurred_at,
+    })
+}
+
+fn status_of(text: &str) -> ShipmentStatus {
+    ShipmentStatus::parse(text).unwrap_or_else(|| {
+        tracing::warn!(
+            status = text,
+            "unknown stored shipment status read as pending"
+        );
+        ShipmentStatus::Pending
+    })
 }
 
 /// Writes the new tracking of these settled shipments, in one statement on PostgreSQL.

@@ -4,27 +4,41 @@
 //! used again: a new booking gets a new shipment row and a new id.
 
 use sea_orm::ConnectionTrait;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::integrations::courier::{Contact, CourierError, OrderRequest};
-use crate::jobs::{JobError, JobKind, database, new_job};
-use crate::state::AppState;
-use crate::store::jobs as queue;
-use crate::store::shipments::{
-    self, CANCEL_REQUESTED, CANCELLED, CREATED, FAILED, REQUESTED, shipment,
-};
+use crate::jobs::job::{Job, JobContext, JobError};
+use crate::store::jobs::{self as queue, JobPayload, NewJob};
+use crate::store::shipments::{self, OrderStatus, shipment};
+
+/// `courier_create_order {shipment_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierCreateOrder {
+    pub shipment_id: Uuid,
+}
+
+impl JobPayload for CourierCreateOrder {
+    const KIND: &'static str = "courier_create_order";
+}
+
+/// `courier_cancel_order {shipment_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierCancelOrder {
+    pub shipment_id: Uuid,
+}
+
+impl JobPayload for CourierCancelOrder {
+    const KIND: &'static str = "courier_cancel_order";
+}
 
 /// In the booking's transaction: make the partner order for `shipment_id`.
 pub async fn enqueue_create<C: ConnectionTrait>(
     db: &C,
     shipment_id: Uuid,
 ) -> Result<(), sea_orm::DbErr> {
-    let job = new_job(
-        JobKind::CourierCreateOrder,
-        json!({ "shipment_id": shipment_id }),
-        Some(format!("order:create:{shipment_id}")),
-    );
+    let job = NewJob::of(&CourierCreateOrder { shipment_id })
+        .deduped_by(format!("order:create:{shipment_id}"));
     queue::enqueue(db, job).await?;
     Ok(())
 }
@@ -34,46 +48,49 @@ pub async fn request_cancel<C: ConnectionTrait>(
     db: &C,
     row: &shipment::Model,
 ) -> Result<(), sea_orm::DbErr> {
+    use OrderStatus::*;
     shipments::set_order_status(
         db,
         row.id,
-        &[REQUESTED, CREATED, FAILED],
-        CANCEL_REQUESTED,
+        &[Requested, Created, Failed],
+        CancelRequested,
         None,
     )
     .await?;
-    let job = new_job(
-        JobKind::CourierCancelOrder,
-        json!({ "shipment_id": row.id }),
-        Some(format!("order:cancel:{}", row.id)),
-    );
+    let job = NewJob::of(&CourierCancelOrder {
+        shipment_id: row.id,
+    })
+    .deduped_by(format!("order:cancel:{}", row.id));
     queue::enqueue(db, job).await?;
     Ok(())
-}
-
-fn shipment_id(payload: &Value) -> Result<Uuid, JobError> {
-    payload["shipment_id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("payload has no shipment_id")))
 }
 
 fn contact(json: &str) -> Result<Contact, JobError> {
     serde_json::from_str(json).map_err(|e| JobError::Fatal(anyhow::anyhow!("stored contact: {e}")))
 }
 
-/// `courier_create_order {shipment_id}`.
-pub async fn create(state: &AppState, payload: &Value) -> Result<(), JobError> {
-    let db = database(state)?;
-    let id = shipment_id(payload)?;
+impl Job for CourierCreateOrder {
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        create(ctx, self.shipment_id).await
+    }
+}
+
+impl Job for CourierCancelOrder {
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        cancel(ctx, self.shipment_id).await
+    }
+}
+
+async fn create(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
+    let db = &ctx.db;
     let Some(row) = shipments::find(db, id).await? else {
-        return Err(JobError::Fatal(anyhow::anyhow!("the shipment is gone")));
+        return Err(JobError::fatal("the shipment is gone"));
     };
     // Cancelled before the order was placed, or placed already by an earlier run.
-    if row.order_status != REQUESTED {
+    if OrderStatus::parse(&row.order_status) != Some(OrderStatus::Requested) {
         return Ok(());
     }
-    let partner = state
+    let partner = ctx
         .couriers
         .get(&row.partner)
         .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("unknown partner {}", row.partner)))?;
@@ -98,7 +115,7 @@ pub async fn create(state: &AppState, payload: &Value) -> Result<(), JobError> {
             .await?;
             crate::courier::ingest::match_unknown(
                 db,
-                &state.channels,
+                &ctx.channels,
                 &row.partner,
                 &created.waybill_no,
                 row.id,
@@ -108,7 +125,8 @@ pub async fn create(state: &AppState, payload: &Value) -> Result<(), JobError> {
         }
         Err(CourierError::Retryable(e)) => Err(JobError::Retry(anyhow::anyhow!(e))),
         Err(CourierError::Final(e)) => {
-            shipments::set_order_status(db, row.id, &[REQUESTED], FAILED, Some(e.clone())).await?;
+            let (requested, failed) = (OrderStatus::Requested, OrderStatus::Failed);
+            shipments::set_order_status(db, row.id, &[requested], failed, Some(e.clone())).await?;
             Err(JobError::Fatal(anyhow::anyhow!(
                 "the partner refused the order: {e}"
             )))
@@ -116,19 +134,17 @@ pub async fn create(state: &AppState, payload: &Value) -> Result<(), JobError> {
     }
 }
 
-/// `courier_cancel_order {shipment_id}`. Cancelling an order the partner never made (the
-/// booking was cancelled before its order job ran) is harmless: the partner answers it is
-/// unknown, and that is the cancelled state we want.
-pub async fn cancel(state: &AppState, payload: &Value) -> Result<(), JobError> {
-    let db = database(state)?;
-    let id = shipment_id(payload)?;
+/// Cancelling an order the partner never made (the booking was cancelled before its order job
+/// ran) is harmless: the partner answers it is unknown, and that is the cancelled state we want.
+async fn cancel(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
+    let db = &ctx.db;
     let Some(row) = shipments::find(db, id).await? else {
-        return Err(JobError::Fatal(anyhow::anyhow!("the shipment is gone")));
+        return Err(JobError::fatal("the shipment is gone"));
     };
-    if row.order_status != CANCEL_REQUESTED {
+    if OrderStatus::parse(&row.order_status) != Some(OrderStatus::CancelRequested) {
         return Ok(());
     }
-    let partner = state
+    let partner = ctx
         .couriers
         .get(&row.partner)
         .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("unknown partner {}", row.partner)))?;
@@ -139,6 +155,7 @@ pub async fn cancel(state: &AppState, payload: &Value) -> Result<(), JobError> {
             tracing::info!(shipment = %row.id, reason = %e, "partner had no order to cancel");
         }
     }
-    shipments::set_order_status(db, row.id, &[CANCEL_REQUESTED], CANCELLED, None).await?;
+    let (requested, cancelled) = (OrderStatus::CancelRequested, OrderStatus::Cancelled);
+    shipments::set_order_status(db, row.id, &[requested], cancelled, None).await?;
     Ok(())
 }

@@ -5,11 +5,11 @@
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
-use crate::courier::ingest::StatusChange;
 use crate::domain::application::{self as machine, Action, ApplicationState};
-use crate::integrations::courier::ShipmentStatus;
-use crate::notify::outbox::Channels;
+use crate::domain::shipment::ShipmentStatus;
+use crate::domain::track::StatusChange;
 use crate::store::applications::{self, Actor, application};
+use crate::store::outbox::Channels;
 use crate::store::shipments::{LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 
 pub async fn advance<C: ConnectionTrait>(

@@ -15,20 +15,23 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, OnceCell, mpsc, oneshot};
 
 use crate::courier::ingest::{self, IngestReport};
-use crate::http::metrics::Metrics;
 use crate::integrations::courier::RouteEvent;
-use crate::notify::outbox::Channels;
+use crate::store::outbox::Channels;
 
 /// Pushes one transaction takes at most.
 const MAX_BATCH: usize = 32;
 /// Pushes waiting at most; beyond that a push waits for room before it queues.
 const QUEUE: usize = 1024;
 
+/// Told of each batch a writer takes: the partner and how many pushes it holds (the metrics
+/// listen; this module does not know them).
+pub type OnBatch = Arc<dyn Fn(&str, usize) + Send + Sync>;
+
 /// The instance's push queue. Its writers start with the first push, on that push's runtime.
 #[derive(Clone)]
 pub struct PushQueue {
     sender: Arc<OnceCell<mpsc::Sender<Pending>>>,
-    metrics: Arc<Metrics>,
+    on_batch: OnBatch,
     /// What the citizen's messages about the moves go by.
     channels: Arc<Channels>,
     /// Transactions in flight at once (`courier.push_writers`).
@@ -43,10 +46,10 @@ struct Pending {
 }
 
 impl PushQueue {
-    pub fn new(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> Self {
+    pub fn new(on_batch: OnBatch, channels: Arc<Channels>, writers: usize) -> Self {
         Self {
             sender: Arc::default(),
-            metrics,
+            on_batch,
             channels,
             writers: writers.max(1),
         }
@@ -63,7 +66,7 @@ impl PushQueue {
         let sender = self
             .sender
             .get_or_init(|| async {
-                start(self.metrics.clone(), self.channels.clone(), self.writers)
+                start(self.on_batch.clone(), self.channels.clone(), self.writers)
             })
             .await;
         let (reply, answer) = oneshot::channel();
@@ -90,12 +93,12 @@ impl PushQueue {
 }
 
 // Not `PushQueue` itself: the writers must not hold the sender, or they would never stop.
-fn start(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> mpsc::Sender<Pending> {
+fn start(on_batch: OnBatch, channels: Arc<Channels>, writers: usize) -> mpsc::Sender<Pending> {
     let (sender, receiver) = mpsc::channel(QUEUE);
     let receiver = Arc::new(Mutex::new(receiver));
     for _ in 0..writers {
         let receiver = receiver.clone();
-        let metrics = metrics.clone();
+        let on_batch = on_batch.clone();
         let channels = channels.clone();
         tokio::spawn(async move {
             loop {
@@ -105,7 +108,7 @@ fn start(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> mpsc
                 }
                 // A panic fails this batch's pushes (their replies are dropped), not the writer;
                 // caught in place rather than in a task of its own, which cost a wake-up a batch.
-                let written = AssertUnwindSafe(write(batch, &metrics, &channels))
+                let written = AssertUnwindSafe(write(batch, &on_batch, &channels))
                     .catch_unwind()
                     .await;
                 if written.is_err() {
@@ -117,13 +120,13 @@ fn start(metrics: Arc<Metrics>, channels: Arc<Channels>, writers: usize) -> mpsc
     sender
 }
 
-async fn write(batch: Vec<Pending>, metrics: &Metrics, channels: &Channels) {
+async fn write(batch: Vec<Pending>, on_batch: &OnBatch, channels: &Channels) {
     let mut by_partner: BTreeMap<&'static str, Vec<Pending>> = BTreeMap::new();
     for pending in batch {
         by_partner.entry(pending.partner).or_default().push(pending);
     }
     for (partner, group) in by_partner {
-        metrics.webhook_batch(partner, group.len());
+        on_batch(partner, group.len());
         let db = group[0].db.clone();
         let pushes: Vec<&[RouteEvent]> = group.iter().map(|p| p.events.as_slice()).collect();
         match ingest::ingest_pushes(&db, channels, partner, &pushes).await {

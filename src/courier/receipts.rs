@@ -2,20 +2,39 @@
 //! `courier.auto_confirm_hours` later (`cases::receipts`).
 
 use chrono::Duration;
+use serde::{Deserialize, Serialize};
 
 use crate::cases::receipts::Confirmed;
 use crate::domain::application::Action;
-use crate::jobs::{JobError, database};
-use crate::state::AppState;
+use crate::jobs::job::{Job, JobContext, JobError};
 use crate::store::applications::{self, Actor};
+use crate::store::jobs::JobPayload;
 use crate::store::{begin_write, shipments};
 
-/// The `confirm_receipts` job: confirms results delivered long enough ago.
-pub async fn auto_confirm(state: &AppState) -> Result<(), JobError> {
-    let db = database(state)?;
-    let hours = state.config.courier.auto_confirm_hours as i64;
-    let due =
-        shipments::unconfirmed_results(db, state.clock.now() - Duration::hours(hours)).await?;
+/// `confirm_receipts {slot}`: confirms results delivered long enough ago.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmReceipts {
+    /// The schedule slot (Unix seconds) it was queued for.
+    #[serde(default)]
+    pub slot: i64,
+}
+
+impl JobPayload for ConfirmReceipts {
+    const KIND: &'static str = "confirm_receipts";
+}
+
+impl Job for ConfirmReceipts {
+    const SCHEDULED: bool = true;
+
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        auto_confirm(ctx).await
+    }
+}
+
+async fn auto_confirm(ctx: &JobContext) -> Result<(), JobError> {
+    let db = &ctx.db;
+    let hours = ctx.config.courier.auto_confirm_hours as i64;
+    let due = shipments::unconfirmed_results(db, ctx.clock.now() - Duration::hours(hours)).await?;
     let mut confirmed = 0;
     for leg in due {
         let txn = begin_write(db).await?;
@@ -23,10 +42,7 @@ pub async fn auto_confirm(state: &AppState) -> Result<(), JobError> {
             continue;
         };
         let action = Action::AutoConfirmReceipt;
-        let outcome = state
-            .cases
-            .confirm(&txn, &app, Actor::system(), action)
-            .await;
+        let outcome = ctx.cases.confirm(&txn, &app, Actor::system(), action).await;
         if outcome.map_err(|e| JobError::Retry(e.into()))? == Confirmed::Now {
             confirmed += 1;
         }

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::courier::ingest;
 use crate::integrations::courier::ShipmentStatus;
-use crate::jobs::{JobError, database};
-use crate::state::AppState;
-use crate::store::shipments::{self, FAILED, shipment};
+use crate::jobs::job::{Job, JobContext, JobError};
+use crate::store::jobs::JobPayload;
+use crate::store::shipments::{self, OrderStatus, shipment};
 
 /// Route queries carry at most this many waybills (SF refuses more than 10).
 const WAYBILLS_PER_QUERY: usize = 10;
@@ -23,11 +24,31 @@ fn hours(n: u64) -> Duration {
     Duration::hours(n.min(24 * 365 * 100) as i64)
 }
 
-/// `reconcile_shipments`: queries the partners about quiet open shipments and ingests what they
-/// know. Fails (to be retried) only when every query failed.
-pub async fn run(state: &AppState) -> Result<(), JobError> {
-    let db = database(state)?;
-    let cutoff = Utc::now() - hours(state.config.courier.reconcile_after_hours);
+/// `reconcile_shipments {slot}`: queries the partners about quiet open shipments and ingests
+/// what they know. Fails (to be retried) only when every query failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileShipments {
+    /// The schedule slot (Unix seconds) it was queued for.
+    #[serde(default)]
+    pub slot: i64,
+}
+
+impl JobPayload for ReconcileShipments {
+    const KIND: &'static str = "reconcile_shipments";
+}
+
+impl Job for ReconcileShipments {
+    const SCHEDULED: bool = true;
+
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        run(ctx).await
+    }
+}
+
+/// One reconciliation run, as the job makes it.
+pub async fn run(ctx: &JobContext) -> Result<(), JobError> {
+    let db = &ctx.db;
+    let cutoff = Utc::now() - hours(ctx.config.courier.reconcile_after_hours);
     let quiet = shipments::quiet_open(db, cutoff).await?;
     let mut by_partner: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in quiet {
@@ -38,7 +59,7 @@ pub async fn run(state: &AppState) -> Result<(), JobError> {
     let (mut queries, mut failures) = (0usize, 0usize);
     let mut last_error = String::new();
     for (code, waybills) in by_partner {
-        let Some(partner) = state.couriers.get(&code) else {
+        let Some(partner) = ctx.couriers.get(&code) else {
             tracing::warn!(
                 partner = %code,
                 shipments = waybills.len(),
@@ -50,8 +71,7 @@ pub async fn run(state: &AppState) -> Result<(), JobError> {
             queries += 1;
             match partner.query_routes(chunk).await {
                 Ok(events) => {
-                    let report =
-                        ingest::ingest(db, &state.channels, partner.code(), &events).await?;
+                    let report = ingest::ingest(db, &ctx.channels, partner.code(), &events).await?;
                     tracing::info!(
                         partner = %code,
                         waybills = chunk.len(),
@@ -137,7 +157,8 @@ pub async fn problems(
 
 /// The most specific reason that applies, if any.
 fn reason(s: &shipment::Model, quiet: bool) -> Option<ProblemReason> {
-    if s.order_status == FAILED {
+    let order = OrderStatus::parse(&s.order_status);
+    if order == Some(OrderStatus::Failed) {
         return Some(ProblemReason::OrderFailed);
     }
     match ShipmentStatus::parse(&s.status) {
@@ -145,7 +166,7 @@ fn reason(s: &shipment::Model, quiet: bool) -> Option<ProblemReason> {
         Some(ShipmentStatus::DeliveryFailed) => Some(ProblemReason::DeliveryFailed),
         Some(ShipmentStatus::Exception) => Some(ProblemReason::Exception),
         Some(status) if status.is_final() => None,
-        _ if quiet && s.order_status == shipments::CREATED && s.waybill_no.is_some() => {
+        _ if quiet && order == Some(OrderStatus::Created) && s.waybill_no.is_some() => {
             Some(ProblemReason::Stuck)
         }
         _ => None,

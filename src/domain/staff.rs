@@ -45,6 +45,15 @@ pub fn parse_roles(stored: &str) -> Vec<Role> {
     roles
 }
 
+/// `a,b` as stored (a member's departments), to a list.
+pub fn split_list(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn join_roles(roles: &[Role]) -> String {
     let mut names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     names.sort();

@@ -5,15 +5,25 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveTime, TimeZone, Utc};
-use serde_json::json;
+use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, parse_local_time};
-use crate::jobs::{JobKind, new_job};
-use crate::state::AppState;
-use crate::store::jobs as queue;
+use crate::courier::dispatch::DispatchBatches;
+use crate::courier::receipts::ConfirmReceipts;
+use crate::courier::reconcile::ReconcileShipments;
+use crate::jobs::periodic::{PruneJobs, ReleaseClaims, SweepOrphans, SweepUploads};
+use crate::notify::staff::{CheckSla, Digest};
+use crate::store::jobs::{self as queue, JobPayload, NewJob};
+
+/// A job that runs every so many seconds: its kind, its job for a slot, and the seconds.
+type Every = (&'static str, Box<dyn Fn(i64) -> NewJob + Send + Sync>, i64);
+
+fn every<J: JobPayload>(job: fn(i64) -> J, secs: i64) -> Every {
+    (J::KIND, Box::new(move |slot| NewJob::of(&job(slot))), secs)
+}
 
 pub struct Scheduler {
-    every: Vec<(JobKind, i64)>,
+    every: Vec<Every>,
     digest_times: Vec<NaiveTime>,
     dispatch_cutoffs: Vec<NaiveTime>,
     offset: FixedOffset,
@@ -21,12 +31,12 @@ pub struct Scheduler {
     last: HashMap<&'static str, String>,
 }
 
-/// One slot's job.
-#[derive(Debug, PartialEq, Eq)]
+/// One slot's job, deduped by the slot.
+#[derive(Debug)]
 pub struct Slot {
-    pub kind: JobKind,
+    pub kind: &'static str,
     pub key: String,
-    pub payload: serde_json::Value,
+    pub job: NewJob,
 }
 
 impl Scheduler {
@@ -42,19 +52,19 @@ impl Scheduler {
         let dispatch_cutoffs = times(&config.courier.dispatch_cutoffs);
         Self {
             every: vec![
-                (JobKind::SweepUploads, 60),
-                (JobKind::ReleaseClaims, 60),
-                (
-                    JobKind::CheckSla,
+                every(|slot| SweepUploads { slot }, 60),
+                every(|slot| ReleaseClaims { slot }, 60),
+                every(
+                    |slot| CheckSla { slot },
                     config.notifications.sla_check_secs.max(10) as i64,
                 ),
-                (JobKind::PruneJobs, 3600),
-                (
-                    JobKind::ReconcileShipments,
+                every(|slot| PruneJobs { slot }, 3600),
+                every(
+                    |slot| ReconcileShipments { slot },
                     config.courier.reconcile_every_secs.max(1) as i64,
                 ),
-                (JobKind::ConfirmReceipts, 600),
-                (JobKind::SweepOrphans, 900),
+                every(|slot| ConfirmReceipts { slot }, 600),
+                every(|slot| SweepOrphans { slot }, 900),
             ],
             digest_times,
             dispatch_cutoffs,
@@ -68,28 +78,24 @@ impl Scheduler {
         let mut slots: Vec<Slot> = self
             .every
             .iter()
-            .map(|&(kind, secs)| {
-                let start = now.timestamp() - now.timestamp().rem_euclid(secs);
-                Slot {
-                    kind,
-                    key: format!("schedule:{}:{start}", kind.as_str()),
-                    payload: json!({ "slot": start }),
-                }
+            .map(|(kind, job, secs)| {
+                let start = now.timestamp() - now.timestamp().rem_euclid(*secs);
+                Slot::new(kind, format!("schedule:{kind}:{start}"), job(start))
             })
             .collect();
         if let Some((since, until)) = self.window(&self.digest_times, now) {
-            slots.push(Slot {
-                kind: JobKind::Digest,
-                key: format!("schedule:digest:{}", until.timestamp()),
-                payload: json!({ "since": since, "until": until }),
-            });
+            slots.push(Slot::new(
+                Digest::KIND,
+                format!("schedule:digest:{}", until.timestamp()),
+                NewJob::of(&Digest { since, until }),
+            ));
         }
         if let Some((_, cutoff)) = self.window(&self.dispatch_cutoffs, now) {
-            slots.push(Slot {
-                kind: JobKind::DispatchBatches,
-                key: format!("schedule:dispatch:{}", cutoff.timestamp()),
-                payload: json!({ "cutoff": cutoff }),
-            });
+            slots.push(Slot::new(
+                DispatchBatches::KIND,
+                format!("schedule:dispatch:{}", cutoff.timestamp()),
+                NewJob::of(&DispatchBatches { cutoff }),
+            ));
         }
         slots
     }
@@ -125,25 +131,32 @@ impl Scheduler {
     }
 
     /// Enqueues the jobs of slots this instance has not enqueued yet.
-    pub async fn tick(&mut self, state: &AppState) -> anyhow::Result<()> {
-        let Some(db) = state.database() else {
-            return Ok(());
-        };
+    pub async fn tick(&mut self, db: &DatabaseConnection) -> anyhow::Result<()> {
         for slot in self.slots(Utc::now()) {
-            if self.last.get(slot.kind.as_str()) == Some(&slot.key) {
+            if self.last.get(slot.kind) == Some(&slot.key) {
                 continue;
             }
-            let job = new_job(slot.kind, slot.payload, Some(slot.key.clone()));
-            queue::enqueue(db, job).await?;
-            self.last.insert(slot.kind.as_str(), slot.key);
+            queue::enqueue(db, slot.job).await?;
+            self.last.insert(slot.kind, slot.key);
         }
         Ok(())
+    }
+}
+
+impl Slot {
+    fn new(kind: &'static str, key: String, job: NewJob) -> Self {
+        Self {
+            kind,
+            job: job.deduped_by(key.clone()),
+            key,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn scheduler() -> Scheduler {
         let mut config = Config::default();
@@ -158,12 +171,21 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    /// What an instance would write for each slot (the due time aside, which is when it writes).
+    fn written(slots: Vec<Slot>) -> Vec<(&'static str, String, serde_json::Value)> {
+        slots
+            .into_iter()
+            .map(|s| (s.job.kind, s.job.dedupe_key.unwrap(), s.job.payload))
+            .collect()
+    }
+
     #[test]
     fn instances_at_different_moments_of_one_slot_agree_on_its_key() {
         let s = scheduler();
         let a = s.slots(at("2026-11-28T10:00:05+08:00"));
         let b = s.slots(at("2026-11-28T10:00:59+08:00"));
-        assert_eq!(a, b);
+        assert_eq!(written(a), written(b));
+        let a = s.slots(at("2026-11-28T10:00:05+08:00"));
         let c = s.slots(at("2026-11-28T10:01:00+08:00"));
         assert_ne!(a[0].key, c[0].key);
     }
@@ -172,24 +194,24 @@ mod tests {
     fn the_digest_covers_the_time_since_the_previous_digest_in_local_time() {
         let s = scheduler();
         let slots = s.slots(at("2026-11-28T16:30:00+08:00"));
-        let digest = slots.iter().find(|s| s.kind == JobKind::Digest).unwrap();
+        let digest = slots.iter().find(|s| s.kind == Digest::KIND).unwrap();
         assert_eq!(
-            digest.payload["until"],
+            digest.job.payload["until"],
             json!(at("2026-11-28T15:00:00+08:00"))
         );
         assert_eq!(
-            digest.payload["since"],
+            digest.job.payload["since"],
             json!(at("2026-11-28T09:00:00+08:00"))
         );
         // Before the first digest of the day, it is yesterday afternoon's.
         let early = s.slots(at("2026-11-28T08:00:00+08:00"));
-        let digest = early.iter().find(|s| s.kind == JobKind::Digest).unwrap();
+        let digest = early.iter().find(|s| s.kind == Digest::KIND).unwrap();
         assert_eq!(
-            digest.payload["until"],
+            digest.job.payload["until"],
             json!(at("2026-11-27T15:00:00+08:00"))
         );
         assert_eq!(
-            digest.payload["since"],
+            digest.job.payload["since"],
             json!(at("2026-11-27T09:00:00+08:00"))
         );
     }

@@ -11,17 +11,23 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::FutureExt;
+use rand::Rng;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::config::JobsConfig;
+use crate::jobs::job::{Attempt, JobContext, JobError};
+use crate::jobs::registry;
 use crate::jobs::schedule::Scheduler;
-use crate::jobs::{self, Attempt, JobError, JobKind};
-use crate::state::AppState;
 use crate::store::begin_write;
 use crate::store::jobs::{self as queue, job};
 
 type Held = Arc<Mutex<HashSet<Uuid>>>;
+
+/// Told of each run: its kind, its outcome (`done`, `retry` or `dead`), the seconds it ran and
+/// the seconds it waited past its due time. The metrics listen; the worker does not know them.
+pub type OnRun = Arc<dyn Fn(&str, &str, f64, f64) + Send + Sync>;
 
 /// A name for this worker that is unique across instances and restarts.
 fn worker_id() -> String {
@@ -41,13 +47,12 @@ fn hostname_or_default() -> String {
         .unwrap_or_else(|| "beebox".into())
 }
 
-/// Runs until `shutdown` is cancelled, then drains. Needs the database to be ready.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let Some(db) = state.database().cloned() else {
-        return;
-    };
+/// Runs until `shutdown` is cancelled, then drains. `ctx` is what each job gets (its attempt
+/// filled in per run).
+pub async fn run(ctx: JobContext, on_run: OnRun, shutdown: CancellationToken) {
+    let db = ctx.db.clone();
     let id = worker_id();
-    let config = state.config.jobs.clone();
+    let config = ctx.config.jobs.clone();
     let lease = chrono::Duration::seconds(config.lease_secs as i64);
     let poll = Duration::from_millis(config.poll_ms);
     let held: Held = Arc::default();
@@ -55,7 +60,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     // Jobs that ran to success, recorded as done with the next claim (a crash before that runs
     // them again; handlers are idempotent).
     let mut finished: Vec<Uuid> = Vec::new();
-    let mut scheduler = Scheduler::new(&state.config);
+    let mut scheduler = Scheduler::new(&ctx.config);
     let renewer = tokio::spawn(renew_leases(db.clone(), id.clone(), held.clone(), lease));
     let reap_every = (lease / 4)
         .to_std()
@@ -64,7 +69,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let mut reaped: Option<Instant> = None;
     tracing::info!(worker = %id, concurrency = config.concurrency, "job worker started");
     while !shutdown.is_cancelled() {
-        if let Err(e) = scheduler.tick(&state).await {
+        if let Err(e) = scheduler.tick(&db).await {
             tracing::warn!(error = %e, "scheduling periodic jobs failed");
         }
         if reaped.is_none_or(|at| at.elapsed() >= reap_every) {
@@ -90,7 +95,9 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                     claimed = jobs.len();
                     for job in jobs {
                         holding.insert(job.id);
-                        inflight.spawn(run_one(state.clone(), id.clone(), job, held.clone()));
+                        let run =
+                            run_one(ctx.clone(), on_run.clone(), id.clone(), job, held.clone());
+                        inflight.spawn(run);
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
@@ -108,7 +115,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             }
         }
     }
-    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let grace = Duration::from_secs(ctx.config.server.shutdown_grace_secs);
     let drained = tokio::time::timeout(grace, async {
         while let Some(result) = inflight.join_next().await {
             finished.extend(result.ok().flatten());
@@ -162,18 +169,22 @@ async fn renew_leases(
 
 /// Runs one job and records a failure. A success is returned for the loop to record with its
 /// next claim; the job stays held (and its lease renewed) until then.
-async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) -> Option<Uuid> {
-    let db = state.database()?;
+async fn run_one(
+    ctx: JobContext,
+    on_run: OnRun,
+    worker: String,
+    job: job::Model,
+    held: Held,
+) -> Option<Uuid> {
+    let db = &ctx.db;
     let started = Instant::now();
     let waited = job
         .started_at
         .map_or(0.0, |s| (s - job.run_at).num_milliseconds() as f64 / 1000.0);
-    let kind = JobKind::parse(&job.kind);
-    let max = match kind {
-        Some(_) if job.max_attempts > 0 => job.max_attempts,
-        Some(kind) => kind.max_attempts(&state.config.jobs),
-        None => 1,
-    };
+    let kind = registry::find(&job.kind);
+    let max = kind.map_or(1, |kind| {
+        kind.max_attempts(job.max_attempts, &ctx.config.jobs)
+    });
     let outcome = match kind {
         // A newer release's job: leave it for an instance that knows it.
         None => {
@@ -187,20 +198,15 @@ async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) -
             "gave up after {max} attempts (its worker stopped during the last ones)"
         ))),
         Some(kind) => {
-            let attempt = Attempt {
+            let ctx = ctx.for_attempt(Attempt {
                 job_id: job.id,
                 number: job.attempts,
                 max,
-            };
-            match serde_json::from_str(&job.payload) {
-                Ok(payload) => AssertUnwindSafe(jobs::run(&state, kind, &payload, attempt))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(JobError::Retry(anyhow::anyhow!("the handler panicked")))
-                    }),
-                Err(e) => Err(JobError::Fatal(anyhow::anyhow!("unreadable payload: {e}"))),
-            }
+            });
+            AssertUnwindSafe(kind.run(&job.payload, &ctx))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(JobError::Retry(anyhow::anyhow!("the handler panicked"))))
         }
     };
     let label = match &outcome {
@@ -208,13 +214,11 @@ async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) -
         Err(JobError::Retry(_)) if job.attempts < max => "retry",
         Err(_) => "dead",
     };
-    state
-        .metrics
-        .observe_job(&job.kind, label, started.elapsed().as_secs_f64(), waited);
+    on_run(&job.kind, label, started.elapsed().as_secs_f64(), waited);
     let Err(error) = outcome else {
         return Some(job.id);
     };
-    if let Err(e) = record_failure(&state, db, &worker, &job, max, error).await {
+    if let Err(e) = record_failure(&ctx.config.jobs, db, &worker, &job, max, error).await {
         // The lease ends and another attempt is made; handlers are idempotent.
         tracing::warn!(job = %job.id, error = %e, "recording a job's outcome failed");
     }
@@ -223,7 +227,7 @@ async fn run_one(state: AppState, worker: String, job: job::Model, held: Held) -
 }
 
 async fn record_failure(
-    state: &AppState,
+    config: &JobsConfig,
     db: &sea_orm::DatabaseConnection,
     worker: &str,
     job: &job::Model,
@@ -232,7 +236,7 @@ async fn record_failure(
 ) -> Result<(), sea_orm::DbErr> {
     let error = match error {
         JobError::Retry(e) if job.attempts < max => {
-            let delay = jobs::backoff(&state.config.jobs, job.attempts);
+            let delay = backoff(config, job.attempts);
             let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
             tracing::warn!(
                 job = %job.id,
@@ -250,8 +254,40 @@ async fn record_failure(
     tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job dead");
     let txn = begin_write(db).await?;
     if queue::fail(&txn, job.id, worker, &error, None).await? {
-        crate::notify::staff::alert_dead_job(&txn, &state.config, job, &error).await?;
+        crate::notify::staff::alert_dead_job(&txn, job, &error).await?;
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// The delay before attempt `attempts + 1`: doubling from the base, capped, with full jitter in
+/// its upper half so that jobs failing together do not retry together.
+pub fn backoff(config: &JobsConfig, attempts: i32) -> Duration {
+    let base = config.backoff_base_ms.max(1);
+    let exp = base.saturating_mul(1u64 << attempts.clamp(0, 30).saturating_sub(1));
+    let capped = exp.min(config.backoff_max_secs.saturating_mul(1000)).max(1);
+    let jittered = rand::thread_rng().gen_range(capped / 2..=capped);
+    Duration::from_millis(jittered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_stops_at_the_cap() {
+        let config = JobsConfig {
+            backoff_base_ms: 1_000,
+            backoff_max_secs: 10,
+            ..JobsConfig::default()
+        };
+        for _ in 0..50 {
+            let first = backoff(&config, 1).as_millis();
+            assert!((500..=1_000).contains(&first), "{first}");
+            let third = backoff(&config, 3).as_millis();
+            assert!((2_000..=4_000).contains(&third), "{third}");
+            let late = backoff(&config, 20).as_millis();
+            assert!((5_000..=10_000).contains(&late), "{late}");
+        }
+    }
 }

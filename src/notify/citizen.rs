@@ -1,40 +1,30 @@
 //! Messages to citizens about their applications. A citizen-visible event writes one
 //! notification row per channel and a send job for each that goes, in the event's transaction
-//! (`outbox`). A send job does nothing when its row is already final, and does not send again
-//! when it finds the row `sending`: that means a worker died mid-send, and sending twice is
-//! worse than the rare message whose delivery we cannot confirm.
+//! (`store::outbox`). A send job does nothing when its row is already final, and does not send
+//! again when it finds the row `sending`: that means a worker died mid-send, and sending twice
+//! is worse than the rare message whose delivery we cannot confirm.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
+use crate::config::Config;
 use crate::domain::application::{Action, ApplicationState};
 use crate::integrations::mailer::{MailError, OutgoingMail};
 use crate::integrations::wechat::{SendError, SubscribeMessage, fit_field};
-use crate::jobs::{Attempt, JobError, database};
+use crate::jobs::job::{Attempt, Job, JobContext, JobError};
+use crate::notify::email_templates;
 use crate::notify::wechat_token::TokenSource;
-use crate::notify::{email_templates, outbox};
-use crate::state::AppState;
 use crate::store::applications::{application, event};
-use crate::store::notifications::{
-    self, FAILED, PENDING, SENDING, SENT, SKIPPED, UNKNOWN, notification,
-};
+use crate::store::jobs::JobPayload;
+use crate::store::notifications::{self, NotificationStatus, notification};
+use crate::store::outbox::{self, NotifyEmail, NotifyWechat};
 use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 use crate::store::{begin_write, catalog, citizens, decisions, dispatch, subscriptions};
-
-fn fatal(message: impl Into<String>) -> JobError {
-    JobError::Fatal(anyhow::anyhow!(message.into()))
-}
-
-fn id_field(payload: &Value, field: &str) -> Result<Uuid, JobError> {
-    payload[field]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| fatal(format!("payload has no {field}")))
-}
 
 /// Everything a message about one event says.
 struct Facts {
@@ -67,13 +57,13 @@ async fn subject<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<Subject, 
         .find_also_related(application::Entity)
         .one(db)
         .await?
-        .ok_or_else(|| fatal("the event is gone"))?;
-    let app = app.ok_or_else(|| fatal("the application is gone"))?;
+        .ok_or_else(|| JobError::fatal("the event is gone"))?;
+    let app = app.ok_or_else(|| JobError::fatal("the application is gone"))?;
     let to = ApplicationState::parse(&event.to_state)
-        .ok_or_else(|| fatal(format!("unknown state {}", event.to_state)))?;
+        .ok_or_else(|| JobError::fatal(format!("unknown state {}", event.to_state)))?;
     let name = to
         .citizen_event()
-        .ok_or_else(|| fatal(format!("{} is not news to the citizen", event.to_state)))?;
+        .ok_or_else(|| JobError::fatal(format!("{} is not news to the citizen", event.to_state)))?;
     Ok(Subject {
         app,
         event,
@@ -91,7 +81,7 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
     } = subject;
     let version = catalog::find_version(db, app.matter_id)
         .await?
-        .ok_or_else(|| fatal("the application's catalogue version is gone"))?;
+        .ok_or_else(|| JobError::fatal("the application's catalogue version is gone"))?;
     let material_name = |code: &str| {
         version
             .materials
@@ -162,40 +152,57 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
 
 /// `notify_citizen {event_id}`: the notifications of one event. Releases before the outbox
 /// queued this job instead of writing them with the event; it is kept for the jobs they left.
-pub async fn fan_out(state: &AppState, payload: &Value) -> Result<(), JobError> {
-    let db = database(state)?;
-    let event_id = id_field(payload, "event_id")?;
-    let subject = subject(db, event_id).await?;
-    let txn = begin_write(db).await?;
-    outbox::queue(&txn, &state.channels, &subject.app, event_id, subject.name).await?;
-    txn.commit().await?;
-    Ok(())
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyCitizen {
+    pub event_id: Uuid,
+}
+
+impl JobPayload for NotifyCitizen {
+    const KIND: &'static str = "notify_citizen";
+}
+
+impl Job for NotifyCitizen {
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        let db = &ctx.db;
+        let subject = subject(db, self.event_id).await?;
+        let txn = begin_write(db).await?;
+        outbox::queue(
+            &txn,
+            &ctx.channels,
+            &subject.app,
+            self.event_id,
+            subject.name,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
 }
 
 /// The row to send, or `None` when there is nothing left to do.
 async fn pending(
     db: &DatabaseConnection,
-    payload: &Value,
+    id: Uuid,
 ) -> Result<Option<notification::Model>, JobError> {
-    let id = id_field(payload, "notification_id")?;
+    use NotificationStatus::*;
     let row = notifications::find(db, id)
         .await?
-        .ok_or_else(|| fatal("the notification is gone"))?;
-    match row.status.as_str() {
-        PENDING => Ok(Some(row)),
+        .ok_or_else(|| JobError::fatal("the notification is gone"))?;
+    match NotificationStatus::parse(&row.status) {
+        Some(Pending) => Ok(Some(row)),
         // Only an admin's retry of the dead job runs it again after it failed.
-        FAILED => {
-            notifications::finish(db, row.id, PENDING, row.detail.clone()).await?;
+        Some(Failed) => {
+            notifications::finish(db, row.id, Pending, row.detail.clone()).await?;
             Ok(Some(notification::Model {
-                status: PENDING.into(),
+                status: Pending.as_str().into(),
                 ..row
             }))
         }
-        SENDING => {
+        Some(Sending) => {
             notifications::finish(
                 db,
                 row.id,
-                UNKNOWN,
+                Unknown,
                 Some("outcome unknown: the worker stopped while sending; not sent again, to avoid a duplicate".into()),
             )
             .await?;
@@ -212,30 +219,42 @@ async fn failed_attempt(
     attempt: Attempt,
     detail: String,
 ) -> Result<(), JobError> {
-    let status = if attempt.is_last() { FAILED } else { PENDING };
+    let status = if attempt.is_last() {
+        NotificationStatus::Failed
+    } else {
+        NotificationStatus::Pending
+    };
     notifications::finish(db, row.id, status, Some(detail.clone())).await?;
     Err(JobError::Retry(anyhow::anyhow!(detail)))
 }
 
 /// `YYYY年MM月DD日 HH:MM` in the service centre's time: what WeChat's `time` fields take.
-fn local_time(state: &AppState, at: DateTime<Utc>) -> String {
-    at.with_timezone(&state.config.local_offset())
+fn local_time(config: &Config, at: DateTime<Utc>) -> String {
+    at.with_timezone(&config.local_offset())
         .format("%Y年%m月%d日 %H:%M")
         .to_string()
 }
 
+impl Job for NotifyWechat {
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        send_wechat(ctx, self.notification_id).await
+    }
+}
+
+impl Job for NotifyEmail {
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        send_email(ctx, self.notification_id).await
+    }
+}
+
 /// `notify_wechat {notification_id}`: one subscribe message.
-pub async fn send_wechat(
-    state: &AppState,
-    payload: &Value,
-    attempt: Attempt,
-) -> Result<(), JobError> {
-    let db = database(state)?;
-    let Some(row) = pending(db, payload).await? else {
+async fn send_wechat(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
+    let (db, attempt) = (&ctx.db, ctx.attempt);
+    let Some(row) = pending(db, id).await? else {
         return Ok(());
     };
     // The row names its event: the template is known before anything else is read.
-    let configured = state
+    let configured = ctx
         .config
         .wechat
         .subscribe
@@ -246,7 +265,7 @@ pub async fn send_wechat(
         notifications::finish(
             db,
             row.id,
-            SKIPPED,
+            NotificationStatus::Skipped,
             Some("no template is configured".into()),
         )
         .await?;
@@ -259,7 +278,7 @@ pub async fn send_wechat(
         notifications::finish(
             db,
             row.id,
-            SKIPPED,
+            NotificationStatus::Skipped,
             Some("the citizen has no subscription left for this template".into()),
         )
         .await?;
@@ -268,7 +287,7 @@ pub async fn send_wechat(
     // Read only for a message that goes; a failure here leaves the subscription unspent.
     let citizen = citizens::find(&txn, row.citizen_id)
         .await?
-        .ok_or_else(|| fatal("the citizen is gone"))?;
+        .ok_or_else(|| JobError::fatal("the citizen is gone"))?;
     let facts = facts(&txn, subject(&txn, row.event_id).await?).await?;
     if !notifications::start_sending(&txn, row.id).await? {
         return Ok(());
@@ -278,7 +297,7 @@ pub async fn send_wechat(
     let values = BTreeMap::from([
         ("matter_name", facts.matter_name.clone()),
         ("status", facts.state_label.to_string()),
-        ("time", local_time(state, facts.event.created_at)),
+        ("time", local_time(&ctx.config, facts.event.created_at)),
         (
             "reason",
             if facts.reason.is_empty() {
@@ -300,7 +319,7 @@ pub async fn send_wechat(
             (field.clone(), fit_field(field, &value))
         })
         .collect();
-    let subscribe = &state.config.wechat.subscribe;
+    let subscribe = &ctx.config.wechat.subscribe;
     let message = SubscribeMessage {
         touser: citizen.openid.clone(),
         template_id: template_id.clone(),
@@ -311,8 +330,8 @@ pub async fn send_wechat(
         data,
     };
     let tokens = TokenSource::new(
-        state.wechat.clone(),
-        state.keys.clone(),
+        ctx.wechat.clone(),
+        ctx.keys.clone(),
         subscribe.token_refresh_margin_secs,
     );
     let token = match tokens.get(db).await {
@@ -321,11 +340,11 @@ pub async fn send_wechat(
             return failed_attempt(db, &row, attempt, format!("no access token: {e:#}")).await;
         }
     };
-    let mut sent = state.wechat.send_subscribe(&token, &message).await;
+    let mut sent = ctx.wechat.send_subscribe(&token, &message).await;
     if let Err(SendError::TokenInvalid(_)) = sent {
         // The shared token was revoked or expired early: refresh it once and try again.
         match tokens.refresh_after_rejection(db, &token).await {
-            Ok(fresh) => sent = state.wechat.send_subscribe(&fresh, &message).await,
+            Ok(fresh) => sent = ctx.wechat.send_subscribe(&fresh, &message).await,
             Err(e) => {
                 return failed_attempt(db, &row, attempt, format!("token refresh: {e:#}")).await;
             }
@@ -333,7 +352,7 @@ pub async fn send_wechat(
     }
     match sent {
         Ok(()) => {
-            notifications::finish(db, row.id, SENT, None).await?;
+            notifications::finish(db, row.id, NotificationStatus::Sent, None).await?;
             Ok(())
         }
         Err(SendError::NoConsent) => {
@@ -341,7 +360,7 @@ pub async fn send_wechat(
             notifications::finish(
                 db,
                 row.id,
-                SKIPPED,
+                NotificationStatus::Skipped,
                 Some("WeChat: the citizen has not consented to this template (43101)".into()),
             )
             .await?;
@@ -349,7 +368,8 @@ pub async fn send_wechat(
         }
         Err(SendError::Permanent(code, message)) => {
             let detail = format!("WeChat refused the message: errcode {code} {message}");
-            notifications::finish(db, row.id, FAILED, Some(detail.clone())).await?;
+            let failed = NotificationStatus::Failed;
+            notifications::finish(db, row.id, failed, Some(detail.clone())).await?;
             Err(JobError::Fatal(anyhow::anyhow!(detail)))
         }
         Err(e @ (SendError::Retryable(_) | SendError::TokenInvalid(_))) => {
@@ -359,18 +379,15 @@ pub async fn send_wechat(
 }
 
 /// `notify_email {notification_id}`: one email to the address given on the application.
-pub async fn send_email(
-    state: &AppState,
-    payload: &Value,
-    attempt: Attempt,
-) -> Result<(), JobError> {
-    let db = database(state)?;
-    let Some(row) = pending(db, payload).await? else {
+async fn send_email(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
+    let (db, attempt) = (&ctx.db, ctx.attempt);
+    let Some(row) = pending(db, id).await? else {
         return Ok(());
     };
     let facts = facts(db, subject(db, row.event_id).await?).await?;
     let Some(to) = facts.app.applicant_email.clone() else {
-        notifications::finish(db, row.id, SKIPPED, Some("no email address".into())).await?;
+        let skipped = NotificationStatus::Skipped;
+        notifications::finish(db, row.id, skipped, Some("no email address".into())).await?;
         return Ok(());
     };
     let context = json!({
@@ -378,7 +395,7 @@ pub async fn send_email(
         "matter_name": facts.matter_name,
         "application_no": facts.app.id.simple().to_string(),
         "status": facts.state_label,
-        "time": local_time(state, facts.event.created_at),
+        "time": local_time(&ctx.config, facts.event.created_at),
         "reason": facts.reason,
         "reasons": facts.reasons.iter().map(|(material, reason)| {
             json!({ "material": material, "reason": reason })
@@ -397,14 +414,15 @@ pub async fn send_email(
         body: rendered.body,
         message_id: format!("<{}.email@beebox>", row.event_id),
     };
-    match state.mailer.send(&mail).await {
+    match ctx.mailer.send(&mail).await {
         Ok(()) => {
-            notifications::finish(db, row.id, SENT, None).await?;
+            notifications::finish(db, row.id, NotificationStatus::Sent, None).await?;
             Ok(())
         }
         // The address was refused: nothing an operator can retry, so it ends here.
         Err(MailError::Permanent(e)) => {
-            notifications::finish(db, row.id, FAILED, Some(format!("refused: {e}"))).await?;
+            let refused = Some(format!("refused: {e}"));
+            notifications::finish(db, row.id, NotificationStatus::Failed, refused).await?;
             Ok(())
         }
         Err(MailError::Transient(e)) => failed_attempt(db, &row, attempt, e).await,

@@ -4,6 +4,5 @@
 
 pub mod citizen;
 pub mod email_templates;
-pub mod outbox;
 pub mod staff;
 pub mod wechat_token;

@@ -7,19 +7,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api::security::split_list;
-use crate::config::Config;
 use crate::domain::application::ApplicationState;
-use crate::domain::staff::{Role, parse_roles};
+use crate::domain::staff::{Role, parse_roles, split_list};
 use crate::integrations::mailer::{MailError, OutgoingMail};
-use crate::jobs::{JobError, JobKind, database, new_job};
+use crate::jobs::job::{Job, JobContext, JobError};
 use crate::notify::email_templates;
-use crate::state::AppState;
 use crate::store::applications::application;
-use crate::store::jobs::{self as queue, job};
+use crate::store::jobs::{self as queue, JobPayload, NewJob, job};
 use crate::store::staff::member;
 use crate::store::{begin_write, catalog};
 
@@ -55,48 +53,56 @@ async fn queue_mail<C: ConnectionTrait>(
         tracing::info!(template, "no staff address to send to; not queued");
         return Ok(false);
     }
-    let job = new_job(
-        JobKind::StaffEmail,
-        json!({ "to": to, "template": template, "context": context }),
-        dedupe_key,
-    );
+    let job = NewJob::of(&StaffEmail {
+        to,
+        template: template.to_string(),
+        context,
+    });
+    let job = match dedupe_key {
+        Some(key) => job.deduped_by(key),
+        None => job,
+    };
     queue::enqueue(db, job).await
 }
 
-/// `staff_email {to, template, context}`.
-pub async fn send(state: &AppState, payload: &Value) -> Result<(), JobError> {
-    let to: Vec<String> = payload["to"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let template = payload["template"].as_str().unwrap_or_default();
-    let rendered =
-        email_templates::render(template, &payload["context"]).map_err(JobError::Fatal)?;
-    let mail = OutgoingMail {
-        to,
-        subject: rendered.subject,
-        body: rendered.body,
-        message_id: format!("<{}.staff@beebox>", Uuid::now_v7()),
-    };
-    match state.mailer.send(&mail).await {
-        Ok(()) => Ok(()),
-        Err(e @ MailError::Transient(_)) => Err(JobError::Retry(e.into())),
-        Err(e @ MailError::Permanent(_)) => Err(JobError::Fatal(e.into())),
+/// `staff_email {to, template, context}`: one email to staff, rendered when it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffEmail {
+    pub to: Vec<String>,
+    /// An `email_templates` name.
+    pub template: String,
+    pub context: Value,
+}
+
+impl JobPayload for StaffEmail {
+    const KIND: &'static str = "staff_email";
+}
+
+impl Job for StaffEmail {
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        let rendered =
+            email_templates::render(&self.template, &self.context).map_err(JobError::Fatal)?;
+        let mail = OutgoingMail {
+            to: self.to,
+            subject: rendered.subject,
+            body: rendered.body,
+            message_id: format!("<{}.staff@beebox>", Uuid::now_v7()),
+        };
+        match ctx.mailer.send(&mail).await {
+            Ok(()) => Ok(()),
+            Err(e @ MailError::Transient(_)) => Err(JobError::Retry(e.into())),
+            Err(e @ MailError::Permanent(_)) => Err(JobError::Fatal(e.into())),
+        }
     }
 }
 
 /// In the transaction that buries `job`: tells the admins. A dead alert does not alert again.
 pub async fn alert_dead_job<C: ConnectionTrait>(
     db: &C,
-    _config: &Config,
     job: &job::Model,
     error: &str,
 ) -> Result<(), DbErr> {
-    if job.kind == JobKind::StaffEmail.as_str() && job.payload.contains("\"admin_dead_job\"") {
+    if job.kind == StaffEmail::KIND && job.payload.contains("\"admin_dead_job\"") {
         return Ok(());
     }
     let to = recipients(db, Role::Admin, None).await?;
@@ -155,9 +161,29 @@ fn by_department(apps: Vec<application::Model>) -> BTreeMap<String, Vec<applicat
     groups
 }
 
-/// `check_sla`: each submitted case past its deadline alerts its department's reviewers once.
-pub async fn check_sla(state: &AppState) -> Result<(), JobError> {
-    let db = database(state)?;
+/// `check_sla {slot}`: each submitted case past its deadline alerts its department's reviewers
+/// once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSla {
+    /// The schedule slot (Unix seconds) it was queued for; the check itself reads the clock.
+    #[serde(default)]
+    pub slot: i64,
+}
+
+impl JobPayload for CheckSla {
+    const KIND: &'static str = "check_sla";
+}
+
+impl Job for CheckSla {
+    const SCHEDULED: bool = true;
+
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        check_sla(ctx).await
+    }
+}
+
+async fn check_sla(ctx: &JobContext) -> Result<(), JobError> {
+    let db = &ctx.db;
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let overdue = application::Entity::find()
@@ -177,7 +203,7 @@ pub async fn check_sla(state: &AppState) -> Result<(), JobError> {
         .exec(&txn)
         .await?;
     let names = matter_names(&txn, &overdue).await?;
-    let offset = state.config.local_offset();
+    let offset = ctx.config.local_offset();
     for (department, apps) in by_department(overdue) {
         let to = recipients(&txn, Role::Reviewer, Some(&department)).await?;
         let items: Vec<Value> = apps
@@ -192,16 +218,30 @@ pub async fn check_sla(state: &AppState) -> Result<(), JobError> {
 }
 
 /// `digest {since, until}`: per department, the cases submitted in the window.
-pub async fn digest(state: &AppState, payload: &Value) -> Result<(), JobError> {
-    let db = database(state)?;
-    let window = |field: &str| {
-        payload[field]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("payload has no {field}")))
-    };
-    let (since, until) = (window("since")?, window("until")?);
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl JobPayload for Digest {
+    const KIND: &'static str = "digest";
+}
+
+impl Job for Digest {
+    const SCHEDULED: bool = true;
+
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        digest(ctx, self.since, self.until).await
+    }
+}
+
+async fn digest(
+    ctx: &JobContext,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(), JobError> {
+    let db = &ctx.db;
     let submitted = application::Entity::find()
         .filter(application::Column::SubmittedAt.gte(since))
         .filter(application::Column::SubmittedAt.lt(until))
@@ -212,7 +252,7 @@ pub async fn digest(state: &AppState, payload: &Value) -> Result<(), JobError> {
         return Ok(());
     }
     let names = matter_names(db, &submitted).await?;
-    let offset = state.config.local_offset();
+    let offset = ctx.config.local_offset();
     let txn = begin_write(db).await?;
     for (department, apps) in by_department(submitted) {
         let to = recipients(&txn, Role::Reviewer, Some(&department)).await?;

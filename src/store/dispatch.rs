@@ -214,7 +214,7 @@ pub async fn arrived<C: ConnectionTrait>(
     db: &C,
     departments: &[String],
 ) -> Result<Vec<(application::Model, crate::store::shipments::shipment::Model)>, DbErr> {
-    use crate::store::shipments::{CANCEL_REQUESTED, CANCELLED, LEG_MATERIALS, shipment};
+    use crate::store::shipments::{LEG_MATERIALS, closed_orders, shipment};
     let in_transit = application::Entity::find()
         .filter(application::Column::State.eq(ApplicationState::OriginalsInTransit.as_str()))
         .filter(application::Column::DepartmentCode.is_in(departments.to_vec()))
@@ -224,7 +224,7 @@ pub async fn arrived<C: ConnectionTrait>(
     let legs = shipment::Entity::find()
         .filter(shipment::Column::ApplicationId.is_in(in_transit.iter().map(|a| a.id)))
         .filter(shipment::Column::Leg.eq(LEG_MATERIALS))
-        .filter(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+        .filter(shipment::Column::OrderStatus.is_not_in(closed_orders()))
         .order_by_desc(shipment::Column::Id)
         .all(db)
         .await?;

@@ -11,7 +11,11 @@ use sea_orm::{
     ActiveValue::Set, DatabaseBackend, FromQueryResult, QueryOrder, QuerySelect, QueryTrait,
     UpdateMany,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
+
+pub use crate::domain::job::JobStatus;
 
 pub mod job {
     use sea_orm::entity::prelude::*;
@@ -46,11 +50,14 @@ pub mod job {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub const QUEUED: &str = "queued";
-pub const RUNNING: &str = "running";
-pub const DONE: &str = "done";
-pub const DEAD: &str = "dead";
-pub const STATES: [&str; 4] = [QUEUED, RUNNING, DONE, DEAD];
+/// What a job of one kind carries: a serde struct whose JSON is the row's `payload`, named by
+/// `KIND`. Its field names are the payload's keys, so renaming one strands the jobs already
+/// queued. Running it is `jobs::Job`; this half is all that enqueueing needs, so the writes
+/// below the job bodies (`store::outbox`) can queue them too.
+pub trait JobPayload: Serialize + DeserializeOwned + Send + 'static {
+    /// The `kind` column: the job's name in the queue, in the admin API and in metrics.
+    const KIND: &'static str;
+}
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]
@@ -60,7 +67,31 @@ pub struct NewJob {
     /// A second job with the same key is not created: event ids, schedule slots.
     pub dedupe_key: Option<String>,
     pub run_at: DateTime<Utc>,
+    /// 0 for the kind's configured number, resolved when it runs (so a changed setting applies
+    /// to jobs already queued).
     pub max_attempts: i32,
+}
+
+impl NewJob {
+    /// `job`, due now, with its kind's configured number of attempts.
+    pub fn of<J: JobPayload>(job: &J) -> Self {
+        Self {
+            kind: J::KIND,
+            // A struct of plain fields always serialises.
+            payload: serde_json::to_value(job).expect("a job payload serialises to JSON"),
+            dedupe_key: None,
+            run_at: Utc::now(),
+            max_attempts: 0,
+        }
+    }
+
+    /// Not created when a job with `key` exists already.
+    pub fn deduped_by(self, key: impl Into<String>) -> Self {
+        Self {
+            dedupe_key: Some(key.into()),
+            ..self
+        }
+    }
 }
 
 /// Inserts the job unless one with its dedupe key exists. Returns whether it was inserted.
@@ -76,7 +107,7 @@ pub fn insert(job: NewJob) -> sea_orm::sea_query::InsertStatement {
         id: Set(Uuid::now_v7()),
         kind: Set(job.kind.to_string()),
         payload: Set(job.payload.to_string()),
-        state: Set(QUEUED.into()),
+        state: Set(JobStatus::Queued.as_str().into()),
         attempts: Set(0),
         max_attempts: Set(job.max_attempts),
         run_at: Set(job.run_at),
@@ -143,7 +174,7 @@ pub async fn finish_and_claim(
     let txn = crate::store::begin_write(db).await?;
     if !finished.is_empty() {
         unheld(job::Entity::update_many(), now)
-            .col_expr(job::Column::State, Expr::value(DONE))
+            .col_expr(job::Column::State, Expr::value(JobStatus::Done.as_str()))
             .col_expr(job::Column::FinishedAt, Expr::value(now))
             .filter(held_all(finished, worker))
             .exec(&txn)
@@ -155,13 +186,13 @@ pub async fn finish_and_claim(
         let mut due = Query::select();
         due.column(job::Column::Id)
             .from(job::Entity)
-            .and_where(job::Column::State.eq(QUEUED))
+            .and_where(job::Column::State.eq(JobStatus::Queued.as_str()))
             .and_where(job::Column::RunAt.lte(now))
             .order_by(job::Column::RunAt, sea_orm::Order::Asc)
             .order_by(job::Column::Id, sea_orm::Order::Asc)
             .limit(limit);
         job::Entity::update_many()
-            .col_expr(job::Column::State, Expr::value(RUNNING))
+            .col_expr(job::Column::State, Expr::value(JobStatus::Running.as_str()))
             .col_expr(job::Column::LockedBy, Expr::value(worker))
             .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
             .col_expr(
@@ -183,8 +214,8 @@ pub async fn finish_and_claim(
 pub async fn requeue_expired<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let now = Utc::now();
     let result = unheld(job::Entity::update_many(), now)
-        .col_expr(job::Column::State, Expr::value(QUEUED))
-        .filter(job::Column::State.eq(RUNNING))
+        .col_expr(job::Column::State, Expr::value(JobStatus::Queued.as_str()))
+        .filter(job::Column::State.eq(JobStatus::Running.as_str()))
         .filter(job::Column::LeaseUntil.lt(now))
         .exec(db)
         .await?;
@@ -194,7 +225,7 @@ pub async fn requeue_expired<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
 fn held_by(id: Uuid, worker: &str) -> sea_orm::Condition {
     sea_orm::Condition::all()
         .add(job::Column::Id.eq(id))
-        .add(job::Column::State.eq(RUNNING))
+        .add(job::Column::State.eq(JobStatus::Running.as_str()))
         .add(job::Column::LockedBy.eq(worker))
 }
 
@@ -202,7 +233,7 @@ fn held_by(id: Uuid, worker: &str) -> sea_orm::Condition {
 fn held_all(ids: &[Uuid], worker: &str) -> sea_orm::Condition {
     sea_orm::Condition::all()
         .add(job::Column::Id.is_in(ids.iter().copied()))
-        .add(job::Column::State.eq(RUNNING))
+        .add(job::Column::State.eq(JobStatus::Running.as_str()))
         .add(job::Column::LockedBy.eq(worker))
 }
 
@@ -248,10 +279,10 @@ pub async fn fail<C: ConnectionTrait>(
         .col_expr(job::Column::LastError, Expr::value(truncate(error, 2000)));
     update = match retry_at {
         Some(at) => update
-            .col_expr(job::Column::State, Expr::value(QUEUED))
+            .col_expr(job::Column::State, Expr::value(JobStatus::Queued.as_str()))
             .col_expr(job::Column::RunAt, Expr::value(at)),
         None => update
-            .col_expr(job::Column::State, Expr::value(DEAD))
+            .col_expr(job::Column::State, Expr::value(JobStatus::Dead.as_str()))
             .col_expr(job::Column::FinishedAt, Expr::value(now)),
     };
     let result = update.filter(held_by(id, worker)).exec(db).await?;
@@ -266,7 +297,7 @@ pub async fn release<C: ConnectionTrait>(
     run_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     unheld(job::Entity::update_many(), Utc::now())
-        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::State, Expr::value(JobStatus::Queued.as_str()))
         .col_expr(
             job::Column::Attempts,
             Expr::col(job::Column::Attempts).sub(1),
@@ -282,7 +313,7 @@ pub async fn release<C: ConnectionTrait>(
 pub async fn retry<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool, DbErr> {
     let now = Utc::now();
     let result = job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::State, Expr::value(JobStatus::Queued.as_str()))
         .col_expr(job::Column::Attempts, Expr::value(0))
         .col_expr(job::Column::RunAt, Expr::value(now))
         .col_expr(
@@ -291,7 +322,7 @@ pub async fn retry<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool, DbErr> 
         )
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
         .filter(job::Column::Id.eq(id))
-        .filter(job::Column::State.eq(DEAD))
+        .filter(job::Column::State.eq(JobStatus::Dead.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -304,14 +335,14 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<job::Mo
 /// A page of jobs, newest first (ids are UUIDv7), optionally of one state and kind.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
-    state: Option<&str>,
+    state: Option<JobStatus>,
     kind: Option<&str>,
     before: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<job::Model>, DbErr> {
     let mut query = job::Entity::find();
     if let Some(state) = state {
-        query = query.filter(job::Column::State.eq(state));
+        query = query.filter(job::Column::State.eq(state.as_str()));
     }
     if let Some(kind) = kind {
         query = query.filter(job::Column::Kind.eq(kind));
@@ -340,7 +371,7 @@ pub async fn depth<C: ConnectionTrait>(db: &C) -> Result<Vec<Depth>, DbErr> {
         .column(job::Column::Kind)
         .column(job::Column::State)
         .column_as(job::Column::Id.count(), "count")
-        .filter(job::Column::State.ne(DONE))
+        .filter(job::Column::State.ne(JobStatus::Done.as_str()))
         .group_by(job::Column::Kind)
         .group_by(job::Column::State)
         .into_model::<Depth>()
@@ -351,7 +382,7 @@ pub async fn depth<C: ConnectionTrait>(db: &C) -> Result<Vec<Depth>, DbErr> {
 /// Deletes jobs finished before `before`. Dead ones stay until an admin retries them.
 pub async fn prune<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, DbErr> {
     let result = job::Entity::delete_many()
-        .filter(job::Column::State.eq(DONE))
+        .filter(job::Column::State.eq(JobStatus::Done.as_str()))
         .filter(job::Column::FinishedAt.lt(before))
         .exec(db)
         .await?;

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod login_attempts;
 pub mod notifications;
 pub mod object_refs;
+pub mod outbox;
 pub mod pages;
 pub mod route_writes;
 pub mod sessions;
@@ -35,6 +36,12 @@ use sea_orm::{
 };
 
 use crate::config::DatabaseConfig;
+
+/// The database is still connecting or migrating: start-up makes the pool after the service
+/// is listening, so a request may come first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the database is not ready yet")]
+pub struct DatabaseNotReady;
 
 /// Opens the pool. SQLite runs in WAL mode with a busy timeout and foreign keys on.
 pub async fn connect(config: &DatabaseConfig, url: &str) -> Result<DatabaseConnection, DbErr> {

@@ -1,5 +1,5 @@
 //! The history of notifications to citizens: one row per event and channel, written with the
-//! event (`notify::outbox`) and updated by the send job. The row is also the send's idempotency
+//! event (`store::outbox`) and updated by the send job. The row is also the send's idempotency
 //! key: a job that finds its row `sent` or `skipped` does nothing, and one that finds it
 //! `sending` knows a worker died mid-send and does not send again.
 
@@ -40,14 +40,7 @@ pub mod notification {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub const PENDING: &str = "pending";
-pub const SENDING: &str = "sending";
-pub const SENT: &str = "sent";
-pub const SKIPPED: &str = "skipped";
-pub const FAILED: &str = "failed";
-/// A send that was on the wire when its worker died: the partner may or may not have it, and it
-/// is never sent again (a second message would be worse than a missing one).
-pub const UNKNOWN: &str = "unknown";
+pub use crate::domain::notification::NotificationStatus;
 
 pub struct NewNotification<'a> {
     pub application_id: Uuid,
@@ -55,7 +48,7 @@ pub struct NewNotification<'a> {
     pub event_id: Uuid,
     pub event: &'a str,
     pub channel: &'a str,
-    pub status: &'a str,
+    pub status: NotificationStatus,
     pub detail: Option<String>,
 }
 
@@ -115,7 +108,7 @@ fn active_model(
         event_id: Set(new.event_id),
         event: Set(new.event.to_string()),
         channel: Set(new.channel.to_string()),
-        status: Set(new.status.to_string()),
+        status: Set(new.status.as_str().to_string()),
         detail: Set(new.detail),
         attempts: Set(0),
         created_at: Set(now),
@@ -134,14 +127,17 @@ pub async fn find<C: ConnectionTrait>(
 /// Moves a `pending` row to `sending` and counts the attempt. False if it was not pending.
 pub async fn start_sending<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool, DbErr> {
     let result = notification::Entity::update_many()
-        .col_expr(notification::Column::Status, Expr::value(SENDING))
+        .col_expr(
+            notification::Column::Status,
+            Expr::value(NotificationStatus::Sending.as_str()),
+        )
         .col_expr(
             notification::Column::Attempts,
             Expr::col(notification::Column::Attempts).add(1),
         )
         .col_expr(notification::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(notification::Column::Id.eq(id))
-        .filter(notification::Column::Status.eq(PENDING))
+        .filter(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -151,13 +147,13 @@ pub async fn start_sending<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool,
 pub async fn finish<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
-    status: &str,
+    status: NotificationStatus,
     detail: Option<String>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
-    let sent_at: Option<DateTime<Utc>> = (status == SENT).then_some(now);
+    let sent_at: Option<DateTime<Utc>> = (status == NotificationStatus::Sent).then_some(now);
     notification::Entity::update_many()
-        .col_expr(notification::Column::Status, Expr::value(status))
+        .col_expr(notification::Column::Status, Expr::value(status.as_str()))
         .col_expr(notification::Column::Detail, Expr::value(detail))
         .col_expr(notification::Column::SentAt, Expr::value(sent_at))
         .col_expr(notification::Column::UpdatedAt, Expr::value(now))

@@ -7,10 +7,10 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use beebox::domain::application::Action;
-use beebox::notify::outbox::Channels;
 use beebox::store::applications::Actor;
 use beebox::store::jobs::job;
 use beebox::store::notifications::notification;
+use beebox::store::outbox::Channels;
 use chrono::Utc;
 use sea_orm::ColumnTrait;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
@@ -303,4 +303,82 @@ async fn sigterm_finishes_running_jobs_and_leaves_the_rest_queued() {
         rows.iter().filter(|n| n.status == "sent").count(),
         delivered
     );
+}
+
+/// Rows exactly as the previous release queued them (payloads built with `json!` and read by
+/// key): each kind's typed job still reads them and runs.
+#[tokio::test]
+async fn jobs_queued_by_the_previous_release_still_run() {
+    use beebox::store::jobs::{NewJob, enqueue};
+    use serde_json::json;
+
+    let app = crate::support::spawn_app().await;
+    let db = app.state.database().unwrap();
+    let gone = uuid::Uuid::now_v7();
+    // (kind, payload, the state it ends in, its last error)
+    let rows = [
+        (
+            "dispatch_batches",
+            json!({ "cutoff": Utc::now() }),
+            "done",
+            None,
+        ),
+        ("check_sla", json!({ "slot": 1_795_000_000 }), "done", None),
+        ("confirm_receipts", json!({}), "done", None),
+        (
+            "delete_objects",
+            json!({ "keys": ["applications/gone/page.jpg"] }),
+            "done",
+            None,
+        ),
+        // Read, run, and refused for what they name, not for their shape.
+        (
+            "courier_create_order",
+            json!({ "shipment_id": gone }),
+            "dead",
+            Some("the shipment is gone"),
+        ),
+        (
+            "notify_wechat",
+            json!({ "notification_id": gone }),
+            "dead",
+            Some("the notification is gone"),
+        ),
+    ];
+    for (kind, payload, _, _) in &rows {
+        let job = NewJob {
+            kind,
+            payload: payload.clone(),
+            dedupe_key: Some(format!("test:previous-release:{kind}")),
+            run_at: Utc::now(),
+            max_attempts: 0,
+        };
+        assert!(enqueue(db, job).await.unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut settled = 0;
+        for (kind, _, state, error) in &rows {
+            let job = jobs_of(db, kind)
+                .await
+                .into_iter()
+                .find(|j| j.dedupe_key.as_deref() == Some(&format!("test:previous-release:{kind}")))
+                .unwrap();
+            if job.state == *state {
+                assert_eq!(job.last_error.as_deref(), *error, "{kind}");
+                settled += 1;
+            } else {
+                assert!(
+                    Instant::now() < deadline,
+                    "{kind} is {} ({:?})",
+                    job.state,
+                    job.last_error
+                );
+            }
+        }
+        if settled == rows.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

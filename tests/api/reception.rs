@@ -55,11 +55,10 @@ async fn reception_confirms_arrived_originals_and_the_cut_off_dispatches_them() 
     let db = app.state.database().unwrap();
     beebox::store::jobs::enqueue(
         db,
-        beebox::jobs::new_job(
-            beebox::jobs::JobKind::DispatchBatches,
-            json!({ "cutoff": chrono::Utc::now() }),
-            Some("test:dispatch".into()),
-        ),
+        beebox::store::jobs::NewJob::of(&beebox::courier::dispatch::DispatchBatches {
+            cutoff: chrono::Utc::now(),
+        })
+        .deduped_by("test:dispatch"),
     )
     .await
     .unwrap();

@@ -40,11 +40,10 @@ async fn ok(response: reqwest::Response, status: u16) -> Value {
 }
 
 async fn dispatch_now(app: &TestApp) {
-    let job = beebox::jobs::new_job(
-        beebox::jobs::JobKind::DispatchBatches,
-        json!({ "cutoff": chrono::Utc::now() }),
-        Some("test:two-way:dispatch".into()),
-    );
+    let job = beebox::store::jobs::NewJob::of(&beebox::courier::dispatch::DispatchBatches {
+        cutoff: chrono::Utc::now(),
+    })
+    .deduped_by("test:two-way:dispatch");
     beebox::store::jobs::enqueue(app.state.database().unwrap(), job)
         .await
         .unwrap();

@@ -12,9 +12,9 @@ use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::domain::staff::Role;
-use crate::jobs::JobKind;
+use crate::jobs::registry;
 use crate::state::AppState;
-use crate::store::jobs::{self as queue, job};
+use crate::store::jobs::{self as queue, JobStatus, job};
 
 pub struct AdminJobsApi;
 
@@ -28,12 +28,12 @@ pub enum JobState {
 }
 
 impl JobState {
-    fn as_str(self) -> &'static str {
+    fn status(self) -> JobStatus {
         match self {
-            Self::Queued => queue::QUEUED,
-            Self::Running => queue::RUNNING,
-            Self::Done => queue::DONE,
-            Self::Dead => queue::DEAD,
+            Self::Queued => JobStatus::Queued,
+            Self::Running => JobStatus::Running,
+            Self::Done => JobStatus::Done,
+            Self::Dead => JobStatus::Dead,
         }
     }
 }
@@ -66,11 +66,9 @@ pub struct JobPage {
 }
 
 fn view(state: &AppState, row: job::Model) -> Job {
-    let max_attempts = match JobKind::parse(&row.kind) {
-        Some(_) if row.max_attempts > 0 => row.max_attempts,
-        Some(kind) => kind.max_attempts(&state.config.jobs),
-        None => row.max_attempts,
-    };
+    let max_attempts = registry::find(&row.kind).map_or(row.max_attempts, |kind| {
+        kind.max_attempts(row.max_attempts, &state.config.jobs)
+    });
     // The payload stays out: it can hold addresses, and operators act on kind and error.
     Job {
         id: row.id,
@@ -111,7 +109,7 @@ impl AdminJobsApi {
         auth.0.require(Role::Admin)?;
         let rows = queue::list(
             state.db()?,
-            job_state.0.map(JobState::as_str),
+            job_state.0.map(JobState::status),
             kind.0.as_deref(),
             cursor.0,
             limit.0 + 1,

@@ -55,8 +55,8 @@ pub async fn history<C: sea_orm::ConnectionTrait>(
             channel: n.channel,
             event: n.event,
             // `sending` is internal: to a reader the message is still on its way.
-            status: if n.status == notifications::SENDING {
-                notifications::PENDING.into()
+            status: if n.status == notifications::NotificationStatus::Sending.as_str() {
+                notifications::NotificationStatus::Pending.as_str().into()
             } else {
                 n.status
             },

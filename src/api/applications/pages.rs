@@ -283,11 +283,8 @@ impl PagesApi {
             .collect();
         crate::store::jobs::enqueue(
             &txn,
-            crate::jobs::new_job(
-                crate::jobs::JobKind::DeleteObjects,
-                serde_json::json!({ "keys": keys }),
-                Some(format!("delete_objects:page:{}", page.id)),
-            ),
+            crate::store::jobs::NewJob::of(&crate::jobs::periodic::DeleteObjects { keys })
+                .deduped_by(format!("delete_objects:page:{}", page.id)),
         )
         .await?;
         txn.commit().await?;

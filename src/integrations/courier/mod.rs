@@ -2,73 +2,14 @@
 //! `CourierPartner`, `OrderRequest` and `RouteEvent`; an adapter (SF Express today; EMS,
 //! Kuaidi100 or WeChat logistics later) turns them into its partner's protocol byte for byte.
 
+pub mod partners;
 pub mod sf;
 pub mod sim;
-
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Where a shipment stands, the same for every partner. A partner's own codes are kept raw
-/// beside it (`RouteEvent::op_code`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum)]
-#[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum ShipmentStatus {
-    Pending,
-    PickedUp,
-    InTransit,
-    OutForDelivery,
-    Delivered,
-    DeliveryFailed,
-    Returned,
-    Cancelled,
-    Exception,
-}
-
-pub const ALL_STATUSES: [ShipmentStatus; 9] = [
-    ShipmentStatus::Pending,
-    ShipmentStatus::PickedUp,
-    ShipmentStatus::InTransit,
-    ShipmentStatus::OutForDelivery,
-    ShipmentStatus::Delivered,
-    ShipmentStatus::DeliveryFailed,
-    ShipmentStatus::Returned,
-    ShipmentStatus::Cancelled,
-    ShipmentStatus::Exception,
-];
-
-impl ShipmentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::PickedUp => "picked_up",
-            Self::InTransit => "in_transit",
-            Self::OutForDelivery => "out_for_delivery",
-            Self::Delivered => "delivered",
-            Self::DeliveryFailed => "delivery_failed",
-            Self::Returned => "returned",
-            Self::Cancelled => "cancelled",
-            Self::Exception => "exception",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        ALL_STATUSES.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// No event moves a shipment out of these.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Delivered | Self::Returned | Self::Cancelled)
-    }
-}
-
-impl fmt::Display for ShipmentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::shipment::{ALL_STATUSES, ShipmentStatus};
 
 /// A postal address with a contact, as both ends of a shipment need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

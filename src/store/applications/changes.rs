@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Actor, application, event};
 use crate::domain::application::{Action, ApplicationState};
-use crate::notify::outbox::{self, Channels};
+use crate::store::outbox::{self, Channels};
 
 /// An event of the timeline that moves nothing, or whose move was written already.
 #[allow(clippy::too_many_arguments)] // the event's fields, each plain

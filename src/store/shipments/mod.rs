@@ -9,13 +9,14 @@ mod orders;
 mod routes;
 mod upkeep;
 
+pub use crate::domain::shipment::OrderStatus;
+pub use crate::domain::track::Tracking;
 pub use orders::{
     NewShipment, current_leg, find, insert, lock, newest_per_leg, of_application, set_created,
     set_order_status,
 };
 pub use routes::{
-    Locked, Tracking, attach, event_row, events_of, lock_by_waybills, set_applied,
-    unattached_of_waybills,
+    Locked, attach, event_row, events_of, lock_by_waybills, set_applied, unattached_of_waybills,
 };
 pub use upkeep::{final_statuses, problem_candidates, quiet_open, unconfirmed_results};
 
@@ -102,12 +103,14 @@ pub mod route_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub const REQUESTED: &str = "requested";
-pub const CREATED: &str = "created";
-pub const CANCEL_REQUESTED: &str = "cancel_requested";
-pub const CANCELLED: &str = "cancelled";
-pub const FAILED: &str = "failed";
-
 pub const LEG_MATERIALS: &str = "materials";
 pub const LEG_RESULT: &str = "result";
 pub const LEG_RETURN: &str = "return";
+
+/// Orders cancelled, or on their way to it: no longer the leg's current shipment.
+pub(crate) fn closed_orders() -> [&'static str; 2] {
+    [
+        OrderStatus::Cancelled.as_str(),
+        OrderStatus::CancelRequested.as_str(),
+    ]
+}

@@ -7,7 +7,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{CANCEL_REQUESTED, CANCELLED, CREATED, REQUESTED, shipment};
+use super::{OrderStatus, closed_orders, shipment};
 
 pub struct NewShipment {
     pub application_id: Uuid,
@@ -35,7 +35,7 @@ pub async fn insert<C: ConnectionTrait>(
         partner: Set(new.partner),
         // Partners cap order ids at 64 characters: "BB" + the 32 hex digits of a UUIDv7.
         order_id: Set(format!("BB{}", id.simple())),
-        order_status: Set(REQUESTED.into()),
+        order_status: Set(OrderStatus::Requested.as_str().into()),
         status: Set("pending".into()),
         last_op_code: Set(None),
         waybill_no: Set(None),
@@ -97,7 +97,7 @@ pub async fn current_leg<C: ConnectionTrait>(
     shipment::Entity::find()
         .filter(shipment::Column::ApplicationId.eq(application_id))
         .filter(shipment::Column::Leg.eq(leg))
-        .filter(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+        .filter(shipment::Column::OrderStatus.is_not_in(closed_orders()))
         .order_by_desc(shipment::Column::Id)
         .one(db)
         .await
@@ -134,7 +134,10 @@ pub async fn set_created<C: ConnectionTrait>(
     courier_phone: Option<String>,
 ) -> Result<bool, DbErr> {
     let result = shipment::Entity::update_many()
-        .col_expr(shipment::Column::OrderStatus, Expr::value(CREATED))
+        .col_expr(
+            shipment::Column::OrderStatus,
+            Expr::value(OrderStatus::Created.as_str()),
+        )
         .col_expr(shipment::Column::WaybillNo, Expr::value(waybill_no))
         .col_expr(shipment::Column::CourierName, Expr::value(courier_name))
         .col_expr(shipment::Column::CourierPhone, Expr::value(courier_phone))
@@ -144,7 +147,7 @@ pub async fn set_created<C: ConnectionTrait>(
         )
         .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(shipment::Column::Id.eq(id))
-        .filter(shipment::Column::OrderStatus.eq(REQUESTED))
+        .filter(shipment::Column::OrderStatus.eq(OrderStatus::Requested.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -154,16 +157,16 @@ pub async fn set_created<C: ConnectionTrait>(
 pub async fn set_order_status<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
-    from: &[&str],
-    to: &str,
+    from: &[OrderStatus],
+    to: OrderStatus,
     error: Option<String>,
 ) -> Result<bool, DbErr> {
     let result = shipment::Entity::update_many()
-        .col_expr(shipment::Column::OrderStatus, Expr::value(to))
+        .col_expr(shipment::Column::OrderStatus, Expr::value(to.as_str()))
         .col_expr(shipment::Column::LastError, Expr::value(error))
         .col_expr(shipment::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(shipment::Column::Id.eq(id))
-        .filter(shipment::Column::OrderStatus.is_in(from.iter().copied()))
+        .filter(shipment::Column::OrderStatus.is_in(from.iter().map(|s| s.as_str())))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)

@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{FromQueryResult, QueryOrder, QueryResult, QuerySelect};
 use uuid::Uuid;
 
 use super::{route_event, shipment};
-use crate::integrations::courier::{RouteEvent, ShipmentStatus};
+use crate::integrations::courier::RouteEvent;
 
 /// A shipment locked for ingest, and whether events of its waybill wait unattached (stored
 /// before the shipment knew its waybill).
@@ -172,17 +172,4 @@ pub async fn set_applied<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// What route events made of a shipment, with the summary of them the next ones fold over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tracking {
-    pub status: ShipmentStatus,
-    pub last_op_code: Option<String>,
-    pub last_event_at: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    /// The furthest forward step: its rank and when it happened.
-    pub forward: Option<(i32, DateTime<Utc>)>,
-    /// The latest side state and when it happened.
-    pub side: Option<(ShipmentStatus, DateTime<Utc>)>,
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::{Condition, QueryOrder};
 
-use super::{CANCEL_REQUESTED, CANCELLED, CREATED, FAILED, LEG_RESULT, shipment};
+use super::{LEG_RESULT, OrderStatus, closed_orders, shipment};
 use crate::integrations::courier::{ALL_STATUSES, ShipmentStatus};
 
 /// Tracking statuses no event moves a shipment out of.
@@ -20,7 +20,7 @@ pub fn final_statuses() -> Vec<&'static str> {
 /// Shipments on their way with a partner order and waybill: not final, not cancelled.
 fn open() -> Condition {
     Condition::all()
-        .add(shipment::Column::OrderStatus.eq(CREATED))
+        .add(shipment::Column::OrderStatus.eq(OrderStatus::Created.as_str()))
         .add(shipment::Column::WaybillNo.is_not_null())
         .add(shipment::Column::Status.is_not_in(final_statuses()))
 }
@@ -61,10 +61,10 @@ pub async fn problem_candidates<C: ConnectionTrait>(
     shipment::Entity::find()
         .filter(
             Condition::any()
-                .add(shipment::Column::OrderStatus.eq(FAILED))
+                .add(shipment::Column::OrderStatus.eq(OrderStatus::Failed.as_str()))
                 .add(
                     Condition::all()
-                        .add(shipment::Column::OrderStatus.is_not_in([CANCELLED, CANCEL_REQUESTED]))
+                        .add(shipment::Column::OrderStatus.is_not_in(closed_orders()))
                         .add(shipment::Column::Status.is_in([
                             ShipmentStatus::DeliveryFailed.as_str(),
                             ShipmentStatus::Returned.as_str(),

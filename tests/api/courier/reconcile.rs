@@ -69,15 +69,23 @@ async fn reconciliation_finds_what_pushes_lost() {
 
     // The partner is down: the run fails, to be retried, and nothing changes.
     sim.fail_next(1, SimFault::Http(502));
-    assert!(reconcile::run(&app.state).await.is_err());
+    assert!(
+        reconcile::run(&app.state.job_context().unwrap())
+            .await
+            .is_err()
+    );
     assert_eq!(reload(&app, row.id).await.status, "pending");
 
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
     let after = reload(&app, row.id).await;
     assert_eq!(after.status, "in_transit");
     assert_eq!(stored(&app, &waybill).await.len(), 2);
     // Nothing new the next time: the same events are not stored twice.
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
     assert_eq!(stored(&app, &waybill).await.len(), 2);
     assert_eq!(reload(&app, row.id).await.version, after.version);
 
@@ -91,10 +99,14 @@ async fn reconciliation_finds_what_pushes_lost() {
     while Utc::now() <= last {
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
     assert_eq!(reload(&app, row.id).await.status, "delivered");
     sim.fail_next(1, SimFault::Http(502));
-    reconcile::run(&app.state).await.unwrap();
+    reconcile::run(&app.state.job_context().unwrap())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -154,8 +154,8 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     shipments::set_order_status(
         db,
         failed.id,
-        &[shipments::REQUESTED],
-        shipments::FAILED,
+        &[shipments::OrderStatus::Requested],
+        shipments::OrderStatus::Failed,
         Some("SF 1016: 到件电话不能为空".into()),
     )
     .await
@@ -194,8 +194,8 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     shipments::set_order_status(
         db,
         superseded.id,
-        &[shipments::REQUESTED],
-        shipments::FAILED,
+        &[shipments::OrderStatus::Requested],
+        shipments::OrderStatus::Failed,
         None,
     )
     .await

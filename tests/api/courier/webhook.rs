@@ -2,7 +2,7 @@
 //! the freshness window, a push stored once, and pushes that arrive together or in a burst.
 
 use beebox::courier::ingest::{self, IngestReport};
-use beebox::courier::{DEV_SF_CHECK_WORD, DEV_SF_WEBHOOK_SECRET};
+use beebox::integrations::courier::partners::{DEV_SF_CHECK_WORD, DEV_SF_WEBHOOK_SECRET};
 use beebox::integrations::courier::sf::format_china_time;
 use beebox::integrations::courier::{RouteEvent, ShipmentStatus};
 use beebox::store::shipments::LEG_MATERIALS;

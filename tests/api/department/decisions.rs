@@ -228,11 +228,10 @@ async fn a_delivered_result_nobody_confirms_is_confirmed_after_the_configured_ti
     let db = app.state.database().unwrap();
     let confirm = || async {
         let key = format!("test:confirm:{}", uuid::Uuid::new_v4());
-        let job = beebox::jobs::new_job(
-            beebox::jobs::JobKind::ConfirmReceipts,
-            json!({}),
-            Some(key.clone()),
-        );
+        let job = beebox::store::jobs::NewJob::of(&beebox::courier::receipts::ConfirmReceipts {
+            slot: 0,
+        })
+        .deduped_by(key.clone());
         beebox::store::jobs::enqueue(db, job).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -249,8 +249,8 @@ async fn a_change_answers_with_its_notifications_already_written() {
 #[tokio::test]
 async fn a_fan_out_job_left_by_an_earlier_release_still_writes_its_notifications() {
     use beebox::domain::application::{Action, ApplicationState};
-    use beebox::jobs::{JobKind, new_job};
     use beebox::store::applications::{self, Actor};
+    use beebox::store::jobs::NewJob;
 
     let wechat = WechatServer::start().await;
     let app = spawn_app_with(|c| configure(c, &wechat)).await;
@@ -271,11 +271,14 @@ async fn a_fan_out_job_left_by_an_earlier_release_still_writes_its_notifications
     )
     .await
     .unwrap();
-    let job = new_job(
-        JobKind::NotifyCitizen,
-        json!({ "event_id": event }),
-        Some(format!("notify:{event}")),
-    );
+    // The row exactly as that release wrote it: its kind and its payload's JSON.
+    let job = NewJob {
+        kind: "notify_citizen",
+        payload: json!({ "event_id": event }),
+        dedupe_key: Some(format!("notify:{event}")),
+        run_at: chrono::Utc::now(),
+        max_attempts: 0,
+    };
     assert!(beebox::store::jobs::enqueue(db, job).await.unwrap());
 
     let items = settled_notifications(&app, &citizen, &id.to_string(), 1).await;

@@ -113,13 +113,10 @@ async fn staff_get_overdue_alerts_and_a_digest_of_new_submissions() {
     // that the cases exist, as the next slots would.
     for kind in ["check_sla", "digest"] {
         let slots = beebox::jobs::schedule::Scheduler::new(&app.config).slots(chrono::Utc::now());
-        let slot = slots.into_iter().find(|s| s.kind.as_str() == kind).unwrap();
-        beebox::store::jobs::enqueue(
-            db,
-            beebox::jobs::new_job(slot.kind, slot.payload, Some(format!("test:{kind}"))),
-        )
-        .await
-        .unwrap();
+        let slot = slots.into_iter().find(|s| s.kind == kind).unwrap();
+        beebox::store::jobs::enqueue(db, slot.job.deduped_by(format!("test:{kind}")))
+            .await
+            .unwrap();
     }
     let mails = wait_for_mail_to(&reviewer_email, 2).await;
     let late_no = late.replace('-', "");
@@ -138,11 +135,8 @@ async fn staff_get_overdue_alerts_and_a_digest_of_new_submissions() {
     // A case alerts once: running the check again sends nothing new.
     beebox::store::jobs::enqueue(
         db,
-        beebox::jobs::new_job(
-            beebox::jobs::JobKind::CheckSla,
-            json!({}),
-            Some("test:again".into()),
-        ),
+        beebox::store::jobs::NewJob::of(&beebox::notify::staff::CheckSla { slot: 0 })
+            .deduped_by("test:again"),
     )
     .await
     .unwrap();

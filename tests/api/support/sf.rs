@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use beebox::courier::DEV_SF_PARTNER_ID;
+use beebox::integrations::courier::partners::DEV_SF_PARTNER_ID;
 use beebox::integrations::courier::sf::{SERVICE_ROUTE_PUSH, format_china_time, msg_digest};
 use beebox::integrations::courier::sim::SfSimulator;
 use beebox::integrations::courier::{Contact, OrderRequest};

@@ -155,7 +155,7 @@ impl SfSimulator {
         }
     }
 
-    /// The simulator's HTTP side, to mount at `crate::courier::SIM_MOUNT`: `POST /std/service`
+    /// The simulator's HTTP side, to mount at `partners::SIM_MOUNT`: `POST /std/service`
     /// (SF's API), `POST /control` (scripting, see [`Control`]) and `GET /control` (state).
     pub fn routes(&self) -> poem::Route {
         Route::new()

@@ -1,27 +1,68 @@
 //! A shipment's tracking as its route events say, whatever order they came in: a late event never
-//! moves it backwards, and nothing moves it out of a final status. Pure: `ingest` reads and
-//! writes, this decides. What the events so far add up to is kept on the shipment's row (its
-//! furthest forward step and latest side state, with their times), so new events fold over the
-//! row alone, never over the history.
+//! moves it backwards, and nothing moves it out of a final status. Pure: `courier::ingest` reads
+//! and writes, this decides. What the events so far add up to is kept on the shipment's row (its
+//! furthest forward step and latest side state, with their times: `Tracking`), so new events
+//! fold over that summary alone, never over the history.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::integrations::courier::ShipmentStatus;
-use crate::store::shipments::{Tracking, route_event, shipment};
+use crate::domain::shipment::ShipmentStatus;
 
-/// The shipment `row` as it stands, then `late` and `fresh` taken in the order they happened: a
-/// push of a whole route applies each step, not just the last. Returns the tracking and the ids
-/// of the new events that moved it.
-pub fn fold(
-    row: &shipment::Model,
-    late: &[route_event::Model],
-    fresh: &[route_event::Model],
+/// What route events made of a shipment, with the summary of them the next ones fold over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracking {
+    pub status: ShipmentStatus,
+    pub last_op_code: Option<String>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The furthest forward step: its rank and when it happened.
+    pub forward: Option<(i32, DateTime<Utc>)>,
+    /// The latest side state and when it happened.
+    pub side: Option<(ShipmentStatus, DateTime<Utc>)>,
+}
+
+/// One route event, as the fold sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    /// The stored event's id: the fold names the events that moved the shipment by it.
+    pub id: Uuid,
+    pub status: ShipmentStatus,
+    /// The partner's code of the event.
+    pub op_code: &'a str,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A shipment whose tracking status moved. This is the hook for the application side: advance
+/// the application (a `materials` leg `picked_up`, a `result` leg `delivered`, ...) and queue
+/// the citizen's notification, inside the ingest transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub shipment_id: Uuid,
+    pub application_id: Uuid,
+    /// `materials`, `result` or `return`.
+    pub leg: String,
+    pub partner: String,
+    pub waybill_no: String,
+    pub old: ShipmentStatus,
+    pub new: ShipmentStatus,
+    /// The partner's code of the event that set `new`.
+    pub op_code: String,
+    /// When that event happened.
+    pub at: DateTime<Utc>,
+}
+
+/// The shipment as `start` sums it up, then `steps` taken in the order they happened: a push of
+/// a whole route applies each step, not just the last. Returns the tracking and the ids of the
+/// steps that moved it.
+pub fn fold<'a>(
+    start: &Tracking,
+    steps: impl IntoIterator<Item = Step<'a>>,
 ) -> (Track, HashSet<Uuid>) {
-    let mut track = Track::new(row);
-    let mut incoming: Vec<&route_event::Model> = late.iter().chain(fresh).collect();
+    let mut track = Track::new(start);
+    let mut incoming: Vec<Step<'a>> = steps.into_iter().collect();
     incoming.sort_by_key(|e| (e.occurred_at, e.id));
     let applied = incoming
         .into_iter()
@@ -29,16 +70,6 @@ pub fn fold(
         .map(|e| e.id)
         .collect();
     (track, applied)
-}
-
-pub fn status_of(text: &str) -> ShipmentStatus {
-    ShipmentStatus::parse(text).unwrap_or_else(|| {
-        tracing::warn!(
-            status = text,
-            "unknown stored shipment status read as pending"
-        );
-        ShipmentStatus::Pending
-    })
 }
 
 /// How far along the forward route a status is; `None` for the side states (`delivery_failed`,
@@ -77,20 +108,18 @@ pub struct Track {
 }
 
 impl Track {
-    /// The shipment as its row says, before any new event.
-    pub fn new(row: &shipment::Model) -> Self {
-        let forward = row
-            .forward_rank
-            .and_then(|rank| u8::try_from(rank).ok())
-            .zip(row.forward_at);
-        let side = row.side_at.zip(row.side_status.as_deref().map(status_of));
+    /// The shipment as its summary says, before any new event.
+    pub fn new(start: &Tracking) -> Self {
+        let forward = start
+            .forward
+            .and_then(|(rank, at)| u8::try_from(rank).ok().map(|rank| (rank, at)));
         Self {
-            status: status_of(&row.status),
+            status: start.status,
             forward,
-            side,
-            last_op_code: row.last_op_code.clone(),
-            last_event_at: row.last_event_at,
-            delivered_at: row.delivered_at,
+            side: start.side.map(|(status, at)| (at, status)),
+            last_op_code: start.last_op_code.clone(),
+            last_event_at: start.last_event_at,
+            delivered_at: start.delivered_at,
             deciding_at: None,
             deciding: None,
         }
@@ -112,13 +141,13 @@ impl Track {
     }
 
     /// Takes one new event; returns whether it is now the one behind the shipment's status.
-    pub fn fold(&mut self, event: &route_event::Model) -> bool {
+    pub fn fold(&mut self, event: &Step<'_>) -> bool {
         let at = event.occurred_at;
         self.last_event_at = Some(self.last_event_at.map_or(at, |t| t.max(at)));
         if self.status.is_final() {
             return false;
         }
-        let status = status_of(&event.status);
+        let status = event.status;
         let decided = if status.is_final() {
             // Delivered, returned or cancelled ends the route whenever it comes.
             self.status = status;
@@ -136,7 +165,7 @@ impl Track {
             next == status && when == at
         };
         if decided {
-            self.last_op_code = Some(event.op_code.clone());
+            self.last_op_code = Some(event.op_code.to_string());
             self.deciding_at = Some(at);
             self.deciding = Some(event.id);
             if status == ShipmentStatus::Delivered {
@@ -173,65 +202,34 @@ mod tests {
     use super::*;
     use chrono::Duration;
 
-    fn row() -> shipment::Model {
-        let now = Utc::now();
-        shipment::Model {
-            id: Uuid::now_v7(),
-            application_id: Uuid::now_v7(),
-            leg: "materials".into(),
-            partner: "sf".into(),
-            order_id: "BB1".into(),
-            order_status: "created".into(),
-            status: "pending".into(),
+    fn start() -> Tracking {
+        Tracking {
+            status: ShipmentStatus::Pending,
             last_op_code: None,
-            waybill_no: Some("SF1".into()),
-            courier_name: None,
-            courier_phone: None,
-            sender: "{}".into(),
-            recipient: "{}".into(),
-            pickup_date: None,
-            pickup_slot: None,
-            pickup_from: None,
-            pickup_until: None,
             last_event_at: None,
             delivered_at: None,
-            forward_rank: None,
-            forward_at: None,
-            side_status: None,
-            side_at: None,
-            last_error: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
+            forward: None,
+            side: None,
         }
     }
 
-    fn event(status: ShipmentStatus, minutes: i64) -> route_event::Model {
-        route_event::Model {
+    fn step(status: ShipmentStatus, minutes: i64) -> Step<'static> {
+        Step {
             id: Uuid::now_v7(),
-            partner: "sf".into(),
-            partner_event_id: Uuid::now_v7().to_string(),
-            waybill_no: "SF1".into(),
-            shipment_id: None,
-            op_code: status.as_str().chars().take(4).collect(),
-            status: status.as_str().into(),
+            status,
+            op_code: "50",
             occurred_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap()
                 + Duration::minutes(minutes),
-            location: None,
-            description: String::new(),
-            raw: "{}".into(),
-            applied: false,
-            received_at: Utc::now(),
         }
     }
 
     /// Folds `(status, minute)` steps in the given arrival order: the final status and which
     /// steps applied.
     fn run(steps: &[(ShipmentStatus, i64)]) -> (ShipmentStatus, Vec<bool>) {
-        let mut track = Track::new(&row());
+        let mut track = Track::new(&start());
         let applied = steps
             .iter()
-            .map(|&(s, m)| track.fold(&event(s, m)))
+            .map(|&(s, m)| track.fold(&step(s, m)))
             .collect();
         (track.status, applied)
     }
@@ -275,21 +273,8 @@ mod tests {
         assert_eq!(applied, [true, false]);
     }
 
-    /// The row as `route_writes::set_tracking` leaves it.
-    fn written(mut row: shipment::Model, t: &Tracking) -> shipment::Model {
-        row.status = t.status.as_str().into();
-        row.last_op_code = t.last_op_code.clone();
-        row.last_event_at = t.last_event_at;
-        row.delivered_at = t.delivered_at;
-        row.forward_rank = t.forward.map(|(rank, _)| rank);
-        row.forward_at = t.forward.map(|(_, at)| at);
-        row.side_status = t.side.map(|(status, _)| status.as_str().into());
-        row.side_at = t.side.map(|(_, at)| at);
-        row
-    }
-
     #[test]
-    fn one_push_at_a_time_over_the_row_ends_as_one_fold_of_all() {
+    fn one_push_at_a_time_over_the_summary_ends_as_one_fold_of_all() {
         let routes: [&[(ShipmentStatus, i64)]; 7] = [
             &[(PickedUp, 0), (InTransit, 10), (Delivered, 20)],
             &[(InTransit, 10), (PickedUp, 0)],
@@ -310,14 +295,15 @@ mod tests {
             &[(InTransit, 0), (Returned, 10), (Delivered, 20)],
         ];
         for steps in routes {
-            let mut row = row();
+            // The summary is what the row keeps between pushes.
+            let mut summary = start();
             let mut applied = Vec::new();
             for &(status, minute) in steps {
-                let (track, moved) = fold(&row, &[], &[event(status, minute)]);
+                let (track, moved) = fold(&summary, [step(status, minute)]);
                 applied.push(!moved.is_empty());
-                row = written(row, &track.tracking());
+                summary = track.tracking();
             }
-            assert_eq!((status_of(&row.status), applied), run(steps), "{steps:?}");
+            assert_eq!((summary.status, applied), run(steps), "{steps:?}");
         }
     }
 

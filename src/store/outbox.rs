@@ -1,5 +1,5 @@
-//! The citizen's messages about an application event, written in the transaction that records
-//! the event: one notification row per channel, and a send job for each that goes. A channel
+//! The outbox: the citizen's messages about an application event, written in the transaction
+//! that records the event: one notification row per channel, and a send job for each that goes. A channel
 //! that is off still gets its row (`skipped`, with the reason), so the citizen's history shows
 //! every event. Writing them with the event, rather than from a job of its own, spares the
 //! worker a claim, a read and a commit per event; on PostgreSQL they go in the event's own
@@ -9,18 +9,37 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::InsertStatement;
 use sea_orm::{ConnectionTrait, DbErr};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::WechatConfig;
-use crate::jobs::{JobKind, new_job};
 use crate::store::applications::application;
-use crate::store::jobs as queue;
-use crate::store::jobs::NewJob;
-use crate::store::notifications::{self, NewNotification, PENDING, SKIPPED};
+use crate::store::jobs::{self as queue, JobPayload, NewJob};
+use crate::store::notifications::{self, NewNotification, NotificationStatus};
 
 pub const WECHAT: &str = "wechat";
 pub const EMAIL: &str = "email";
+
+/// `notify_wechat {notification_id}`: sends one notification row as a WeChat subscribe message
+/// (`notify::citizen`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyWechat {
+    pub notification_id: Uuid,
+}
+
+impl JobPayload for NotifyWechat {
+    const KIND: &'static str = "notify_wechat";
+}
+
+/// `notify_email {notification_id}`: sends one notification row as an email (`notify::citizen`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyEmail {
+    pub notification_id: Uuid,
+}
+
+impl JobPayload for NotifyEmail {
+    const KIND: &'static str = "notify_email";
+}
 
 /// Which channels a citizen event goes by, as configured: read once at start-up.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +87,7 @@ pub async fn queue<C: ConnectionTrait>(
     name: &'static str,
 ) -> Result<(), DbErr> {
     for row in notifications::create_all(db, rows(channels, app, event_id, name)).await? {
-        if row.status == PENDING {
+        if row.status == NotificationStatus::Pending.as_str() {
             queue::enqueue(db, send_job(&row.channel, row.id, event_id)).await?;
         }
     }
@@ -89,7 +108,7 @@ pub fn inserts_for_new_event(
         .collect();
     let jobs: Vec<InsertStatement> = rows
         .iter()
-        .filter(|(_, row)| row.status == PENDING)
+        .filter(|(_, row)| row.status == NotificationStatus::Pending)
         .map(|(id, row)| queue::insert(send_job(row.channel, *id, event_id)))
         .collect();
     let mut inserts = vec![notifications::insert_new(rows)];
@@ -111,7 +130,11 @@ fn rows<'a>(
         event_id,
         event: name,
         channel,
-        status: if skipped.is_some() { SKIPPED } else { PENDING },
+        status: if skipped.is_some() {
+            NotificationStatus::Skipped
+        } else {
+            NotificationStatus::Pending
+        },
         detail: skipped.map(str::to_string),
     };
     let mut rows = vec![row(WECHAT, channels.wechat_skipped(name))];
@@ -123,14 +146,14 @@ fn rows<'a>(
 
 /// The send job of notification `id` on `channel`.
 fn send_job(channel: &str, id: Uuid, event_id: Uuid) -> NewJob {
-    let kind = if channel == WECHAT {
-        JobKind::NotifyWechat
+    let job = if channel == WECHAT {
+        NewJob::of(&NotifyWechat {
+            notification_id: id,
+        })
     } else {
-        JobKind::NotifyEmail
+        NewJob::of(&NotifyEmail {
+            notification_id: id,
+        })
     };
-    new_job(
-        kind,
-        json!({ "notification_id": id }),
-        Some(format!("notify:{channel}:{event_id}")),
-    )
+    job.deduped_by(format!("notify:{channel}:{event_id}"))
 }
