@@ -74,12 +74,12 @@ impl AppState {
         );
         let batches = metrics.clone();
         Self {
-            cases,
+            cases: cases.clone(),
             clock,
             couriers,
             pushes: PushQueue::new(
                 Arc::new(move |partner, pushes| batches.webhook_batch(partner, pushes)),
-                channels.clone(),
+                cases.clone(),
                 config.courier.push_writers,
             ),
             channels,

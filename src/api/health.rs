@@ -136,7 +136,7 @@ pub async fn render_metrics(state: &AppState) -> String {
     if let Some(db) = state.database() {
         if let Ok(rows) = crate::store::claims::submitted(db, None).await {
             let counts: Vec<(String, String, u64)> =
-                crate::api::review::count(&rows, chrono::Utc::now())
+                crate::api::review::count(&rows, state.clock.now())
                     .into_iter()
                     .map(|c| (c.matter_code, c.department_code, c.overdue))
                     .collect();

@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::change::state_of;
 use super::{CaseError, CaseResult, Cases, reads};
-use crate::courier::orders;
 use crate::domain::application::{Action, ApplicationState};
 use crate::integrations::courier::Contact;
 use crate::store::applications::{Actor, application};
@@ -129,7 +128,7 @@ impl Cases {
             },
         )
         .await?;
-        orders::enqueue_create(txn, leg.id).await?;
+        shipments::enqueue_create(txn, leg.id).await?;
         Ok(leg)
     }
 }

@@ -6,6 +6,7 @@
 pub mod change;
 pub mod citizen;
 pub mod department;
+pub mod dispatch;
 pub mod error;
 pub mod intake;
 pub mod pickup;

@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::change::state_of;
 use super::{CaseError, CaseResult, Cases, reads};
-use crate::courier::orders;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::integrations::courier::Contact;
 use crate::store::applications::{Actor, application};
@@ -91,7 +90,7 @@ impl Cases {
     ) -> CaseResult<shipment::Model> {
         let txn = begin_write(db).await?;
         let (app, old) = booked_leg(&txn, citizen, id).await?;
-        orders::request_cancel(&txn, &old).await?;
+        shipments::request_cancel(&txn, &old).await?;
         let row = self.book(&txn, &app, &contact, &window).await?;
         let reason = Some(format!("{} {}", window.date, window.slot));
         self.change(
@@ -115,7 +114,7 @@ impl Cases {
     ) -> CaseResult<()> {
         let txn = begin_write(db).await?;
         let (app, old) = booked_leg(&txn, citizen, id).await?;
-        orders::request_cancel(&txn, &old).await?;
+        shipments::request_cancel(&txn, &old).await?;
         self.change(
             &txn,
             &app,
@@ -151,7 +150,7 @@ impl Cases {
             },
         )
         .await?;
-        orders::enqueue_create(txn, row.id).await?;
+        shipments::enqueue_create(txn, row.id).await?;
         Ok(row)
     }
 }

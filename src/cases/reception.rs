@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::change::state_of;
 use super::{CaseError, CaseResult, Cases, FieldIssue, reads};
-use crate::courier::orders;
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::catalog::MismatchedOriginals;
 use crate::store::applications::{self, Actor};
@@ -126,7 +125,7 @@ impl Cases {
                     },
                 )
                 .await?;
-                orders::enqueue_create(&txn, back.id).await?;
+                shipments::enqueue_create(&txn, back.id).await?;
                 return_shipment_id = Some(back.id);
             }
         }

@@ -11,11 +11,11 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use uuid::Uuid;
 
+use crate::cases::Cases;
 use crate::domain::shipment::ShipmentStatus;
 use crate::domain::track::{self, StatusChange, Step, Track, Tracking};
 use crate::integrations::courier::RouteEvent;
 use crate::store::begin_write;
-use crate::store::outbox::Channels;
 use crate::store::route_writes;
 use crate::store::shipments::{self, Locked, route_event, shipment};
 
@@ -43,21 +43,21 @@ pub struct IngestReport {
 /// not at all.
 pub async fn on_status_changed<C: ConnectionTrait>(
     txn: &C,
-    channels: &Channels,
+    cases: &Cases,
     change: &StatusChange,
 ) -> Result<(), DbErr> {
-    crate::courier::progress::advance(txn, channels, change).await
+    crate::courier::progress::advance(txn, cases, change).await
 }
 
 /// Stores `events` from `partner` and applies them to their shipments, in one write
 /// transaction.
 pub async fn ingest(
     db: &DatabaseConnection,
-    channels: &Channels,
+    cases: &Cases,
     partner: &str,
     events: &[RouteEvent],
 ) -> Result<IngestReport, DbErr> {
-    let mut reports = ingest_pushes(db, channels, partner, &[events]).await?;
+    let mut reports = ingest_pushes(db, cases, partner, &[events]).await?;
     Ok(reports.pop().unwrap_or_default())
 }
 
@@ -70,7 +70,7 @@ pub async fn ingest(
 #[tracing::instrument(skip_all, fields(partner = %partner, pushes = pushes.len()), err)]
 pub async fn ingest_pushes(
     db: &DatabaseConnection,
-    channels: &Channels,
+    cases: &Cases,
     partner: &str,
     pushes: &[&[RouteEvent]],
 ) -> Result<Vec<IngestReport>, DbErr> {
@@ -200,7 +200,7 @@ pub async fn ingest_pushes(
     write_tracking(&txn, refolded.map(|(_, done, _)| done)).await?;
     for (first, done, _) in settled {
         if let Some((change, deciding)) = done.change {
-            on_status_changed(&txn, channels, &change).await?;
+            on_status_changed(&txn, cases, &change).await?;
             let origin = deciding.and_then(|id| origins.get(&id).copied());
             reports[origin.or(first).unwrap_or(0)].changes.push(change);
         }
@@ -214,7 +214,7 @@ pub async fn ingest_pushes(
 #[tracing::instrument(skip_all, fields(partner = %partner, %shipment_id), err)]
 pub async fn match_unknown(
     db: &DatabaseConnection,
-    channels: &Channels,
+    cases: &Cases,
     partner: &str,
     waybill_no: &str,
     shipment_id: Uuid,
@@ -231,7 +231,7 @@ pub async fn match_unknown(
     if let Some(done) = plan.settled() {
         write_tracking(&txn, [&done]).await?;
         if let Some((change, _)) = done.change {
-            on_status_changed(&txn, channels, &change).await?;
+            on_status_changed(&txn, cases, &change).await?;
             report.changes.push(change);
         }
     }

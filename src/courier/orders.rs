@@ -3,67 +3,11 @@
 //! partner answered makes no second parcel when it runs again. A cancelled order id is never
 //! used again: a new booking gets a new shipment row and a new id.
 
-use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
 use crate::integrations::courier::{Contact, CourierError, OrderRequest};
 use crate::jobs::job::{Job, JobContext, JobError};
-use crate::store::jobs::{self as queue, JobPayload, NewJob};
-use crate::store::shipments::{self, OrderStatus, shipment};
-
-/// `courier_create_order {shipment_id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CourierCreateOrder {
-    pub shipment_id: Uuid,
-}
-
-impl JobPayload for CourierCreateOrder {
-    const KIND: &'static str = "courier_create_order";
-}
-
-/// `courier_cancel_order {shipment_id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CourierCancelOrder {
-    pub shipment_id: Uuid,
-}
-
-impl JobPayload for CourierCancelOrder {
-    const KIND: &'static str = "courier_cancel_order";
-}
-
-/// In the booking's transaction: make the partner order for `shipment_id`.
-pub async fn enqueue_create<C: ConnectionTrait>(
-    db: &C,
-    shipment_id: Uuid,
-) -> Result<(), sea_orm::DbErr> {
-    let job = NewJob::of(&CourierCreateOrder { shipment_id })
-        .deduped_by(format!("order:create:{shipment_id}"));
-    queue::enqueue(db, job).await?;
-    Ok(())
-}
-
-/// In the cancelling transaction: mark the order for cancellation and queue the partner call.
-pub async fn request_cancel<C: ConnectionTrait>(
-    db: &C,
-    row: &shipment::Model,
-) -> Result<(), sea_orm::DbErr> {
-    use OrderStatus::*;
-    shipments::set_order_status(
-        db,
-        row.id,
-        &[Requested, Created, Failed],
-        CancelRequested,
-        None,
-    )
-    .await?;
-    let job = NewJob::of(&CourierCancelOrder {
-        shipment_id: row.id,
-    })
-    .deduped_by(format!("order:cancel:{}", row.id));
-    queue::enqueue(db, job).await?;
-    Ok(())
-}
+use crate::store::shipments::{self, OrderStatus};
+pub use crate::store::shipments::{CourierCancelOrder, CourierCreateOrder};
+use uuid::Uuid;
 
 fn contact(json: &str) -> Result<Contact, JobError> {
     serde_json::from_str(json).map_err(|e| JobError::Fatal(anyhow::anyhow!("stored contact: {e}")))
@@ -115,7 +59,7 @@ async fn create(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
             .await?;
             crate::courier::ingest::match_unknown(
                 db,
-                &ctx.channels,
+                &ctx.cases,
                 &row.partner,
                 &created.waybill_no,
                 row.id,

@@ -5,16 +5,16 @@
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
-use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::cases::{CaseError, Cases};
+use crate::domain::application::{Action, ApplicationState};
 use crate::domain::shipment::ShipmentStatus;
 use crate::domain::track::StatusChange;
 use crate::store::applications::{self, Actor, application};
-use crate::store::outbox::Channels;
 use crate::store::shipments::{LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 
 pub async fn advance<C: ConnectionTrait>(
     txn: &C,
-    channels: &Channels,
+    cases: &Cases,
     change: &StatusChange,
 ) -> Result<(), DbErr> {
     if !concerns_application(change) {
@@ -28,7 +28,7 @@ pub async fn advance<C: ConnectionTrait>(
             if moving(change.new) && !moving(change.old) {
                 move_on(
                     txn,
-                    channels,
+                    cases,
                     change,
                     ApplicationState::PickupScheduled,
                     Action::PickUp,
@@ -44,7 +44,7 @@ pub async fn advance<C: ConnectionTrait>(
                     Action::OriginalsDelivered,
                     ApplicationState::OriginalsInTransit,
                     waybill(change),
-                    chrono::Utc::now(),
+                    cases.clock.now(),
                 )
                 .await?;
             }
@@ -52,7 +52,7 @@ pub async fn advance<C: ConnectionTrait>(
         }
         LEG_RESULT if delivered => {
             let state = ApplicationState::ResultInDelivery;
-            move_on(txn, channels, change, state, Action::DeliverResult).await
+            move_on(txn, cases, change, state, Action::DeliverResult).await
         }
         LEG_RETURN if delivered => {
             let Some(app) = application::Entity::find_by_id(change.application_id)
@@ -72,7 +72,7 @@ pub async fn advance<C: ConnectionTrait>(
                 Some(state),
                 state,
                 waybill(change),
-                chrono::Utc::now(),
+                cases.clock.now(),
             )
             .await?;
             Ok(())
@@ -84,24 +84,21 @@ pub async fn advance<C: ConnectionTrait>(
 /// Takes the application on by `action` from `from`, if it is there.
 async fn move_on<C: ConnectionTrait>(
     txn: &C,
-    channels: &Channels,
+    cases: &Cases,
     change: &StatusChange,
     from: ApplicationState,
     action: Action,
 ) -> Result<(), DbErr> {
-    let to = machine::next(from, action).expect("the courier's moves are in the state machine");
-    applications::change_state_from(
-        txn,
-        channels,
-        change.application_id,
-        from,
-        to,
-        action,
-        waybill(change),
-        chrono::Utc::now(),
-    )
-    .await?;
-    Ok(())
+    let id = change.application_id;
+    match cases
+        .change_from(txn, id, from, action, waybill(change))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(CaseError::Store(e)) => Err(e),
+        // The courier's moves are in the state machine: anything else is a broken invariant.
+        Err(e) => Err(DbErr::Custom(e.to_string())),
+    }
 }
 
 /// The reason the case's timeline gives for a courier move.

@@ -14,9 +14,9 @@ use futures_util::FutureExt;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Mutex, OnceCell, mpsc, oneshot};
 
+use crate::cases::Cases;
 use crate::courier::ingest::{self, IngestReport};
 use crate::integrations::courier::RouteEvent;
-use crate::store::outbox::Channels;
 
 /// Pushes one transaction takes at most.
 const MAX_BATCH: usize = 32;
@@ -33,7 +33,7 @@ pub struct PushQueue {
     sender: Arc<OnceCell<mpsc::Sender<Pending>>>,
     on_batch: OnBatch,
     /// What the citizen's messages about the moves go by.
-    channels: Arc<Channels>,
+    cases: Cases,
     /// Transactions in flight at once (`courier.push_writers`).
     writers: usize,
 }
@@ -46,11 +46,11 @@ struct Pending {
 }
 
 impl PushQueue {
-    pub fn new(on_batch: OnBatch, channels: Arc<Channels>, writers: usize) -> Self {
+    pub fn new(on_batch: OnBatch, cases: Cases, writers: usize) -> Self {
         Self {
             sender: Arc::default(),
             on_batch,
-            channels,
+            cases,
             writers: writers.max(1),
         }
     }
@@ -66,7 +66,7 @@ impl PushQueue {
         let sender = self
             .sender
             .get_or_init(|| async {
-                start(self.on_batch.clone(), self.channels.clone(), self.writers)
+                start(self.on_batch.clone(), self.cases.clone(), self.writers)
             })
             .await;
         let (reply, answer) = oneshot::channel();
@@ -78,13 +78,8 @@ impl PushQueue {
         };
         if let Err(mpsc::error::SendError(pending)) = sender.send(pending).await {
             // The writers are gone (the runtime is stopping): this push goes alone.
-            return ingest::ingest(
-                &pending.db,
-                &self.channels,
-                pending.partner,
-                &pending.events,
-            )
-            .await;
+            return ingest::ingest(&pending.db, &self.cases, pending.partner, &pending.events)
+                .await;
         }
         answer
             .await
@@ -93,13 +88,13 @@ impl PushQueue {
 }
 
 // Not `PushQueue` itself: the writers must not hold the sender, or they would never stop.
-fn start(on_batch: OnBatch, channels: Arc<Channels>, writers: usize) -> mpsc::Sender<Pending> {
+fn start(on_batch: OnBatch, cases: Cases, writers: usize) -> mpsc::Sender<Pending> {
     let (sender, receiver) = mpsc::channel(QUEUE);
     let receiver = Arc::new(Mutex::new(receiver));
     for _ in 0..writers {
         let receiver = receiver.clone();
         let on_batch = on_batch.clone();
-        let channels = channels.clone();
+        let cases = cases.clone();
         tokio::spawn(async move {
             loop {
                 let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -108,7 +103,7 @@ fn start(on_batch: OnBatch, channels: Arc<Channels>, writers: usize) -> mpsc::Se
                 }
                 // A panic fails this batch's pushes (their replies are dropped), not the writer;
                 // caught in place rather than in a task of its own, which cost a wake-up a batch.
-                let written = AssertUnwindSafe(write(batch, &on_batch, &channels))
+                let written = AssertUnwindSafe(write(batch, &on_batch, &cases))
                     .catch_unwind()
                     .await;
                 if written.is_err() {
@@ -120,7 +115,7 @@ fn start(on_batch: OnBatch, channels: Arc<Channels>, writers: usize) -> mpsc::Se
     sender
 }
 
-async fn write(batch: Vec<Pending>, on_batch: &OnBatch, channels: &Channels) {
+async fn write(batch: Vec<Pending>, on_batch: &OnBatch, cases: &Cases) {
     let mut by_partner: BTreeMap<&'static str, Vec<Pending>> = BTreeMap::new();
     for pending in batch {
         by_partner.entry(pending.partner).or_default().push(pending);
@@ -129,7 +124,7 @@ async fn write(batch: Vec<Pending>, on_batch: &OnBatch, channels: &Channels) {
         on_batch(partner, group.len());
         let db = group[0].db.clone();
         let pushes: Vec<&[RouteEvent]> = group.iter().map(|p| p.events.as_slice()).collect();
-        match ingest::ingest_pushes(&db, channels, partner, &pushes).await {
+        match ingest::ingest_pushes(&db, cases, partner, &pushes).await {
             Ok(reports) => {
                 for (pending, report) in group.into_iter().zip(reports) {
                     // The pusher may have hung up; its events are stored all the same.
@@ -144,8 +139,7 @@ async fn write(batch: Vec<Pending>, on_batch: &OnBatch, channels: &Channels) {
             Err(error) => {
                 tracing::warn!(%error, pushes = group.len(), "push batch failed, retried one by one");
                 for pending in group {
-                    let result =
-                        ingest::ingest(&pending.db, channels, partner, &pending.events).await;
+                    let result = ingest::ingest(&pending.db, cases, partner, &pending.events).await;
                     let _ = pending.reply.send(result);
                 }
             }

@@ -42,8 +42,12 @@ async fn auto_confirm(ctx: &JobContext) -> Result<(), JobError> {
             continue;
         };
         let action = Action::AutoConfirmReceipt;
-        let outcome = ctx.cases.confirm(&txn, &app, Actor::system(), action).await;
-        if outcome.map_err(|e| JobError::Retry(e.into()))? == Confirmed::Now {
+        if ctx
+            .cases
+            .confirm(&txn, &app, Actor::system(), action)
+            .await?
+            == Confirmed::Now
+        {
             confirmed += 1;
         }
         txn.commit().await?;

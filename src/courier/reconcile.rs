@@ -48,7 +48,7 @@ impl Job for ReconcileShipments {
 /// One reconciliation run, as the job makes it.
 pub async fn run(ctx: &JobContext) -> Result<(), JobError> {
     let db = &ctx.db;
-    let cutoff = Utc::now() - hours(ctx.config.courier.reconcile_after_hours);
+    let cutoff = ctx.clock.now() - hours(ctx.config.courier.reconcile_after_hours);
     let quiet = shipments::quiet_open(db, cutoff).await?;
     let mut by_partner: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in quiet {
@@ -71,7 +71,7 @@ pub async fn run(ctx: &JobContext) -> Result<(), JobError> {
             queries += 1;
             match partner.query_routes(chunk).await {
                 Ok(events) => {
-                    let report = ingest::ingest(db, &ctx.channels, partner.code(), &events).await?;
+                    let report = ingest::ingest(db, &ctx.cases, partner.code(), &events).await?;
                     tracing::info!(
                         partner = %code,
                         waybills = chunk.len(),

@@ -112,6 +112,12 @@ impl From<anyhow::Error> for JobError {
     }
 }
 
+impl From<crate::cases::CaseError> for JobError {
+    fn from(e: crate::cases::CaseError) -> Self {
+        Self::Retry(e.into())
+    }
+}
+
 impl From<sea_orm::DbErr> for JobError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Retry(e.into())

@@ -116,7 +116,7 @@ impl Job for ReleaseClaims {
     const SCHEDULED: bool = true;
 
     async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
-        let released = claims::clear_expired(&ctx.db, Utc::now()).await?;
+        let released = claims::clear_expired(&ctx.db, ctx.clock.now()).await?;
         if released > 0 {
             tracing::info!(released, "expired review claims released");
         }

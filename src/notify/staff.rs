@@ -184,7 +184,7 @@ impl Job for CheckSla {
 
 async fn check_sla(ctx: &JobContext) -> Result<(), JobError> {
     let db = &ctx.db;
-    let now = Utc::now();
+    let now = ctx.clock.now();
     let txn = begin_write(db).await?;
     let overdue = application::Entity::find()
         .filter(application::Column::State.eq(ApplicationState::Submitted.as_str()))

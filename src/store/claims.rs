@@ -30,8 +30,8 @@ pub async fn claim_next<C: ConnectionTrait>(
     reviewer: Uuid,
     departments: &[String],
     lease: Duration,
+    now: DateTime<Utc>,
 ) -> Result<Option<application::Model>, DbErr> {
-    let now = Utc::now();
     loop {
         let mut query = application::Entity::find()
             .filter(claimable(departments, now))
@@ -113,6 +113,7 @@ pub async fn queue<C: ConnectionTrait>(
     overdue_only: bool,
     after: Option<&application::Model>,
     limit: u64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<application::Model>, DbErr> {
     let mut condition = Condition::all()
         .add(application::Column::State.eq(ApplicationState::Submitted.as_str()))
@@ -121,7 +122,7 @@ pub async fn queue<C: ConnectionTrait>(
         condition = condition.add(application::Column::MatterCode.eq(matter));
     }
     if overdue_only {
-        condition = condition.add(application::Column::PrereviewDueAt.lt(Utc::now()));
+        condition = condition.add(application::Column::PrereviewDueAt.lt(now));
     }
     if let Some(after) = after {
         // (priority desc, first_submitted_at asc, id asc) strictly after `after`.

@@ -248,7 +248,10 @@ async fn dispatched_batch(app: &TestApp, desk: &str, names: &[&str]) -> (String,
         ids.push(id);
     }
     let db = app.state.database().unwrap();
-    let moved = beebox::courier::dispatch::dispatch_at(db, &app.state.channels, chrono::Utc::now())
+    let moved = app
+        .state
+        .cases
+        .dispatch_at(db, chrono::Utc::now())
         .await
         .unwrap();
     assert_eq!(moved, names.len());

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
-use crate::courier::{dispatch as dispatching, manifest};
+use crate::courier::manifest;
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::dispatch;
@@ -200,7 +200,7 @@ impl ReceptionBatchesApi {
         };
         let scope =
             (!everywhere || body.department_code.is_some()).then_some(departments.as_slice());
-        let closed = dispatching::close_now(state.db()?, &state.channels, scope).await?;
+        let closed = state.cases.close_now(state.db()?, scope).await?;
         audit_staff_action(
             &state,
             member,

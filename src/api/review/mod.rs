@@ -164,6 +164,7 @@ impl ReviewApi {
             overdue.0,
             after.as_ref(),
             limit.0 + 1,
+            state.clock.now(),
         )
         .await?;
         let more = rows.len() as u64 > limit.0;
@@ -199,8 +200,14 @@ impl ReviewApi {
         auth.0.require(Role::Reviewer)?;
         let db = state.db()?;
         let txn = begin_write(db).await?;
-        let claimed =
-            claims::claim_next(&txn, auth.0.id, &auth.0.departments, lease(&state)).await?;
+        let claimed = claims::claim_next(
+            &txn,
+            auth.0.id,
+            &auth.0.departments,
+            lease(&state),
+            state.clock.now(),
+        )
+        .await?;
         txn.commit().await?;
         match claimed {
             Some(app) => {

@@ -12,8 +12,8 @@ mod upkeep;
 pub use crate::domain::shipment::OrderStatus;
 pub use crate::domain::track::Tracking;
 pub use orders::{
-    NewShipment, current_leg, find, insert, lock, newest_per_leg, of_application, set_created,
-    set_order_status,
+    CourierCancelOrder, CourierCreateOrder, NewShipment, current_leg, enqueue_create, find, insert,
+    lock, newest_per_leg, of_application, request_cancel, set_created, set_order_status,
 };
 pub use routes::{
     Locked, attach, event_row, events_of, lock_by_waybills, set_applied, unattached_of_waybills,

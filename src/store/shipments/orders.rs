@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::store::jobs::JobPayload;
 
 use super::{OrderStatus, closed_orders, shipment};
 
@@ -170,4 +173,57 @@ pub async fn set_order_status<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// `courier_create_order {shipment_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierCreateOrder {
+    pub shipment_id: Uuid,
+}
+
+impl JobPayload for CourierCreateOrder {
+    const KIND: &'static str = "courier_create_order";
+}
+
+/// `courier_cancel_order {shipment_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierCancelOrder {
+    pub shipment_id: Uuid,
+}
+
+impl JobPayload for CourierCancelOrder {
+    const KIND: &'static str = "courier_cancel_order";
+}
+
+/// In the booking's transaction: make the partner order for `shipment_id`.
+pub async fn enqueue_create<C: ConnectionTrait>(
+    db: &C,
+    shipment_id: Uuid,
+) -> Result<(), sea_orm::DbErr> {
+    let job = crate::store::jobs::NewJob::of(&CourierCreateOrder { shipment_id })
+        .deduped_by(format!("order:create:{shipment_id}"));
+    crate::store::jobs::enqueue(db, job).await?;
+    Ok(())
+}
+
+/// In the cancelling transaction: mark the order for cancellation and queue the partner call.
+pub async fn request_cancel<C: ConnectionTrait>(
+    db: &C,
+    row: &shipment::Model,
+) -> Result<(), sea_orm::DbErr> {
+    use OrderStatus::*;
+    set_order_status(
+        db,
+        row.id,
+        &[Requested, Created, Failed],
+        CancelRequested,
+        None,
+    )
+    .await?;
+    let job = crate::store::jobs::NewJob::of(&CourierCancelOrder {
+        shipment_id: row.id,
+    })
+    .deduped_by(format!("order:cancel:{}", row.id));
+    crate::store::jobs::enqueue(db, job).await?;
+    Ok(())
 }

@@ -26,7 +26,7 @@ async fn the_same_event_ten_times_is_stored_once() {
 
     let first = ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         std::slice::from_ref(&picked),
     )
@@ -45,7 +45,7 @@ async fn the_same_event_ten_times_is_stored_once() {
     for _ in 0..9 {
         let again = ingest::ingest(
             db(&app),
-            &app.state.channels,
+            &app.state.cases,
             "sf",
             std::slice::from_ref(&picked),
         )
@@ -62,7 +62,7 @@ async fn the_same_event_ten_times_is_stored_once() {
     // Twice in one batch counts once as well.
     let batch = ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[picked.clone(), picked.clone()],
     )
@@ -91,7 +91,7 @@ async fn an_event_id_stored_under_another_waybill_is_a_replay() {
     let t = base_time();
     let first = ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(
             "SF1000000000039",
@@ -108,7 +108,7 @@ async fn an_event_id_stored_under_another_waybill_is_a_replay() {
     // apply; as a replay it changes nothing and the step moves the shipment.
     let report = ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[
             event("SF1000000000031", "e-x", ShipmentStatus::Delivered, t),
@@ -152,7 +152,7 @@ async fn a_late_event_never_moves_a_shipment_backwards() {
         ShipmentStatus::Delivered,
         t + Duration::hours(3),
     );
-    let report = ingest::ingest(db(&app), &app.state.channels, "sf", &[delivered])
+    let report = ingest::ingest(db(&app), &app.state.cases, "sf", &[delivered])
         .await
         .unwrap();
     assert_eq!(report.changes[0].new, ShipmentStatus::Delivered);
@@ -166,7 +166,7 @@ async fn a_late_event_never_moves_a_shipment_backwards() {
             t + Duration::hours(4),
         ),
     ];
-    let report = ingest::ingest(db(&app), &app.state.channels, "sf", &late)
+    let report = ingest::ingest(db(&app), &app.state.cases, "sf", &late)
         .await
         .unwrap();
     assert_eq!(report.stored, 2);
@@ -201,7 +201,7 @@ async fn a_failed_delivery_lasts_until_the_next_step() {
     let w = "SF1000000000003";
     ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[
             event(w, "a", ShipmentStatus::PickedUp, t),
@@ -225,7 +225,7 @@ async fn a_failed_delivery_lasts_until_the_next_step() {
     // The second attempt goes out again: the failure is over.
     let report = ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(
             w,
@@ -257,7 +257,7 @@ async fn a_shipment_moving_across_the_upgrade_keeps_its_route() {
     let hours = |n| t + Duration::hours(n);
     let app = &app;
     let push = |events: Vec<RouteEvent>| async move {
-        ingest::ingest(db(app), &app.state.channels, "sf", &events)
+        ingest::ingest(db(app), &app.state.cases, "sf", &events)
             .await
             .unwrap()
     };
@@ -321,7 +321,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     let w = "SF1000000000004";
     let report = ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[
             event(w, "u-1", ShipmentStatus::PickedUp, t),
@@ -341,7 +341,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
 
     // The order's answer arrives: the waybill becomes known and its events apply.
     let row = shipment_of(&app, application, LEG_MATERIALS, Some(w)).await;
-    let matched = ingest::match_unknown(db(&app), &app.state.channels, "sf", w, row.id)
+    let matched = ingest::match_unknown(db(&app), &app.state.cases, "sf", w, row.id)
         .await
         .unwrap();
     assert_eq!(matched.stored, 2);
@@ -355,7 +355,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     assert!(events.iter().all(|e| e.applied));
     assert_eq!(reload(&app, row.id).await.status, "in_transit");
     // Matching again finds nothing more.
-    let again = ingest::match_unknown(db(&app), &app.state.channels, "sf", w, row.id)
+    let again = ingest::match_unknown(db(&app), &app.state.cases, "sf", w, row.id)
         .await
         .unwrap();
     assert_eq!(again, IngestReport::default());
@@ -364,7 +364,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     let w2 = "SF1000000000005";
     ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(w2, "v-1", ShipmentStatus::PickedUp, t)],
     )
@@ -373,7 +373,7 @@ async fn events_of_an_unknown_waybill_wait_for_their_shipment() {
     let other = shipment_of(&app, application, LEG_RESULT, Some(w2)).await;
     let report = ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(
             w2,

@@ -27,7 +27,7 @@ async fn the_citizen_tracks_every_leg_with_its_timeline() {
     // Pushed out of order; the timeline is in the order things happened.
     ingest::ingest(
         db(&app),
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[
             event(w, "t-3", ShipmentStatus::Delivered, t + Duration::hours(2)),
@@ -123,7 +123,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let stuck = shipment_of(&app, application, LEG_MATERIALS, Some("SF2000000000001")).await;
     ingest::ingest(
         db,
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(
             "SF2000000000001",
@@ -138,7 +138,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let troubled = shipment_of(&app, application, LEG_RESULT, Some("SF2000000000002")).await;
     ingest::ingest(
         db,
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(
             "SF2000000000002",
@@ -164,7 +164,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let moving = shipment_of(&app, other, LEG_RESULT, Some("SF2000000000003")).await;
     ingest::ingest(
         db,
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(
             "SF2000000000003",
@@ -178,7 +178,7 @@ async fn admins_see_stuck_failed_and_troubled_shipments() {
     let done = shipment_of(&app, other, shipments::LEG_RETURN, Some("SF2000000000004")).await;
     ingest::ingest(
         db,
-        &app.state.channels,
+        &app.state.cases,
         "sf",
         &[event(
             "SF2000000000004",

@@ -229,7 +229,7 @@ async fn pushes_ingested_together_each_get_their_own_report() {
         ),
     ];
     let empty: [RouteEvent; 0] = [];
-    let reports = ingest::ingest_pushes(db(&app), &app.state.channels, "sf", &[&a, &b, &empty])
+    let reports = ingest::ingest_pushes(db(&app), &app.state.cases, "sf", &[&a, &b, &empty])
         .await
         .unwrap();
     assert_eq!(reports.len(), 3);

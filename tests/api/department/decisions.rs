@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::support::answers::json_of;
@@ -255,15 +254,11 @@ async fn a_delivered_result_nobody_confirms_is_confirmed_after_the_configured_ti
     let result = json_of(app.get_as(&citizen, &result_path).await, 200).await;
     assert!(result.get("receipt_confirmed_at").is_none(), "{result}");
 
-    // Delivered longer ago than `courier.auto_confirm_hours`.
-    let hours = app.state.config.courier.auto_confirm_hours as i64;
-    let leg = beebox::store::shipments::current_leg(db, id.parse().unwrap(), "result")
-        .await
-        .unwrap()
-        .unwrap();
-    let mut leg: beebox::store::shipments::shipment::ActiveModel = leg.into();
-    leg.delivered_at = Set(Some(Utc::now() - chrono::Duration::hours(hours + 1)));
-    leg.update(db).await.unwrap();
+    // `courier.auto_confirm_hours` later.
+    let hours = app.state.config.courier.auto_confirm_hours;
+    app.state
+        .clock
+        .advance(Duration::from_secs((hours + 1) * 3600));
     confirm().await;
     let result = json_of(app.get_as(&citizen, &result_path).await, 200).await;
     assert!(result["receipt_confirmed_at"].is_string(), "{result}");

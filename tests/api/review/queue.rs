@@ -2,6 +2,7 @@
 //! that expire or renew, other departments and roles kept out, paging, audit and the overdue.
 
 use std::collections::HashSet;
+use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use sea_orm::ActiveValue::Set;
@@ -10,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::cases::{CIVIL, ELDERLY_CARD, claim_next};
-use crate::support::seeds::seed_submitted;
+use crate::support::seeds::{seed_submitted, seeded_case};
 use crate::support::staff::staff_token;
 use crate::support::{assert_problem, spawn_app};
 
@@ -78,16 +79,12 @@ async fn a_claimed_case_is_nobody_elses_until_released_or_expired() {
     assert_eq!(release.status(), 204);
     assert_eq!(claim_next(&app, &b).await, Some(id.to_string()));
 
-    // An expired lease puts the case back in the queue.
-    let db = app.state.database().unwrap();
-    let row = beebox::store::applications::application::Entity::find_by_id(id)
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut expired: beebox::store::applications::application::ActiveModel = row.into();
-    expired.claim_expires_at = Set(Some(Utc::now() - Duration::seconds(1)));
-    expired.update(db).await.unwrap();
+    // An expired lease puts the case back in the queue: b's claim is still live a moment
+    // before it runs out, and gone a moment after.
+    let lease = app.config.review.claim_lease_secs;
+    app.state.clock.advance(StdDuration::from_secs(lease - 5));
+    assert_eq!(claim_next(&app, &a).await, None);
+    app.state.clock.advance(StdDuration::from_secs(10));
     assert_eq!(claim_next(&app, &a).await, Some(id.to_string()));
 }
 
@@ -213,18 +210,17 @@ async fn twenty_concurrent_reviewers_claim_each_of_two_hundred_cases_exactly_onc
 #[tokio::test]
 async fn overdue_cases_are_flagged_filtered_counted_and_measured() {
     let app = spawn_app().await;
-    let ids = seed_submitted(&app, 3).await;
-    let db = app.state.database().unwrap();
-    for id in &ids[..2] {
-        let row = beebox::store::applications::application::Entity::find_by_id(*id)
-            .one(db)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut late: beebox::store::applications::application::ActiveModel = row.into();
-        late.prereview_due_at = Set(Some(Utc::now() - Duration::minutes(1)));
-        late.update(db).await.unwrap();
-    }
+    // Two cases submitted five hours ago, due a day after; a day on they are overdue...
+    seed_submitted(&app, 2).await;
+    app.state.clock.advance(StdDuration::from_secs(20 * 3600));
+    // ...and one submitted then is not.
+    let now = app.state.clock.now();
+    seeded_case(&app, "on-time", ELDERLY_CARD, "submitted", |row| {
+        row.submitted_at = Set(Some(now));
+        row.first_submitted_at = Set(Some(now));
+        row.prereview_due_at = Set(Some(now + Duration::hours(24)));
+    })
+    .await;
     let token = staff_token(&app, "sla.watch", "reviewer", CIVIL).await;
     let queue: serde_json::Value = app
         .get_as(&token, "/v1/review/queue")
