@@ -408,6 +408,11 @@ impl From<crate::cases::CaseError> for ApiError {
                 format!("This service item has no material `{code}`."),
             ),
             E::TooManyPages(detail) => Self::unprocessable("too_many_pages", detail),
+            E::PageNotFound => Self::not_found("page_not_found", "No such page."),
+            E::PageOrderMismatch => Self::unprocessable(
+                "page_order_mismatch",
+                "page_ids must list every page of this material exactly once.",
+            ),
             E::DuplicatePage => Self::conflict(
                 "duplicate_page",
                 "This application already has a page with exactly these bytes.",

@@ -84,6 +84,11 @@ pub enum CaseError {
     /// The material or the application is full; says which.
     #[error("{0}")]
     TooManyPages(String),
+    #[error("no such page")]
+    PageNotFound,
+    /// A new order must list each of the material's pages once.
+    #[error("the new order does not list each page of the material once")]
+    PageOrderMismatch,
     /// The application has a page with exactly these bytes.
     #[error("a page with exactly these bytes exists")]
     DuplicatePage,

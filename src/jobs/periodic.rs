@@ -86,16 +86,7 @@ impl Job for SweepOrphans {
     }
 }
 
-/// `delete_objects {keys}`: the objects of a deleted page. A failing store makes it retry with
-/// backoff; deleting a missing object succeeds, so a repeat is harmless.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeleteObjects {
-    pub keys: Vec<String>,
-}
-
-impl JobPayload for DeleteObjects {
-    const KIND: &'static str = "delete_objects";
-}
+pub use crate::store::pages::DeleteObjects;
 
 impl Job for DeleteObjects {
     async fn run(self, ctx: &JobContext) -> Result<(), JobError> {

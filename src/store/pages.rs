@@ -136,3 +136,15 @@ pub fn new_model(
         ..Default::default()
     }
 }
+
+/// `delete_objects {keys}`: the objects of a deleted page, queued in the deleting transaction
+/// (run by `jobs::periodic`). A failing store makes it retry with backoff; deleting a missing
+/// object succeeds, so a repeat is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeleteObjects {
+    pub keys: Vec<String>,
+}
+
+impl super::jobs::JobPayload for DeleteObjects {
+    const KIND: &'static str = "delete_objects";
+}

@@ -20,15 +20,11 @@ use crate::api::ApiTags;
 use crate::api::applications::receive::FieldSource;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
-use crate::cases::intake;
-use crate::cases::{CaseError, reads};
 use crate::domain::text::{self, Lines};
 use crate::http::rate_limit::Limit;
 use crate::state::AppState;
 use crate::storage::ObjectKey;
-use crate::store::applications;
-use crate::store::begin_write;
-use crate::store::pages::{self, page};
+use crate::store::pages::page;
 
 pub struct PagesApi;
 
@@ -256,38 +252,9 @@ impl PagesApi {
         id: Path<Uuid>,
         page_id: Path<Uuid>,
     ) -> ApiResult<PageDeleted> {
-        let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = reads::lock_owned(&txn, auth.0.id, id.0).await?;
-        let page = pages::find(&txn, app.id, page_id.0)
-            .await?
-            .ok_or_else(|| ApiError::not_found("page_not_found", "No such page."))?;
-        intake::ensure_editable(&app)?;
-        intake::ensure_material_editable(&app, &page.material_code)?;
-        pages::delete(&txn, page.id).await?;
-        let remaining: Vec<Uuid> = pages::of_application(&txn, app.id)
-            .await?
-            .into_iter()
-            .filter(|p| p.material_code == page.material_code)
-            .map(|p| p.id)
-            .collect();
-        pages::set_order(&txn, &remaining).await?;
-        if !applications::touch(&txn, &app, state.clock.now()).await? {
-            return Err(CaseError::Concurrent.into());
-        }
-        // The objects go in a job of this same commit: a store failing now (or a crash) only
-        // delays their deletion, retried with backoff, and never leaves them behind.
-        let keys: Vec<String> = [Some(page.object_key), page.thumbnail_key]
-            .into_iter()
-            .flatten()
-            .collect();
-        crate::store::jobs::enqueue(
-            &txn,
-            crate::store::jobs::NewJob::of(&crate::jobs::periodic::DeleteObjects { keys })
-                .deduped_by(format!("delete_objects:page:{}", page.id)),
-        )
-        .await?;
-        txn.commit().await?;
+        (state.cases)
+            .delete_page(state.db()?, auth.0.id, id.0, page_id.0)
+            .await?;
         Ok(PageDeleted::Deleted)
     }
 
@@ -304,37 +271,16 @@ impl PagesApi {
         material_code: Path<String>,
         body: Json<PageOrder>,
     ) -> ApiResult<Json<PageList>> {
-        let db = state.db()?;
-        let txn = begin_write(db).await?;
-        let app = reads::lock_owned(&txn, auth.0.id, id.0).await?;
-        intake::ensure_editable(&app)?;
-        intake::ensure_material_editable(&app, &material_code.0)?;
-        let current: Vec<page::Model> = pages::of_application(&txn, app.id)
-            .await?
-            .into_iter()
-            .filter(|p| p.material_code == material_code.0)
-            .collect();
-        let mut wanted = body.page_ids.clone();
-        let mut have: Vec<Uuid> = current.iter().map(|p| p.id).collect();
-        wanted.sort();
-        have.sort();
-        if wanted != have {
-            return Err(ApiError::unprocessable(
-                "page_order_mismatch",
-                "page_ids must list every page of this material exactly once.",
-            ));
-        }
-        pages::set_order(&txn, &body.page_ids).await?;
-        if !applications::touch(&txn, &app, state.clock.now()).await? {
-            return Err(CaseError::Concurrent.into());
-        }
-        let items = pages::of_application(&txn, app.id)
-            .await?
-            .iter()
-            .filter(|p| p.material_code == material_code.0)
-            .map(view)
-            .collect();
-        txn.commit().await?;
+        let reordered = (state.cases)
+            .reorder_pages(
+                state.db()?,
+                auth.0.id,
+                id.0,
+                &material_code.0,
+                &body.page_ids,
+            )
+            .await?;
+        let items = reordered.iter().map(view).collect();
         Ok(Json(PageList { items }))
     }
 }

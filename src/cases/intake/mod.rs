@@ -21,6 +21,7 @@ use crate::media::CleanPage;
 use crate::storage::{ObjectKey, PutOutcome};
 use crate::store::applications::{self, application};
 use crate::store::catalog::{MatterVersion, material};
+use crate::store::jobs::NewJob;
 use crate::store::pages::{self, page};
 use crate::store::{StoreError, begin_write};
 
@@ -257,5 +258,82 @@ impl Cases {
         };
         txn.commit().await?;
         Ok(inserted)
+    }
+}
+
+impl Cases {
+    /// Removes a page while the application is editable; the material's other pages close up.
+    /// The objects go in a job of this same commit: a store failing now (or a crash) only delays
+    /// their deletion, retried with backoff, and never leaves them behind.
+    pub async fn delete_page(
+        &self,
+        db: &DatabaseConnection,
+        citizen: Uuid,
+        id: Uuid,
+        page_id: Uuid,
+    ) -> CaseResult<()> {
+        let txn = begin_write(db).await?;
+        let app = reads::lock_owned(&txn, citizen, id).await?;
+        let page = pages::find(&txn, app.id, page_id)
+            .await?
+            .ok_or(CaseError::PageNotFound)?;
+        ensure_editable(&app)?;
+        ensure_material_editable(&app, &page.material_code)?;
+        pages::delete(&txn, page.id).await?;
+        let remaining: Vec<Uuid> = pages::of_application(&txn, app.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.material_code == page.material_code)
+            .map(|p| p.id)
+            .collect();
+        pages::set_order(&txn, &remaining).await?;
+        if !applications::touch(&txn, &app, self.clock.now()).await? {
+            return Err(CaseError::Concurrent);
+        }
+        let keys: Vec<String> = [Some(page.object_key), page.thumbnail_key]
+            .into_iter()
+            .flatten()
+            .collect();
+        let job = NewJob::of(&pages::DeleteObjects { keys })
+            .deduped_by(format!("delete_objects:page:{}", page.id));
+        crate::store::jobs::enqueue(&txn, job).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Puts a material's pages in the order `page_ids` gives, which must list each of them
+    /// once. Returns the material's pages in their new order.
+    pub async fn reorder_pages(
+        &self,
+        db: &DatabaseConnection,
+        citizen: Uuid,
+        id: Uuid,
+        material_code: &str,
+        page_ids: &[Uuid],
+    ) -> CaseResult<Vec<page::Model>> {
+        let txn = begin_write(db).await?;
+        let app = reads::lock_owned(&txn, citizen, id).await?;
+        ensure_editable(&app)?;
+        ensure_material_editable(&app, material_code)?;
+        let of_material = |all: Vec<page::Model>| -> Vec<page::Model> {
+            all.into_iter()
+                .filter(|p| p.material_code == material_code)
+                .collect()
+        };
+        let current = of_material(pages::of_application(&txn, app.id).await?);
+        let mut wanted = page_ids.to_vec();
+        let mut have: Vec<Uuid> = current.iter().map(|p| p.id).collect();
+        wanted.sort();
+        have.sort();
+        if wanted != have {
+            return Err(CaseError::PageOrderMismatch);
+        }
+        pages::set_order(&txn, page_ids).await?;
+        if !applications::touch(&txn, &app, self.clock.now()).await? {
+            return Err(CaseError::Concurrent);
+        }
+        let reordered = of_material(pages::of_application(&txn, app.id).await?);
+        txn.commit().await?;
+        Ok(reordered)
     }
 }
