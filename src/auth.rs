@@ -19,21 +19,7 @@ use crate::keys::Keys;
 pub const ISSUER: &str = "beebox";
 pub const AUDIENCE: &str = "beebox-api";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SubjectKind {
-    Citizen,
-    Staff,
-}
-
-impl SubjectKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Citizen => "citizen",
-            Self::Staff => "staff",
-        }
-    }
-}
+pub use crate::domain::subject::SubjectKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

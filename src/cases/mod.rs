@@ -9,6 +9,7 @@ pub mod department;
 pub mod dispatch;
 pub mod error;
 pub mod intake;
+pub mod manifest;
 pub mod pickup;
 pub mod reads;
 pub mod receipts;

@@ -9,5 +9,6 @@ pub mod notification;
 pub mod phone;
 pub mod shipment;
 pub mod staff;
+pub mod subject;
 pub mod text;
 pub mod track;

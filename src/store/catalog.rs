@@ -145,6 +145,12 @@ pub async fn find_version<C: ConnectionTrait>(
     Ok(Some(MatterVersion { matter, materials }))
 }
 
+/// The codes of every department.
+pub async fn department_codes<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
+    let rows = department::Entity::find().all(db).await?;
+    Ok(rows.into_iter().map(|d| d.code).collect())
+}
+
 /// The names of the catalogue versions `ids`, in one query (a list of applications names each
 /// one's item).
 pub async fn names_of<C: ConnectionTrait>(

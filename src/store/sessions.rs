@@ -8,7 +8,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, QuerySelect};
 use uuid::Uuid;
 
-use crate::auth::SubjectKind;
+use crate::domain::subject::SubjectKind;
 use crate::store::begin_write;
 
 pub mod refresh_token {

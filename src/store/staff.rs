@@ -1,9 +1,9 @@
 //! Staff accounts. The login throttle lives in `login_attempts`.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, IntoActiveModel, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 pub mod member {
@@ -96,12 +96,37 @@ pub async fn insert<C: ConnectionTrait>(
     .await
 }
 
-pub async fn update(
+/// One change an admin makes to a member.
+pub enum Change {
+    Email(Option<String>),
+    /// Roles (joined, as stored) and department codes.
+    Access {
+        roles: String,
+        departments: Vec<String>,
+    },
+    /// Disabled since then, or enabled again.
+    Disabled(Option<DateTime<Utc>>),
+    PasswordHash(String),
+}
+
+/// Applies `change` to `member` and answers the member as changed.
+pub async fn change(
     db: &impl ConnectionTrait,
-    model: member::ActiveModel,
+    member: member::Model,
+    change: Change,
+    now: DateTime<Utc>,
 ) -> Result<member::Model, DbErr> {
-    let mut model = model;
-    model.updated_at = Set(Utc::now());
+    let mut model = member.into_active_model();
+    match change {
+        Change::Email(email) => model.email = Set(email),
+        Change::Access { roles, departments } => {
+            model.roles = Set(roles);
+            model.departments = Set(departments.join(","));
+        }
+        Change::Disabled(at) => model.disabled_at = Set(at),
+        Change::PasswordHash(hash) => model.password_hash = Set(hash),
+    }
+    model.updated_at = Set(now);
     model.update(db).await
 }
 

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 pub mod upload {
@@ -36,6 +36,40 @@ pub mod upload {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A direct-upload ticket as it is issued.
+pub struct NewTicket {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub citizen_id: Uuid,
+    pub material_code: String,
+    pub object_key: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert<C: ConnectionTrait>(db: &C, ticket: NewTicket) -> Result<upload::Model, DbErr> {
+    upload::ActiveModel {
+        id: Set(ticket.id),
+        application_id: Set(ticket.application_id),
+        citizen_id: Set(ticket.citizen_id),
+        material_code: Set(ticket.material_code),
+        object_key: Set(ticket.object_key),
+        content_type: Set(ticket.content_type),
+        size: Set(ticket.size),
+        sha256: Set(ticket.sha256),
+        created_at: Set(ticket.created_at),
+        expires_at: Set(ticket.expires_at),
+        completed_at: Set(None),
+        page_id: Set(None),
+        swept_at: Set(None),
+    }
+    .insert(db)
+    .await
 }
 
 pub async fn find_owned<C: ConnectionTrait>(

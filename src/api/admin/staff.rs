@@ -6,8 +6,6 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sea_orm::ActiveValue::Set;
-use sea_orm::{EntityTrait, IntoActiveModel};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
@@ -18,7 +16,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::staff::{Role, check_password, join_roles, normalize_username};
 use crate::passwords;
 use crate::state::AppState;
-use crate::store::catalog::department;
+use crate::store::catalog;
 use crate::store::{login_attempts, sessions, staff};
 
 pub struct AdminStaffApi;
@@ -184,9 +182,8 @@ impl AdminStaffApi {
             return Err(ApiError::invalid_fields(problems));
         }
         let member = find(&state, id.0).await?;
-        let mut model = member.into_active_model();
-        model.email = Set(email);
-        let updated = staff::update(state.db()?, model).await?;
+        let change = staff::Change::Email(email);
+        let updated = staff::change(state.db()?, member, change, state.clock.now()).await?;
         // The address itself stays out of the audit detail: it is personal data.
         let detail = if updated.email.is_some() {
             "email=set"
@@ -226,10 +223,11 @@ impl AdminStaffApi {
             return Err(self_lockout());
         }
         let member = find(&state, id.0).await?;
-        let mut model = member.into_active_model();
-        model.roles = Set(join_roles(&roles));
-        model.departments = Set(departments.join(","));
-        let updated = staff::update(state.db()?, model).await?;
+        let change = staff::Change::Access {
+            roles: join_roles(&roles),
+            departments,
+        };
+        let updated = staff::change(state.db()?, member, change, state.clock.now()).await?;
         audit_change(
             &state,
             &auth.0,
@@ -262,9 +260,9 @@ impl AdminStaffApi {
         let updated = if member.disabled_at.is_some() {
             member
         } else {
-            let mut model = member.into_active_model();
-            model.disabled_at = Set(Some(chrono::Utc::now()));
-            staff::update(state.db()?, model).await?
+            let now = state.clock.now();
+            let change = staff::Change::Disabled(Some(now));
+            staff::change(state.db()?, member, change, now).await?
         };
         sessions::revoke_subject(state.db()?, updated.id).await?;
         state.revocations.invalidate();
@@ -283,9 +281,8 @@ impl AdminStaffApi {
     ) -> ApiResult<Json<StaffView>> {
         auth.0.require(Role::Admin)?;
         let member = find(&state, id.0).await?;
-        let mut model = member.into_active_model();
-        model.disabled_at = Set(None);
-        let updated = staff::update(state.db()?, model).await?;
+        let change = staff::Change::Disabled(None);
+        let updated = staff::change(state.db()?, member, change, state.clock.now()).await?;
         audit_change(&state, &auth.0, &ip, "staff.enable", updated.id, None).await?;
         Ok(Json(StaffView::from(&updated)))
     }
@@ -308,9 +305,8 @@ impl AdminStaffApi {
         let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
             .await
             .map_err(ApiError::internal)?;
-        let mut model = member.into_active_model();
-        model.password_hash = Set(hash);
-        let updated = staff::update(state.db()?, model).await?;
+        let change = staff::Change::PasswordHash(hash);
+        let updated = staff::change(state.db()?, member, change, state.clock.now()).await?;
         sessions::revoke_subject(state.db()?, updated.id).await?;
         state.revocations.invalidate();
         audit_change(
@@ -393,12 +389,7 @@ async fn check_roles(
             "must list one or more of reviewer, reception, approver, admin",
         ));
     }
-    let known: Vec<String> = department::Entity::find()
-        .all(state.db()?)
-        .await?
-        .into_iter()
-        .map(|d| d.code)
-        .collect();
+    let known = catalog::department_codes(state.db()?).await?;
     let mut codes: Vec<String> = departments.iter().map(|d| d.trim().to_string()).collect();
     codes.sort();
     codes.dedup();

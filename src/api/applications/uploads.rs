@@ -8,7 +8,6 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -20,7 +19,7 @@ use crate::domain::catalog::MaterialKind;
 use crate::state::AppState;
 use crate::storage::ObjectKey;
 use crate::store::begin_write;
-use crate::store::uploads::{self, upload};
+use crate::store::uploads;
 
 pub struct DirectUploadsApi;
 
@@ -130,23 +129,19 @@ impl DirectUploadsApi {
         if open >= cap as u64 {
             return Err(too_many_tickets(cap, earliest, now));
         }
-        upload::ActiveModel {
-            id: Set(upload_id),
-            application_id: Set(target.app.id),
-            citizen_id: Set(auth.0.id),
-            material_code: Set(target.material.code.clone()),
-            object_key: Set(key.as_str().to_string()),
-            content_type: Set(content_type),
-            size: Set(request.size as i64),
-            sha256: Set(sha256),
-            created_at: Set(now),
-            expires_at: Set(presigned.expires_at),
-            completed_at: Set(None),
-            page_id: Set(None),
-            swept_at: Set(None),
-        }
-        .insert(&txn)
-        .await?;
+        let ticket = uploads::NewTicket {
+            id: upload_id,
+            application_id: target.app.id,
+            citizen_id: auth.0.id,
+            material_code: target.material.code.clone(),
+            object_key: key.as_str().to_string(),
+            content_type,
+            size: request.size as i64,
+            sha256,
+            created_at: now,
+            expires_at: presigned.expires_at,
+        };
+        uploads::insert(&txn, ticket).await?;
         txn.commit().await?;
         Ok(TicketCreated::Created(Json(UploadTicket {
             upload_id,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
-use crate::courier::manifest;
+use crate::cases::manifest;
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::dispatch;

@@ -92,7 +92,7 @@ pub async fn gather<C: ConnectionTrait>(
 mod tests {
     use super::*;
 
-    pub(in crate::courier::manifest) fn data(rows: usize) -> ManifestData {
+    pub(in crate::cases::manifest) fn data(rows: usize) -> ManifestData {
         ManifestData {
             batch_id: Uuid::now_v7(),
             department_code: "civil-affairs".into(),

@@ -325,7 +325,7 @@ pub fn pdf(data: &ManifestData) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::courier::manifest::tests::data;
+    use crate::cases::manifest::tests::data;
 
     fn count(haystack: &[u8], needle: &[u8]) -> usize {
         haystack

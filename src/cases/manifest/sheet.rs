@@ -77,7 +77,7 @@ pub fn csv(data: &ManifestData) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::courier::manifest::tests::data;
+    use crate::cases::manifest::tests::data;
 
     #[test]
     fn csv_quotes_what_it_must() {
