@@ -18,6 +18,8 @@ use crate::store::catalog;
 use crate::store::pages as store_pages;
 
 /// Where an application is in its workflow (docs/design/state-machine.md).
+// The domain's `ApplicationState` mirrored for the contract: the domain stays free of the HTTP
+// framework's derives, and the `From` below fails to compile when a state is added there only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "ApplicationState", rename_all = "snake_case")]
 pub enum State {
