@@ -235,16 +235,6 @@ pub async fn linked_pages(
     Ok(linked)
 }
 
-/// The reasons of the latest return, while the application is returned.
-pub fn return_reasons(app: &application::Model) -> Option<Vec<ReturnReason>> {
-    if app.state != ApplicationState::Returned.as_str() {
-        return None;
-    }
-    app.return_reasons
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-}
-
 pub fn view(
     state: &AppState,
     app: &application::Model,
@@ -311,7 +301,7 @@ pub fn view(
             .and_then(|v| Address::parse_from_json(Some(v)).ok()),
         note: app.note.clone(),
         materials,
-        return_reasons: return_reasons(app),
+        return_reasons: crate::cases::intake::return_reasons::<ReturnReason>(app),
         created_at: app.created_at,
         updated_at: app.updated_at,
         submitted_at: app.submitted_at,

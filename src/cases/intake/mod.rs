@@ -79,7 +79,7 @@ pub fn ensure_editable(app: &application::Model) -> CaseResult<()> {
 
 /// A returned application may change only the materials its reasons name.
 pub fn ensure_material_editable(app: &application::Model, material_code: &str) -> CaseResult<()> {
-    match return_reasons(app) {
+    match return_reasons::<Reason>(app) {
         Some(reasons) if !reasons.iter().any(|r| r.material_code == material_code) => {
             Err(CaseError::MaterialNotReturned(material_code.to_string()))
         }
@@ -87,8 +87,9 @@ pub fn ensure_material_editable(app: &application::Model, material_code: &str) -
     }
 }
 
-/// The reasons of the latest return, while the application is returned.
-pub fn return_reasons(app: &application::Model) -> Option<Vec<Reason>> {
+/// The reasons of the latest return, while the application is returned, read as `T` (the
+/// workflow's `Reason`, or the API's view of it).
+pub fn return_reasons<T: serde::de::DeserializeOwned>(app: &application::Model) -> Option<Vec<T>> {
     if app.state != ApplicationState::Returned.as_str() {
         return None;
     }
