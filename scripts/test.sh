@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests and the api binary on SQLite, then the api binary again on
-# PostgreSQL when a server is reachable. BEEBOX_TEST_REQUIRE_PG=1 makes a missing PostgreSQL an error.
+# The whole test suite, the console's browser tests included: unit tests and the api binary on
+# SQLite, then the api binary again on PostgreSQL when a server is reachable.
+# BEEBOX_TEST_REQUIRE_PG=1 makes a missing PostgreSQL an error.
 # BEEBOX_TEST_PG_URL names the server (an admin URL; each test creates its own database).
 # The SMTP peer (maildev, see scripts/peers.sh) is started first if it is not already running.
 set -euo pipefail
@@ -25,6 +26,17 @@ drop_test_databases() {
 
 # The mail tests send to the real SMTP peer and read it back over its HTTP API.
 scripts/peers.sh start
+
+# The console's browser tests: Playwright (from npm, pinned by tests/console/package-lock.json)
+# drives Debian's chromium (CHROMIUM names another build).
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "the console's browser tests need chromium: apt-get install -y chromium" >&2
+  exit 1
+fi
+if [ ! -d tests/console/node_modules/playwright-core ] ||
+  [ tests/console/package-lock.json -nt tests/console/node_modules/.package-lock.json ]; then
+  npm ci --prefix tests/console --no-audit --no-fund
+fi
 export BEEBOX_TEST_SMTP=127.0.0.1:2525
 export BEEBOX_TEST_MAILDEV=http://127.0.0.1:2580
 

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod courier;
 pub mod domain;
 pub mod http;

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::console::{self, Console};
 use crate::domain::catalog::CatalogFile;
 use crate::http::body_limit::BodyLimits;
 use crate::http::framing::ProblemAcceptor;
@@ -164,7 +165,13 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         serde_json::from_str(&service.spec()).expect("our OpenAPI document is JSON");
     let index = Arc::new(RouteIndex::from_spec(
         &spec,
-        &["/openapi.json", "/openapi.yaml", "/docs"],
+        &[
+            "/openapi.json",
+            "/openapi.yaml",
+            "/docs",
+            console::MOUNT,
+            "/console/assets/{build}/{file}",
+        ],
     ));
     let limits = BodyLimits {
         json: state.config.server.body_limit_bytes,
@@ -178,6 +185,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         .at("/openapi.json", service.spec_endpoint())
         .at("/openapi.yaml", service.spec_endpoint_yaml())
         .nest("/docs", service.swagger_ui())
+        .nest_no_strip(console::MOUNT, Console::new(&state.config))
         .nest("/", service);
     // Dev: the courier partner's simulator answers on our own port, so the two-way flow runs
     // with no outside network.

@@ -72,25 +72,7 @@ impl AuthApi {
         body: Json<RefreshRequest>,
     ) -> ApiResult<Json<TokenPair>> {
         let db = state.db()?;
-        let (token, hash) = new_refresh_token();
-        let ttl = state.config.auth.refresh_ttl_secs;
-        let rotated = sessions::rotate(db, &hash_refresh_token(&body.refresh_token), hash, ttl)
-            .await?
-            .inspect_err(|e| {
-                if *e == sessions::RotateError::Reused {
-                    state.revocations.invalidate();
-                }
-            })
-            .map_err(|e| match e {
-                sessions::RotateError::Invalid => ApiError::unauthorized(
-                    "refresh_token_invalid",
-                    "The refresh token is unknown, expired or revoked. Log in again.",
-                ),
-                sessions::RotateError::Reused => ApiError::unauthorized(
-                    "refresh_token_reused",
-                    "This refresh token was already used; the session has been ended. Log in again.",
-                ),
-            })?;
+        let (rotated, token) = rotate(&state, &body.refresh_token).await?;
         let kind = match rotated.subject_kind.as_str() {
             "staff" => SubjectKind::Staff,
             _ => SubjectKind::Citizen,
@@ -134,6 +116,34 @@ impl AuthApi {
         state.revocations.invalidate();
         Ok(LogoutResponse::LoggedOut)
     }
+}
+
+/// Trades a refresh token for the next one of its session: the session as it stands, and the
+/// new token. Shared with the console's cookie session (`console.rs`).
+pub async fn rotate(
+    state: &AppState,
+    refresh_token: &str,
+) -> Result<(sessions::Rotated, String), ApiError> {
+    let (token, hash) = new_refresh_token();
+    let ttl = state.config.auth.refresh_ttl_secs;
+    let rotated = sessions::rotate(state.db()?, &hash_refresh_token(refresh_token), hash, ttl)
+        .await?
+        .inspect_err(|e| {
+            if *e == sessions::RotateError::Reused {
+                state.revocations.invalidate();
+            }
+        })
+        .map_err(|e| match e {
+            sessions::RotateError::Invalid => ApiError::unauthorized(
+                "refresh_token_invalid",
+                "The refresh token is unknown, expired or revoked. Log in again.",
+            ),
+            sessions::RotateError::Reused => ApiError::unauthorized(
+                "refresh_token_reused",
+                "This refresh token was already used; the session has been ended. Log in again.",
+            ),
+        })?;
+    Ok((rotated, token))
 }
 
 /// Who the code belongs to: WeChat's answer, or in dev a `dev:NAME` test citizen.

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod applications;
 pub mod auth;
+pub mod console;
 pub mod department;
 pub mod health;
 pub mod matters;
@@ -47,7 +48,7 @@ pub enum ApiTags {
 pub type Apis = (
     health::HealthApi,
     well_known::WellKnownApi,
-    auth::AuthApi,
+    (auth::AuthApi, console::ConsoleApi),
     me::MeApi,
     staff::StaffApi,
     matters::MattersApi,
@@ -87,7 +88,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         (
             health::HealthApi,
             well_known::WellKnownApi,
-            auth::AuthApi,
+            (auth::AuthApi, console::ConsoleApi),
             me::MeApi,
             staff::StaffApi,
             matters::MattersApi,

@@ -65,6 +65,18 @@ impl StaffApi {
         ip: ClientIp,
         body: Json<StaffLogin>,
     ) -> ApiResult<Json<TokenPair>> {
+        Ok(Json(log_in(&state, &ip, &body).await?))
+    }
+}
+
+/// Checks a staff login (throttled, counted, audited) and starts its session. Shared with the
+/// console's cookie session (`console.rs`).
+pub async fn log_in(
+    state: &AppState,
+    ip: &ClientIp,
+    body: &StaffLogin,
+) -> Result<TokenPair, ApiError> {
+    {
         let db = state.db()?;
         let auth = &state.config.auth;
         // Malformed names are throttled and answered like any other unknown user.
@@ -136,7 +148,7 @@ impl StaffApi {
             Some(account) if matches => account,
             account => {
                 audit::append(db, record("failure", "login", "bad credentials".into())).await?;
-                audit_locks(&state, &username, account.as_ref(), here, everywhere, &ip).await?;
+                audit_locks(state, &username, account.as_ref(), here, everywhere, ip).await?;
                 // Slow down from the third failure on, the same for every username.
                 let extra = (here.attempt - 2).clamp(0, 4) as u64;
                 tokio::time::sleep(Duration::from_millis(500 * extra)).await;
@@ -166,7 +178,7 @@ impl StaffApi {
         audit::append(db, success).await?;
         let view = StaffView::from(&account);
         let mut pair = start_session_with(
-            &state,
+            state,
             SubjectKind::Staff,
             account.id,
             view.roles.clone(),
@@ -174,7 +186,7 @@ impl StaffApi {
         )
         .await?;
         pair.staff = Some(view);
-        Ok(Json(pair))
+        Ok(pair)
     }
 }
 

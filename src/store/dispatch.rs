@@ -241,3 +241,31 @@ pub async fn arrived<C: ConnectionTrait>(
         })
         .collect())
 }
+
+/// The case of my departments whose originals travel (or travelled) under `waybill_no` with one
+/// of `partners`, with that leg: what reception's scanner looks up.
+pub async fn by_waybill<C: ConnectionTrait>(
+    db: &C,
+    departments: &[String],
+    partners: &[&str],
+    waybill_no: &str,
+) -> Result<Option<(application::Model, crate::store::shipments::shipment::Model)>, DbErr> {
+    use crate::store::shipments::{LEG_MATERIALS, shipment};
+    let legs = shipment::Entity::find()
+        .filter(shipment::Column::Partner.is_in(partners.iter().copied()))
+        .filter(shipment::Column::WaybillNo.eq(waybill_no))
+        .filter(shipment::Column::Leg.eq(LEG_MATERIALS))
+        .order_by_desc(shipment::Column::Id)
+        .all(db)
+        .await?;
+    for leg in legs {
+        let case = application::Entity::find_by_id(leg.application_id)
+            .filter(application::Column::DepartmentCode.is_in(departments.to_vec()))
+            .one(db)
+            .await?;
+        if let Some(case) = case {
+            return Ok(Some((case, leg)));
+        }
+    }
+    Ok(None)
+}

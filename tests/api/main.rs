@@ -5,6 +5,7 @@ mod applications;
 mod auth;
 mod batches;
 mod cli;
+mod console;
 mod courier;
 mod department;
 mod errors;

@@ -14,10 +14,12 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::State;
-use crate::api::problem::ApiResult;
+use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::api::text::MultiLine;
+use crate::cases::change::state_of;
 use crate::cases::reception::Finding;
+use crate::domain::application::ApplicationState;
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::dispatch;
@@ -33,6 +35,18 @@ pub struct ArrivedCase {
     pub waybill_no: Option<String>,
     /// When the courier delivered the originals to the centre.
     pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// The case a scanned waybill belongs to.
+#[derive(Debug, Clone, Object)]
+pub struct ScannedCase {
+    #[oai(flatten)]
+    pub case: ArrivedCase,
+    /// Where the case stands: `originals_in_transit` with `awaiting_reception` is the one to
+    /// check now; any other state means reception has nothing to do with it.
+    pub state: State,
+    /// The courier delivered its originals here and reception has not checked them yet.
+    pub awaiting_reception: bool,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -80,6 +94,43 @@ impl ReceptionApi {
             })
             .collect();
         Ok(Json(ArrivedList { items }))
+    }
+
+    /// The case of my departments whose originals came under this waybill number (what the
+    /// barcode scanner reads). 404 `waybill_not_found` when none does.
+    #[oai(path = "/v1/reception/waybills/:waybill_no", method = "get")]
+    async fn by_waybill(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        #[oai(validator(min_length = 1, max_length = 64))] waybill_no: Path<String>,
+    ) -> ApiResult<Json<ScannedCase>> {
+        auth.0.require(Role::Reception)?;
+        let partners = state.couriers.codes();
+        let waybill = waybill_no.0.trim();
+        let (app, leg) = dispatch::by_waybill(state.db()?, &auth.0.departments, &partners, waybill)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "waybill_not_found",
+                    "No case of your departments came under this waybill number.",
+                )
+            })?;
+        let app_state = state_of(&app)?;
+        let awaiting =
+            app_state == ApplicationState::OriginalsInTransit && leg.status == "delivered";
+        Ok(Json(ScannedCase {
+            case: ArrivedCase {
+                id: app.id,
+                matter_code: app.matter_code,
+                department_code: app.department_code,
+                applicant_name: app.applicant_name,
+                waybill_no: leg.waybill_no,
+                delivered_at: leg.delivered_at,
+            },
+            state: app_state.into(),
+            awaiting_reception: awaiting,
+        }))
     }
 
     /// Confirm the originals of an arrived case against its photos.

@@ -80,6 +80,11 @@ impl Couriers {
         }
     }
 
+    /// The codes of every partner this instance knows.
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.partners.keys().copied().collect()
+    }
+
     pub fn get(&self, code: &str) -> Option<Arc<dyn CourierPartner>> {
         self.partners.get(code).cloned()
     }

@@ -5,6 +5,7 @@
 pub mod answers;
 pub mod app;
 pub mod binary;
+pub mod browser;
 pub mod cases;
 pub mod courier;
 pub mod mail;

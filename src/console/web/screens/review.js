@@ -1,0 +1,564 @@
+// The reviewer's day: the pre-review queue (filters, SLA colours, "next case" on N), and a case:
+// the applicant, each material with its pages in a viewer (thumbnails first, the original on
+// demand), earlier decisions, the timeline, the claim's remaining time (renewed while working),
+// and the decision panel. The half-written decision is kept per case in sessionStorage and on
+// screen, so an expired session or a lost claim never costs the reviewer their words.
+
+import {
+  html, useState, useEffect, useRef, useMemo, useLoad, useKeys, ErrorBanner, Notice, Key,
+  fmtTime, fmtDuration, stateLabel,
+} from '../ui.js';
+import { api, get, post, me } from '../api.js';
+
+let matterCache = null;
+/** The catalogue's names by code (public, loaded once). */
+export function useMatters() {
+  const [matters, setMatters] = useState(matterCache || []);
+  useEffect(() => {
+    if (matterCache) return;
+    get('/v1/matters').then((list) => {
+      matterCache = list.items;
+      setMatters(list.items);
+    }, () => {});
+  }, []);
+  return matters;
+}
+
+const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
+
+export default function Review({ rest, go }) {
+  return rest[0] ? html`<${Case} id=${rest[0]} go=${go} />` : html`<${Queue} go=${go} />`;
+}
+
+function slaClass(row, now) {
+  if (row.overdue) return 'sla-over';
+  if (row.due_at && new Date(row.due_at) - now < 2 * 3600 * 1000) return 'sla-soon';
+  return 'sla-ok';
+}
+
+function Queue({ go }) {
+  const matters = useMatters();
+  const departments = me().departments;
+  const [filters, setFilters] = useState({ matter: '', department: '', overdue: false });
+  const [selected, setSelected] = useState(0);
+  const [notice, setNotice] = useState(null);
+  const [error, setError] = useState(null);
+  const queue = useLoad(
+    () =>
+      get('/v1/review/queue', {
+        matter: filters.matter,
+        department: filters.department,
+        overdue: filters.overdue ? 'true' : '',
+        limit: 100,
+      }),
+    [filters.matter, filters.department, filters.overdue],
+  );
+  useEffect(() => {
+    const t = setInterval(() => queue.reload(), 30000);
+    return () => clearInterval(t);
+  }, [queue.reload]);
+
+  const rows = (queue.data && queue.data.items) || [];
+  const now = Date.now();
+
+  const next = async () => {
+    setError(null);
+    setNotice(null);
+    try {
+      const row = await api('POST', '/v1/review/claim-next');
+      if (row) go('review/' + row.id);
+      else setNotice('队列中暂无可领取的案件。');
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  useKeys(
+    (e) => {
+      if (e.key === 'n' || e.key === 'N') {
+        e.preventDefault();
+        next();
+      } else if (e.key === 'j' || e.key === 'ArrowDown') {
+        e.preventDefault();
+        setSelected((i) => Math.min(rows.length - 1, i + 1));
+      } else if (e.key === 'k' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setSelected((i) => Math.max(0, i - 1));
+      } else if (e.key === 'Enter' && rows[selected] && e.target === document.body) {
+        go('review/' + rows[selected].id);
+      }
+  });
+
+  return html`<section aria-labelledby="queue-title">
+    <div class="toolbar">
+      <h1 id="queue-title">预审队列</h1>
+      <button type="button" class="primary" id="claim-next" onClick=${next}>
+        领取下一件 <${Key} k="N" />
+      </button>
+    </div>
+    <form class="filters" onSubmit=${(e) => e.preventDefault()} aria-label="筛选">
+      <label>事项
+        <select value=${filters.matter} onChange=${(e) => setFilters({ ...filters, matter: e.target.value })}>
+          <option value="">全部事项</option>
+          ${matters.map((m) => html`<option value=${m.code}>${m.name}</option>`)}
+        </select>
+      </label>
+      <label>部门
+        <select value=${filters.department} onChange=${(e) => setFilters({ ...filters, department: e.target.value })}>
+          <option value="">我的全部部门</option>
+          ${departments.map((d) => html`<option value=${d}>${d}</option>`)}
+        </select>
+      </label>
+      <label class="check">
+        <input type="checkbox" checked=${filters.overdue}
+          onChange=${(e) => setFilters({ ...filters, overdue: e.target.checked })} />
+        只看超时
+      </label>
+    </form>
+    ${notice ? html`<${Notice}>${notice}<//>` : null}
+    <${ErrorBanner} error=${error || queue.error} />
+    <table class="grid queue">
+      <caption class="sr-only">待预审案件</caption>
+      <thead><tr>
+        <th scope="col">事项</th><th scope="col">部门</th><th scope="col">首次提交</th>
+        <th scope="col">已等待</th><th scope="col">时限</th><th scope="col">状态</th>
+      </tr></thead>
+      <tbody>
+        ${rows.map(
+          (row, i) => html`<tr class=${slaClass(row, now) + (i === selected ? ' selected' : '')}
+              aria-selected=${i === selected ? 'true' : 'false'}>
+            <td><a href=${'#/review/' + row.id}>${matterName(matters, row.matter_code)}</a>
+              ${row.resubmitted ? html` <span class="tag">补正</span>` : null}</td>
+            <td>${row.department_code}</td>
+            <td>${fmtTime(row.first_submitted_at)}</td>
+            <td>${fmtDuration(row.waited_secs)}</td>
+            <td>${row.overdue ? html`<strong>已超时</strong>` : fmtTime(row.due_at)}</td>
+            <td>${row.claimed_by_me ? '我已领取' : row.claimed ? '他人处理中' : '待领取'}</td>
+          </tr>`,
+        )}
+        ${!queue.loading && rows.length === 0
+          ? html`<tr><td colspan="6" class="muted">没有符合条件的案件。</td></tr>`
+          : null}
+      </tbody>
+    </table>
+    <p class="hint">快捷键：<${Key} k="N" /> 领取下一件，<${Key} k="J" />/<${Key} k="K" /> 上下移动，<${Key} k="Enter" /> 打开。</p>
+  </section>`;
+}
+
+const DEFAULT_REASONS = [
+  '照片模糊，请重新拍摄清晰的照片',
+  '页面拍摄不完整，请拍全四角',
+  '缺少页面，请补齐全部页',
+  '有反光或遮挡，关键信息看不清',
+  '材料已过有效期，请提供有效材料',
+  '材料与事项要求不符',
+];
+
+const draftKey = (id) => 'beebox.draft.' + id;
+
+function loadDraft(id) {
+  try {
+    return JSON.parse(sessionStorage.getItem(draftKey(id))) || null;
+  } catch (_) {
+    return null;
+  }
+}
+
+const emptyDraft = () => ({ outcome: '', returns: {}, note: '' });
+
+function Case({ id, go }) {
+  const matters = useMatters();
+  const loaded = useLoad(() => get(`/v1/review/applications/${id}`), [id]);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const kase = loaded.data;
+
+  const claim = async () => {
+    setError(null);
+    try {
+      await post(`/v1/review/applications/${id}/claim`);
+      await loaded.reload();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const release = async () => {
+    setError(null);
+    try {
+      await post(`/v1/review/applications/${id}/release`);
+      go('review');
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  if (loaded.error && !kase) {
+    return html`<section><p><a href="#/review">← 返回队列</a></p><${ErrorBanner} error=${loaded.error} /></section>`;
+  }
+  if (!kase) return html`<p class="muted" aria-busy="true">正在加载案件…</p>`;
+  const app = kase.application;
+  const mine = kase.claim.claimed_by_me;
+
+  return html`<section class="case" aria-labelledby="case-title">
+    <div class="toolbar">
+      <a href="#/review">← 返回队列</a>
+      <h1 id="case-title">${app.matter.name}</h1>
+      <span class="tag">${stateLabel(app.state)}</span>
+      <span class="grow"></span>
+      ${mine
+        ? html`<${ClaimTimer} id=${id} expires=${kase.claim.claim_expires_at} onRenewed=${(c) => loaded.setData({ ...kase, claim: c })} />
+            <button type="button" onClick=${release}>放回队列</button>`
+        : kase.claim.claimed
+          ? html`<span class="tag warn">他人处理中</span>`
+          : app.state === 'submitted'
+            ? html`<button type="button" class="primary" onClick=${claim}>领取本件</button>`
+            : null}
+    </div>
+    ${notice ? html`<${Notice}>${notice}<//>` : null}
+    <${ErrorBanner} error=${error} onClose=${() => setError(null)} />
+    <div class="case-grid">
+      <${Viewer} materials=${app.materials} />
+      <aside class="side">
+        <${Applicant} app=${app} />
+        ${app.state === 'submitted'
+          ? html`<${DecisionPanel} id=${id} app=${app} mine=${mine} onClaim=${claim}
+              onDecided=${(c) => {
+                loaded.setData(c);
+                setNotice('决定已提交。按 N 领取下一件。');
+              }} go=${go} />`
+          : null}
+        <${Decisions} decisions=${kase.decisions} materials=${app.materials} />
+        <${Timeline} events=${kase.events} />
+      </aside>
+    </div>
+  </section>`;
+}
+
+/** The claim's remaining time; activity renews it once half of it has passed. */
+function ClaimTimer({ id, expires, onRenewed }) {
+  const [now, setNow] = useState(Date.now());
+  const lease = useRef(new Date(expires) - Date.now());
+  const renewing = useRef(false);
+  const lastActive = useRef(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    const active = () => (lastActive.current = Date.now());
+    window.addEventListener('keydown', active);
+    window.addEventListener('pointerdown', active);
+    window.addEventListener('wheel', active);
+    return () => {
+      clearInterval(t);
+      window.removeEventListener('keydown', active);
+      window.removeEventListener('pointerdown', active);
+      window.removeEventListener('wheel', active);
+    };
+  }, []);
+  const left = new Date(expires) - now;
+  useEffect(() => {
+    const recentlyActive = now - lastActive.current < 60000;
+    if (left > 0 && left < lease.current / 2 && recentlyActive && !renewing.current) {
+      renewing.current = true;
+      post(`/v1/review/applications/${id}/claim`)
+        .then((row) => onRenewed({ claimed: true, claimed_by_me: true, claim_expires_at: row.claim_expires_at }))
+        .catch(() => {})
+        .finally(() => (renewing.current = false));
+    }
+  }, [now]);
+  const secs = Math.max(0, Math.floor(left / 1000));
+  const text = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
+  return html`<span class=${'claim-timer' + (secs < 120 ? ' warn' : '')} role="timer" aria-live="off">
+    领取剩余 <strong>${secs > 0 ? text : '已过期'}</strong>
+  </span>`;
+}
+
+function Applicant({ app }) {
+  const a = app.applicant;
+  return html`<section class="panel" aria-labelledby="applicant-title">
+    <h2 id="applicant-title">申请人</h2>
+    <dl class="facts">
+      <dt>姓名</dt><dd>${a.name}</dd>
+      <dt>电话</dt><dd>${a.phone || '—'}</dd>
+      <dt>证件号</dt><dd class="mono">${a.id_number || '—'}</dd>
+      <dt>提交时间</dt><dd>${fmtTime(app.submitted_at)}</dd>
+      <dt>事项版本</dt><dd>${app.matter.code} · 第 ${app.matter.version} 版</dd>
+    </dl>
+    ${app.note ? html`<p class="note">申请人备注：${app.note}</p>` : null}
+  </section>`;
+}
+
+/** Pages of every material: thumbnails list, one page large, keys to move, zoom and rotate. */
+export function Viewer({ materials }) {
+  const pages = useMemo(
+    () => materials.flatMap((m, mi) => m.pages.map((p, pi) => ({ ...p, mi, pi, material: m }))),
+    [materials],
+  );
+  const [at, setAt] = useState(0);
+  const [zoom, setZoom] = useState(1);
+  const [rotate, setRotate] = useState(0);
+  // 'page': the whole page in view; 'width': as wide as the viewer; null: zoomed by hand.
+  const [fit, setFit] = useState('page');
+  const [original, setOriginal] = useState(false);
+  const page = pages[at];
+
+  const show = (i) => {
+    if (i < 0 || i >= pages.length) return;
+    setAt(i);
+    setZoom(1);
+    setRotate(0);
+    setFit('page');
+    setOriginal(false);
+  };
+  const material = (step) => {
+    if (!page) return;
+    const target = pages.findIndex((p) => p.mi === page.mi + step);
+    if (target >= 0) show(target);
+  };
+  // The next page's small image is fetched ahead, so moving on is instant.
+  useEffect(() => {
+    const next = pages[at + 1];
+    if (next && (next.thumbnail_url || next.url)) new Image().src = next.thumbnail_url || next.url;
+  }, [at, pages]);
+
+  useKeys(
+    (e) => {
+      const k = e.key;
+      if (k === 'ArrowRight' || k === 'l') show(at + 1);
+      else if (k === 'ArrowLeft' || k === 'h') show(at - 1);
+      else if (k === ']') material(1);
+      else if (k === '[') material(-1);
+      else if (k === '+' || k === '=') {
+        setZoom((z) => Math.min(5, z * 1.25));
+        setFit(null);
+        setOriginal(true);
+      } else if (k === '-') setZoom((z) => Math.max(0.2, z / 1.25));
+      else if (k === 'r' || k === 'R') setRotate((r) => (r + 90) % 360);
+      else if (k === 'f' || k === 'F') {
+        setFit('width');
+        setZoom(1);
+      } else if (k === 'o' || k === 'O') setOriginal(true);
+      else return;
+      e.preventDefault();
+  });
+
+  if (!page) return html`<section class="viewer panel"><p class="muted">没有上传的页面。</p></section>`;
+  const isImage = page.content_type.startsWith('image/') && page.content_type !== 'image/heic';
+  const src = original || !page.thumbnail_url ? page.url : page.thumbnail_url;
+  const style = `transform: rotate(${rotate}deg) scale(${zoom});`;
+
+  return html`<section class="viewer-wrap" aria-label="材料页面">
+    <nav class="materials" aria-label="材料">
+      ${materials.map(
+        (m, mi) => html`<div class=${'material' + (page.mi === mi ? ' current' : '')}>
+          <h3>${m.name} <small>${m.page_count} 页</small></h3>
+          <ul class="thumbs">
+            ${m.pages.map((p, pi) => {
+              const i = pages.findIndex((x) => x.mi === mi && x.pi === pi);
+              return html`<li><button type="button" class=${i === at ? 'thumb current' : 'thumb'}
+                  aria-current=${i === at ? 'true' : undefined} onClick=${() => show(i)}>
+                <span class="sr-only">${m.name} 第 ${pi + 1} 页</span>
+                ${p.thumbnail_url ? html`<img src=${p.thumbnail_url} alt="" loading="lazy" />` : html`<span>${p.content_type === 'application/pdf' ? 'PDF' : '照片'}</span>`}
+              </button></li>`;
+            })}
+          </ul>
+        </div>`,
+      )}
+    </nav>
+    <div class="viewer panel">
+      <div class="viewer-bar">
+        <strong id="viewer-title">${page.material.name} · 第 ${page.pi + 1}/${page.material.pages.length} 页</strong>
+        <span class="grow"></span>
+        <button type="button" onClick=${() => show(at - 1)} aria-label="上一页" title="上一页 (←)">‹</button>
+        <button type="button" onClick=${() => show(at + 1)} aria-label="下一页" title="下一页 (→)">›</button>
+        <button type="button" id="zoom-in" onClick=${() => { setZoom(zoom * 1.25); setFit(null); setOriginal(true); }} title="放大 (+)">放大</button>
+        <button type="button" id="zoom-out" onClick=${() => setZoom(Math.max(0.2, zoom / 1.25))} title="缩小 (-)">缩小</button>
+        <button type="button" id="rotate" onClick=${() => setRotate((rotate + 90) % 360)} title="旋转 (R)">旋转</button>
+        <button type="button" onClick=${() => { setFit('width'); setZoom(1); }} title="适合宽度 (F)">适合宽度</button>
+        <button type="button" disabled=${original || !page.url} onClick=${() => setOriginal(true)} title="原图 (O)">原图</button>
+      </div>
+      <div class=${'stage' + (fit ? ' fit-' + fit : '')} tabindex="0" role="region" aria-labelledby="viewer-title">
+        ${isImage && src
+          ? html`<img id="page-image" src=${src} style=${style} data-zoom=${zoom} data-rotate=${rotate}
+              data-original=${original || !page.thumbnail_url ? 'true' : 'false'}
+              alt=${`${page.material.name} 第 ${page.pi + 1} 页`} />`
+          : html`<p><a href=${page.url} target="_blank" rel="noopener noreferrer">打开文件（${page.content_type}）</a></p>`}
+      </div>
+      <p class="hint">
+        <${Key} k="←" />/<${Key} k="→" /> 翻页，<${Key} k="[" />/<${Key} k="]" /> 切换材料，
+        <${Key} k="+" />/<${Key} k="-" /> 缩放，<${Key} k="R" /> 旋转，<${Key} k="F" /> 适合宽度，<${Key} k="O" /> 原图
+      </p>
+    </div>
+  </section>`;
+}
+
+/** Common reasons for a material: those reviewers used most for it, then general ones. */
+function useCommonReasons(matterCode) {
+  const [byMaterial, setByMaterial] = useState({});
+  useEffect(() => {
+    get('/v1/stats/returns', { matter: matterCode }).then(
+      (stats) => {
+        const out = {};
+        for (const row of stats.items || []) {
+          if (row.matter_code !== matterCode) continue;
+          out[row.material_code] = (row.top_reasons || []).map((r) => r.reason);
+        }
+        setByMaterial(out);
+      },
+      () => {},
+    );
+  }, [matterCode]);
+  return (material) => [...new Set([...(byMaterial[material] || []), ...DEFAULT_REASONS])];
+}
+
+function DecisionPanel({ id, app, mine, onClaim, onDecided }) {
+  const [draft, setDraft] = useState(() => loadDraft(id) || emptyDraft());
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const reasonsFor = useCommonReasons(app.matter.code);
+
+  useEffect(() => {
+    sessionStorage.setItem(draftKey(id), JSON.stringify(draft));
+  }, [draft]);
+
+  const setReturn = (code, patch) =>
+    setDraft((d) => ({ ...d, returns: { ...d.returns, [code]: { ...(d.returns[code] || { on: false, pick: '', text: '' }), ...patch } } }));
+
+  const reasons = () =>
+    Object.entries(draft.returns)
+      .filter(([, r]) => r.on)
+      .map(([material_code, r]) => ({
+        material_code,
+        reason: [r.pick, r.text.trim()].filter(Boolean).join('；'),
+      }));
+
+  const submit = async (e) => {
+    if (e) e.preventDefault();
+    setError(null);
+    let body;
+    if (draft.outcome === 'approve') body = { outcome: 'approve' };
+    else if (draft.outcome === 'return') {
+      const list = reasons();
+      if (list.length === 0) return setError({ message: '请至少选择一项需补正的材料。' });
+      if (list.some((r) => !r.reason)) return setError({ message: '每项需补正的材料都要写明原因。' });
+      body = { outcome: 'return', reasons: list };
+    } else if (draft.outcome === 'reject') {
+      if (!draft.note.trim()) return setError({ message: '不予受理须写明原因。' });
+      body = { outcome: 'reject', note: draft.note.trim() };
+    } else return setError({ message: '请选择预审结论。' });
+    setBusy(true);
+    try {
+      const kase = await post(`/v1/review/applications/${id}/decision`, body);
+      sessionStorage.removeItem(draftKey(id));
+      onDecided(kase);
+    } catch (err) {
+      if (err.code === 'claim_required') {
+        setError({ code: err.code, message: '您对本件的领取已过期，决定没有提交。草稿已保留：重新领取后再提交。' });
+      } else if (err.code === 'claimed_by_other') {
+        setError({ code: err.code, message: '本件已由其他预审员领取，您的决定没有提交。草稿已保留。' });
+      } else setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  useKeys(
+    (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        submit();
+      }
+  });
+
+  const outcomes = [
+    ['approve', '预审通过'],
+    ['return', '退回补正'],
+    ['reject', '不予受理'],
+  ];
+  return html`<section class="panel decision" aria-labelledby="decision-title">
+    <h2 id="decision-title">预审结论</h2>
+    ${!mine
+      ? html`<p class="alert alert-warn" role="status">您未领取本件，不能提交决定。${' '}
+          <button type="button" class="link" onClick=${onClaim}>领取本件</button></p>`
+      : null}
+    <form onSubmit=${submit}>
+      <fieldset class="outcomes">
+        <legend class="sr-only">结论</legend>
+        ${outcomes.map(
+          ([value, label]) => html`<label class="radio">
+            <input type="radio" name="outcome" value=${value} checked=${draft.outcome === value}
+              onChange=${() => setDraft({ ...draft, outcome: value })} /> ${label}
+          </label>`,
+        )}
+      </fieldset>
+      ${draft.outcome === 'return'
+        ? html`<fieldset class="returns"><legend>需补正的材料及原因</legend>
+            ${app.materials.map((m) => {
+              const r = draft.returns[m.code] || { on: false, pick: '', text: '' };
+              const base = 'ret-' + m.code;
+              return html`<div class="return-row">
+                <label class="check"><input type="checkbox" id=${base} checked=${r.on}
+                  onChange=${(e) => setReturn(m.code, { on: e.target.checked })} /> ${m.name}</label>
+                ${r.on
+                  ? html`<label class="sr-only" for=${base + '-pick'}>${m.name} 常用原因</label>
+                    <select id=${base + '-pick'} value=${r.pick} onChange=${(e) => setReturn(m.code, { pick: e.target.value })}>
+                      <option value="">选择常用原因…</option>
+                      ${reasonsFor(m.code).map((text) => html`<option value=${text}>${text}</option>`)}
+                    </select>
+                    <label class="sr-only" for=${base + '-text'}>${m.name} 补充说明</label>
+                    <textarea id=${base + '-text'} rows="2" maxlength="500" placeholder="补充说明（可选）"
+                      value=${r.text} onInput=${(e) => setReturn(m.code, { text: e.target.value })}></textarea>`
+                  : null}
+              </div>`;
+            })}
+          </fieldset>`
+        : null}
+      ${draft.outcome === 'reject'
+        ? html`<label for="reject-note">不予受理的原因</label>
+          <textarea id="reject-note" rows="3" maxlength="1000" value=${draft.note}
+            onInput=${(e) => setDraft({ ...draft, note: e.target.value })}></textarea>`
+        : null}
+      <${ErrorBanner} error=${error} />
+      ${error && error.code === 'claim_required'
+        ? html`<button type="button" onClick=${onClaim}>重新领取</button>`
+        : null}
+      <button type="submit" class="primary" id="submit-decision" disabled=${busy || !mine}>
+        提交决定 <${Key} k="Ctrl+Enter" />
+      </button>
+    </form>
+  </section>`;
+}
+
+const OUTCOME_LABELS = { approve: '预审通过', return: '退回补正', reject: '不予受理' };
+
+function Decisions({ decisions, materials }) {
+  if (!decisions.length) return null;
+  const name = (code) => (materials.find((m) => m.code === code) || {}).name || code;
+  return html`<section class="panel" aria-labelledby="decisions-title">
+    <h2 id="decisions-title">以往预审</h2>
+    <ul class="plain">
+      ${decisions.map(
+        (d) => html`<li>
+          <strong>${OUTCOME_LABELS[d.outcome] || d.outcome}</strong> · ${fmtTime(d.created_at)}
+          ${d.reasons.length ? html`<ul>${d.reasons.map((r) => html`<li>${name(r.material_code)}：${r.reason}</li>`)}</ul>` : null}
+          ${d.note ? html`<p>${d.note}</p>` : null}
+        </li>`,
+      )}
+    </ul>
+  </section>`;
+}
+
+const ACTOR_LABELS = { citizen: '申请人', staff: '工作人员', courier: '快递', system: '系统' };
+
+export function Timeline({ events }) {
+  return html`<section class="panel" aria-labelledby="timeline-title">
+    <h2 id="timeline-title">办理记录</h2>
+    <ol class="timeline">
+      ${events.map(
+        (e) => html`<li>
+          <time datetime=${e.created_at}>${fmtTime(e.created_at)}</time>
+          <span>${ACTOR_LABELS[e.actor_kind] || e.actor_kind}：${stateLabel(e.from_state || '')}${e.from_state ? ' → ' : ''}${stateLabel(e.to_state)}</span>
+          ${e.reason ? html`<small>${e.reason}</small>` : null}
+        </li>`,
+      )}
+    </ol>
+  </section>`;
+}

@@ -1,0 +1,10 @@
+//! The console in a real browser: each test runs one Playwright script of `tests/console/`.
+
+use crate::support::browser::run_browser;
+use crate::support::quick_app;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reviewer_works_the_queue_with_the_keyboard_and_keeps_drafts_through_a_lost_session() {
+    let app = quick_app().await;
+    run_browser(&app, "review.mjs").await;
+}
