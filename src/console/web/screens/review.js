@@ -27,7 +27,21 @@ export function useMatters() {
 const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
 
 export default function Review({ rest, go }) {
-  return rest[0] ? html`<${Case} id=${rest[0]} go=${go} />` : html`<${Queue} go=${go} />`;
+  // Keyed by id: the next case starts with its own viewer and draft.
+  return rest[0] ? html`<${Case} key=${rest[0]} id=${rest[0]} go=${go} />` : html`<${Queue} go=${go} />`;
+}
+
+/** Claims the oldest case I may review and opens it; says so when there is none. */
+async function claimNext(go, setNotice, setError) {
+  setError(null);
+  setNotice(null);
+  try {
+    const row = await api('POST', '/v1/review/claim-next');
+    if (row) go('review/' + row.id);
+    else setNotice('队列中暂无可领取的案件。');
+  } catch (e) {
+    setError(e);
+  }
 }
 
 function slaClass(row, now) {
@@ -61,17 +75,7 @@ function Queue({ go }) {
   const rows = (queue.data && queue.data.items) || [];
   const now = Date.now();
 
-  const next = async () => {
-    setError(null);
-    setNotice(null);
-    try {
-      const row = await api('POST', '/v1/review/claim-next');
-      if (row) go('review/' + row.id);
-      else setNotice('队列中暂无可领取的案件。');
-    } catch (e) {
-      setError(e);
-    }
-  };
+  const next = () => claimNext(go, setNotice, setError);
 
   useKeys(
     (e) => {
@@ -191,6 +195,15 @@ function Case({ id, go }) {
       setError(e);
     }
   };
+
+  // N opens the next case, once this one is not mine to decide any more.
+  useKeys((e) => {
+    const busy = kase && kase.application.state === 'submitted' && kase.claim.claimed_by_me;
+    if ((e.key === 'n' || e.key === 'N') && !busy) {
+      e.preventDefault();
+      claimNext(go, setNotice, setError);
+    }
+  });
 
   if (loaded.error && !kase) {
     return html`<section><p><a href="#/review">← 返回队列</a></p><${ErrorBanner} error=${loaded.error} /></section>`;
