@@ -515,12 +515,17 @@ async fn asked(
 }
 
 fn parse_date(name: &str, text: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        ApiError::bad_request(
-            "invalid_date",
-            format!("`{name}` must be a date, YYYY-MM-DD."),
-        )
-    })
+    // chrono takes `2026-1-1` too; the contract says ten characters.
+    let exact = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    exact
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_date",
+                format!("`{name}` must be a date, YYYY-MM-DD."),
+            )
+        })
 }
 
 /// The catalogue's current names of items and materials.

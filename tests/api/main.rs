@@ -25,6 +25,7 @@ mod reception;
 mod review;
 mod sessions;
 mod staff;
+mod stats;
 mod storage;
 mod stored_objects;
 mod support;
