@@ -10,10 +10,13 @@ use chrono::{Datelike, Timelike};
 use serde_json::{Value, json};
 
 use crate::support::cases::{
-    CIVIL, Desk, SOCIAL, SOCIAL_CARD, claim_next, decide, replace_photo, submitted_case,
+    CIVIL, Desk, ELDERLY_CARD, SOCIAL, SOCIAL_CARD, claim_next, create, decide, replace_photo,
+    submitted_case, upload_result, wait_state,
 };
+use crate::support::courier::{booking, shipments_until, slots};
+use crate::support::pages::{jpeg, upload};
 use crate::support::staff::staff_token;
-use crate::support::{TestApp, assert_problem, spawn_app};
+use crate::support::{TestApp, assert_problem, quick_app, spawn_app};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const REASON: &str = "照片模糊，请重新拍摄";
@@ -273,4 +276,100 @@ async fn bad_periods_and_departments_answer_problems_with_stable_codes() {
         "staff_only",
     )
     .await;
+}
+
+/// Enqueues the dispatch batch job as the cut-off would.
+async fn dispatch_now(app: &TestApp) {
+    let job = beebox::store::jobs::NewJob::of(&beebox::courier::dispatch::DispatchBatches {
+        cutoff: chrono::Utc::now(),
+    })
+    .deduped_by("test:stats:dispatch");
+    beebox::store::jobs::enqueue(app.state.database().unwrap(), job)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_courier_legs_time_every_stage_and_show_in_the_workload() {
+    let app = quick_app().await;
+    let citizen = app.citizen_token("stats-courier").await;
+    let reviewer = staff_token(&app, "stats.courier.reviewer", "reviewer", CIVIL).await;
+    let desk = staff_token(&app, "stats.courier.desk", "reception", CIVIL).await;
+    let approver = staff_token(&app, "stats.courier.approver", "approver", CIVIL).await;
+
+    let created = create(&app, &citizen, ELDERLY_CARD).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let pages = [
+        ("id-card", 1u8),
+        ("id-card", 2),
+        ("household-register", 3),
+        ("household-register", 4),
+        ("id-photo", 5),
+        ("application-form", 6),
+    ];
+    for (material, seed) in pages {
+        let response = upload(&app, &citizen, &id, material, jpeg(seed * 13), "p.jpg").await;
+        assert_eq!(response.status(), 201, "{material}");
+    }
+    let path = format!("/v1/applications/{id}/submit");
+    assert_eq!(app.post_as(&citizen, &path, &json!({})).await.status(), 200);
+    assert_eq!(
+        claim_next(&app, &reviewer).await.as_deref(),
+        Some(id.as_str())
+    );
+    let approve = json!({"outcome": "approve"});
+    let approved = decide(&app, &reviewer, Desk::Review, &id, approve).await;
+    assert_eq!(approved.status(), 200);
+
+    // The courier collects the originals and delivers them at the centre: reception's queue.
+    let window = slots(&app, &citizen).await[0].clone();
+    let booked = booking(
+        window["date"].as_str().unwrap(),
+        window["slot"].as_str().unwrap(),
+    );
+    let path = format!("/v1/applications/{id}/pickup");
+    assert_eq!(app.post_as(&citizen, &path, &booked).await.status(), 201);
+    shipments_until(&app, &citizen, &id, "originals delivered", |items| {
+        items
+            .iter()
+            .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
+    })
+    .await;
+    let workload = get(&app, &desk, "/v1/stats/workload").await;
+    assert_eq!(workload["total"]["at_reception"], 1, "{workload}");
+    assert_eq!(workload["total"]["in_transit"], 0);
+
+    // Reception confirms: it waits for the batch, then the department decides.
+    let path = format!("/v1/reception/applications/{id}/receive");
+    let received = app.post_as(&desk, &path, &json!({"matches": true})).await;
+    assert_eq!(received.status(), 200);
+    let workload = get(&app, &desk, "/v1/stats/workload").await;
+    assert_eq!(workload["total"]["awaiting_dispatch"], 1, "{workload}");
+    dispatch_now(&app).await;
+    wait_state(&app, &citizen, &id, "at_department").await;
+    let scan = upload_result(&app, &approver, &id, jpeg(77), "card.jpg").await;
+    assert_eq!(scan.status(), 201);
+    let body = json!({"outcome": "approved", "note": "准予办理"});
+    let decided = decide(&app, &approver, Desk::Department, &id, body).await;
+    assert_eq!(decided.status(), 200);
+    wait_state(&app, &citizen, &id, "completed").await;
+
+    // Each stage ended once; the delivery was the courier's, not the citizen's confirmation.
+    let path = format!("/v1/applications/{id}/confirm-receipt");
+    assert_eq!(app.post_as(&citizen, &path, &json!({})).await.status(), 200);
+    let stages = get(&app, &approver, "/v1/stats/stages").await;
+    for name in ["prereview", "pickup", "transit", "department", "delivery"] {
+        let figure = stage(&stages, name);
+        assert_eq!(figure["count"], 1, "{name}: {stages}");
+        assert!(figure["median_secs"].as_i64().unwrap() >= 0);
+    }
+    let workload = get(&app, &approver, "/v1/stats/workload").await;
+    assert_eq!(workload["departments"], json!([]), "{workload}");
+
+    // The rebuild agrees.
+    let db = app.state.database().unwrap();
+    beebox::store::stats::rebuild::rebuild(db, app.config.local_offset())
+        .await
+        .unwrap();
+    assert_eq!(get(&app, &approver, "/v1/stats/stages").await, stages);
 }
