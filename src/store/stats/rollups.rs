@@ -167,10 +167,13 @@ pub struct DecisionCounts<'a> {
     pub returned: Vec<(&'a str, &'a str)>,
 }
 
+/// A decision's tally: each material with 1 when returned (else 0); each `(material, reason)`.
+pub(super) type Tallies<'a> = (Vec<(&'a str, i64)>, Vec<(&'a str, String)>);
+
 impl DecisionCounts<'_> {
     /// Each material once with 1 when the decision returned it (else 0), and each
     /// `(material, reason)` of a return once.
-    pub(super) fn tallies(&self) -> (Vec<(&str, i64)>, Vec<(&str, String)>) {
+    pub(super) fn tallies(&self) -> Tallies<'_> {
         let mut materials: Vec<(&str, i64)> = self.materials.iter().map(|m| (*m, 0)).collect();
         materials.sort();
         materials.dedup();
