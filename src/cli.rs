@@ -1,5 +1,5 @@
-//! The `beebox` command line: `serve` (default), `migrate`, `openapi`, `check-config` and
-//! `catalog import FILE`.
+//! The `beebox` command line: `serve` (default), `migrate`, `openapi`, `check-config`,
+//! `catalog import FILE`, `staff create-admin` and `stats rebuild`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -64,6 +64,18 @@ pub enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// The dashboard's statistics.
+    Stats {
+        #[command(subcommand)]
+        command: StatsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Recompute the statistics' rollups from the case events and decisions: after an upgrade
+    /// that brought them, or after changing `local_utc_offset`.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +233,27 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             )
             .await?;
             println!("created admin {username} ({})", created.id);
+            Ok(())
+        }
+        Command::Stats {
+            command: StatsCommand::Rebuild,
+        } => {
+            let db = connect_for_command(&config).await?;
+            store::migrate(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(store::describe_error(&e)))
+                .context("applying migrations")?;
+            let started = Instant::now();
+            let rebuilt = store::stats::rebuild::rebuild(&db, config.local_offset())
+                .await
+                .context("rebuilding the statistics")?;
+            println!(
+                "statistics rebuilt in {:.1} s: {} events and {} decisions read, {} rows written",
+                started.elapsed().as_secs_f64(),
+                rebuilt.events,
+                rebuilt.decisions,
+                rebuilt.rows
+            );
             Ok(())
         }
     }

@@ -18,6 +18,7 @@ mod m20261128_000013_shipment_events_by_shipment;
 mod m20261129_000014_jobs_partial_indexes;
 mod m20261129_000015_shipment_route_summary;
 mod m20261206_000016_login_attempts;
+mod m20261210_000017_stats_rollups;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_jobs_partial_indexes::Migration),
             Box::new(m20261129_000015_shipment_route_summary::Migration),
             Box::new(m20261206_000016_login_attempts::Migration),
+            Box::new(m20261210_000017_stats_rollups::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ pub mod refusals;
 pub mod review;
 pub mod security;
 pub mod staff;
+pub mod stats;
 pub mod text;
 pub mod tokens;
 pub mod uploads;
@@ -43,6 +44,8 @@ pub enum ApiTags {
     Review,
     /// The department: its queue, result files and decisions.
     Department,
+    /// The back-office dashboard's figures, about the caller's departments.
+    Statistics,
 }
 
 pub type Apis = (
@@ -80,7 +83,7 @@ pub type Apis = (
         admin::jobs::AdminJobsApi,
         admin::shipments::AdminShipmentsApi,
     ),
-    (objects::ObjectsApi, webhooks::WebhooksApi),
+    (objects::ObjectsApi, webhooks::WebhooksApi, stats::StatsApi),
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -119,7 +122,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
                 admin::jobs::AdminJobsApi,
                 admin::shipments::AdminShipmentsApi,
             ),
-            (objects::ObjectsApi, webhooks::WebhooksApi),
+            (objects::ObjectsApi, webhooks::WebhooksApi, stats::StatsApi),
         ),
         "Beebox",
         env!("CARGO_PKG_VERSION"),

@@ -25,7 +25,10 @@ impl Cases {
         let to = machine::next(from, action)?;
         let now = self.clock.now();
         let channels = &self.channels;
-        if !applications::change_state(db, channels, app, to, actor, action, reason, now).await? {
+        let offset = self.config.local_offset();
+        if !applications::change_state(db, channels, app, to, actor, action, reason, now, offset)
+            .await?
+        {
             return Err(CaseError::Concurrent);
         }
         Ok(application::Model {
@@ -49,10 +52,18 @@ impl Cases {
         let to = machine::next(from, action)?;
         let now = self.clock.now();
         let channels = &self.channels;
-        Ok(
-            applications::change_state_from(db, channels, id, from, to, action, reason, now)
-                .await?,
+        Ok(applications::change_state_from(
+            db,
+            channels,
+            id,
+            from,
+            to,
+            action,
+            reason,
+            now,
+            self.config.local_offset(),
         )
+        .await?)
     }
 }
 

@@ -9,7 +9,7 @@ use super::{CaseError, CaseResult, Cases, FieldIssue, reads};
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::store::applications::{self, Actor, application};
 use crate::store::catalog::MatterVersion;
-use crate::store::{begin_write, claims, decisions};
+use crate::store::{begin_write, claims, decisions, stats};
 
 /// Why pre-review sends a material back (stored as `{material_code, reason}`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -67,6 +67,7 @@ impl Cases {
                 .change(&txn, &moved, Action::SkipPickup, Actor::system(), None)
                 .await?;
         }
+        let now = self.clock.now();
         decisions::insert(
             &txn,
             app.id,
@@ -74,8 +75,23 @@ impl Cases {
             action.as_str(),
             reasons,
             decision.note,
+            now,
         )
         .await?;
+        let counts = stats::DecisionCounts {
+            department: &app.department_code,
+            matter: &app.matter_code,
+            materials: version.materials.iter().map(|m| m.code.as_str()).collect(),
+            returned: match action {
+                Action::Return => decision
+                    .reasons
+                    .iter()
+                    .map(|r| (r.material_code.as_str(), r.reason.as_str()))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        };
+        stats::record_decision(&txn, &counts, now, self.config.local_offset()).await?;
         txn.commit().await?;
         Ok(moved)
     }

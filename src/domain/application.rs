@@ -127,7 +127,7 @@ impl fmt::Display for ApplicationState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// The citizen starts a draft (an event, not a move: there is no state before it).
     Create,

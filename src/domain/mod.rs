@@ -9,6 +9,7 @@ pub mod notification;
 pub mod phone;
 pub mod shipment;
 pub mod staff;
+pub mod stats;
 pub mod subject;
 pub mod text;
 pub mod track;

@@ -1,6 +1,6 @@
 //! Pre-review decisions, one row per decision, never changed.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 use uuid::Uuid;
@@ -35,6 +35,7 @@ pub async fn insert<C: ConnectionTrait>(
     outcome: &str,
     reasons: Json,
     note: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     decision::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -43,7 +44,7 @@ pub async fn insert<C: ConnectionTrait>(
         outcome: Set(outcome.to_string()),
         reasons: Set(reasons),
         note: Set(note),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
     }
     .insert(db)
     .await?;

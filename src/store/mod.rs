@@ -20,6 +20,7 @@ pub mod route_writes;
 pub mod sessions;
 pub mod shipments;
 pub mod staff;
+pub mod stats;
 pub mod subscriptions;
 pub mod uploads;
 pub mod wechat_tokens;

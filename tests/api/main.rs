@@ -26,6 +26,7 @@ mod reception;
 mod review;
 mod sessions;
 mod staff;
+mod stats;
 mod storage;
 mod stored_objects;
 mod support;

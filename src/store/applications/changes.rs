@@ -4,7 +4,7 @@
 //! moves (a parcel collected or delivered) are conditional on the state alone
 //! (`change_state_from`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, Iterable, QueryTrait, UpdateMany};
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{Actor, application, event};
 use crate::domain::application::{Action, ApplicationState};
 use crate::store::outbox::{self, Channels};
+use crate::store::stats;
 
 /// An event of the timeline that moves nothing, or whose move was written already.
 #[allow(clippy::too_many_arguments)] // the event's fields, each plain
@@ -117,6 +118,7 @@ pub async fn change_state_from<C: ConnectionTrait>(
     action: Action,
     reason: Option<String>,
     now: DateTime<Utc>,
+    offset: FixedOffset,
 ) -> Result<bool, DbErr> {
     debug_assert_ne!(to, ApplicationState::Submitted);
     // The UPDATE answers the application as moved, for its notifications: one round trip
@@ -145,6 +147,7 @@ pub async fn change_state_from<C: ConnectionTrait>(
         action,
         reason,
         now,
+        offset,
     )
     .await?;
     Ok(true)
@@ -197,16 +200,21 @@ pub async fn change_state<C: ConnectionTrait>(
     action: Action,
     reason: Option<String>,
     now: DateTime<Utc>,
+    offset: FixedOffset,
 ) -> Result<bool, DbErr> {
     let from = ApplicationState::parse(&app.state);
     if !transition(db, app, to, now).await? {
         return Ok(false);
     }
-    record_change(db, channels, app, from, to, actor, action, reason, now).await?;
+    record_change(
+        db, channels, app, from, to, actor, action, reason, now, offset,
+    )
+    .await?;
     Ok(true)
 }
 
-/// The event of a state change just written, and the citizen's notifications of it.
+/// The event of a state change just written, the citizen's notifications of it and the
+/// dashboard's rollup rows it adds (`store::stats`; `offset` is the centre's, for local days).
 #[allow(clippy::too_many_arguments)] // the event's fields, each plain
 async fn record_change<C: ConnectionTrait>(
     db: &C,
@@ -218,9 +226,12 @@ async fn record_change<C: ConnectionTrait>(
     action: Action,
     reason: Option<String>,
     now: DateTime<Utc>,
+    offset: FixedOffset,
 ) -> Result<(), DbErr> {
+    let rollups = stats::rollups::for_change(db, app, from, action, now, offset).await?;
     let (event_id, model) = event_model(app.id, actor, action, from, to, reason, now);
     let mut inserts = vec![event::Entity::insert(model).into_query()];
+    inserts.extend(rollups);
     if let Some(name) = to.citizen_event() {
         // The outbox: the citizen's messages are written in the transaction of the change.
         inserts.extend(outbox::inserts_for_new_event(channels, app, event_id, name));
