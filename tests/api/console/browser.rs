@@ -8,3 +8,9 @@ async fn a_reviewer_works_the_queue_with_the_keyboard_and_keeps_drafts_through_a
     let app = quick_app().await;
     run_browser(&app, "review.mjs").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_my_departments_filings_stages_and_returns() {
+    let app = quick_app().await;
+    run_browser(&app, "dashboard.mjs").await;
+}

@@ -64,7 +64,7 @@ export default function Dashboard() {
           </label>`
         : null}
     </form>
-    <div class="cards">
+    <div class="cards heat-row">
       <${Heatmap} load=${filings} />
       <${TopMatters} load=${filings} />
     </div>
@@ -97,7 +97,7 @@ function Heatmap({ load }) {
       const max = Math.max(1, ...data.cells.map((c) => c.count));
       const at = (w, h) => data.cells.find((c) => c.weekday === w && c.hour === h) || { count: 0 };
       return html`<p class="muted">${data.from} 至 ${data.to}，共 ${data.total} 件首次申报。</p>
-        <div class="heat-scroll">
+        <div class="heat-scroll" tabindex="0" role="region" aria-label="申报热力图">
           <table class="heatmap">
             <caption class="sr-only">每个星期几、每个小时的首次申报件数</caption>
             <thead><tr><th scope="col"><span class="sr-only">星期</span></th>
