@@ -4,6 +4,7 @@
 
 import { html, useState, useLoad, ErrorBanner, fmtDuration } from '../ui.js';
 import { get, me } from '../api.js';
+import { useMatters, departmentName } from './review.js';
 
 const WEEKDAYS = ['周一', '周二', '周三', '周四', '周五', '周六', '周日'];
 const STAGES = {
@@ -41,6 +42,7 @@ export default function Dashboard() {
   const stages = useLoad(() => get('/v1/stats/stages', query), deps);
   const returns = useLoad(() => get('/v1/stats/returns', query), deps);
   const departments = me().departments;
+  const matters = useMatters();
 
   return html`<section aria-labelledby="dash-title">
     <div class="toolbar">
@@ -59,7 +61,7 @@ export default function Dashboard() {
         ? html`<label>部门
             <select value=${department} onChange=${(e) => setDepartment(e.target.value)}>
               <option value="">${departments.length ? '我的全部部门' : '全部部门'}</option>
-              ${departments.map((d) => html`<option value=${d}>${d}</option>`)}
+              ${departments.map((d) => html`<option value=${d}>${departmentName(matters, d)}</option>`)}
             </select>
           </label>`
         : null}
@@ -68,7 +70,7 @@ export default function Dashboard() {
       <${Heatmap} load=${filings} />
       <${TopMatters} load=${filings} />
     </div>
-    <${WorkloadTable} load=${workload} />
+    <${WorkloadTable} load=${workload} name=${(code) => departmentName(matters, code)} />
     <div class="cards">
       <${Stages} load=${stages} />
     </div>
@@ -136,14 +138,14 @@ function TopMatters({ load }) {
   <//>`;
 }
 
-function WorkloadTable({ load }) {
+function WorkloadTable({ load, name }) {
   return html`<${Panel} id="load-title" title="各部门当前积压" load=${load}>
     ${(data) => html`<table class="grid">
       <caption class="sr-only">各部门各环节当前等待的件数</caption>
       <thead><tr><th scope="col">部门</th>${LOAD_COLUMNS.map(([, label]) => html`<th scope="col">${label}</th>`)}</tr></thead>
       <tbody>
         ${data.departments.map(
-          (d) => html`<tr><th scope="row">${d.department_code}</th>
+          (d) => html`<tr><th scope="row">${name(d.department_code)}</th>
             ${LOAD_COLUMNS.map(([key]) => html`<td class=${key === 'overdue' && d.load[key] ? 'bad' : ''}>${d.load[key]}</td>`)}</tr>`,
         )}
         <tr class="total"><th scope="row">合计</th>

@@ -26,6 +26,10 @@ export function useMatters() {
 
 const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
 
+/** A department's name, as the catalogue gives it; its code until the catalogue is loaded. */
+export const departmentName = (matters, code) =>
+  ((matters.find((m) => m.department && m.department.code === code) || {}).department || {}).name || code;
+
 export default function Review({ rest, go }) {
   // Keyed by id: the next case starts with its own viewer and draft.
   return rest[0] ? html`<${Case} key=${rest[0]} id=${rest[0]} go=${go} />` : html`<${Queue} go=${go} />`;
@@ -110,7 +114,7 @@ function Queue({ go }) {
       <label>部门
         <select value=${filters.department} onChange=${(e) => setFilters({ ...filters, department: e.target.value })}>
           <option value="">我的全部部门</option>
-          ${departments.map((d) => html`<option value=${d}>${d}</option>`)}
+          ${departments.map((d) => html`<option value=${d}>${departmentName(matters, d)}</option>`)}
         </select>
       </label>
       <label class="check">
@@ -133,7 +137,7 @@ function Queue({ go }) {
               aria-selected=${i === selected ? 'true' : 'false'}>
             <td><a href=${'#/review/' + row.id}>${matterName(matters, row.matter_code)}</a>
               ${row.resubmitted ? html` <span class="tag">补正</span>` : null}</td>
-            <td>${row.department_code}</td>
+            <td>${departmentName(matters, row.department_code)}</td>
             <td>${fmtTime(row.first_submitted_at)}</td>
             <td>${fmtDuration(row.waited_secs)}</td>
             <td>${row.overdue ? html`<strong>已超时</strong>` : fmtTime(row.due_at)}</td>
@@ -362,7 +366,10 @@ export function Viewer({ materials }) {
     <nav class="materials" aria-label="材料">
       ${materials.map(
         (m, mi) => html`<div class=${'material' + (page.mi === mi ? ' current' : '')}>
-          <h3>${m.name} <small>${m.page_count} 页</small></h3>
+          <h3>${m.name}</h3>
+          <p class="req">${m.required ? '必交' : '选交'} · ${m.min_pages === m.max_pages ? m.min_pages : `${m.min_pages}–${m.max_pages}`} 页${m.original_required ? ' · 需原件' : ''}
+            · 已传 ${m.page_count} 页</p>
+          ${m.guidance ? html`<details class="guidance"><summary>拍摄要求</summary><p>${m.guidance}</p></details>` : null}
           <ul class="thumbs">
             ${m.pages.map((p, pi) => {
               const i = pages.findIndex((x) => x.mi === mi && x.pi === pi);
@@ -403,10 +410,17 @@ export function Viewer({ materials }) {
   </section>`;
 }
 
+// Common reasons by item, kept for ten minutes: a reviewer's next case of the same item costs
+// no extra request.
+const reasonCache = new Map();
+
 /** Common reasons for a material: those reviewers used most for it, then general ones. */
 function useCommonReasons(matterCode) {
-  const [byMaterial, setByMaterial] = useState({});
+  const cached = reasonCache.get(matterCode);
+  const fresh = cached && Date.now() - cached.at < 600000;
+  const [byMaterial, setByMaterial] = useState(fresh ? cached.byMaterial : {});
   useEffect(() => {
+    if (fresh) return;
     get('/v1/stats/returns', { matter: matterCode }).then(
       (stats) => {
         const out = {};
@@ -414,6 +428,7 @@ function useCommonReasons(matterCode) {
           if (row.matter_code !== matterCode) continue;
           out[row.material_code] = (row.top_reasons || []).map((r) => r.reason);
         }
+        reasonCache.set(matterCode, { at: Date.now(), byMaterial: out });
         setByMaterial(out);
       },
       () => {},
