@@ -73,6 +73,8 @@ export async function open(browser) {
     acceptDownloads: true,
   });
   const page = await context.newPage();
+  // CI runs two browser tests beside the rest of the suite on two cores: allow for it.
+  page.setDefaultTimeout(60000);
   const requests = [];
   const problems = [];
   page.on('request', (r) => {

@@ -54,12 +54,44 @@ export function fmtDuration(secs) {
   return `${secs}秒`;
 }
 
-/** An API error as the clerk reads it: the problem's `detail`, never a blank screen. */
+/** The clerk's words for the refusals a screen meets most; others show the API's detail. */
+const MESSAGES = {
+  network: '无法连接服务器，请检查网络后重试。',
+  invalid_state: '案件状态已变化，不能进行此操作。请刷新后查看。',
+  claim_required: '请先领取本件；您的领取可能已过期。',
+  claimed_by_other: '本件已由其他预审员领取。',
+  not_claim_holder: '您不是本件的领取人。',
+  application_not_found: '未找到该案件，或它不属于您的部门。',
+  role_required: '您的账号没有此操作的权限。',
+  session_ended: '登录已失效，请重新登录。',
+  account_disabled: '该账号已被停用，请联系管理员。',
+  validation_failed: '填写的内容有误，请检查后再提交。',
+  waybill_not_found: '未找到该运单号对应的案件（不属于您的部门，或号码有误）。',
+  department_not_found: '没有该部门，或它不是您的部门。',
+  invalid_date: '日期格式不正确。',
+  invalid_period: '统计期间不正确：开始日期须早于结束日期，且不超过一年。',
+  storage_unavailable: '文件存储暂时不可用，请稍后重试。',
+  database_unavailable: '服务暂时不可用，请稍后重试。',
+  rate_limited: '操作过于频繁，请稍后再试。',
+  already_decided: '部门已对本件作出决定。',
+  concurrent_change: '他人刚刚修改了此内容，请刷新后重试。',
+  username_taken: '该用户名已被使用。',
+  job_not_dead: '该任务不在失败状态，无需重试。',
+  batch_not_found: '未找到该批次。',
+  internal_error: '服务器出错了，请稍后重试；如仍出错请联系管理员。',
+};
+
+/**
+ * An API error as the clerk reads it, never a blank screen: in Chinese where the code is a
+ * common one, always with the problem's own `detail`.
+ */
 export function ErrorBanner({ error, onClose }) {
   if (!error) return null;
-  const text = error.message || String(error);
+  const detail = error.message || String(error);
+  const words = error.code && MESSAGES[error.code];
   return html`<div class="alert alert-error" role="alert">
-    <span>${text}</span>
+    <span>${words || detail}</span>
+    ${words && words !== detail ? html`<small class="detail" lang="en">${detail}</small>` : null}
     ${error.code ? html`<small class="code">（${error.code}）</small>` : null}
     ${onClose ? html`<button type="button" class="link" onClick=${onClose}>关闭</button>` : null}
   </div>`;

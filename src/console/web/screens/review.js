@@ -479,9 +479,9 @@ function DecisionPanel({ id, app, mine, onClaim, onDecided }) {
       onDecided(kase);
     } catch (err) {
       if (err.code === 'claim_required') {
-        setError({ code: err.code, message: '您对本件的领取已过期，决定没有提交。草稿已保留：重新领取后再提交。' });
+        setError({ lost: true, message: '您对本件的领取已过期，决定没有提交。草稿已保留：重新领取后再提交。' });
       } else if (err.code === 'claimed_by_other') {
-        setError({ code: err.code, message: '本件已由其他预审员领取，您的决定没有提交。草稿已保留。' });
+        setError({ message: '本件已由其他预审员领取，您的决定没有提交。草稿已保留。' });
       } else setError(err);
     } finally {
       setBusy(false);
@@ -545,7 +545,7 @@ function DecisionPanel({ id, app, mine, onClaim, onDecided }) {
             onInput=${(e) => setDraft({ ...draft, note: e.target.value })}></textarea>`
         : null}
       <${ErrorBanner} error=${error} />
-      ${error && error.code === 'claim_required'
+      ${error && error.lost
         ? html`<button type="button" onClick=${onClaim}>重新领取</button>`
         : null}
       <button type="submit" class="primary" id="submit-decision" disabled=${busy || !mine}>
