@@ -89,10 +89,14 @@ export function ErrorBanner({ error, onClose }) {
   if (!error) return null;
   const detail = error.message || String(error);
   const words = error.code && MESSAGES[error.code];
+  const fields = (error.problem && error.problem.errors) || [];
   return html`<div class="alert alert-error" role="alert">
     <span>${words || detail}</span>
     ${words && words !== detail ? html`<small class="detail" lang="en">${detail}</small>` : null}
     ${error.code ? html`<small class="code">（${error.code}）</small>` : null}
+    ${fields.length
+      ? html`<ul class="field-errors" lang="en">${fields.map((f) => html`<li><code>${f.field}</code>：${f.message}</li>`)}</ul>`
+      : null}
     ${onClose ? html`<button type="button" class="link" onClick=${onClose}>关闭</button>` : null}
   </div>`;
 }
