@@ -10,6 +10,8 @@ import { api, get, post } from '../api.js';
 import { Viewer, Timeline, useMatters } from './review.js';
 
 const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
+/** A department's name from the catalogue, else its code. */
+const deptName = (matters, code) => ((matters.find((m) => m.department && m.department.code === code) || {}).department || {}).name || code;
 
 // What the last case's outcome was, shown on the list the clerk comes back to.
 let flash = null;
@@ -124,7 +126,7 @@ function Queue({ go }) {
           (row) => html`<tr>
             <td class="mono"><a href=${'#/reception/' + row.id}>${row.waybill_no || '（无运单号）'}</a></td>
             <td>${matterName(matters, row.matter_code)}</td>
-            <td>${row.department_code}</td>
+            <td>${deptName(matters, row.department_code)}</td>
             <td>${row.applicant_name}</td>
             <td>${fmtTime(row.delivered_at)}</td>
           </tr>`,
@@ -245,6 +247,7 @@ const isToday = (iso) => {
 };
 
 function Batches() {
+  const matters = useMatters();
   const batches = useLoad(() => get('/v1/reception/batches', { limit: 100 }), []);
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState(null);
@@ -271,11 +274,12 @@ function Batches() {
     }
   };
 
+  const label = (b) => `${deptName(matters, b.department_code)} ${fmtTime(b.cutoff_at)}`;
   const manifest = async (batch, format) => {
     setError(null);
     try {
       const blob = await api('GET', `/v1/reception/batches/${batch.id}/manifest`, { query: { format }, as: 'blob' });
-      download(blob, `交接清单-${batch.department_code}-${fmtTime(batch.cutoff_at).replace(/[ :]/g, '')}.${format}`);
+      download(blob, `交接清单-${batch.department_code}-${fmtTime(batch.cutoff_at).replace(/[-: ]/g, '')}.${format}`);
     } catch (err) {
       setError(err);
     }
@@ -298,12 +302,12 @@ function Batches() {
       <tbody>
         ${rows.map(
           (b) => html`<tr>
-            <td>${b.department_code}</td>
+            <td>${deptName(matters, b.department_code)}</td>
             <td>${fmtTime(b.cutoff_at)}</td>
             <td>${b.case_count}</td>
             <td class="row-actions">
-              <button type="button" onClick=${() => manifest(b, 'pdf')} aria-label=${`下载 PDF：${b.department_code} ${fmtTime(b.cutoff_at)}`}>下载 PDF</button>
-              <button type="button" onClick=${() => manifest(b, 'csv')} aria-label=${`下载 CSV：${b.department_code} ${fmtTime(b.cutoff_at)}`}>下载 CSV</button>
+              <button type="button" onClick=${() => manifest(b, 'pdf')} aria-label=${`下载 PDF：${label(b)}`}>下载 PDF</button>
+              <button type="button" onClick=${() => manifest(b, 'csv')} aria-label=${`下载 CSV：${label(b)}`}>下载 CSV</button>
             </td>
           </tr>`,
         )}
