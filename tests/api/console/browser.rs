@@ -20,3 +20,9 @@ async fn a_scanned_waybill_that_matches_nothing_says_so_and_changes_nothing() {
     let app = quick_app().await;
     run_browser(&app, "scan.mjs").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_back_office_day_runs_in_the_console() {
+    let app = quick_app().await;
+    run_browser(&app, "day.mjs").await;
+}
