@@ -106,7 +106,8 @@ export function Notice({ children, kind = 'info' }) {
 }
 
 /**
- * Loads `fn()` when `deps` change: `{ data, error, loading, reload, setData }`.
+ * Loads `fn()` when `deps` change: `{ data, error, loading, reload, setData }`. Only the latest
+ * load's answer is kept, and `setData` supersedes any load still in flight.
  */
 export function useLoad(fn, deps) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
@@ -122,7 +123,12 @@ export function useLoad(fn, deps) {
   useEffect(() => {
     reload();
   }, [reload]);
-  const setData = (data) => setState((s) => ({ ...s, data }));
+  // A screen sets data from a fresher answer (a decision's result): a load still in flight was
+  // read before it, so its late answer must not overwrite it.
+  const setData = (data) => {
+    seq.current++;
+    setState((s) => ({ ...s, data, loading: false }));
+  };
   return { ...state, reload, setData };
 }
 

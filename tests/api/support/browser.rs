@@ -8,8 +8,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine;
-use beebox::store::jobs::{self, JobStatus, NewJob};
 use base64::engine::general_purpose::STANDARD as BASE64;
+use beebox::store::jobs::{self, JobStatus, NewJob};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -172,13 +172,17 @@ async fn handle(app: &TestApp, request: &Value) -> Result<Value, String> {
                 max_attempts: 1,
             };
             jobs::enqueue(db, job).await.map_err(|e| e.to_string())?;
-            poll(Duration::from_secs(20), Duration::from_millis(50), || async {
-                let dead = jobs::list(db, Some(JobStatus::Dead), None, None, 10).await;
-                match dead {
-                    Ok(rows) if !rows.is_empty() => Ok(json!({ "id": rows[0].id })),
-                    _ => Err(()),
-                }
-            })
+            poll(
+                Duration::from_secs(20),
+                Duration::from_millis(50),
+                || async {
+                    let dead = jobs::list(db, Some(JobStatus::Dead), None, None, 10).await;
+                    match dead {
+                        Ok(rows) if !rows.is_empty() => Ok(json!({ "id": rows[0].id })),
+                        _ => Err(()),
+                    }
+                },
+            )
             .await
             .map_err(|()| "the job never went dead".to_string())
         }
