@@ -136,6 +136,9 @@ run(async (browser) => {
   equal(originals, 2, 'the checklist holds the two originals the item requires');
   await accessible(desk.page, 'reception case');
   await shot(desk.page, 'reception-case');
+  await desk.page.setViewportSize({ width: 1920, height: 1080 });
+  await shot(desk.page, 'reception-case-1920');
+  await desk.page.setViewportSize({ width: 1366, height: 768 });
   for (const box of await desk.page.locator('.checklist input[type=checkbox]').all()) await box.check();
   await desk.page.getByRole('button', { name: '原件相符' }).click();
   await desk.page.getByText('已收件：').waitFor();
@@ -266,6 +269,9 @@ run(async (browser) => {
   equal(actions.filter((x) => x === 'review.decision').length, 2, `both review decisions, once each: ${actions.join(', ')}`);
   await accessible(a, 'admin audit');
   await shot(a, 'admin-audit');
+  await a.setViewportSize({ width: 1920, height: 1080 });
+  await shot(a, 'admin-audit-1920');
+  await a.setViewportSize({ width: 1366, height: 768 });
   // The batch is closed for a department, not one case: it is found by its action.
   await a.locator('#audit-application').fill('');
   await a.locator('#audit-action').fill('reception.close_batches');
