@@ -6,10 +6,9 @@ import {
   html, useState, useRef, useEffect, useLoad, ErrorBanner, Notice, Key, fmtTime, fmtDuration, stateLabel,
 } from '../ui.js';
 import { api, get, post } from '../api.js';
-import { Viewer, Timeline, useMatters } from './review.js';
+import { Viewer, Timeline, useMatters, departmentName } from './review.js';
 
 const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
-const deptName = (matters, code) => ((matters.find((m) => m.department && m.department.code === code) || {}).department || {}).name || code;
 
 export default function Department({ rest, go }) {
   return rest[0] ? html`<${Case} id=${rest[0]} go=${go} />` : html`<${Queue} />`;
@@ -39,7 +38,7 @@ function Queue() {
           (row) => html`<tr>
             <td><a href=${'#/department/' + row.id}>${matterName(matters, row.matter_code)}</a></td>
             <td>${row.applicant_name}</td>
-            <td>${deptName(matters, row.department_code)}</td>
+            <td>${departmentName(matters, row.department_code)}</td>
             <td>${row.received_at ? fmtTime(row.received_at) : html`<span class="muted">无须原件</span>`}</td>
             <td>${fmtDuration((now - new Date(row.waiting_since)) / 1000)}</td>
           </tr>`,

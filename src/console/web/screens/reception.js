@@ -7,11 +7,9 @@ import {
   html, useState, useEffect, useRef, useLoad, ErrorBanner, Notice, fmtTime, stateLabel, download,
 } from '../ui.js';
 import { api, get, post } from '../api.js';
-import { Viewer, Timeline, useMatters } from './review.js';
+import { Viewer, Timeline, useMatters, departmentName } from './review.js';
 
 const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
-/** A department's name from the catalogue, else its code. */
-const deptName = (matters, code) => ((matters.find((m) => m.department && m.department.code === code) || {}).department || {}).name || code;
 
 // What the last case's outcome was, shown on the list the clerk comes back to.
 let flash = null;
@@ -126,7 +124,7 @@ function Queue({ go }) {
           (row) => html`<tr>
             <td class="mono"><a href=${'#/reception/' + row.id}>${row.waybill_no || '（无运单号）'}</a></td>
             <td>${matterName(matters, row.matter_code)}</td>
-            <td>${deptName(matters, row.department_code)}</td>
+            <td>${departmentName(matters, row.department_code)}</td>
             <td>${row.applicant_name}</td>
             <td>${fmtTime(row.delivered_at)}</td>
           </tr>`,
@@ -274,7 +272,7 @@ function Batches() {
     }
   };
 
-  const label = (b) => `${deptName(matters, b.department_code)} ${fmtTime(b.cutoff_at)}`;
+  const label = (b) => `${departmentName(matters, b.department_code)} ${fmtTime(b.cutoff_at)}`;
   const manifest = async (batch, format) => {
     setError(null);
     try {
@@ -302,7 +300,7 @@ function Batches() {
       <tbody>
         ${rows.map(
           (b) => html`<tr>
-            <td>${deptName(matters, b.department_code)}</td>
+            <td>${departmentName(matters, b.department_code)}</td>
             <td>${fmtTime(b.cutoff_at)}</td>
             <td>${b.case_count}</td>
             <td class="row-actions">
