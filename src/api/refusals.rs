@@ -24,6 +24,7 @@ const AUDITED: &[(&str, &str, &str, Option<&str>)] = &[
     ("POST", "/v1/review/applications/{id}/release", "review.release", APP),
     ("GET", "/v1/review/applications/{id}", "review.view", APP),
     ("POST", "/v1/review/applications/{id}/decision", "review.decision", APP),
+    ("GET", "/v1/reception/applications/{id}", "reception.view", APP),
     ("POST", "/v1/reception/applications/{id}/receive", "reception.receive", APP),
     ("POST", "/v1/reception/batches/close", "reception.close_batches", None),
     ("GET", "/v1/department/applications/{id}", "department.view", APP),

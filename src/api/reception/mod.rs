@@ -13,16 +13,17 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::State;
+use crate::api::applications::{Application, Event, State, Viewer, event_view, linked_pages, view};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::api::text::MultiLine;
 use crate::cases::change::state_of;
+use crate::cases::reads;
 use crate::cases::reception::Finding;
 use crate::domain::application::ApplicationState;
 use crate::domain::staff::Role;
 use crate::state::AppState;
-use crate::store::dispatch;
+use crate::store::{applications, dispatch};
 
 pub struct ReceptionApi;
 
@@ -52,6 +53,14 @@ pub struct ScannedCase {
 #[derive(Debug, Clone, Object)]
 pub struct ArrivedList {
     pub items: Vec<ArrivedCase>,
+}
+
+/// A case as reception reads it: the photos and the list of materials to check the paper
+/// originals against, and what happened so far. Read-only.
+#[derive(Object)]
+pub struct ReceptionCase {
+    pub application: Application,
+    pub events: Vec<Event>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -131,6 +140,41 @@ impl ReceptionApi {
             state: app_state.into(),
             awaiting_reception: awaiting,
         }))
+    }
+
+    /// A case of my departments, read-only: the application with its pages (short-lived links)
+    /// and its events, to check the originals against. Audited.
+    #[oai(path = "/v1/reception/applications/:id", method = "get")]
+    async fn case(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ReceptionCase>> {
+        auth.0.require(Role::Reception)?;
+        let db = state.db()?;
+        let app = reads::visible(db, &auth.0.departments, id.0).await?;
+        let version = reads::version_of(db, &app).await?;
+        let linked = linked_pages(&state, &app).await?;
+        let case = ReceptionCase {
+            application: view(&state, &app, &version, &linked, Viewer::Other)?,
+            events: applications::events(db, app.id)
+                .await?
+                .into_iter()
+                .map(event_view)
+                .collect::<Result<_, _>>()?,
+        };
+        audit_staff_action(
+            &state,
+            &auth.0,
+            &ip,
+            "reception.view",
+            Some(("application", app.id)),
+            None,
+        )
+        .await?;
+        Ok(Json(case))
     }
 
     /// Confirm the originals of an arrived case against its photos.

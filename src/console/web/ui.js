@@ -89,10 +89,14 @@ export function ErrorBanner({ error, onClose }) {
   if (!error) return null;
   const detail = error.message || String(error);
   const words = error.code && MESSAGES[error.code];
+  const fields = (error.problem && error.problem.errors) || [];
   return html`<div class="alert alert-error" role="alert">
     <span>${words || detail}</span>
     ${words && words !== detail ? html`<small class="detail" lang="en">${detail}</small>` : null}
     ${error.code ? html`<small class="code">（${error.code}）</small>` : null}
+    ${fields.length
+      ? html`<ul class="field-errors" lang="en">${fields.map((f) => html`<li><code>${f.field}</code>：${f.message}</li>`)}</ul>`
+      : null}
     ${onClose ? html`<button type="button" class="link" onClick=${onClose}>关闭</button>` : null}
   </div>`;
 }
@@ -102,7 +106,8 @@ export function Notice({ children, kind = 'info' }) {
 }
 
 /**
- * Loads `fn()` when `deps` change: `{ data, error, loading, reload, setData }`.
+ * Loads `fn()` when `deps` change: `{ data, error, loading, reload, setData }`. Only the latest
+ * load's answer is kept, and `setData` supersedes any load still in flight.
  */
 export function useLoad(fn, deps) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
@@ -118,7 +123,12 @@ export function useLoad(fn, deps) {
   useEffect(() => {
     reload();
   }, [reload]);
-  const setData = (data) => setState((s) => ({ ...s, data }));
+  // A screen sets data from a fresher answer (a decision's result): a load still in flight was
+  // read before it, so its late answer must not overwrite it.
+  const setData = (data) => {
+    seq.current++;
+    setState((s) => ({ ...s, data, loading: false }));
+  };
   return { ...state, reload, setData };
 }
 

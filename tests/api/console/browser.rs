@@ -14,3 +14,15 @@ async fn the_dashboard_shows_my_departments_filings_stages_and_returns() {
     let app = quick_app().await;
     run_browser(&app, "dashboard.mjs").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scanned_waybill_that_matches_nothing_says_so_and_changes_nothing() {
+    let app = quick_app().await;
+    run_browser(&app, "scan.mjs").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_back_office_day_runs_in_the_console() {
+    let app = quick_app().await;
+    run_browser(&app, "day.mjs").await;
+}

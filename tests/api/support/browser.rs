@@ -7,14 +7,19 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use beebox::store::jobs::{self, JobStatus, NewJob};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use super::TestApp;
-use super::cases::{replace_photo, submitted_case};
-use super::courier::deliver_originals;
+use super::cases::{replace_photo, submitted_case, submitted_elderly_case};
+use super::courier::{arrived_case, deliver_originals};
+use super::pages::jpeg;
 use super::staff::{PASSWORD, seed_staff};
+use super::wait::poll;
 
 fn console_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/console")
@@ -91,6 +96,19 @@ async fn handle(app: &TestApp, request: &Value) -> Result<Value, String> {
             let id = submitted_case(app, &token, None, seed).await;
             Ok(json!({ "token": token, "id": id }))
         }
+        // As `submitted_case`, of an item whose paper originals the courier collects (the
+        // elderly card): past pre-review it goes through pickup and reception.
+        "submitted_originals_case" => {
+            let token = app.citizen_token(&text("name")?).await;
+            let seed = request["seed"].as_u64().unwrap_or(1) as u8;
+            let id = submitted_elderly_case(app, &token, seed).await;
+            Ok(json!({ "token": token, "id": id }))
+        }
+        // A small real JPEG (base64), for a script to hand to a file input.
+        "jpeg" => {
+            let seed = request["seed"].as_u64().unwrap_or(1) as u8;
+            Ok(json!({ "base64": BASE64.encode(jpeg(seed)) }))
+        }
         // The citizen replaces the returned ID photo and submits again.
         "fix_and_resubmit" => {
             let (token, id) = (text("token")?, text("id")?);
@@ -129,6 +147,44 @@ async fn handle(app: &TestApp, request: &Value) -> Result<Value, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(shipments)
+        }
+        // A passed case whose originals the simulated courier delivered, and their waybill.
+        "arrived_case" => {
+            let (token, id) = arrived_case(app, &text("name")?).await;
+            let shipments: Value = app
+                .get_as(&token, &format!("/v1/applications/{id}/shipments"))
+                .await
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let waybill = shipments["items"][0]["waybill_no"].clone();
+            Ok(json!({ "token": token, "id": id, "waybill_no": waybill }))
+        }
+        // A job that gives up at once (its notification does not exist), for the admin's list
+        // of dead jobs.
+        "dead_job" => {
+            let db = app.state.database().unwrap();
+            let job = NewJob {
+                kind: "notify_wechat",
+                payload: json!({ "notification_id": uuid::Uuid::now_v7() }),
+                dedupe_key: None,
+                run_at: chrono::Utc::now(),
+                max_attempts: 1,
+            };
+            jobs::enqueue(db, job).await.map_err(|e| e.to_string())?;
+            poll(
+                Duration::from_secs(20),
+                Duration::from_millis(50),
+                || async {
+                    let dead = jobs::list(db, Some(JobStatus::Dead), None, None, 10).await;
+                    match dead {
+                        Ok(rows) if !rows.is_empty() => Ok(json!({ "id": rows[0].id })),
+                        _ => Err(()),
+                    }
+                },
+            )
+            .await
+            .map_err(|()| "the job never went dead".to_string())
         }
         "advance_clock" => {
             let secs = request["secs"].as_u64().ok_or("`secs` missing")?;

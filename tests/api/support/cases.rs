@@ -65,6 +65,32 @@ pub async fn submitted_case(app: &TestApp, token: &str, email: Option<&str>, see
     id
 }
 
+/// A case of `ELDERLY_CARD` (paper originals collected by courier, a paper result posted back)
+/// submitted over HTTP: every required material photographed, each page's bytes made from
+/// `seed`.
+pub async fn submitted_elderly_case(app: &TestApp, token: &str, seed: u8) -> String {
+    let created = create(app, token, ELDERLY_CARD).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let pages = [
+        ("id-card", 1u8),
+        ("id-card", 2),
+        ("household-register", 3),
+        ("household-register", 4),
+        ("id-photo", 5),
+        ("application-form", 6),
+    ];
+    for (material, n) in pages {
+        let bytes = jpeg(seed.wrapping_add(n * 7));
+        let response = upload(app, token, &id, material, bytes, "p.jpg").await;
+        assert_eq!(response.status(), 201, "{material}");
+    }
+    let submitted = app
+        .post_as(token, &format!("/v1/applications/{id}/submit"), &json!({}))
+        .await;
+    assert_eq!(submitted.status(), 200);
+    id
+}
+
 /// Replaces the first `id-photo` page of a returned case, as the citizen fixing it would:
 /// deletes it (204) and uploads new bytes (201).
 pub async fn replace_photo(app: &TestApp, token: &str, id: &str, case: &Value, seed: u8) {
