@@ -125,9 +125,10 @@ export function useLoad(fn, deps) {
   }, [reload]);
   // A screen sets data from a fresher answer (a decision's result): a load still in flight was
   // read before it, so its late answer must not overwrite it.
+  // `data` may be a function of the current data.
   const setData = (data) => {
     seq.current++;
-    setState((s) => ({ ...s, data, loading: false }));
+    setState((s) => ({ ...s, data: typeof data === 'function' ? data(s.data) : data, loading: false }));
   };
   return { ...state, reload, setData };
 }

@@ -223,7 +223,7 @@ function Case({ id, go }) {
       <span class="tag">${stateLabel(app.state)}</span>
       <span class="grow"></span>
       ${mine
-        ? html`<${ClaimTimer} id=${id} expires=${kase.claim.claim_expires_at} onRenewed=${(c) => loaded.setData({ ...kase, claim: c })} />
+        ? html`<${ClaimTimer} id=${id} expires=${kase.claim.claim_expires_at} onRenewed=${(c) => loaded.setData((current) => ({ ...current, claim: c }))} />
             <button type="button" onClick=${release}>放回队列</button>`
         : kase.claim.claimed
           ? html`<span class="tag warn">他人处理中</span>`
