@@ -14,7 +14,7 @@ mod view;
 pub use view::{
     Address, Applicant, Application, ApplicationMaterial, ApplicationPage, ApplicationSummary,
     Event, EventList, MatterRef, ReturnReason, State, Viewer, event_view, full_view, linked_pages,
-    view,
+    staff_view, view,
 };
 
 use poem::web::Data;

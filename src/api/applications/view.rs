@@ -222,6 +222,24 @@ pub async fn full_view(
     view(state, app, version, &linked, Viewer::Owner)
 }
 
+/// A case as reception and the department read it: the application (ID number masked) with its
+/// pages' short-lived links, and its events.
+pub async fn staff_view(
+    state: &AppState,
+    app: &application::Model,
+) -> Result<(Application, Vec<Event>), ApiError> {
+    let db = state.db()?;
+    let version = crate::cases::reads::version_of(db, app).await?;
+    let linked = linked_pages(state, app).await?;
+    let application = view(state, app, &version, &linked, Viewer::Other)?;
+    let events = applications::events(db, app.id)
+        .await?
+        .into_iter()
+        .map(event_view)
+        .collect::<Result<_, _>>()?;
+    Ok((application, events))
+}
+
 /// Every page of the application with its short-lived links.
 pub async fn linked_pages(
     state: &AppState,

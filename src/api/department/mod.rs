@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::result::{ResultFile, file_view};
-use crate::api::applications::{Application, Event, State, Viewer, event_view, linked_pages, view};
+use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::api::text::MultiLine;
@@ -21,7 +21,6 @@ use crate::cases::reads;
 use crate::domain::application::Action;
 use crate::domain::staff::Role;
 use crate::state::AppState;
-use crate::store::applications;
 use crate::store::department::{self, decision};
 
 mod results;
@@ -164,19 +163,14 @@ impl DepartmentApi {
         auth.0.require(Role::Approver)?;
         let db = state.db()?;
         let app = reads::visible(db, &auth.0.departments, id.0).await?;
-        let version = reads::version_of(db, &app).await?;
-        let linked = linked_pages(&state, &app).await?;
+        let (application, events) = staff_view(&state, &app).await?;
         let mut result_files = Vec::new();
         for file in department::result_files(db, app.id).await? {
             result_files.push(file_view(&state, file).await);
         }
         let case = DepartmentCase {
-            application: view(&state, &app, &version, &linked, Viewer::Other)?,
-            events: applications::events(db, app.id)
-                .await?
-                .into_iter()
-                .map(event_view)
-                .collect::<Result<_, _>>()?,
+            application,
+            events,
             decision: department::decision_of(db, app.id)
                 .await?
                 .map(decision_view),

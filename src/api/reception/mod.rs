@@ -13,7 +13,7 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::{Application, Event, State, Viewer, event_view, linked_pages, view};
+use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::api::text::MultiLine;
@@ -23,7 +23,7 @@ use crate::cases::reception::Finding;
 use crate::domain::application::ApplicationState;
 use crate::domain::staff::Role;
 use crate::state::AppState;
-use crate::store::{applications, dispatch};
+use crate::store::dispatch;
 
 pub struct ReceptionApi;
 
@@ -153,17 +153,11 @@ impl ReceptionApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ReceptionCase>> {
         auth.0.require(Role::Reception)?;
-        let db = state.db()?;
-        let app = reads::visible(db, &auth.0.departments, id.0).await?;
-        let version = reads::version_of(db, &app).await?;
-        let linked = linked_pages(&state, &app).await?;
+        let app = reads::visible(state.db()?, &auth.0.departments, id.0).await?;
+        let (application, events) = staff_view(&state, &app).await?;
         let case = ReceptionCase {
-            application: view(&state, &app, &version, &linked, Viewer::Other)?,
-            events: applications::events(db, app.id)
-                .await?
-                .into_iter()
-                .map(event_view)
-                .collect::<Result<_, _>>()?,
+            application,
+            events,
         };
         audit_staff_action(
             &state,
