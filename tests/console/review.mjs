@@ -11,7 +11,7 @@ run(async (browser) => {
   await control('seed_staff', { username: 'rev1', roles: 'reviewer', departments: DEPT });
   await control('seed_staff', { username: 'rev2', roles: 'reviewer', departments: 'civil-affairs' });
   await control('seed_staff', { username: 'locked1', roles: 'reviewer', departments: DEPT });
-  const admin = await control('seed_staff', { username: 'admin1', roles: 'admin', departments: '' });
+  await control('seed_staff', { username: 'admin1', roles: 'admin', departments: '' });
   const rev1 = await control('seed_staff', { username: 'rev1b', roles: 'reviewer', departments: DEPT });
   const citizen = await control('submitted_case', { name: 'zhang', seed: 11 });
 
@@ -39,6 +39,22 @@ run(async (browser) => {
   const locked = await page.getByRole('alert').textContent();
   check(/请 \d+ 分钟后再试/.test(locked), `the lockout says how long: ${locked}`);
   await shot(page, 'login-locked');
+  // A disabled account, with the right password.
+  const gone = await control('seed_staff', { username: 'gone1', roles: 'reviewer', departments: DEPT });
+  const adminToken = await fetch(BASE + '/v1/staff/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin1', password: PASSWORD }),
+  }).then((r) => r.json());
+  const disabled = await fetch(`${BASE}/v1/admin/staff/${gone.id}/disable`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer ' + adminToken.access_token },
+  });
+  check(disabled.ok, `the admin disabled gone1: ${disabled.status}`);
+  await page.getByLabel('用户名').fill('gone1');
+  await page.getByLabel('密码').fill(PASSWORD);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('alert').filter({ hasText: '该账号已被停用' }).waitFor();
 
   // --- The queue, and the next case on the keyboard.
   await login(page, 'rev1');
@@ -170,7 +186,10 @@ run(async (browser) => {
   equal((await control('citizen_case', { token: third.token, id: third.id })).state, 'submitted', 'no decision by a non-holder');
   check(await p2.getByLabel('预审通过').isChecked(), 'the draft is kept');
   await p2.getByRole('button', { name: '重新领取' }).click();
-  await p2.getByText('领取剩余').waitFor();
+  // Claimed again: the refusal goes away, and the countdown is the service's, not the PC's.
+  await p2.getByRole('alert').filter({ hasText: '领取已过期' }).waitFor({ state: 'detached' });
+  const timer = await p2.getByRole('timer').textContent();
+  check(/领取剩余 (29|30):\d\d/.test(timer), `a fresh 30-minute claim: ${timer}`);
   await p2.keyboard.press('Control+Enter');
   await p2.locator('.tag', { hasText: '部门审批中' }).waitFor();
   p2.clean();

@@ -62,6 +62,10 @@ pub struct ClaimState {
     pub claimed_by_me: bool,
     #[oai(skip_serializing_if_is_none)]
     pub claim_expires_at: Option<DateTime<Utc>>,
+    /// Seconds left on the claim by the service's clock: count down from this rather than from
+    /// `claim_expires_at` where the client's clock may be off.
+    #[oai(skip_serializing_if_is_none)]
+    pub claim_remaining_secs: Option<i64>,
 }
 
 /// A case as a reviewer sees it. Page links live 5 minutes. The ID number is shown in full to
@@ -210,6 +214,7 @@ async fn case_view(
             claimed: holder.is_some(),
             claimed_by_me: holder == Some(member.id),
             claim_expires_at: holder.and(app.claim_expires_at),
+            claim_remaining_secs: super::remaining(app, holder, now),
         },
         events,
         decisions,

@@ -49,6 +49,10 @@ pub struct QueueRow {
     pub claimed_by_me: bool,
     #[oai(skip_serializing_if_is_none)]
     pub claim_expires_at: Option<DateTime<Utc>>,
+    /// Seconds left on the claim by the service's clock: count down from this rather than from
+    /// `claim_expires_at` where the client's clock may be off.
+    #[oai(skip_serializing_if_is_none)]
+    pub claim_remaining_secs: Option<i64>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -325,7 +329,19 @@ fn row(app: &application::Model, me: Uuid, now: DateTime<Utc>) -> QueueRow {
         claimed: holder.is_some(),
         claimed_by_me: holder == Some(me),
         claim_expires_at: holder.and(app.claim_expires_at),
+        claim_remaining_secs: remaining(app, holder, now),
     }
+}
+
+/// Seconds left on a live claim.
+pub fn remaining(
+    app: &application::Model,
+    holder: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    holder
+        .and(app.claim_expires_at)
+        .map(|until| (until - now).num_seconds().max(0))
 }
 
 pub async fn audit_review(

@@ -186,8 +186,10 @@ function Case({ id, go }) {
     try {
       await post(`/v1/review/applications/${id}/claim`);
       await loaded.reload();
+      return true;
     } catch (e) {
       setError(e);
+      return false;
     }
   };
   const release = async () => {
@@ -223,7 +225,7 @@ function Case({ id, go }) {
       <span class="tag">${stateLabel(app.state)}</span>
       <span class="grow"></span>
       ${mine
-        ? html`<${ClaimTimer} id=${id} expires=${kase.claim.claim_expires_at} onRenewed=${(c) => loaded.setData((current) => ({ ...current, claim: c }))} />
+        ? html`<${ClaimTimer} id=${id} remaining=${kase.claim.claim_remaining_secs || 0} onRenewed=${(c) => loaded.setData((current) => ({ ...current, claim: c }))} />
             <button type="button" onClick=${release}>放回队列</button>`
         : kase.claim.claimed
           ? html`<span class="tag warn">他人处理中</span>`
@@ -251,10 +253,14 @@ function Case({ id, go }) {
   </section>`;
 }
 
-/** The claim's remaining time; activity renews it once half of it has passed. */
-function ClaimTimer({ id, expires, onRenewed }) {
+/**
+ * The claim's remaining time, counted down from the service's own figure (a clerk's PC clock
+ * may be off); activity renews it once half of it has passed.
+ */
+function ClaimTimer({ id, remaining, onRenewed }) {
   const [now, setNow] = useState(Date.now());
-  const lease = useRef(new Date(expires) - Date.now());
+  const deadline = useMemo(() => Date.now() + remaining * 1000, [remaining]);
+  const lease = useRef(remaining * 1000);
   const renewing = useRef(false);
   const lastActive = useRef(Date.now());
   useEffect(() => {
@@ -270,13 +276,20 @@ function ClaimTimer({ id, expires, onRenewed }) {
       window.removeEventListener('wheel', active);
     };
   }, []);
-  const left = new Date(expires) - now;
+  const left = deadline - now;
   useEffect(() => {
     const recentlyActive = now - lastActive.current < 60000;
     if (left > 0 && left < lease.current / 2 && recentlyActive && !renewing.current) {
       renewing.current = true;
       post(`/v1/review/applications/${id}/claim`)
-        .then((row) => onRenewed({ claimed: true, claimed_by_me: true, claim_expires_at: row.claim_expires_at }))
+        .then((row) =>
+          onRenewed({
+            claimed: true,
+            claimed_by_me: true,
+            claim_expires_at: row.claim_expires_at,
+            claim_remaining_secs: row.claim_remaining_secs,
+          }),
+        )
         .catch(() => {})
         .finally(() => (renewing.current = false));
     }
@@ -546,7 +559,7 @@ function DecisionPanel({ id, app, mine, onClaim, onDecided }) {
         : null}
       <${ErrorBanner} error=${error} />
       ${error && error.lost
-        ? html`<button type="button" onClick=${onClaim}>重新领取</button>`
+        ? html`<button type="button" onClick=${async () => (await onClaim()) && setError(null)}>重新领取</button>`
         : null}
       <button type="submit" class="primary" id="submit-decision" disabled=${busy || !mine}>
         提交决定 <${Key} k="Ctrl+Enter" />
