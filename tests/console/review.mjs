@@ -145,6 +145,7 @@ run(async (browser) => {
   const { page: p2 } = await open(browser);
   await login(p2, 'rev1b');
   await p2.getByRole('heading', { name: '预审队列' }).waitFor();
+  await p2.locator('table.queue tbody tr a').first().waitFor();
   await p2.keyboard.press('n');
   await p2.waitForURL(`**/console/#/review/${second.id}`);
   await p2.getByLabel('不予受理').check();
@@ -177,6 +178,7 @@ run(async (browser) => {
   const third = await control('submitted_case', { name: 'wang', seed: 71 });
   await p2.goto(BASE + '/console/#/review');
   await p2.getByRole('heading', { name: '预审队列' }).waitFor();
+  await p2.locator('table.queue tbody tr a').first().waitFor();
   await p2.keyboard.press('n');
   await p2.waitForURL(`**/console/#/review/${third.id}`);
   await p2.getByLabel('预审通过').check();

@@ -1,7 +1,7 @@
 // Shared pieces of every screen: the template tag, labels in Chinese, time formats, the error
 // banner and a loader hook. Screens import from here and from api.js only.
 
-import { html, useState, useEffect, useCallback, useRef } from './vendor/htm-preact.js';
+import { html, useState, useEffect, useLayoutEffect, useCallback, useRef } from './vendor/htm-preact.js';
 
 export { html, useState, useEffect, useCallback, useRef };
 export { render, useMemo, useReducer } from './vendor/htm-preact.js';
@@ -140,7 +140,9 @@ export function useLoad(fn, deps) {
 export function useKeys(handler) {
   const latest = useRef(handler);
   latest.current = handler;
-  useEffect(() => {
+  // A layout effect: listening before the screen is painted, so a key pressed as soon as it
+  // shows is never lost.
+  useLayoutEffect(() => {
     const listener = (e) => {
       const t = e.target;
       const typing =

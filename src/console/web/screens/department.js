@@ -209,7 +209,10 @@ function DecisionForm({ id, hasFiles, onDecided }) {
         ${Object.entries(OUTCOMES).map(
           ([value, label]) => html`<label class="radio">
             <input type="radio" name="dept-outcome" value=${value} checked=${outcome === value}
-              onChange=${() => setOutcome(value)} /> ${label}
+              onChange=${() => {
+                setOutcome(value);
+                setError(null);
+              }} /> ${label}
           </label>`,
         )}
       </fieldset>

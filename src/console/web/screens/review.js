@@ -526,7 +526,10 @@ function DecisionPanel({ id, app, mine, onClaim, onDecided }) {
         ${outcomes.map(
           ([value, label]) => html`<label class="radio">
             <input type="radio" name="outcome" value=${value} checked=${draft.outcome === value}
-              onChange=${() => setDraft({ ...draft, outcome: value })} /> ${label}
+              onChange=${() => {
+                setDraft({ ...draft, outcome: value });
+                setError(null);
+              }} /> ${label}
           </label>`,
         )}
       </fieldset>
