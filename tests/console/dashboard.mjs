@@ -2,39 +2,22 @@
 // filing in the heat map and the top items, the return's stage time, and the material's return
 // rate with its reason; a reviewer of another department sees none of it.
 
-import { BASE, PASSWORD, run, open, login, control, accessible, shot, check, equal } from './lib.mjs';
+import { run, open, login, control, accessible, shot, check, equal, staffToken, callAs } from './lib.mjs';
 
 const DEPT = 'human-resources-social-security';
-
-async function staffToken(username) {
-  const res = await fetch(BASE + '/v1/staff/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  return (await res.json()).access_token;
-}
-
-async function call(token, method, path, body) {
-  const res = await fetch(BASE + path, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return res.status === 204 ? null : res.json();
-}
 
 run(async (browser) => {
   await control('seed_staff', { username: 'rev1', roles: 'reviewer', departments: DEPT });
   await control('seed_staff', { username: 'rev2', roles: 'reviewer', departments: 'civil-affairs' });
   const citizen = await control('submitted_case', { name: 'zhang', seed: 9 });
   const token = await staffToken('rev1');
-  const claimed = await call(token, 'POST', '/v1/review/claim-next');
+  const claimed = await (await callAs(token, 'POST', '/v1/review/claim-next')).json();
   equal(claimed.id, citizen.id, 'the reviewer claimed the case');
-  await call(token, 'POST', `/v1/review/applications/${citizen.id}/decision`, {
+  const decided = await callAs(token, 'POST', `/v1/review/applications/${citizen.id}/decision`, {
     outcome: 'return',
     reasons: [{ material_code: 'id-photo', reason: '背景不是白色' }],
   });
+  equal(decided.status, 200, 'the return');
 
   const { page } = await open(browser);
   await login(page, 'rev1');

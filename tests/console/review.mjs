@@ -3,7 +3,7 @@
 // (counting the requests it costs), department scoping, a session ended mid-decision and a claim
 // lost while deciding, each keeping the draft. axe-core checks every screen.
 
-import { BASE, PASSWORD, run, open, login, control, accessible, shot, check, equal, log } from './lib.mjs';
+import { BASE, PASSWORD, run, open, login, control, accessible, shot, check, equal, log, staffToken, callAs } from './lib.mjs';
 
 const DEPT = 'human-resources-social-security';
 
@@ -41,15 +41,8 @@ run(async (browser) => {
   await shot(page, 'login-locked');
   // A disabled account, with the right password.
   const gone = await control('seed_staff', { username: 'gone1', roles: 'reviewer', departments: DEPT });
-  const adminToken = await fetch(BASE + '/v1/staff/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin1', password: PASSWORD }),
-  }).then((r) => r.json());
-  const disabled = await fetch(`${BASE}/v1/admin/staff/${gone.id}/disable`, {
-    method: 'POST',
-    headers: { authorization: 'Bearer ' + adminToken.access_token },
-  });
+  const adminToken = await staffToken('admin1');
+  const disabled = await callAs(adminToken, 'POST', `/v1/admin/staff/${gone.id}/disable`);
   check(disabled.ok, `the admin disabled gone1: ${disabled.status}`);
   await page.getByLabel('用户名').fill('gone1');
   await page.getByLabel('密码').fill(PASSWORD);
@@ -151,17 +144,8 @@ run(async (browser) => {
   await p2.getByLabel('不予受理').check();
   await p2.getByLabel('不予受理的原因').fill('申请人不符合补领条件');
   // The admin resets the reviewer's password: their session ends at once.
-  const adminLogin = await fetch(BASE + '/v1/staff/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin1', password: PASSWORD }),
-  }).then((r) => r.json());
   const newPassword = 'a brand new long password';
-  const reset = await fetch(`${BASE}/v1/admin/staff/${rev1.id}/password`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer ' + adminLogin.access_token },
-    body: JSON.stringify({ password: newPassword }),
-  });
+  const reset = await callAs(adminToken, 'POST', `/v1/admin/staff/${rev1.id}/password`, { password: newPassword });
   equal(reset.status, 204, 'the password reset');
   await p2.keyboard.press('Control+Enter');
   const dialog = p2.getByRole('dialog', { name: '登录已失效，请重新登录' });

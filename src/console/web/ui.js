@@ -106,10 +106,11 @@ export function Notice({ children, kind = 'info' }) {
 }
 
 /**
- * Loads `fn()` when `deps` change: `{ data, error, loading, reload, setData }`. Only the latest
- * load's answer is kept, and `setData` supersedes any load still in flight.
+ * Loads `fn()` when `deps` change, and again every `every` ms when given (a queue other clerks
+ * work too): `{ data, error, loading, reload, setData }`. Only the latest load's answer is
+ * kept, and `setData` supersedes any load still in flight.
  */
-export function useLoad(fn, deps) {
+export function useLoad(fn, deps, every = 0) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
   const seq = useRef(0);
   const reload = useCallback(() => {
@@ -123,6 +124,11 @@ export function useLoad(fn, deps) {
   useEffect(() => {
     reload();
   }, [reload]);
+  useEffect(() => {
+    if (!every) return undefined;
+    const t = setInterval(reload, every);
+    return () => clearInterval(t);
+  }, [reload, every]);
   // A screen sets data from a fresher answer (a decision's result): a load still in flight was
   // read before it, so its late answer must not overwrite it.
   // `data` may be a function of the current data.

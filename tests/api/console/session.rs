@@ -54,6 +54,19 @@ async fn log_in(app: &TestApp, origin: &str, username: &str) -> reqwest::Respons
     .await
 }
 
+/// A refresh from the console's own origin, with `cookie` when given.
+async fn refresh(app: &TestApp, cookie: Option<&str>) -> reqwest::Response {
+    call(
+        app,
+        reqwest::Method::POST,
+        "/v1/console/session/refresh",
+        Some(&app.address),
+        cookie,
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn login_sets_an_http_only_strict_cookie_and_returns_no_refresh_token() {
     let app = spawn_app().await;
@@ -95,21 +108,7 @@ async fn the_cookie_refreshes_once_and_a_replay_ends_the_session() {
     let app = spawn_app().await;
     seed_staff(&app, "clerk", "reviewer", "civil-affairs").await;
     let first = cookie_pair(&set_cookie(&log_in(&app, &app.address, "clerk").await));
-    let refresh = |cookie: String| {
-        let app = &app;
-        async move {
-            call(
-                app,
-                reqwest::Method::POST,
-                "/v1/console/session/refresh",
-                Some(&app.address),
-                Some(&cookie),
-                None,
-            )
-            .await
-        }
-    };
-    let refreshed = refresh(first.clone()).await;
+    let refreshed = refresh(&app, Some(&first)).await;
     let second = cookie_pair(&set_cookie(&refreshed));
     let body = json_of(refreshed, 200).await;
     assert_ne!(second, first);
@@ -118,8 +117,18 @@ async fn the_cookie_refreshes_once_and_a_replay_ends_the_session() {
     assert_eq!(app.get_as(&token, "/v1/review/queue").await.status(), 200);
 
     // The first cookie again: a stolen token replayed. The whole session ends.
-    assert_problem(refresh(first).await, 401, "refresh_token_reused").await;
-    assert_problem(refresh(second).await, 401, "refresh_token_invalid").await;
+    assert_problem(
+        refresh(&app, Some(&first)).await,
+        401,
+        "refresh_token_reused",
+    )
+    .await;
+    assert_problem(
+        refresh(&app, Some(&second)).await,
+        401,
+        "refresh_token_invalid",
+    )
+    .await;
     assert_problem(
         app.get_as(&token, "/v1/review/queue").await,
         401,
@@ -127,16 +136,7 @@ async fn the_cookie_refreshes_once_and_a_replay_ends_the_session() {
     )
     .await;
     // No cookie at all.
-    let none = call(
-        &app,
-        reqwest::Method::POST,
-        "/v1/console/session/refresh",
-        Some(&app.address),
-        None,
-        None,
-    )
-    .await;
-    assert_problem(none, 401, "refresh_token_invalid").await;
+    assert_problem(refresh(&app, None).await, 401, "refresh_token_invalid").await;
 }
 
 #[tokio::test]
@@ -166,15 +166,7 @@ async fn another_origin_or_none_is_refused_on_every_cookie_route() {
         }
     }
     // The refusals left the session alone.
-    let refreshed = call(
-        &app,
-        reqwest::Method::POST,
-        "/v1/console/session/refresh",
-        Some(&app.address),
-        Some(&cookie),
-        None,
-    )
-    .await;
+    let refreshed = refresh(&app, Some(&cookie)).await;
     assert_eq!(refreshed.status(), 200);
 }
 
@@ -207,16 +199,12 @@ async fn logout_ends_the_session_and_clears_the_cookie() {
         "session_ended",
     )
     .await;
-    let refresh = call(
-        &app,
-        reqwest::Method::POST,
-        "/v1/console/session/refresh",
-        Some(&app.address),
-        Some(&cookie),
-        None,
+    assert_problem(
+        refresh(&app, Some(&cookie)).await,
+        401,
+        "refresh_token_invalid",
     )
     .await;
-    assert_problem(refresh, 401, "refresh_token_invalid").await;
 }
 
 #[tokio::test]

@@ -3,12 +3,10 @@
 // decision), and the decision itself: approved, or refused with its reason.
 
 import {
-  html, useState, useRef, useEffect, useLoad, ErrorBanner, Notice, Key, fmtTime, fmtDuration, stateLabel,
+  html, useState, useRef, useLoad, ErrorBanner, Notice, Key, fmtTime, fmtDuration, stateLabel,
 } from '../ui.js';
 import { api, get, post } from '../api.js';
-import { Viewer, Timeline, useMatters, departmentName } from './review.js';
-
-const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
+import { Viewer, Timeline, useMatters, departmentName, matterName } from './review.js';
 
 export default function Department({ rest, go }) {
   return rest[0] ? html`<${Case} id=${rest[0]} go=${go} />` : html`<${Queue} />`;
@@ -16,11 +14,7 @@ export default function Department({ rest, go }) {
 
 function Queue() {
   const matters = useMatters();
-  const queue = useLoad(() => get('/v1/department/queue', { limit: 200 }), []);
-  useEffect(() => {
-    const t = setInterval(() => queue.reload(), 30000);
-    return () => clearInterval(t);
-  }, [queue.reload]);
+  const queue = useLoad(() => get('/v1/department/queue', { limit: 200 }), [], 30000);
   const rows = (queue.data && queue.data.items) || [];
   const now = Date.now();
 

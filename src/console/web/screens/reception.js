@@ -7,9 +7,7 @@ import {
   html, useState, useEffect, useRef, useLoad, ErrorBanner, Notice, fmtTime, stateLabel, download,
 } from '../ui.js';
 import { api, get, post } from '../api.js';
-import { Viewer, Timeline, useMatters, departmentName } from './review.js';
-
-const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
+import { Viewer, Timeline, useMatters, departmentName, matterName } from './review.js';
 
 // What the last case's outcome was, shown on the list the clerk comes back to.
 let flash = null;
@@ -96,16 +94,12 @@ function ScanBox({ go, matters }) {
 
 function Queue({ go }) {
   const matters = useMatters();
-  const queue = useLoad(() => get('/v1/reception/queue'), []);
+  const queue = useLoad(() => get('/v1/reception/queue'), [], 30000);
   const [notice] = useState(() => {
     const n = flash;
     flash = null;
     return n;
   });
-  useEffect(() => {
-    const t = setInterval(() => queue.reload(), 30000);
-    return () => clearInterval(t);
-  }, [queue.reload]);
   const rows = (queue.data && queue.data.items) || [];
 
   return html`<section aria-labelledby="reception-title">

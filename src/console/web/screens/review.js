@@ -24,7 +24,8 @@ export function useMatters() {
   return matters;
 }
 
-const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
+/** An item's name, as the catalogue gives it; its code until the catalogue is loaded. */
+export const matterName = (matters, code) => (matters.find((m) => m.code === code) || {}).name || code;
 
 /** A department's name, as the catalogue gives it; its code until the catalogue is loaded. */
 export const departmentName = (matters, code) =>
@@ -70,11 +71,8 @@ function Queue({ go }) {
         limit: 100,
       }),
     [filters.matter, filters.department, filters.overdue],
+    30000,
   );
-  useEffect(() => {
-    const t = setInterval(() => queue.reload(), 30000);
-    return () => clearInterval(t);
-  }, [queue.reload]);
 
   const rows = (queue.data && queue.data.items) || [];
   const now = Date.now();
