@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Load driver for scripts/bench-upload.sh: page uploads through the service (path A) against
-direct PUTs to the same object store (path B's presigned URL), plus the server's peak RSS.
+direct PUTs to the same object store (path B's presigned URL), plus the server's peak RSS with
+32 and with 128 concurrent 8 MiB uploads.
 
-Usage: bench_upload.py BASE_URL SERVER_PID. Prints a JSON report on stdout.
+Usage: bench_upload.py BASE_URL SERVER_PID [STORE_PID]. Prints a JSON report on stdout, with the
+CPU time each phase cost the service (and the S3 server, when its PID is given) per page.
 """
 import hashlib
 import http.client
@@ -19,7 +21,10 @@ from PIL import Image
 
 BASE = sys.argv[1]
 PID = int(sys.argv[2])
+STORE_PID = int(sys.argv[3]) if len(sys.argv) > 3 else None
+TICK = os.sysconf("SC_CLK_TCK")
 CLIENTS = 32
+MANY_CLIENTS = 128
 PAGES_PER_CLIENT = 8
 ITEM = "real-estate-transfer-resale"
 MATERIAL = "sale-contract"  # takes up to 30 pages of photos
@@ -95,8 +100,18 @@ class RssSampler(threading.Thread):
             time.sleep(0.02)
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used so far."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def timed(jobs):
-    """Runs jobs on CLIENTS threads; returns (seconds, per-request latencies, statuses)."""
+    """Runs each job on a thread of its own; returns (seconds, per-request latencies, statuses,
+    the server's peak RSS)."""
     latencies, statuses = [], []
     lock = threading.Lock()
 
@@ -110,16 +125,18 @@ def timed(jobs):
 
     sampler = RssSampler()
     sampler.start()
+    cpu = (cpu_seconds(PID), cpu_seconds(STORE_PID))
     start = time.perf_counter()
-    with ThreadPoolExecutor(CLIENTS) as pool:
+    with ThreadPoolExecutor(len(jobs)) as pool:
         list(pool.map(run, jobs))
     seconds = time.perf_counter() - start
+    cpu = (cpu_seconds(PID) - cpu[0], cpu_seconds(STORE_PID) - cpu[1])
     sampler.running = False
     sampler.join()
-    return seconds, sorted(latencies), statuses, sampler.peak
+    return seconds, sorted(latencies), statuses, sampler.peak, cpu
 
 
-def summary(label, size, seconds, latencies, statuses, peak):
+def summary(label, size, seconds, latencies, statuses, peak, cpu):
     ok = sum(1 for s in statuses if 200 <= s < 300)
     return {
         "phase": label,
@@ -132,13 +149,15 @@ def summary(label, size, seconds, latencies, statuses, peak):
         "p50_ms": round(latencies[len(latencies) // 2] * 1000),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000),
         "peak_rss_mib": round(peak / 2**20, 1),
+        "service_cpu_ms_per_page": round(cpu[0] * 1000 / max(ok, 1), 2),
+        "store_cpu_ms_per_page": round(cpu[1] * 1000 / max(ok, 1), 2) if STORE_PID else None,
     }
 
 
-def path_a(photos, tag):
+def path_a(photos, tag, clients=CLIENTS):
     """Each client uploads its pages, one after another, to its own application."""
     jobs = []
-    for c in range(CLIENTS):
+    for c in range(clients):
         token, app = new_application(f"{tag}-{c}")
         url = f"{BASE}/v1/applications/{app}/materials/{MATERIAL}/pages"
 
@@ -179,6 +198,9 @@ def main():
     report["path_a_4mib"] = summary("path A through the service", size4, *timed(a_jobs))
     rss_jobs = path_a(eight, "rss8")
     report["path_a_8mib"] = summary("path A, 8 MiB photos", size8, *timed(rss_jobs))
+    many_jobs = path_a(eight, "rss128", MANY_CLIENTS)
+    report["path_a_8mib_128_clients"] = summary(
+        f"path A, 8 MiB photos, {MANY_CLIENTS} clients", size8, *timed(many_jobs))
     report["ratio_path_a_to_direct"] = round(
         report["path_a_4mib"]["mib_per_s"] / report["direct_put_4mib"]["mib_per_s"], 2)
     print(json.dumps(report, indent=2))

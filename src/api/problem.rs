@@ -429,6 +429,10 @@ impl From<crate::cases::CaseError> for ApiError {
             E::ResultFileNotFound => {
                 Self::not_found("result_file_not_found", "No such result file.")
             }
+            E::Sha256Mismatch => Self::unprocessable(
+                "sha256_mismatch",
+                "The uploaded bytes do not have the announced SHA-256.",
+            ),
             E::UploadInterrupted(cause) => Self::bad_request(
                 "upload_interrupted",
                 format!("The upload broke off: {cause}"),

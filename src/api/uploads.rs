@@ -1,21 +1,23 @@
 //! `/v1/uploads/{upload_id}/complete` (upload path B, step 2): the service checks the object the
-//! client PUT, then runs the same page pipeline as path A.
+//! client PUT, then runs the same page pipeline as path A, streaming the object from the store.
 
+use bytes::{Bytes, BytesMut};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::pages::{Page, view};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
-use crate::cases::intake::clean::local_io;
+use crate::cases::intake::clean::ByteSource;
+use crate::cases::{CaseError, CaseResult};
 use crate::state::AppState;
-use crate::storage::{ObjectKey, StorageError};
+use crate::storage::{ByteReader, ObjectKey, StorageError};
 use crate::store::{pages, uploads};
 
 pub struct UploadsApi;
@@ -85,16 +87,13 @@ impl UploadsApi {
                 ),
             ));
         }
-        let raw = state.cases.temp_file()?;
-        let sha256 = copy_out(&state, &key, raw.path()).await?;
-        if sha256 != upload.sha256 {
-            discard(&state, &key).await;
-            return Err(ApiError::unprocessable(
-                "sha256_mismatch",
-                "The uploaded bytes do not have the announced SHA-256.",
-            ));
-        }
-        let page = match state.cases.ingest(db, target, raw.path(), None).await {
+        let (_, staged) = state.store.get(&key).await?;
+        let source = StagedSource {
+            reader: staged,
+            hasher: Some(Sha256::new()),
+            announced: upload.sha256.clone(),
+        };
+        let page = match state.cases.receive_page(db, target, source, None).await {
             Ok(page) => page,
             Err(e) => {
                 let e = ApiError::from(e);
@@ -112,30 +111,39 @@ impl UploadsApi {
     }
 }
 
-/// Streams the staged object into `file`, returning its SHA-256.
-async fn copy_out(
-    state: &AppState,
-    key: &ObjectKey,
-    file: &std::path::Path,
-) -> Result<String, ApiError> {
-    let (_, mut reader) = state.store.get(key).await?;
-    let mut out = tokio::fs::File::create(file)
-        .await
-        .map_err(|e| ApiError::from(local_io(e)))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let n = reader.read(&mut buffer).await.map_err(ApiError::internal)?;
-        if n == 0 {
-            break;
+/// The staged object as the bytes the page pipeline checks and cleans, hashed as they pass: bytes
+/// that are not the announced ones are refused at their end, before anything is kept.
+struct StagedSource {
+    reader: ByteReader,
+    /// `None` once the end was reached.
+    hasher: Option<Sha256>,
+    announced: String,
+}
+
+/// Each read from the store.
+const STAGED_CHUNK: usize = 64 * 1024;
+
+impl ByteSource for StagedSource {
+    async fn chunk(&mut self) -> CaseResult<Option<Bytes>> {
+        let Some(hasher) = self.hasher.as_mut() else {
+            return Ok(None);
+        };
+        let mut chunk = BytesMut::with_capacity(STAGED_CHUNK);
+        let read = self.reader.read_buf(&mut chunk).await.map_err(|e| {
+            CaseError::Storage(StorageError::Unavailable(format!(
+                "reading a staged upload: {e}"
+            )))
+        })?;
+        if read > 0 {
+            hasher.update(&chunk);
+            return Ok(Some(chunk.freeze()));
         }
-        hasher.update(&buffer[..n]);
-        out.write_all(&buffer[..n])
-            .await
-            .map_err(|e| ApiError::from(local_io(e)))?;
+        let sha256 = hex::encode(self.hasher.take().unwrap_or_default().finalize());
+        if sha256 != self.announced {
+            return Err(CaseError::Sha256Mismatch);
+        }
+        Ok(None)
     }
-    out.flush().await.map_err(|e| ApiError::from(local_io(e)))?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 async fn discard(state: &AppState, key: &ObjectKey) {

@@ -105,6 +105,9 @@ pub enum CaseError {
     /// The client's upload broke off.
     #[error("the upload broke off: {0}")]
     UploadInterrupted(String),
+    /// A direct upload's bytes are not the ones its ticket announced.
+    #[error("the uploaded bytes do not have the announced SHA-256")]
+    Sha256Mismatch,
     /// What the media checks refused.
     #[error(transparent)]
     Media(crate::media::MediaError),

@@ -9,7 +9,7 @@ use super::department::{at_department, waiting};
 use super::intake::clean::ByteSource;
 use super::{CaseError, CaseResult, Cases, reads};
 use crate::domain::catalog::MaterialKind;
-use crate::storage::{ObjectKey, PutOutcome};
+use crate::storage::ObjectKey;
 use crate::store::department::{self, result_file};
 use crate::store::{StoreError, begin_write};
 
@@ -33,22 +33,17 @@ impl Cases {
             return Err(CaseError::TooManyResultFiles(MAX_RESULT_FILES));
         }
         let kinds = [MaterialKind::Photo, MaterialKind::Pdf];
-        let (clean, cleaned) = self.clean_stream(source, &kinds).await?;
         let file_id = Uuid::now_v7();
-        let key = ObjectKey::parse(format!(
-            "applications/{}/results/{file_id}.{}",
-            app.id,
-            clean.page_type.extension()
-        ))
-        .map_err(CaseError::Storage)?;
-        let known = PutOutcome {
-            size: clean.size,
-            sha256: clean.sha256.clone(),
-        };
-        self.store
-            .put_file(&key, clean.page_type.content_type(), &cleaned, known)
-            .await
-            .map_err(CaseError::Storage)?;
+        let (clean, key) = self
+            .clean_and_store(source, &kinds, |page_type| {
+                ObjectKey::parse(format!(
+                    "applications/{}/results/{file_id}.{}",
+                    app.id,
+                    page_type.extension()
+                ))
+                .map_err(CaseError::Storage)
+            })
+            .await?;
         let model = result_file::Model {
             id: file_id,
             application_id: app.id,

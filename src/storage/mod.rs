@@ -1,6 +1,8 @@
 //! Object storage for page photos, thumbnails and result scans. One `ObjectStore` trait with a
 //! local-filesystem backend (dev) and an S3 backend (production). Bodies always stream: no
-//! operation may hold a whole object in memory.
+//! operation may hold a whole object in memory. A page being cleaned is stored from its local
+//! file while that file is still being written (`put_growing_file`), so the S3 backend can send
+//! it as it is produced.
 
 mod fs;
 mod key;
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncRead;
+use tokio::sync::watch;
 
 use crate::config::{Config, StorageBackend};
 
@@ -37,6 +40,36 @@ pub struct PutOutcome {
     pub size: u64,
     /// Lower-case hex SHA-256 of the bytes stored.
     pub sha256: String,
+}
+
+/// How far a local file being written for `ObjectStore::put_growing_file` has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Growth {
+    /// Its first `n` bytes are written and will not change.
+    Writing(u64),
+    /// It is whole: this is its size and SHA-256.
+    Done(PutOutcome),
+}
+
+/// Waits until the file `growth` follows is whole. A writer that gives up (drops its sender
+/// before `Done`) is an error: nothing may be stored.
+pub async fn whole(growth: &mut watch::Receiver<Growth>) -> Result<PutOutcome, StorageError> {
+    match growth
+        .wait_for(|g| matches!(g, Growth::Done(_)))
+        .await
+        .map(|g| g.clone())
+    {
+        Ok(Growth::Done(known)) => Ok(known),
+        _ => Err(abandoned()),
+    }
+}
+
+/// The error of a `put_growing_file` whose writer gave up; its caller has the real reason.
+pub fn abandoned() -> StorageError {
+    StorageError::Io(std::io::Error::new(
+        std::io::ErrorKind::Interrupted,
+        "the file was given up before it was whole",
+    ))
 }
 
 /// A request a client may make straight to the store until `expires_at`.
@@ -109,6 +142,21 @@ pub trait ObjectStore: Send + Sync + 'static {
         let _ = known;
         let file = tokio::fs::File::open(path).await?;
         self.put(key, content_type, Box::pin(file)).await
+    }
+
+    /// Stores the local file at `path` under `key` while another task is still writing it, as
+    /// `growth` reports. The store may send the bytes already written; nothing is visible at
+    /// `key` until the file is `Done`, and if the writer gives up (drops its sender) or this
+    /// future is dropped, nothing is left behind. By default it waits for the whole file.
+    async fn put_growing_file(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        path: &std::path::Path,
+        mut growth: watch::Receiver<Growth>,
+    ) -> Result<PutOutcome, StorageError> {
+        let known = whole(&mut growth).await?;
+        self.put_file(key, content_type, path, known).await
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<(ObjectInfo, ByteReader), StorageError>;

@@ -39,11 +39,18 @@ async fn staff_login_returns_a_token_pair_with_roles_and_departments() {
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_answer_alike() {
-    let app = spawn_app().await;
+    // Six tries each must not lock either name.
+    let app = spawn_app_with(|c| {
+        c.auth.login_lock_after = 10;
+        c.auth.login_global_lock_after = 10;
+    })
+    .await;
     seed_staff(&app, "wang.fang", "reviewer", "").await;
-    let mut wrong = Duration::ZERO;
-    let mut unknown = Duration::ZERO;
-    for _ in 0..2 {
+    // The fastest of several tries stands for each: a busy machine only ever adds time, so the
+    // minimum is what the service itself spends. The first round warms both paths and is not timed.
+    let mut wrong = Duration::MAX;
+    let mut unknown = Duration::MAX;
+    for round in 0..6 {
         let started = Instant::now();
         let a = assert_problem(
             staff_login(&app, "wang.fang", "not the password!").await,
@@ -51,7 +58,7 @@ async fn a_wrong_password_and_an_unknown_user_answer_alike() {
             "invalid_credentials",
         )
         .await;
-        wrong += started.elapsed();
+        let took_wrong = started.elapsed();
         let started = Instant::now();
         let b = assert_problem(
             staff_login(&app, "nobody.here", "not the password!").await,
@@ -59,9 +66,13 @@ async fn a_wrong_password_and_an_unknown_user_answer_alike() {
             "invalid_credentials",
         )
         .await;
-        unknown += started.elapsed();
+        let took_unknown = started.elapsed();
         assert_eq!(a["detail"], b["detail"]);
         assert_eq!(a["title"], b["title"]);
+        if round > 0 {
+            wrong = wrong.min(took_wrong);
+            unknown = unknown.min(took_unknown);
+        }
     }
     // Both pay for a full password hash: neither answers in a fraction of the other's time.
     let (fast, slow) = if wrong < unknown {

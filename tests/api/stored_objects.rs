@@ -9,7 +9,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::support::cases::{create, draft};
-use crate::support::pages::{jpeg, page_key, put_to, staged_key, ticket, upload};
+use crate::support::pages::{jpeg, noisy_jpeg, page_key, put_to, staged_key, ticket, upload};
 use crate::support::s3::{S3Server, on_s3};
 use crate::support::{TestApp, assert_problem, spawn_app_unready, spawn_app_with};
 
@@ -224,24 +224,6 @@ impl Drop for Tmpfs {
             .arg(&self.0)
             .status();
     }
-}
-
-/// A real JPEG of noise, which compresses badly: about `side * side * 3 / 2` bytes.
-fn noisy_jpeg(side: u16) -> Vec<u8> {
-    let mut state = 0x2545_f491_u32;
-    let pixels: Vec<u8> = (0..side as usize * side as usize * 3)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect();
-    let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, 95)
-        .encode(&pixels, side, side, jpeg_encoder::ColorType::Rgb)
-        .unwrap();
-    out
 }
 
 #[tokio::test]

@@ -1,9 +1,13 @@
 //! `/v1/applications/{id}/materials/{code}/pages` (upload path A, wx.uploadFile-compatible),
 //! `/v1/applications/{id}/pages/{page_id}` (delete) and `.../pages/order` (reorder).
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures_util::Stream;
 use poem::error::ParseMultipartError;
 use poem::http::header;
 use poem::web::Data;
@@ -167,9 +171,54 @@ impl ParsePayload for PageForm {
         let boundary = multer::parse_boundary(content_type.as_ref())
             .map_err(ParseMultipartError::Multipart)?;
         Ok(Self(multer::Multipart::new(
-            body.take()?.into_bytes_stream(),
+            Metered::new(Box::pin(body.take()?.into_bytes_stream())),
             boundary,
         )))
+    }
+}
+
+/// The largest piece of the body multer is handed at once.
+const MULTER_PIECE: usize = 64 * 1024;
+
+/// Hands multer the body one piece of at most `MULTER_PIECE` bytes per poll. multer copies
+/// every chunk that is ready into its own buffer before it answers, and the HTTP server's chunks
+/// run to hundreds of KiB: from a fast client on a busy instance it would hold megabytes per
+/// upload. This way it holds about one piece, and a slow reader slows the client down instead.
+struct Metered<S> {
+    inner: S,
+    rest: Bytes,
+    just_gave: bool,
+}
+
+impl<S> Metered<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            rest: Bytes::new(),
+            just_gave: false,
+        }
+    }
+}
+
+impl<S: Stream<Item = std::io::Result<Bytes>> + Unpin> Stream for Metered<S> {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if std::mem::take(&mut self.just_gave) {
+            // Ends multer's read loop; the task is polled again at once.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if self.rest.is_empty() {
+            match Pin::new(&mut self.inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => self.rest = chunk,
+                other => return other,
+            }
+        }
+        let take = self.rest.len().min(MULTER_PIECE);
+        let piece = self.rest.split_to(take);
+        self.just_gave = true;
+        Poll::Ready(Some(Ok(piece)))
     }
 }
 

@@ -3,13 +3,17 @@
 
 use bytes::Bytes;
 
+use crate::cases::CaseError;
 use crate::cases::intake::clean::ByteSource;
 
 /// The file field of a multipart form.
 pub struct FieldSource(pub multer::Field<'static>);
 
 impl ByteSource for FieldSource {
-    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
-        self.0.chunk().await.map_err(|e| e.to_string())
+    async fn chunk(&mut self) -> Result<Option<Bytes>, CaseError> {
+        self.0
+            .chunk()
+            .await
+            .map_err(|e| CaseError::UploadInterrupted(e.to_string()))
     }
 }

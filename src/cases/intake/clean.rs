@@ -1,9 +1,12 @@
-//! Checking and cleaning a page's bytes (`crate::media`) into the temporary file that becomes
-//! its object. A JPEG (nearly every page) arriving as a stream goes through
-//! `media::JpegCleaner` straight into that file, hashed as it is written: its bytes are written
-//! once and never read back. Anything else is spooled and then cleaned whole, as a page already
-//! on disk is. Either way the outcome is the same, down to which refusal wins: the size limit
-//! first, then what `media::clean` says.
+//! Checking and cleaning a page's bytes (`crate::media`) and storing them. A JPEG (nearly every
+//! page) arriving as a stream goes through `media::JpegCleaner` into a temporary file, hashed as
+//! it is written, while the store sends that file on as it grows
+//! (`ObjectStore::put_growing_file`): the S3 store starts a multipart upload once a part's worth
+//! is written and completes it only when the page has passed every check. Anything else is
+//! spooled and then cleaned whole, as a page already on disk is, and stored afterwards. Either
+//! way the outcome is the same, down to which refusal wins: the size limit first, then what
+//! `media::clean` says. Memory per upload is two `WRITE_BUFFER`s (each at most one `FEED_SLICE`
+//! over) plus the store's read buffers.
 
 use std::fs::File;
 use std::io::Write;
@@ -12,15 +15,19 @@ use std::path::Path;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cases::{CaseError, CaseResult, Cases};
 use crate::domain::catalog::MaterialKind;
 use crate::media::{self, CleanPage, JpegCleaner, MediaError, PageType};
+use crate::storage::{Growth, ObjectKey, PutOutcome};
 
 /// Cleaned bytes are handed to the blocking pool in buffers of about this size: few syscalls,
 /// and two such buffers per upload in flight are all the memory a page costs.
-const WRITE_BUFFER: usize = 256 * 1024;
+const WRITE_BUFFER: usize = 128 * 1024;
+/// The most of a chunk the cleaner is given at once.
+const FEED_SLICE: usize = 32 * 1024;
 
 /// A local disk error while a page waits: a full or read-only disk is the store being
 /// unavailable (a 503 the client may retry), anything else a 500.
@@ -74,12 +81,14 @@ impl Cases {
         Ok((clean, cleaned.into_temp_path()))
     }
 
-    /// Checks and cleans the file in `field` into a temporary file, streaming a JPEG.
-    pub async fn clean_stream<S: ByteSource>(
+    /// Checks and cleans the file `source` brings and stores it under the key `key_for` gives
+    /// for its type, streaming a JPEG. Nothing is stored unless every check passed.
+    pub async fn clean_and_store<S: ByteSource>(
         &self,
         source: S,
         allowed: &[MaterialKind],
-    ) -> CaseResult<(CleanPage, tempfile::TempPath)> {
+        key_for: impl Fn(PageType) -> CaseResult<ObjectKey>,
+    ) -> CaseResult<(CleanPage, ObjectKey)> {
         let mut body = Limited {
             source,
             max: self.config.uploads.max_page_bytes,
@@ -94,19 +103,43 @@ impl Cases {
         }
         let head = prefix.concat();
         if media::streams(&head, allowed) {
-            self.clean_jpeg(prefix, &mut body).await
-        } else {
-            let raw = self.temp_file()?;
-            spool(prefix, &mut body, raw.path()).await?;
-            self.clean_file(raw.path(), allowed).await
+            let key = key_for(PageType::Jpeg)?;
+            let clean = self.store_jpeg(prefix, &mut body, &key).await?;
+            return Ok((clean, key));
         }
+        let raw = self.temp_file()?;
+        spool(prefix, &mut body, raw.path()).await?;
+        let (clean, cleaned) = self.clean_file(raw.path(), allowed).await?;
+        drop(raw);
+        let key = key_for(clean.page_type)?;
+        self.put_cleaned(&key, &clean, &cleaned).await?;
+        Ok((clean, key))
+    }
+
+    /// Stores a cleaned page whose file is whole.
+    async fn put_cleaned(
+        &self,
+        key: &ObjectKey,
+        clean: &CleanPage,
+        cleaned: &Path,
+    ) -> CaseResult<()> {
+        let known = PutOutcome {
+            size: clean.size,
+            sha256: clean.sha256.clone(),
+        };
+        self.store
+            .put_file(key, clean.page_type.content_type(), cleaned, known)
+            .await
+            .map_err(CaseError::Storage)?;
+        Ok(())
     }
 }
 
 /// A page's bytes as they arrive: the API's multipart file field.
 pub trait ByteSource: Send {
-    /// The next chunk, `None` at the end; an error when the upload broke off.
-    fn chunk(&mut self) -> impl Future<Output = Result<Option<Bytes>, String>> + Send;
+    /// The next chunk, `None` at the end; an error when the bytes cannot be had (the upload
+    /// broke off) or must not be kept.
+    fn chunk(&mut self) -> impl Future<Output = CaseResult<Option<Bytes>>> + Send;
 }
 
 /// A source's chunks, refused as soon as they pass `max` bytes.
@@ -118,11 +151,7 @@ struct Limited<S> {
 
 impl<S: ByteSource> Limited<S> {
     async fn next(&mut self) -> CaseResult<Option<Bytes>> {
-        let chunk = self
-            .source
-            .chunk()
-            .await
-            .map_err(CaseError::UploadInterrupted)?;
+        let chunk = self.source.chunk().await?;
         if let Some(chunk) = &chunk {
             self.total += chunk.len() as u64;
             if self.total > self.max {
@@ -154,16 +183,85 @@ async fn spool<S: ByteSource>(
     Ok(())
 }
 
-/// Cleans a JPEG into a temp file as it arrives. A page the cleaner refuses is still read to its
-/// end, so that one over the size limit is refused as too large, as `media::clean` ranks it.
+/// Cleans a JPEG into a temp file as it arrives while the store sends that file on. A page the
+/// cleaner refuses is still read to its end, so that one over the size limit is refused as too
+/// large, as `media::clean` ranks it; the store is told to give up, and keeps nothing.
 impl Cases {
+    async fn store_jpeg<S: ByteSource>(
+        &self,
+        prefix: Vec<Bytes>,
+        body: &mut Limited<S>,
+        key: &ObjectKey,
+    ) -> CaseResult<CleanPage> {
+        let cleaned = self.temp_file()?;
+        let path = cleaned.path().to_path_buf();
+        let (growth, following) = watch::channel(Growth::Writing(0));
+        let content_type = PageType::Jpeg.content_type();
+        let storing = self
+            .store
+            .put_growing_file(key, content_type, &path, following);
+        let cleaning = async {
+            let file = cleaned.reopen().map_err(local_io)?;
+            let cleaned = self.clean_jpeg(prefix, body, file, &growth).await?;
+            match &cleaned {
+                Some(Cleaned {
+                    clean,
+                    rewrite: None,
+                }) => {
+                    growth.send_replace(Growth::Done(PutOutcome {
+                        size: clean.size,
+                        sha256: clean.sha256.clone(),
+                    }));
+                }
+                // The store gives up what it was sent: the file is about to change.
+                _ => drop(growth),
+            }
+            Ok::<_, CaseError>(cleaned)
+        };
+        let (cleaned_page, stored) = tokio::join!(cleaning, storing);
+        match (cleaned_page?, stored) {
+            (
+                Some(Cleaned {
+                    clean,
+                    rewrite: None,
+                }),
+                Ok(_),
+            ) => Ok(clean),
+            (
+                Some(Cleaned {
+                    mut clean,
+                    rewrite: Some(rewrite),
+                }),
+                _,
+            ) => {
+                // A JFIF or EXIF segment after the picture started: rare enough to copy the page
+                // once and store the copy whole.
+                let path = cleaned.path().to_path_buf();
+                (clean.size, clean.sha256) =
+                    tokio::task::spawn_blocking(move || media::rewrite_head(&path, &rewrite))
+                        .await
+                        .map_err(internal)?
+                        .map_err(local_io)?;
+                self.put_cleaned(key, &clean, cleaned.path()).await?;
+                Ok(clean)
+            }
+            (_, Err(e)) => Err(CaseError::Storage(e)),
+            (None, Ok(_)) => Err(CaseError::Internal(
+                "the store finished a page given up".into(),
+            )),
+        }
+    }
+
+    /// Cleans into `file`, telling `growth` how much of it is written. `None` when the store
+    /// stopped following (it failed) before the end.
     async fn clean_jpeg<S: ByteSource>(
         &self,
         prefix: Vec<Bytes>,
         body: &mut Limited<S>,
-    ) -> CaseResult<(CleanPage, tempfile::TempPath)> {
-        let cleaned = self.temp_file()?;
-        let mut writer = HashingWriter::new(cleaned.reopen().map_err(local_io)?);
+        file: File,
+        growth: &watch::Sender<Growth>,
+    ) -> CaseResult<Option<Cleaned>> {
+        let mut writer = HashingWriter::new(file);
         let mut cleaner = JpegCleaner::new(&self.limits());
         let mut out = Vec::with_capacity(WRITE_BUFFER);
         let mut refused: Option<MediaError> = None;
@@ -176,13 +274,21 @@ impl Cases {
                     None => break,
                 },
             };
-            if refused.is_some() {
-                continue;
-            }
-            if let Err(e) = cleaner.feed(&chunk, &mut out) {
-                refused = Some(e);
-            } else if out.len() >= WRITE_BUFFER {
-                writer.write(&mut out).await?;
+            // A chunk can be as large as the HTTP server's read buffer: fed in slices, the
+            // output buffer never grows past `WRITE_BUFFER` plus one slice.
+            for slice in chunk.chunks(FEED_SLICE) {
+                if refused.is_some() {
+                    break;
+                }
+                if let Err(e) = cleaner.feed(slice, &mut out) {
+                    refused = Some(e);
+                } else if out.len() >= WRITE_BUFFER {
+                    writer.write(&mut out).await?;
+                    if growth.is_closed() {
+                        return Ok(None);
+                    }
+                    growth.send_replace(Growth::Writing(writer.durable()));
+                }
             }
         }
         if let Some(e) = refused {
@@ -190,26 +296,24 @@ impl Cases {
         }
         let verdict = cleaner.finish().map_err(CaseError::Media)?;
         writer.write(&mut out).await?;
-        let (mut size, mut sha256) = writer.finish().await?;
-        let cleaned = cleaned.into_temp_path();
-        if let Some(rewrite) = verdict.rewrite_head {
-            // A JFIF or EXIF segment after the picture started: rare enough to copy the page once.
-            let path = cleaned.to_path_buf();
-            (size, sha256) =
-                tokio::task::spawn_blocking(move || media::rewrite_head(&path, &rewrite))
-                    .await
-                    .map_err(internal)?
-                    .map_err(local_io)?;
-        }
-        let clean = CleanPage {
-            page_type: PageType::Jpeg,
-            width: Some(verdict.width),
-            height: Some(verdict.height),
-            size,
-            sha256,
-        };
-        Ok((clean, cleaned))
+        let (size, sha256) = writer.finish().await?;
+        Ok(Some(Cleaned {
+            clean: CleanPage {
+                page_type: PageType::Jpeg,
+                width: Some(verdict.width),
+                height: Some(verdict.height),
+                size,
+                sha256,
+            },
+            rewrite: verdict.rewrite_head,
+        }))
     }
+}
+
+/// A JPEG cleaned into its file, and the change its head still needs, if any.
+struct Cleaned {
+    clean: CleanPage,
+    rewrite: Option<media::HeadRewrite>,
 }
 
 /// Writes buffers to a file and hashes them on the blocking pool, one buffer in flight while the
@@ -218,6 +322,8 @@ impl Cases {
 struct HashingWriter {
     slot: Slot,
     size: u64,
+    /// Bytes of the write in flight, not yet on disk.
+    pending: u64,
 }
 
 type Idle = (File, Sha256, Vec<u8>);
@@ -233,13 +339,23 @@ impl HashingWriter {
         Self {
             slot: Slot::Idle((file, Sha256::new(), Vec::with_capacity(WRITE_BUFFER))),
             size: 0,
+            pending: 0,
         }
+    }
+
+    /// How many bytes are surely in the file: all but the write in flight.
+    fn durable(&self) -> u64 {
+        self.size - self.pending
     }
 
     async fn idle(&mut self) -> CaseResult<Idle> {
         match std::mem::replace(&mut self.slot, Slot::Broken) {
             Slot::Idle(idle) => Ok(idle),
-            Slot::Busy(task) => task.await.map_err(internal)?.map_err(local_io),
+            Slot::Busy(task) => {
+                let idle = task.await.map_err(internal)?.map_err(local_io)?;
+                self.pending = 0;
+                Ok(idle)
+            }
             Slot::Broken => Err(CaseError::Internal("a page write failed before".into())),
         }
     }
@@ -254,6 +370,7 @@ impl HashingWriter {
         std::mem::swap(buffer, &mut spare);
         let mut full = spare;
         self.size += full.len() as u64;
+        self.pending = full.len() as u64;
         self.slot = Slot::Busy(tokio::task::spawn_blocking(move || {
             hasher.update(&full);
             file.write_all(&full)?;

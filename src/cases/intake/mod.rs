@@ -1,12 +1,10 @@
 //! What every page goes through, whichever way it arrived: the checks that need no bytes
-//! (`target`), type, integrity and bomb checks with metadata removal (`clean`, by
-//! `crate::media`), storage, and one transaction that records the page (`keep`). Thumbnails are
+//! (`target`), type, integrity and bomb checks with metadata removal and storage (`clean`, by
+//! `crate::media`), and one transaction that records the page (`record`). Thumbnails are
 //! made afterwards (`crate::sweeps`). Objects stored for a page that is then refused are deleted
 //! again.
 
 pub mod clean;
-
-use std::path::Path;
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::DatabaseConnection;
@@ -18,7 +16,7 @@ use super::{CaseError, CaseResult, Cases, reads};
 use crate::domain::application::ApplicationState;
 use crate::domain::catalog::MaterialKind;
 use crate::media::CleanPage;
-use crate::storage::{ObjectKey, PutOutcome};
+use crate::storage::ObjectKey;
 use crate::store::applications::{self, application};
 use crate::store::catalog::{MatterVersion, material};
 use crate::store::jobs::NewJob;
@@ -130,7 +128,8 @@ pub fn allowed_kinds(material: &material::Model) -> Vec<MaterialKind> {
 }
 
 impl Cases {
-    /// Checks and cleans the page `source` brings as it arrives, stores it, and records it.
+    /// Checks and cleans the page `source` brings as it arrives, stores it, and records it. The
+    /// object is deleted again if the page is refused at the last moment.
     pub async fn receive_page<S: clean::ByteSource>(
         &self,
         db: &DatabaseConnection,
@@ -139,52 +138,20 @@ impl Cases {
         original_name: Option<String>,
     ) -> CaseResult<page::Model> {
         let allowed = allowed_kinds(&target.material);
-        let (clean, cleaned) = self.clean_stream(source, &allowed).await?;
-        self.keep(db, &target, &clean, cleaned, original_name).await
-    }
-
-    /// Checks and cleans the page in `raw`, stores it, and records it.
-    pub async fn ingest(
-        &self,
-        db: &DatabaseConnection,
-        target: Target,
-        raw: &Path,
-        original_name: Option<String>,
-    ) -> CaseResult<page::Model> {
-        let (clean, cleaned) = self
-            .clean_file(raw, &allowed_kinds(&target.material))
-            .await?;
-        self.keep(db, &target, &clean, cleaned, original_name).await
-    }
-
-    /// Stores a cleaned page (the file at `cleaned`, which `clean` describes) and records it; the
-    /// object is deleted again if the page is refused at the last moment.
-    pub async fn keep(
-        &self,
-        db: &DatabaseConnection,
-        target: &Target,
-        clean: &CleanPage,
-        cleaned: tempfile::TempPath,
-        original_name: Option<String>,
-    ) -> CaseResult<page::Model> {
         let page_id = Uuid::now_v7();
-        let key = ObjectKey::parse(format!(
-            "applications/{}/pages/{page_id}.{}",
-            target.app.id,
-            clean.page_type.extension()
-        ))
-        .map_err(CaseError::Storage)?;
+        let application_id = target.app.id;
+        let (clean, key) = self
+            .clean_and_store(source, &allowed, |page_type| {
+                ObjectKey::parse(format!(
+                    "applications/{application_id}/pages/{page_id}.{}",
+                    page_type.extension()
+                ))
+                .map_err(CaseError::Storage)
+            })
+            .await?;
         // The thumbnail is made afterwards by `sweeps::make_thumbnails`, off the upload's path.
-        let known = PutOutcome {
-            size: clean.size,
-            sha256: clean.sha256.clone(),
-        };
-        self.store
-            .put_file(&key, clean.page_type.content_type(), &cleaned, known)
-            .await
-            .map_err(CaseError::Storage)?;
         let recorded = self
-            .record(db, target, page_id, &key, clean, original_name)
+            .record(db, &target, page_id, &key, &clean, original_name)
             .await;
         if recorded.is_err()
             && let Err(e) = self.store.delete(&key).await

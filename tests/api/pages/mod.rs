@@ -4,3 +4,4 @@
 mod checks;
 mod direct;
 mod flow;
+mod on_s3;

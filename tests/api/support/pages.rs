@@ -23,6 +23,37 @@ pub fn jpeg(seed: u8) -> Vec<u8> {
     out
 }
 
+/// A real JPEG of noise, which compresses badly: about `side * side * 3 / 2` bytes.
+pub fn noisy_jpeg(side: u16) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let pixels: Vec<u8> = (0..side as usize * side as usize * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 95)
+        .encode(&pixels, side, side, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+/// A real photo of about `mib` MiB, made once per size.
+pub fn big_jpeg(mib: usize) -> Vec<u8> {
+    static MADE: std::sync::Mutex<Vec<(usize, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap();
+    if let Some((_, bytes)) = made.iter().find(|(size, _)| *size == mib) {
+        return bytes.clone();
+    }
+    let side = ((mib * 1024 * 1024 * 2 / 3) as f64).sqrt() as u16;
+    let bytes = noisy_jpeg(side);
+    made.push((mib, bytes.clone()));
+    bytes
+}
+
 pub async fn upload(
     app: &TestApp,
     token: &str,

@@ -1,9 +1,15 @@
 //! The S3 backend (AWS, MinIO, Garage, Ceph, ...). Small bodies go up in one PutObject; larger ones
-//! as a multipart upload one part at a time, so memory stays at one part whatever the size, and a
-//! failed or cancelled upload is aborted so no parts linger. Errors never carry credentials.
+//! as a multipart upload (`multipart`), and a failed or cancelled upload is aborted so no parts
+//! linger. A local file (a cleaned page) is sent straight from disk, range by range, while it is
+//! still being written (`from_file`): memory per upload is a small read buffer per part in
+//! flight, whatever the file's size. Errors never carry credentials.
+
+mod from_file;
+mod multipart;
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
@@ -15,13 +21,15 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
 
+use self::multipart::Multipart;
 use super::{
-    ByteReader, Listed, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome, StorageError,
+    ByteReader, Growth, Listed, ObjectInfo, ObjectKey, ObjectStore, Presigned, PutOutcome,
+    StorageError,
 };
 use crate::config::S3StorageConfig;
 
@@ -29,7 +37,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 /// S3's floor for every part but the last.
 const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-const MAX_PARTS: i32 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -81,111 +88,45 @@ impl S3Store {
         format!("{}{}", self.key_prefix, key)
     }
 
+    /// Sends the parts of `reader` one at a time after `first`: at most one part is held.
     async fn put_multipart(
         &self,
         s3_key: &str,
         content_type: &str,
-        first_part: Vec<u8>,
-        hasher: Sha256,
-        body: ByteReader,
-    ) -> Result<PutOutcome, StorageError> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(s3_key)
-            .content_type(content_type)
-            .send()
-            .await
-            .map_err(|e| sdk_error("CreateMultipartUpload", e))?;
-        let upload_id = created.upload_id().ok_or_else(|| {
-            StorageError::Unavailable("CreateMultipartUpload: no upload id in the answer".into())
-        })?;
-        let guard = AbortOnDrop {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            key: s3_key.to_string(),
-            upload_id: upload_id.to_string(),
-            armed: true,
-        };
-        match self
-            .upload_parts(s3_key, upload_id, first_part, hasher, body)
-            .await
-        {
-            Ok(outcome) => {
-                guard.disarm();
-                Ok(outcome)
-            }
-            Err(e) => {
-                guard.abort().await;
-                Err(e)
-            }
-        }
-    }
-
-    async fn upload_parts(
-        &self,
-        s3_key: &str,
-        upload_id: &str,
-        first_part: Vec<u8>,
+        first: Vec<u8>,
         mut hasher: Sha256,
         mut body: ByteReader,
     ) -> Result<PutOutcome, StorageError> {
-        let mut completed = Vec::new();
+        let mut upload =
+            Multipart::create(&self.client, &self.bucket, s3_key, content_type).await?;
         let mut size = 0u64;
-        let mut part = first_part;
-        let mut number = 1;
-        loop {
-            let len = part.len();
-            size += len as u64;
-            let uploaded = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(s3_key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .content_length(len as i64)
-                .body(ByteStream::from(part))
-                .send()
-                .await
-                .map_err(|e| sdk_error("UploadPart", e))?;
-            completed.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(uploaded.e_tag().map(str::to_string))
-                    .build(),
-            );
-            if len < self.part_size {
-                break;
+        let mut part = first;
+        let sent = async {
+            loop {
+                let len = part.len();
+                size += len as u64;
+                upload.send(ByteStream::from(part), len as u64).await?;
+                upload.settle().await?;
+                if len < self.part_size {
+                    break;
+                }
+                // Allocate the next part only now: at most one part is ever held.
+                part = read_part(&mut body, self.part_size, self.part_size).await?;
+                if part.is_empty() {
+                    break;
+                }
+                hasher.update(&part);
             }
-            // Allocate the next part only now: at most one part is ever held.
-            part = read_part(&mut body, self.part_size, self.part_size).await?;
-            if part.is_empty() {
-                break;
-            }
-            hasher.update(&part);
-            number += 1;
-            if number > MAX_PARTS {
-                return Err(StorageError::Io(std::io::Error::new(
-                    ErrorKind::FileTooLarge,
-                    format!("body needs more than {MAX_PARTS} parts"),
-                )));
+            Ok::<_, StorageError>(())
+        }
+        .await;
+        match sent {
+            Ok(()) => upload.complete().await?,
+            Err(e) => {
+                upload.abort().await;
+                return Err(e);
             }
         }
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(s3_key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(completed))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| sdk_error("CompleteMultipartUpload", e))?;
         Ok(PutOutcome {
             size,
             sha256: hex::encode(hasher.finalize()),
@@ -268,6 +209,40 @@ impl ObjectStore for S3Store {
             size,
             sha256: hex::encode(hasher.finalize()),
         })
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %key), err)]
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        path: &Path,
+        known: PutOutcome,
+    ) -> Result<PutOutcome, StorageError> {
+        // A file already whole is a growing file at its end.
+        let (_, growth) = watch::channel(Growth::Done(known));
+        self.put_growing_file(key, content_type, path, growth).await
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %key), err)]
+    async fn put_growing_file(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        path: &Path,
+        mut growth: watch::Receiver<Growth>,
+    ) -> Result<PutOutcome, StorageError> {
+        let s3_key = self.s3_key(key);
+        let mut upload = None;
+        let result = self
+            .follow(&s3_key, content_type, path, &mut growth, &mut upload)
+            .await;
+        if result.is_err()
+            && let Some(parts) = upload
+        {
+            parts.abort().await;
+        }
+        result
     }
 
     #[tracing::instrument(skip_all, fields(key = %key), err)]
@@ -409,57 +384,6 @@ async fn read_part(
     let mut part = Vec::with_capacity(initial_capacity.min(part_size));
     body.take(part_size as u64).read_to_end(&mut part).await?;
     Ok(part)
-}
-
-/// Aborts the multipart upload unless disarmed: explicitly on failure, and from `Drop` when the
-/// `put` future is cancelled mid-upload, so no orphaned parts keep costing storage.
-struct AbortOnDrop {
-    client: Client,
-    bucket: String,
-    key: String,
-    upload_id: String,
-    armed: bool,
-}
-
-impl AbortOnDrop {
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-
-    async fn abort(mut self) {
-        self.armed = false;
-        abort_upload(&self.client, &self.bucket, &self.key, &self.upload_id).await;
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        // Cleanup only: nothing a user waits on depends on it, and a bucket lifecycle rule for
-        // incomplete uploads is the backstop if this task never runs.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let client = self.client.clone();
-            let bucket = std::mem::take(&mut self.bucket);
-            let key = std::mem::take(&mut self.key);
-            let upload_id = std::mem::take(&mut self.upload_id);
-            runtime.spawn(async move { abort_upload(&client, &bucket, &key, &upload_id).await });
-        }
-    }
-}
-
-async fn abort_upload(client: &Client, bucket: &str, key: &str, upload_id: &str) {
-    let result = client
-        .abort_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .send()
-        .await;
-    if let Err(e) = result {
-        tracing::warn!(key, error = %sdk_error("AbortMultipartUpload", e), "multipart upload left behind");
-    }
 }
 
 /// 404 from a read means the object is missing, unless the bucket itself is.
