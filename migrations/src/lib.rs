@@ -19,6 +19,7 @@ mod m20261129_000014_jobs_partial_indexes;
 mod m20261129_000015_shipment_route_summary;
 mod m20261206_000016_login_attempts;
 mod m20261210_000017_stats_rollups;
+mod m20261211_000018_material_document_types;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000015_shipment_route_summary::Migration),
             Box::new(m20261206_000016_login_attempts::Migration),
             Box::new(m20261210_000017_stats_rollups::Migration),
+            Box::new(m20261211_000018_material_document_types::Migration),
         ]
     }
 }

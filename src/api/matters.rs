@@ -7,7 +7,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
-use crate::domain::catalog::MaterialKind;
+use crate::domain::catalog::{MaterialKind, Reuse};
 use crate::state::AppState;
 use crate::store::catalog::{self, MatterVersion, material, matter};
 
@@ -68,6 +68,23 @@ pub struct Material {
     pub required: bool,
     /// The paper original must be handed to the courier.
     pub original_required: bool,
+    /// The kind of document this is (`resident_id_card`, `property_certificate`, ...), when the
+    /// catalogue names one: documents of this type verified in the citizen's earlier cases may
+    /// fill it where `reuse` is `accepted`.
+    pub document_type: Option<String>,
+    pub reuse: DocumentReuse,
+    /// With `reuse: accepted`: for how many days after its verification a document may fill
+    /// this material (a recorded expiry of the document ends it sooner).
+    pub reuse_valid_days: Option<i32>,
+}
+
+/// Whether a document verified in another case may fill the material (`accepted`), or only
+/// pages uploaded for this application may (`fresh_only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum DocumentReuse {
+    Accepted,
+    FreshOnly,
 }
 
 /// A service item with its materials, as of one catalogue version.
@@ -168,5 +185,12 @@ fn material_view(m: material::Model) -> Material {
         max_pages: m.max_pages,
         required: m.required,
         original_required: m.original_required,
+        document_type: m.document_type,
+        // Written only from `Reuse::as_str`; anything else is read as the safe choice.
+        reuse: match Reuse::parse(&m.reuse) {
+            Some(Reuse::Accepted) => DocumentReuse::Accepted,
+            _ => DocumentReuse::FreshOnly,
+        },
+        reuse_valid_days: m.reuse_valid_days,
     }
 }

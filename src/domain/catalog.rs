@@ -87,6 +87,61 @@ pub struct MaterialDef {
     pub max_pages: i32,
     pub required: bool,
     pub original_required: bool,
+    /// The kind of document this material is (`resident_id_card`, `property_certificate`, ...):
+    /// what a citizen's verified documents are filed under. Absent from the hash when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_type: Option<String>,
+    /// Whether a verified document from the citizen's wallet may fill this material. Absent from
+    /// the hash while it is the default, `fresh_only`.
+    #[serde(default, skip_serializing_if = "Reuse::is_fresh_only")]
+    pub reuse: Reuse,
+    /// For how many days after its verification a document may fill this material (a recorded
+    /// expiry of the document itself ends it sooner). Required with `reuse = "accepted"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_valid_days: Option<i32>,
+}
+
+/// Whether a material takes a document verified in another case. Reuse is opt-in per material:
+/// a department accepts another's verification only where its catalogue entry says so.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Reuse {
+    Accepted,
+    #[default]
+    FreshOnly,
+}
+
+impl Reuse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::FreshOnly => "fresh_only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accepted" => Some(Self::Accepted),
+            "fresh_only" => Some(Self::FreshOnly),
+            _ => None,
+        }
+    }
+
+    fn is_fresh_only(&self) -> bool {
+        *self == Self::FreshOnly
+    }
+}
+
+/// The longest `reuse_valid_days`: ten years, the longest a resident ID card is issued for
+/// adults under 46.
+pub const MAX_REUSE_VALID_DAYS: i32 = 3650;
+
+/// A document type: 2 to 64 lower-case letters, digits or underscores, starting with a letter.
+pub fn is_valid_document_type(s: &str) -> bool {
+    (2..=64).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -226,6 +281,26 @@ fn check_matter(m: &MatterDef, problems: &mut Vec<String>) {
         if !x.required && x.min_pages != 0 {
             fail("an optional material needs min_pages = 0");
         }
+        if let Some(document_type) = &x.document_type
+            && !is_valid_document_type(document_type)
+        {
+            fail("document_type must be 2-64 lower-case letters, digits or underscores");
+        }
+        match (x.reuse, x.reuse_valid_days) {
+            (Reuse::Accepted, _) if x.document_type.is_none() => {
+                fail("reuse = \"accepted\" needs a document_type");
+            }
+            (Reuse::Accepted, None) => fail("reuse = \"accepted\" needs reuse_valid_days"),
+            (Reuse::Accepted, Some(days)) if !(1..=MAX_REUSE_VALID_DAYS).contains(&days) => {
+                fail(&format!(
+                    "reuse_valid_days must be between 1 and {MAX_REUSE_VALID_DAYS}"
+                ));
+            }
+            (Reuse::FreshOnly, Some(_)) => {
+                fail("reuse_valid_days is only for reuse = \"accepted\"");
+            }
+            _ => {}
+        }
     }
 }
 
@@ -275,6 +350,91 @@ original_required = false
             panic!("expected validation errors");
         };
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn reuse_needs_a_document_type_and_a_window_and_nothing_else_takes_one() {
+        let item = |materials: &str| {
+            format!(
+                r#"
+[[matter]]
+code = "reuse-rules"
+name = "x"
+description = ""
+processing_days = 1
+originals_by_courier = false
+result_by_courier = false
+department = {{ code = "dept", name = "部门" }}
+{materials}"#
+            )
+        };
+        let material = |code: &str, extra: &str| {
+            format!(
+                "[[matter.material]]\ncode = \"{code}\"\nname = \"x\"\nguidance = \"\"\n\
+                 kinds = [\"photo\"]\nmin_pages = 1\nmax_pages = 1\nrequired = true\n\
+                 original_required = false\n{extra}\n"
+            )
+        };
+        let good = item(&material(
+            "id-card",
+            "document_type = \"resident_id_card\"\nreuse = \"accepted\"\nreuse_valid_days = 365",
+        ));
+        let file = CatalogFile::parse(&good).expect("a reusable material");
+        let m = &file.matters[0].materials[0];
+        assert_eq!(m.reuse, Reuse::Accepted);
+        assert_eq!(m.reuse_valid_days, Some(365));
+
+        let bad = item(
+            &[
+                material("no-type", "reuse = \"accepted\"\nreuse_valid_days = 30"),
+                material(
+                    "no-window",
+                    "document_type = \"deed\"\nreuse = \"accepted\"",
+                ),
+                material(
+                    "too-long",
+                    "document_type = \"deed\"\nreuse = \"accepted\"\nreuse_valid_days = 4000",
+                ),
+                material("window-only", "reuse_valid_days = 30"),
+                material("bad-type", "document_type = \"Resident ID\""),
+            ]
+            .concat(),
+        );
+        let Err(CatalogError::Invalid(problems)) = CatalogFile::parse(&bad) else {
+            panic!("expected validation errors");
+        };
+        for code in [
+            "no-type",
+            "no-window",
+            "too-long",
+            "window-only",
+            "bad-type",
+        ] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains(&format!("material {code}:"))),
+                "{code}: {problems:?}"
+            );
+        }
+        assert_eq!(problems.len(), 5, "{problems:?}");
+    }
+
+    #[test]
+    fn the_reuse_defaults_leave_an_items_hash_as_it_was() {
+        // Items imported before materials had document types keep their version.
+        let file = CatalogFile::parse(SAMPLE).unwrap();
+        let mut m = file.matters[0].clone();
+        for x in &mut m.materials {
+            x.document_type = None;
+            x.reuse = Reuse::FreshOnly;
+            x.reuse_valid_days = None;
+        }
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(
+            !json.contains("reuse") && !json.contains("document_type"),
+            "{json}"
+        );
     }
 
     #[test]

@@ -77,6 +77,11 @@ pub mod material {
         pub max_pages: i32,
         pub required: bool,
         pub original_required: bool,
+        /// `domain::catalog::MaterialDef::document_type`.
+        pub document_type: Option<String>,
+        /// A `domain::catalog::Reuse`: `accepted` or `fresh_only`.
+        pub reuse: String,
+        pub reuse_valid_days: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -276,6 +281,9 @@ async fn insert_version(
             max_pages: Set(m.max_pages),
             required: Set(m.required),
             original_required: Set(m.original_required),
+            document_type: Set(m.document_type.clone()),
+            reuse: Set(m.reuse.as_str().to_string()),
+            reuse_valid_days: Set(m.reuse_valid_days),
         }
         .insert(txn)
         .await?;

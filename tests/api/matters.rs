@@ -1,5 +1,6 @@
 use beebox::domain::catalog::CatalogFile;
 use beebox::startup::SAMPLE_CATALOG;
+use serde_json::json;
 
 use crate::support::{assert_problem, spawn_app};
 
@@ -59,7 +60,71 @@ async fn shows_an_item_with_its_materials_in_order() {
         assert_eq!(shown["required"], defined.required);
         assert_eq!(shown["original_required"], defined.original_required);
         assert!(shown["kinds"].as_array().is_some_and(|k| !k.is_empty()));
+        assert_eq!(shown["document_type"], json!(defined.document_type));
+        assert_eq!(shown["reuse"], defined.reuse.as_str());
+        assert_eq!(shown["reuse_valid_days"], json!(defined.reuse_valid_days));
     }
+    let certificate = &materials
+        .iter()
+        .find(|m| m["code"] == "property-certificate")
+        .unwrap();
+    assert_eq!(certificate["document_type"], "property_certificate");
+    assert_eq!(certificate["reuse"], "accepted");
+    assert_eq!(certificate["reuse_valid_days"], 90);
+    let contract = &materials
+        .iter()
+        .find(|m| m["code"] == "sale-contract")
+        .unwrap();
+    assert_eq!(contract["document_type"], json!(null));
+    assert_eq!(contract["reuse"], "fresh_only");
+}
+
+#[tokio::test]
+async fn a_changed_reuse_policy_is_a_new_version_and_the_old_one_keeps_its_own() {
+    let app = spawn_app().await;
+    let db = app.state.database().unwrap();
+    let stricter = SAMPLE_CATALOG.replacen(
+        "document_type = \"property_certificate\"\nreuse = \"accepted\"\nreuse_valid_days = 90",
+        "document_type = \"property_certificate\"",
+        1,
+    );
+    assert_ne!(
+        stricter, SAMPLE_CATALOG,
+        "the sample accepts a reused certificate"
+    );
+    let report = beebox::store::catalog::import(db, &CatalogFile::parse(&stricter).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.updated,
+        vec!["real-estate-transfer-resale".to_string()]
+    );
+    let certificate = |item: serde_json::Value| {
+        item["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["code"] == "property-certificate")
+            .cloned()
+            .unwrap()
+    };
+    let now: serde_json::Value = app
+        .get("/v1/matters/real-estate-transfer-resale")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["version"], 2);
+    assert_eq!(certificate(now)["reuse"], "fresh_only");
+    let before: serde_json::Value = app
+        .get("/v1/matters/real-estate-transfer-resale?version=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let before = certificate(before);
+    assert_eq!(before["reuse"], "accepted");
+    assert_eq!(before["reuse_valid_days"], 90);
 }
 
 #[tokio::test]
