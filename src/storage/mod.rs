@@ -53,7 +53,7 @@ pub enum Growth {
 
 /// Waits until the file `growth` follows is whole. A writer that gives up (drops its sender
 /// before `Done`) is an error: nothing may be stored.
-pub async fn whole(growth: &mut watch::Receiver<Growth>) -> Result<PutOutcome, StorageError> {
+async fn whole(growth: &mut watch::Receiver<Growth>) -> Result<PutOutcome, StorageError> {
     match growth
         .wait_for(|g| matches!(g, Growth::Done(_)))
         .await
