@@ -67,8 +67,10 @@ impl UploadsApi {
         let target = (state.cases)
             .target(db, auth.0.id, upload.application_id, &upload.material_code)
             .await?;
-        let info = match state.store.head(&key).await {
-            Ok(info) => info,
+        // One GET: the size checked is that of the bytes then read, even if the client PUTs again
+        // meanwhile.
+        let (info, staged) = match state.store.get(&key).await {
+            Ok(found) => found,
             Err(StorageError::NotFound) => {
                 return Err(ApiError::conflict(
                     "upload_missing",
@@ -78,6 +80,7 @@ impl UploadsApi {
             Err(e) => return Err(e.into()),
         };
         if info.size != upload.size as u64 {
+            drop(staged);
             discard(&state, &key).await;
             return Err(ApiError::unprocessable(
                 "size_mismatch",
@@ -87,7 +90,6 @@ impl UploadsApi {
                 ),
             ));
         }
-        let (_, staged) = state.store.get(&key).await?;
         let source = StagedSource {
             reader: staged,
             hasher: Some(Sha256::new()),
