@@ -69,7 +69,6 @@ impl Multipart {
     /// Sends the next part (`len` bytes in `body`) in the background, first waiting for one in
     /// flight when `PARTS_IN_FLIGHT` already are.
     pub(super) async fn send(&mut self, body: ByteStream, len: u64) -> Result<(), StorageError> {
-        self.check()?;
         while self.in_flight.len() >= PARTS_IN_FLIGHT {
             self.reap().await?;
         }
