@@ -177,6 +177,14 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             for code in &report.updated {
                 println!("  updated   {code}");
             }
+            if !catalog.bundles.is_empty() {
+                println!(
+                    "bundles: {} created, {} updated, {} unchanged",
+                    report.bundles_created.len(),
+                    report.bundles_updated.len(),
+                    report.bundles_unchanged.len()
+                );
+            }
             Ok(())
         }
         Command::Staff {

@@ -20,6 +20,8 @@ mod m20261129_000015_shipment_route_summary;
 mod m20261206_000016_login_attempts;
 mod m20261210_000017_stats_rollups;
 mod m20261211_000018_material_document_types;
+mod m20261212_000019_documents;
+mod m20261213_000020_bundles;
 
 pub struct Migrator;
 
@@ -45,6 +47,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_login_attempts::Migration),
             Box::new(m20261210_000017_stats_rollups::Migration),
             Box::new(m20261211_000018_material_document_types::Migration),
+            Box::new(m20261212_000019_documents::Migration),
+            Box::new(m20261213_000020_bundles::Migration),
         ]
     }
 }

@@ -176,6 +176,7 @@ pub fn material_kinds(stored: &str) -> Vec<AcceptedKind> {
 
 fn material_view(m: material::Model) -> Material {
     let kinds = material_kinds(&m.kinds);
+    let reuse = reuse_of(&m);
     Material {
         code: m.code,
         name: m.name,
@@ -186,11 +187,16 @@ fn material_view(m: material::Model) -> Material {
         required: m.required,
         original_required: m.original_required,
         document_type: m.document_type,
-        // Written only from `Reuse::as_str`; anything else is read as the safe choice.
-        reuse: match Reuse::parse(&m.reuse) {
-            Some(Reuse::Accepted) => DocumentReuse::Accepted,
-            _ => DocumentReuse::FreshOnly,
-        },
+        reuse,
         reuse_valid_days: m.reuse_valid_days,
+    }
+}
+
+/// A material's reuse policy for the contract.
+pub fn reuse_of(m: &catalog::material::Model) -> DocumentReuse {
+    // Written only from `Reuse::as_str`; anything else is read as the safe choice.
+    match Reuse::parse(&m.reuse) {
+        Some(Reuse::Accepted) => DocumentReuse::Accepted,
+        _ => DocumentReuse::FreshOnly,
     }
 }

@@ -4,9 +4,13 @@
 pub mod admin;
 pub mod applications;
 pub mod auth;
+pub mod bundles;
 pub mod console;
 pub mod department;
+pub mod documents;
+pub mod filings;
 pub mod health;
+pub mod idempotent;
 pub mod matters;
 pub mod me;
 pub mod objects;
@@ -30,7 +34,8 @@ use poem_openapi::{OpenApiService, Tags};
 pub enum ApiTags {
     /// Liveness, readiness and metrics for operators.
     Operations,
-    /// The catalogue of service items (事项) citizens can file.
+    /// The catalogue of service items (事项) citizens can file, and the bundles (一件事) of
+    /// several departments' items filed together.
     Matters,
     /// Signed object URLs served by the filesystem store.
     Objects,
@@ -38,6 +43,8 @@ pub enum ApiTags {
     Auth,
     /// A citizen's applications.
     Applications,
+    /// A citizen's wallet (证照夹): documents verified once, reused in later applications.
+    Documents,
     /// Staff accounts and the audit log.
     Admin,
     /// Back-office pre-review: the queue and claims.
@@ -61,6 +68,10 @@ pub type Apis = (
         applications::notifications::NotificationsApi,
         applications::shipments::ShipmentsApi,
         applications::result::ResultApi,
+        applications::documents::ReuseApi,
+        documents::DocumentsApi,
+        filings::FilingsApi,
+        bundles::BundlesApi,
     ),
     applications::uploads::DirectUploadsApi,
     uploads::UploadsApi,
@@ -101,6 +112,10 @@ pub fn service() -> OpenApiService<Apis, ()> {
                 applications::notifications::NotificationsApi,
                 applications::shipments::ShipmentsApi,
                 applications::result::ResultApi,
+                applications::documents::ReuseApi,
+                documents::DocumentsApi,
+                filings::FilingsApi,
+                bundles::BundlesApi,
             ),
             applications::uploads::DirectUploadsApi,
             uploads::UploadsApi,

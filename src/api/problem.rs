@@ -437,10 +437,52 @@ impl From<crate::cases::CaseError> for ApiError {
                 "upload_interrupted",
                 format!("The upload broke off: {cause}"),
             ),
+            E::SubmitWithFiling(filing) => Self::conflict(
+                "submit_with_filing",
+                format!(
+                    "This item is part of a bundle: submit it with the others, \
+                     POST /v1/filings/{filing}/submit."
+                ),
+            ),
+            E::FilingNotFound => Self::not_found("filing_not_found", "No such filing."),
+            E::DocumentNotFound => Self::not_found("document_not_found", "No such document."),
+            E::DocumentUnusable(why) => document_unusable(why),
             E::Media(e) => e.into(),
             E::Storage(e) => e.into(),
             E::Store(e) => e.into(),
             E::Internal(cause) => Self::internal(cause),
         }
     }
+}
+
+/// Why a wallet document cannot fill a material, one code each.
+fn document_unusable(why: crate::domain::document::Unusable) -> ApiError {
+    use crate::domain::document::{DocumentState, Unusable};
+    let (code, detail) = match why {
+        Unusable::NotAccepted => (
+            "reuse_not_accepted",
+            "This material takes fresh pages only: upload them.",
+        ),
+        Unusable::TypeMismatch => (
+            "document_type_mismatch",
+            "This document is not of the type this material asks for.",
+        ),
+        Unusable::Ended(DocumentState::Withdrawn) => (
+            "document_withdrawn",
+            "You withdrew this document from your wallet.",
+        ),
+        Unusable::Ended(DocumentState::Invalidated) => (
+            "document_invalidated",
+            "A reviewer found this document unusable; upload fresh pages.",
+        ),
+        Unusable::Ended(_) => (
+            "document_replaced",
+            "A later verification replaced this document; use the newer one.",
+        ),
+        Unusable::Expired => (
+            "document_expired",
+            "This document is no longer valid for this material: upload fresh pages.",
+        ),
+    };
+    ApiError::unprocessable(code, detail)
 }

@@ -24,6 +24,8 @@ pub struct Draft {
     /// The return address, as the API's address object.
     pub return_address: Option<serde_json::Value>,
     pub note: Option<String>,
+    /// The bundle filing the draft is an item of.
+    pub filing_id: Option<Uuid>,
 }
 
 impl Cases {
@@ -68,6 +70,7 @@ impl Cases {
             batch_id: Set(None),
             received_at: Set(None),
             receipt_confirmed_at: Set(None),
+            filing_id: Set(draft.filing_id),
         };
         Ok(applications::insert(txn, model, Actor::citizen(citizen)).await?)
     }
@@ -102,9 +105,14 @@ impl Cases {
         };
         // The state first: a case that cannot be submitted says so before its pages are counted.
         machine::next(from, action)?;
+        // A bundle's items go together the first time (their shared materials with them).
+        if let (Action::Submit, Some(filing)) = (action, app.filing_id) {
+            return Err(CaseError::SubmitWithFiling(filing));
+        }
         let version = reads::version_of(&txn, &app).await?;
         let stored = pages::of_application(&txn, app.id).await?;
-        let problems = incomplete(&version, &stored);
+        let mut problems = incomplete(&version, &stored);
+        problems.extend(super::wallet::invalidated_pages(&txn, &stored).await?);
         if !problems.is_empty() {
             return Err(CaseError::MaterialsIncomplete(problems));
         }

@@ -74,6 +74,7 @@ impl Cases {
             .await?;
         let mut result_shipment_id = None;
         if state_of(&moved)? == ApplicationState::Approved {
+            self.confirm_documents(&txn, &moved, approver).await?;
             let version = reads::version_of(&txn, &app).await?;
             let next = if version.matter.result_by_courier {
                 let leg = self.ship_result(&txn, &moved).await?;

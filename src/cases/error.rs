@@ -108,6 +108,18 @@ pub enum CaseError {
     /// A direct upload's bytes are not the ones its ticket announced.
     #[error("the uploaded bytes do not have the announced SHA-256")]
     Sha256Mismatch,
+    /// A draft item of a bundle is submitted with its filing, not alone.
+    #[error("submit this item with its filing {0}")]
+    SubmitWithFiling(uuid::Uuid),
+    /// No such bundle filing of this citizen.
+    #[error("no such filing")]
+    FilingNotFound,
+    /// No such document in the citizen's wallet, or not one this actor may use.
+    #[error("no such document")]
+    DocumentNotFound,
+    /// The document cannot fill this material, and why.
+    #[error("this document cannot fill the material: {0:?}")]
+    DocumentUnusable(crate::domain::document::Unusable),
     /// What the media checks refused.
     #[error(transparent)]
     Media(crate::media::MediaError),

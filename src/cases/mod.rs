@@ -3,6 +3,7 @@
 //! goes through [`Cases::change`]; every refusal is a [`CaseError`], which the API maps to one
 //! problem code. Handlers parse, authorize, call in here and shape the answer.
 
+pub mod bundles;
 pub mod change;
 pub mod citizen;
 pub mod department;
@@ -16,6 +17,7 @@ pub mod receipts;
 pub mod reception;
 pub mod results;
 pub mod review;
+pub mod wallet;
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! reason per material, or rejects it. Approving an item whose originals are not posted sends
 //! it straight on to the department.
 
+use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -18,12 +19,21 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// A reviewer's record of when the document of one material expires (the date printed on it).
+#[derive(Debug, Clone)]
+pub struct Expiry {
+    pub material_code: String,
+    pub expires_on: NaiveDate,
+}
+
 /// A reviewer's decision, as asked.
 pub struct Decision {
     /// `Approve`, `Return` or `Reject`.
     pub action: Action,
     pub reasons: Vec<Reason>,
     pub note: Option<String>,
+    /// With `Approve`: when the documents of typed materials expire, as printed on them.
+    pub expiries: Vec<Expiry>,
 }
 
 impl Cases {
@@ -45,7 +55,12 @@ impl Cases {
             return Err(CaseError::ClaimRequired);
         }
         let version = reads::version_of(&txn, &app).await?;
-        check_reasons(&decision, &version)?;
+        let today = self
+            .clock
+            .now()
+            .with_timezone(&self.config.local_offset())
+            .date_naive();
+        check_reasons(&decision, &version, today)?;
         let reasons = serde_json::to_value(&decision.reasons)
             .map_err(|e| CaseError::Internal(e.to_string()))?;
         let summary = decision
@@ -59,6 +74,10 @@ impl Cases {
             .await?;
         let returned = (action == Action::Return).then(|| reasons.clone());
         applications::set_return_reasons(&txn, app.id, returned).await?;
+        if action == Action::Approve {
+            self.verify_documents(&txn, &app, &version, reviewer, &decision.expiries)
+                .await?;
+        }
         if moved.state == ApplicationState::PrereviewPassed.as_str()
             && !version.matter.originals_by_courier
         {
@@ -98,9 +117,22 @@ impl Cases {
 }
 
 /// `return` needs reasons naming the application's materials; `reject` needs a reason, in
-/// `reasons` (the same shape) or in `note`.
-fn check_reasons(decision: &Decision, version: &MatterVersion) -> CaseResult<()> {
-    let mut problems = Vec::new();
+/// `reasons` (the same shape) or in `note`; only `approve` records documents' expiries.
+fn check_reasons(
+    decision: &Decision,
+    version: &MatterVersion,
+    today: chrono::NaiveDate,
+) -> CaseResult<()> {
+    let mut problems = if decision.action == Action::Approve {
+        check_expiries(&decision.expiries, version, today)
+    } else if decision.expiries.is_empty() {
+        Vec::new()
+    } else {
+        vec![FieldIssue::new(
+            "document_expiries",
+            "only an approval records when documents expire",
+        )]
+    };
     for (i, reason) in decision.reasons.iter().enumerate() {
         if !version
             .materials
@@ -140,4 +172,35 @@ fn check_reasons(decision: &Decision, version: &MatterVersion) -> CaseResult<()>
     } else {
         Err(CaseError::Invalid(problems))
     }
+}
+
+/// Expiries name typed materials of the case, and dates still to come.
+pub fn check_expiries(
+    expiries: &[Expiry],
+    version: &MatterVersion,
+    today: NaiveDate,
+) -> Vec<FieldIssue> {
+    let mut problems = Vec::new();
+    for (i, e) in expiries.iter().enumerate() {
+        let typed = version
+            .materials
+            .iter()
+            .any(|m| m.code == e.material_code && m.document_type.is_some());
+        if !typed {
+            problems.push(FieldIssue::new(
+                format!("document_expiries[{i}].material_code"),
+                format!(
+                    "`{}` is not a material of this application that makes a document",
+                    e.material_code
+                ),
+            ));
+        }
+        if e.expires_on <= today {
+            problems.push(FieldIssue::new(
+                format!("document_expiries[{i}].expires_on"),
+                "the document has expired: return the material instead",
+            ));
+        }
+    }
+    problems
 }

@@ -177,9 +177,13 @@ pub enum Action {
     ConfirmReceipt,
     /// Nobody confirmed a delivered result in time: the service does.
     AutoConfirmReceipt,
+    /// The citizen filled a material with a document from their wallet (an event).
+    AttachDocument,
+    /// A reviewer found a reused document unusable and took it out of the wallet (an event).
+    InvalidateDocument,
 }
 
-pub const ALL_ACTIONS: [Action; 24] = {
+pub const ALL_ACTIONS: [Action; 26] = {
     use Action::*;
     [
         Create,
@@ -206,6 +210,8 @@ pub const ALL_ACTIONS: [Action; 24] = {
         DeliverResult,
         ConfirmReceipt,
         AutoConfirmReceipt,
+        AttachDocument,
+        InvalidateDocument,
     ]
 };
 
@@ -236,6 +242,8 @@ impl Action {
             Self::DeliverResult => "deliver_result",
             Self::ConfirmReceipt => "confirm_receipt",
             Self::AutoConfirmReceipt => "auto_confirm_receipt",
+            Self::AttachDocument => "attach_document",
+            Self::InvalidateDocument => "invalidate_document",
         }
     }
 
@@ -299,6 +307,8 @@ mod tests {
                 Action::Create,
                 Action::OriginalsDelivered,
                 Action::OriginalsReturned,
+                Action::AttachDocument,
+                Action::InvalidateDocument,
             ] {
                 assert!(next(state, action).is_err(), "{state} {action:?}");
             }

@@ -173,12 +173,36 @@ impl MaterialKind {
 struct RawFile {
     #[serde(rename = "matter", default)]
     matters: Vec<MatterDef>,
+    #[serde(rename = "bundle", default)]
+    bundles: Vec<BundleDef>,
 }
+
+/// A "one thing" bundle (一件事): items of several departments a citizen files together.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BundleDef {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    /// Item codes, in the order the citizen sees them.
+    pub items: Vec<String>,
+}
+
+impl BundleDef {
+    pub fn content_hash(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("a BundleDef always serialises");
+        hex::encode(Sha256::digest(canonical))
+    }
+}
+
+/// At most this many items in one bundle.
+pub const MAX_BUNDLE_ITEMS: usize = 10;
 
 /// A checked catalogue file.
 #[derive(Debug, Clone)]
 pub struct CatalogFile {
     pub matters: Vec<MatterDef>,
+    pub bundles: Vec<BundleDef>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,12 +237,43 @@ impl CatalogFile {
                 problems.push(format!("matter {}: code appears twice", m.code));
             }
         }
+        let mut bundle_codes = HashSet::new();
+        for b in &raw.bundles {
+            check_bundle(b, &codes, &mut problems);
+            if !bundle_codes.insert(b.code.as_str()) {
+                problems.push(format!("bundle {}: code appears twice", b.code));
+            }
+        }
         if problems.is_empty() {
             Ok(Self {
                 matters: raw.matters,
+                bundles: raw.bundles,
             })
         } else {
             Err(CatalogError::Invalid(problems))
+        }
+    }
+}
+
+/// A bundle names two or more distinct items of the same file.
+fn check_bundle(b: &BundleDef, matters: &HashSet<&str>, problems: &mut Vec<String>) {
+    let mut fail = |msg: String| problems.push(format!("bundle {}: {msg}", b.code));
+    if !is_valid_code(&b.code) {
+        fail("code must be 2-64 lower-case letters, digits or hyphens".into());
+    }
+    if b.name.trim().is_empty() {
+        fail("name is empty".into());
+    }
+    if !(2..=MAX_BUNDLE_ITEMS).contains(&b.items.len()) {
+        fail(format!("items must list 2 to {MAX_BUNDLE_ITEMS} items"));
+    }
+    let mut seen = HashSet::new();
+    for item in &b.items {
+        if !matters.contains(item.as_str()) {
+            fail(format!("item {item} is not a [[matter]] of this file"));
+        }
+        if !seen.insert(item.as_str()) {
+            fail(format!("item {item} appears twice"));
         }
     }
 }
@@ -323,6 +378,64 @@ mod tests {
     fn shipped_sample_catalogue_is_valid() {
         let file = CatalogFile::parse(SAMPLE).expect("sample catalogue parses");
         assert!(file.matters.len() >= 6);
+        assert!(file.bundles.len() >= 2);
+    }
+
+    #[test]
+    fn a_bundle_names_distinct_items_of_the_file() {
+        let item = |code: &str| {
+            format!(
+                r#"
+[[matter]]
+code = "{code}"
+name = "x"
+description = "x"
+processing_days = 1
+originals_by_courier = false
+result_by_courier = false
+department = {{ code = "d", name = "D" }}
+[[matter.material]]
+code = "form"
+name = "x"
+guidance = "x"
+kinds = ["photo"]
+min_pages = 1
+max_pages = 1
+required = true
+original_required = false
+"#
+            )
+        };
+        let text = format!(
+            r#"{}{}
+[[bundle]]
+code = "pair"
+name = "two"
+description = "x"
+items = ["one", "two"]
+
+[[bundle]]
+code = "Bad"
+name = ""
+description = "x"
+items = ["one", "one", "nope"]
+"#,
+            item("one"),
+            item("two")
+        );
+        let Err(CatalogError::Invalid(problems)) = CatalogFile::parse(&text) else {
+            panic!("a bad bundle must be refused");
+        };
+        let text = problems.join("\n");
+        for wanted in [
+            "bundle Bad: code must be",
+            "bundle Bad: name is empty",
+            "bundle Bad: item one appears twice",
+            "bundle Bad: item nope is not a [[matter]] of this file",
+        ] {
+            assert!(text.contains(wanted), "{wanted} in {text}");
+        }
+        assert!(!text.contains("bundle pair"), "{text}");
     }
 
     #[test]

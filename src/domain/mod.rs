@@ -2,6 +2,7 @@
 
 pub mod application;
 pub mod catalog;
+pub mod document;
 pub mod email;
 pub mod id_number;
 pub mod job;

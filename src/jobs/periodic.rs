@@ -90,7 +90,12 @@ pub use crate::store::pages::DeleteObjects;
 
 impl Job for DeleteObjects {
     async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        // A page from the wallet shares its objects with the document and with other cases.
+        let named = crate::store::object_refs::named(&ctx.db, &self.keys).await?;
         for key in self.keys {
+            if named.contains(&key) {
+                continue;
+            }
             let Ok(key) = ObjectKey::parse(key) else {
                 continue;
             };

@@ -90,6 +90,49 @@ pub mod material {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod bundle {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "catalog_bundles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        pub name: String,
+        pub description: String,
+        /// Comma-separated item codes, in order.
+        pub items: String,
+        pub content_hash: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    impl Model {
+        pub fn item_codes(&self) -> Vec<&str> {
+            self.items.split(',').filter(|c| !c.is_empty()).collect()
+        }
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Every bundle of the catalogue, by code.
+pub async fn bundles<C: ConnectionTrait>(db: &C) -> Result<Vec<bundle::Model>, DbErr> {
+    bundle::Entity::find()
+        .order_by_asc(bundle::Column::Code)
+        .all(db)
+        .await
+}
+
+pub async fn find_bundle<C: ConnectionTrait>(
+    db: &C,
+    code: &str,
+) -> Result<Option<bundle::Model>, DbErr> {
+    bundle::Entity::find_by_id(code.to_string()).one(db).await
+}
+
 /// One version of an item with its materials in display order.
 #[derive(Debug, Clone)]
 pub struct MatterVersion {
@@ -99,9 +142,14 @@ pub struct MatterVersion {
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
+    /// Item codes.
     pub created: Vec<String>,
     pub updated: Vec<String>,
     pub unchanged: Vec<String>,
+    /// Bundle codes.
+    pub bundles_created: Vec<String>,
+    pub bundles_updated: Vec<String>,
+    pub bundles_unchanged: Vec<String>,
 }
 
 /// The current version of every item, by department then code.
@@ -219,6 +267,33 @@ pub async fn import(db: &DatabaseConnection, file: &CatalogFile) -> Result<Impor
             }
         };
         insert_version(&txn, def, version, hash).await?;
+    }
+    // A bundle is only a list of items: a filing keeps the versions its applications were
+    // filed under, so a bundle needs no versions of its own.
+    for def in &file.bundles {
+        let hash = def.content_hash();
+        let current = bundle::Entity::find_by_id(def.code.clone())
+            .one(&txn)
+            .await?;
+        if current.as_ref().is_some_and(|b| b.content_hash == hash) {
+            report.bundles_unchanged.push(def.code.clone());
+            continue;
+        }
+        let row = bundle::ActiveModel {
+            code: Set(def.code.clone()),
+            name: Set(def.name.clone()),
+            description: Set(def.description.clone()),
+            items: Set(def.items.join(",")),
+            content_hash: Set(hash),
+            updated_at: Set(Utc::now()),
+        };
+        if current.is_some() {
+            row.update(&txn).await?;
+            report.bundles_updated.push(def.code.clone());
+        } else {
+            row.insert(&txn).await?;
+            report.bundles_created.push(def.code.clone());
+        }
     }
     txn.commit().await?;
     Ok(report)

@@ -9,6 +9,8 @@ pub mod claims;
 pub mod decisions;
 pub mod department;
 pub mod dispatch;
+pub mod documents;
+pub mod filings;
 pub mod idempotency;
 pub mod jobs;
 pub mod login_attempts;

@@ -1,17 +1,21 @@
-//! Which object keys a row still names: the orphan sweep deletes only objects that no page,
-//! thumbnail, result file or open upload refers to. Reads only; never deletes a row.
+//! Which object keys a row still names: the orphan sweep and a deleted page's job delete only
+//! objects that no page, thumbnail, wallet document, result file or open upload refers to.
+//! Reads only; never deletes a row.
 
 use std::collections::HashSet;
 
 use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::ExprTrait;
 use uuid::Uuid;
 
 use super::department::result_file;
+use super::documents::document_page;
 use super::pages::page;
 use super::uploads::upload;
 
-/// The keys among `keys` that a page (its object or thumbnail) or a result file names.
+/// The keys among `keys` that a page (its object or thumbnail), a wallet document's page or a
+/// result file names.
 pub async fn named<C: ConnectionTrait>(db: &C, keys: &[String]) -> Result<HashSet<String>, DbErr> {
     let mut named = HashSet::new();
     if keys.is_empty() {
@@ -38,6 +42,22 @@ pub async fn named<C: ConnectionTrait>(db: &C, keys: &[String]) -> Result<HashSe
         .into_tuple()
         .all(db)
         .await?;
+    let documents: Vec<(String, Option<String>)> = document_page::Entity::find()
+        .select_only()
+        .column(document_page::Column::ObjectKey)
+        .column(document_page::Column::ThumbnailKey)
+        .filter(
+            document_page::Column::ObjectKey
+                .is_in(keys.iter().cloned())
+                .or(document_page::Column::ThumbnailKey.is_in(keys.iter().cloned())),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (object, thumbnail) in documents {
+        named.insert(object);
+        named.extend(thumbnail);
+    }
     named.extend(objects);
     named.extend(thumbnails.into_iter().flatten());
     named.extend(results);

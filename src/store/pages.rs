@@ -27,6 +27,8 @@ pub mod page {
         pub original_name: Option<String>,
         pub created_at: DateTimeUtc,
         pub thumbnail_attempts: i32,
+        /// The wallet document this page came from (`store::documents`): the same object.
+        pub document_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

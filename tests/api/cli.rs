@@ -222,7 +222,11 @@ async fn migrate_then_catalog_import_reports_created_and_updated() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let out = String::from_utf8_lossy(&output.stdout);
-    assert!(out.contains("7 created, 0 updated"), "{out}");
+    assert!(out.contains("13 created, 0 updated"), "{out}");
+    assert!(
+        out.contains("bundles: 2 created, 0 updated, 0 unchanged"),
+        "{out}"
+    );
 
     let changed =
         beebox::startup::SAMPLE_CATALOG.replacen("processing_days = 5", "processing_days = 6", 1);
@@ -234,7 +238,11 @@ async fn migrate_then_catalog_import_reports_created_and_updated() {
     );
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(
-        out.contains("0 created, 1 updated (new version), 6 unchanged"),
+        out.contains("0 created, 1 updated (new version), 12 unchanged"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bundles: 0 created, 0 updated, 2 unchanged"),
         "{out}"
     );
 

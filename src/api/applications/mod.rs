@@ -2,6 +2,7 @@
 //! citizen's id answers 404 exactly like a missing one. Pages live in `pages.rs` (path A) and
 //! `uploads.rs` (path B); both go through `intake.rs`.
 
+pub mod documents;
 pub mod notifications;
 pub mod pages;
 pub mod pickup;
@@ -13,31 +14,31 @@ mod view;
 
 pub use view::{
     Address, Applicant, Application, ApplicationMaterial, ApplicationPage, ApplicationSummary,
-    Event, EventList, MatterRef, ReturnReason, State, Viewer, event_view, full_view, linked_pages,
-    staff_view, view,
+    Event, EventList, FilingRef, MatterRef, ReturnReason, State, Viewer, event_view, filing_ref,
+    full_view, linked_pages, staff_view, view,
 };
 
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::{ParseFromJSON, ToJSON};
+use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
+use crate::api::idempotent::{self, Saved};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
 use crate::api::text::MultiLine;
 use crate::cases::citizen::Draft;
-use crate::cases::{CaseError, reads};
+use crate::cases::reads;
 use crate::domain::email::EmailAddress;
 use crate::domain::id_number::IdNumber;
 use crate::domain::phone::PhoneNumber;
 use crate::http::rate_limit::Limit;
 use crate::state::AppState;
 use crate::store::applications;
-use crate::store::{StoreError, begin_write, catalog, idempotency};
+use crate::store::{begin_write, catalog};
 
 pub struct ApplicationsApi;
 
@@ -93,12 +94,13 @@ impl ApplicationsApi {
         state.rate_limits.citizen(Limit::Applications, citizen)?;
         let db = state.db()?;
         let input = body.0;
-        let request_hash = hex::encode(Sha256::digest(input.to_json_string().as_bytes()));
+        let request_hash = idempotent::request_hash(&input);
+        let key = idempotency_key.0.as_deref();
         let txn = begin_write(db).await?;
-        if let Some(key) = &idempotency_key.0
-            && let Some(saved) = idempotency::find(&txn, citizen, CREATE_SCOPE, key).await?
+        if let Some(earlier) =
+            idempotent::earlier(&txn, citizen, CREATE_SCOPE, key, &request_hash).await?
         {
-            return replay(&saved, &request_hash);
+            return Ok(Created::Created(Json(earlier)));
         }
         let Some(version) = catalog::find(&txn, &input.matter_code, None).await? else {
             return Err(ApiError::not_found(
@@ -109,53 +111,41 @@ impl ApplicationsApi {
         // A posted result with no pickup to take an address from needs one from the start.
         let address_required =
             version.matter.result_by_courier && !version.matter.originals_by_courier;
-        let checked = check_new(&input, version.matter.id_number_required, address_required)?;
-        let draft = Draft {
-            applicant_name: input.applicant.name.trim().to_string(),
-            phone: checked.phone,
-            id_number: checked.id_number,
-            email: checked.email,
-            return_address: input
-                .return_address
-                .as_ref()
-                .map(|a| serde_json::from_str(&a.to_json_string()).expect("JSON")),
-            note: input
-                .note
-                .clone()
-                .filter(|n| !n.trim().is_empty())
-                .map(MultiLine::into_string),
-        };
+        let checked = check_new(
+            &input.applicant,
+            input.return_address.as_ref(),
+            version.matter.id_number_required,
+            address_required,
+        )?;
+        let draft = checked.draft(
+            &input.applicant,
+            input.return_address.as_ref(),
+            input.note.as_ref(),
+        );
         let created = (state.cases)
             .create_draft(&txn, citizen, &version, draft, &state.keys)
             .await?;
-        let view = view(&state, &created, &version, &[], Viewer::Owner)?;
-        if let Some(key) = &idempotency_key.0 {
-            let saved = idempotency::save(
-                &txn,
-                citizen,
-                CREATE_SCOPE,
-                key,
-                request_hash.clone(),
-                201,
-                view.to_json_string(),
-            )
-            .await;
-            match saved {
-                Ok(()) => {}
-                Err(StoreError::Db(e)) => return Err(e.into()),
-                // A concurrent retry with the same key committed first (PostgreSQL lets both
-                // transactions run this far): drop ours and answer with theirs.
-                Err(StoreError::Conflict) => {
-                    txn.rollback().await?;
-                    let txn = begin_write(db).await?;
-                    return match idempotency::find(&txn, citizen, CREATE_SCOPE, key).await? {
-                        Some(saved) => replay(&saved, &request_hash),
-                        None => Err(CaseError::Concurrent.into()),
-                    };
-                }
+        // What the wallet could fill, told at once: nothing is attached to a new draft yet.
+        let wallet = documents::case_wallet(&state, &txn, &created, &version, true, false).await?;
+        let view = view(&state, &created, &version, &[], &wallet, Viewer::Owner)?;
+        let saved = idempotent::save(
+            db,
+            txn,
+            citizen,
+            CREATE_SCOPE,
+            key,
+            &request_hash,
+            201,
+            view,
+        )
+        .await?;
+        let view = match saved {
+            Saved::Fresh(txn, view) => {
+                txn.commit().await?;
+                view
             }
-        }
-        txn.commit().await?;
+            Saved::Earlier(view) => view,
+        };
         Ok(Created::Created(Json(view)))
     }
 
@@ -256,51 +246,63 @@ impl ApplicationsApi {
     }
 }
 
-/// The response an earlier request with the same `Idempotency-Key` produced.
-fn replay(saved: &idempotency::record::Model, request_hash: &str) -> ApiResult<Created> {
-    if saved.request_hash != request_hash {
-        return Err(ApiError::unprocessable(
-            "idempotency_key_reused",
-            "This Idempotency-Key was already used with a different request body.",
-        ));
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(&saved.response_body).map_err(ApiError::internal)?;
-    let view = Application::parse_from_json(Some(value))
-        .map_err(|e| ApiError::internal(e.into_message()))?;
-    Ok(Created::Created(Json(view)))
-}
-
 fn default_limit() -> u64 {
     20
 }
 
-struct Checked {
+/// A new draft's applicant in domain types.
+pub struct Checked {
     phone: PhoneNumber,
     id_number: Option<IdNumber>,
     email: Option<EmailAddress>,
 }
 
-/// Converts the request into domain types, collecting every field problem at once.
-fn check_new(
-    input: &NewApplication,
+impl Checked {
+    /// The draft these checked fields and the rest of the request make.
+    pub fn draft(
+        &self,
+        applicant: &ApplicantInput,
+        return_address: Option<&Address>,
+        note: Option<&MultiLine>,
+    ) -> Draft {
+        Draft {
+            applicant_name: applicant.name.trim().to_string(),
+            phone: self.phone.clone(),
+            id_number: self.id_number.clone(),
+            email: self.email.clone(),
+            return_address: return_address
+                .map(|a| serde_json::from_str(&a.to_json_string()).expect("JSON")),
+            note: note
+                .filter(|n| !n.trim().is_empty())
+                .cloned()
+                .map(MultiLine::into_string),
+            filing_id: None,
+        }
+    }
+}
+
+/// Converts a new draft's applicant and addresses into domain types, collecting every field
+/// problem at once.
+pub fn check_new(
+    applicant: &ApplicantInput,
+    return_address: Option<&Address>,
     id_number_required: bool,
     address_required: bool,
 ) -> Result<Checked, ApiError> {
     let mut problems = Vec::new();
-    if address_required && input.return_address.is_none() {
+    if address_required && return_address.is_none() {
         problems.push(FieldProblem::new(
             "return_address",
             "this service item posts its result and collects no originals: say where it goes",
         ));
     }
-    if input.applicant.name.trim().is_empty() {
+    if applicant.name.trim().is_empty() {
         problems.push(FieldProblem::new("applicant.name", "must not be blank"));
     }
-    let phone = PhoneNumber::parse(&input.applicant.phone)
+    let phone = PhoneNumber::parse(&applicant.phone)
         .map_err(|m| problems.push(FieldProblem::new("applicant.phone", m)))
         .ok();
-    let id_number = match input.applicant.id_number.as_deref().map(str::trim) {
+    let id_number = match applicant.id_number.as_deref().map(str::trim) {
         Some(raw) if !raw.is_empty() => IdNumber::parse(raw)
             .map_err(|m| problems.push(FieldProblem::new("applicant.id_number", m)))
             .ok(),
@@ -314,13 +316,13 @@ fn check_new(
             None
         }
     };
-    let email = match input.applicant.email.as_deref().map(str::trim) {
+    let email = match applicant.email.as_deref().map(str::trim) {
         Some(raw) if !raw.is_empty() => EmailAddress::parse(raw)
             .map_err(|m| problems.push(FieldProblem::new("applicant.email", m)))
             .ok(),
         _ => None,
     };
-    if let Some(address) = &input.return_address
+    if let Some(address) = return_address
         && PhoneNumber::parse(&address.phone).is_err()
     {
         problems.push(FieldProblem::new(

@@ -56,6 +56,9 @@ pub struct Page {
     #[oai(skip_serializing_if_is_none)]
     pub original_name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Set when the page came from a document of the citizen's wallet (the same stored object).
+    #[oai(skip_serializing_if_is_none)]
+    pub document_id: Option<Uuid>,
 }
 
 /// A page as the owner sees it, with short-lived links to view it.
@@ -346,28 +349,26 @@ pub fn view(page: &page::Model) -> Page {
         height: page.height,
         original_name: page.original_name.clone(),
         created_at: page.created_at,
+        document_id: page.document_id,
     }
 }
 
 /// The page with presigned links; a store that cannot sign leaves them out.
 pub async fn with_links(state: &AppState, page: &page::Model) -> PageWithLinks {
-    let sign = |key: Option<&String>| {
-        let key = key.and_then(|k| ObjectKey::parse(k.clone()).ok());
-        async move {
-            match key {
-                Some(key) => state
-                    .store
-                    .presign_get(&key, LINK_TTL)
-                    .await
-                    .ok()
-                    .map(|p| p.url),
-                None => None,
-            }
-        }
-    };
     PageWithLinks {
         page: view(page),
-        url: sign(Some(&page.object_key)).await,
-        thumbnail_url: sign(page.thumbnail_key.as_ref()).await,
+        url: link(state, Some(&page.object_key)).await,
+        thumbnail_url: link(state, page.thumbnail_key.as_deref()).await,
     }
+}
+
+/// A presigned GET of `key` for `LINK_TTL`; none without a key or a store that can sign.
+pub async fn link(state: &AppState, key: Option<&str>) -> Option<String> {
+    let key = ObjectKey::parse(key?.to_string()).ok()?;
+    state
+        .store
+        .presign_get(&key, LINK_TTL)
+        .await
+        .ok()
+        .map(|p| p.url)
 }

@@ -6,8 +6,9 @@ use poem_openapi::types::ParseFromJSON;
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
+use super::documents::{CaseWallet, ReusedDocument, WalletDocument, case_wallet};
 use super::pages;
-use crate::api::matters::{AcceptedKind, Department, material_kinds};
+use crate::api::matters::{AcceptedKind, Department, DocumentReuse, material_kinds};
 use crate::api::problem::ApiError;
 use crate::api::text::MultiLine;
 use crate::domain::application::ApplicationState;
@@ -124,6 +125,16 @@ pub struct ApplicationMaterial {
     pub satisfied: bool,
     /// The pages, in order.
     pub pages: Vec<pages::PageWithLinks>,
+    /// The kind of document this material is, if the catalogue names one.
+    #[oai(skip_serializing_if_is_none)]
+    pub document_type: Option<String>,
+    /// Whether a verified document of the citizen's wallet may fill it.
+    pub reuse: DocumentReuse,
+    /// Documents of the wallet whose pages fill it ("reused: verified on D by R in case C").
+    pub reused: Vec<ReusedDocument>,
+    /// To the owner, while the material may change: the wallet's documents that could fill it
+    /// now. Attach one with `POST .../materials/{code}/documents`.
+    pub offers: Vec<WalletDocument>,
 }
 
 /// Why pre-review sent a material back, in plain words.
@@ -133,11 +144,22 @@ pub struct ReturnReason {
     pub reason: MultiLine,
 }
 
+/// The bundle filing (一件事) an application is an item of.
+#[derive(Debug, Clone, Object)]
+pub struct FilingRef {
+    pub id: Uuid,
+    pub bundle_code: String,
+    pub bundle_name: String,
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct Application {
     pub id: Uuid,
     pub state: State,
     pub matter: MatterRef,
+    /// Set when it was filed as an item of a bundle, with other departments' items.
+    #[oai(skip_serializing_if_is_none)]
+    pub filing: Option<FilingRef>,
     pub applicant: Applicant,
     #[oai(skip_serializing_if_is_none)]
     pub return_address: Option<Address>,
@@ -218,8 +240,29 @@ pub async fn full_view(
     app: &application::Model,
     version: &catalog::MatterVersion,
 ) -> Result<Application, ApiError> {
+    let db = state.db()?;
     let linked = linked_pages(state, app).await?;
-    view(state, app, version, &linked, Viewer::Owner)
+    let wallet = case_wallet(state, db, app, version, true, false).await?;
+    let mut application = view(state, app, version, &linked, &wallet, Viewer::Owner)?;
+    application.filing = filing_ref(db, app).await?;
+    Ok(application)
+}
+
+/// The filing `app` is an item of, if any.
+pub async fn filing_ref<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    app: &application::Model,
+) -> Result<Option<FilingRef>, ApiError> {
+    let Some(id) = app.filing_id else {
+        return Ok(None);
+    };
+    Ok(crate::store::filings::find(db, id)
+        .await?
+        .map(|f| FilingRef {
+            id: f.id,
+            bundle_code: f.bundle_code,
+            bundle_name: f.bundle_name,
+        }))
 }
 
 /// A case as reception and the department read it: the application (ID number masked) with its
@@ -231,7 +274,9 @@ pub async fn staff_view(
     let db = state.db()?;
     let version = crate::cases::reads::version_of(db, app).await?;
     let linked = linked_pages(state, app).await?;
-    let application = view(state, app, &version, &linked, Viewer::Other)?;
+    let wallet = case_wallet(state, db, app, &version, false, true).await?;
+    let mut application = view(state, app, &version, &linked, &wallet, Viewer::Other)?;
+    application.filing = filing_ref(db, app).await?;
     let events = applications::events(db, app.id)
         .await?
         .into_iter()
@@ -258,6 +303,7 @@ pub fn view(
     app: &application::Model,
     version: &catalog::MatterVersion,
     stored: &[pages::PageWithLinks],
+    wallet: &CaseWallet,
     viewer: Viewer,
 ) -> Result<Application, ApiError> {
     let id_number = match viewer {
@@ -289,6 +335,10 @@ pub fn view(
                 page_count: count,
                 satisfied: count >= m.min_pages && count <= m.max_pages,
                 pages: own,
+                document_type: m.document_type.clone(),
+                reuse: crate::api::matters::reuse_of(m),
+                reused: wallet.reused.get(&m.code).cloned().unwrap_or_default(),
+                offers: wallet.offers.get(&m.code).cloned().unwrap_or_default(),
             }
         })
         .collect();
@@ -304,6 +354,7 @@ pub fn view(
                 name: version.matter.department_name.clone(),
             },
         },
+        filing: None,
         applicant: Applicant {
             name: app.applicant_name.clone(),
             phone: app.applicant_phone.clone(),

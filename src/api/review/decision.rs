@@ -1,5 +1,6 @@
-//! `/v1/review/applications/{id}` (the case as a reviewer sees it) and `.../decision`
-//! (approve, return with reasons per material, or reject). Only the claim holder decides.
+//! `/v1/review/applications/{id}` (the case as a reviewer sees it), `.../decision` (approve,
+//! return with reasons per material, or reject) and `.../documents/{document_id}/invalidate`
+//! (a reused wallet document found unusable). Only the claim holder decides or invalidates.
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -9,14 +10,17 @@ use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
+use crate::api::applications::documents::case_wallet;
 use crate::api::applications::notifications::{Notification, history};
-use crate::api::applications::{Application, Event, ReturnReason, Viewer, linked_pages, view};
+use crate::api::applications::{
+    Application, Event, ReturnReason, Viewer, filing_ref, linked_pages, view,
+};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::review::{audit_review, lease};
 use crate::api::security::{ClientIp, StaffAuth, StaffMember};
 use crate::api::text::MultiLine;
 use crate::cases::reads;
-use crate::cases::review::{Decision, Reason};
+use crate::cases::review::{Decision, Expiry, Reason};
 use crate::domain::application::Action;
 use crate::domain::staff::Role;
 use crate::state::AppState;
@@ -43,6 +47,25 @@ pub struct DecisionRequest {
     /// Free text for the case record. A `reject` without `reasons` needs it as its reason.
     #[oai(skip_serializing_if_is_none, validator(max_length = 1000))]
     pub note: Option<MultiLine>,
+    /// With `approve`: the expiry printed on the document of a material that has a
+    /// `document_type`. Its wallet document is valid until then at the latest.
+    #[oai(default, validator(max_items = 50))]
+    pub document_expiries: Vec<DocumentExpiry>,
+}
+
+#[derive(Object)]
+pub struct DocumentExpiry {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub material_code: String,
+    /// The last day the document is valid, in the centre's time zone.
+    pub expires_on: chrono::NaiveDate,
+}
+
+#[derive(Object)]
+pub struct Invalidation {
+    /// Why the document cannot be used (forged, expired, illegible, ...): the citizen sees it.
+    #[oai(validator(min_length = 1, max_length = 500))]
+    pub reason: MultiLine,
 }
 
 #[derive(Object)]
@@ -156,6 +179,14 @@ impl ReviewCaseApi {
                 .clone()
                 .filter(|n| !n.trim().is_empty())
                 .map(MultiLine::into_string),
+            expiries: body
+                .document_expiries
+                .iter()
+                .map(|e| Expiry {
+                    material_code: e.material_code.clone(),
+                    expires_on: e.expires_on,
+                })
+                .collect(),
         };
         let app = (state.cases)
             .decide_prereview(db, auth.0.id, &auth.0.departments, id.0, decision)
@@ -172,6 +203,49 @@ impl ReviewCaseApi {
         let app = reads::visible(db, &auth.0.departments, app.id).await?;
         Ok(Json(case_view(&state, &auth.0, &app).await?))
     }
+
+    /// Take a document this case reused out of the citizen's wallet: it is forged, expired or
+    /// otherwise unusable. The reason is recorded and shown to the citizen; the case keeps its
+    /// pages (return the material to have them replaced). Only the claim holder does this;
+    /// again is harmless.
+    #[oai(
+        path = "/v1/review/applications/:id/documents/:document_id/invalidate",
+        method = "post"
+    )]
+    async fn invalidate(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        ip: ClientIp,
+        id: Path<Uuid>,
+        document_id: Path<Uuid>,
+        body: Json<Invalidation>,
+    ) -> ApiResult<Json<ReviewCase>> {
+        auth.0.require(Role::Reviewer)?;
+        let db = state.db()?;
+        let reason = body.0.reason.into_string();
+        (state.cases)
+            .invalidate_document(
+                db,
+                auth.0.id,
+                &auth.0.departments,
+                id.0,
+                document_id.0,
+                reason,
+            )
+            .await?;
+        audit_review(
+            &state,
+            &auth.0,
+            &ip,
+            "review.document_invalidate",
+            Some(id.0),
+            Some(format!("document {}", document_id.0)),
+        )
+        .await?;
+        let app = reads::visible(db, &auth.0.departments, id.0).await?;
+        Ok(Json(case_view(&state, &auth.0, &app).await?))
+    }
 }
 
 async fn case_view(
@@ -184,13 +258,15 @@ async fn case_view(
     let now = state.clock.now();
     let holder = claims::holder(app, now);
     let linked = linked_pages(state, app).await?;
+    let wallet = case_wallet(state, db, app, &version, false, true).await?;
     // The ID number in full only to the reviewer holding the claim.
     let viewer = if holder == Some(member.id) {
         Viewer::Owner
     } else {
         Viewer::Other
     };
-    let application = view(state, app, &version, &linked, viewer)?;
+    let mut application = view(state, app, &version, &linked, &wallet, viewer)?;
+    application.filing = filing_ref(db, app).await?;
     let events = applications::events(db, app.id)
         .await?
         .into_iter()

@@ -21,7 +21,7 @@ use crate::store::applications::{self, application};
 use crate::store::catalog::{MatterVersion, material};
 use crate::store::jobs::NewJob;
 use crate::store::pages::{self, page};
-use crate::store::{StoreError, begin_write};
+use crate::store::{StoreError, begin_write, documents};
 
 /// The application and material a page is for, checked before any bytes are processed.
 pub struct Target {
@@ -248,13 +248,20 @@ impl Cases {
         ensure_editable(&app)?;
         ensure_material_editable(&app, &page.material_code)?;
         pages::delete(&txn, page.id).await?;
-        let remaining: Vec<Uuid> = pages::of_application(&txn, app.id)
+        let rest: Vec<page::Model> = pages::of_application(&txn, app.id)
             .await?
             .into_iter()
             .filter(|p| p.material_code == page.material_code)
-            .map(|p| p.id)
             .collect();
+        let remaining: Vec<Uuid> = rest.iter().map(|p| p.id).collect();
         pages::set_order(&txn, &remaining).await?;
+        // The last page of a wallet document leaving the material ends its use here.
+        if let Some(document_id) = page.document_id
+            && !rest.iter().any(|p| p.document_id == Some(document_id))
+        {
+            let now = self.clock.now();
+            documents::remove_use(&txn, document_id, app.id, &page.material_code, now).await?;
+        }
         if !applications::touch(&txn, &app, self.clock.now()).await? {
             return Err(CaseError::Concurrent);
         }

@@ -58,6 +58,8 @@ pub mod application {
         pub received_at: Option<DateTimeUtc>,
         /// When the citizen confirmed (or the system assumed) receipt of a posted result.
         pub receipt_confirmed_at: Option<DateTimeUtc>,
+        /// The bundle filing (一件事) it belongs to, if any.
+        pub filing_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -218,6 +220,35 @@ pub async fn list_owned<C: ConnectionTrait>(
     query
         .order_by_desc(application::Column::Id)
         .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The applications of a bundle filing, in the bundle's order (they are made in that order and
+/// ids are UUIDv7).
+pub async fn of_filing<C: ConnectionTrait>(
+    db: &C,
+    filing_id: Uuid,
+) -> Result<Vec<application::Model>, DbErr> {
+    application::Entity::find()
+        .filter(application::Column::FilingId.eq(filing_id))
+        .order_by_asc(application::Column::Id)
+        .all(db)
+        .await
+}
+
+/// The events of several applications, oldest first.
+pub async fn events_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<Vec<event::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    event::Entity::find()
+        .filter(event::Column::ApplicationId.is_in(ids.iter().copied()))
+        .order_by_asc(event::Column::CreatedAt)
+        .order_by_asc(event::Column::Id)
         .all(db)
         .await
 }

@@ -26,3 +26,15 @@ async fn the_whole_back_office_day_runs_in_the_console() {
     let app = quick_app().await;
     run_browser(&app, "day.mjs").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reviewer_sees_a_reused_document_and_invalidates_it() {
+    let app = quick_app().await;
+    run_browser(&app, "wallet.mjs").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reviewer_sees_which_bundle_a_case_came_in() {
+    let app = quick_app().await;
+    run_browser(&app, "bundle.mjs").await;
+}

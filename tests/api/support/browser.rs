@@ -20,6 +20,7 @@ use super::courier::{arrived_case, deliver_originals};
 use super::pages::jpeg;
 use super::staff::{PASSWORD, seed_staff};
 use super::wait::poll;
+use super::wallet::{ready_filing, reused_case};
 
 fn console_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/console")
@@ -103,6 +104,26 @@ async fn handle(app: &TestApp, request: &Value) -> Result<Value, String> {
             let seed = request["seed"].as_u64().unwrap_or(1) as u8;
             let id = submitted_elderly_case(app, &token, seed).await;
             Ok(json!({ "token": token, "id": id }))
+        }
+        // A case of the civil affairs bureau whose ID card came from the citizen's wallet.
+        "reused_case" => {
+            let seed = request["seed"].as_u64().unwrap_or(1) as u8;
+            let (token, id, document_id) = reused_case(app, &text("name")?, seed).await;
+            Ok(json!({ "token": token, "id": id, "document_id": document_id }))
+        }
+        // A citizen files the utilities bundle and submits it: the filing and its items' ids.
+        "submitted_filing" => {
+            let token = app.citizen_token(&text("name")?).await;
+            let seed = request["seed"].as_u64().unwrap_or(1) as u8;
+            let filing = ready_filing(app, &token, seed).await;
+            let id = filing["id"].as_str().ok_or("no filing id")?;
+            let submitted = app
+                .post_as(&token, &format!("/v1/filings/{id}/submit"), &json!({}))
+                .await;
+            match submitted.status().as_u16() {
+                200 => Ok(submitted.json().await.map_err(|e| e.to_string())?),
+                status => Err(format!("the filing's submit answered {status}")),
+            }
         }
         // A small real JPEG (base64), for a script to hand to a file input.
         "jpeg" => {

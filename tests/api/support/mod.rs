@@ -19,6 +19,7 @@ pub mod sf_peer;
 pub mod shipments;
 pub mod staff;
 pub mod wait;
+pub mod wallet;
 pub mod wechat;
 
 pub use answers::assert_problem;

@@ -47,6 +47,7 @@ pub fn application_row(
         batch_id: Set(None),
         received_at: Set(None),
         receipt_confirmed_at: Set(None),
+        filing_id: Set(None),
     }
 }
 

@@ -63,6 +63,7 @@ function Case({ id }) {
       <a href="#/department">← 返回审批列表</a>
       <h1 id="case-title">${app.matter.name}</h1>
       <span class="tag">${stateLabel(app.state)}</span>
+      ${app.filing ? html`<span class="tag bundle">一件事：${app.filing.bundle_name}</span>` : null}
     </div>
     ${notice ? html`<${Notice} kind="ok">${notice}<//>` : null}
     <div class="case-grid">

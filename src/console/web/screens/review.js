@@ -1,6 +1,7 @@
 // The reviewer's day: the pre-review queue (filters, SLA colours, "next case" on N), and a case:
 // the applicant, each material with its pages in a viewer (thumbnails first, the original on
-// demand), earlier decisions, the timeline, the claim's remaining time (renewed while working),
+// demand) and what it reused from the citizen's wallet (who verified it, when, in which case;
+// the claim holder can invalidate it), earlier decisions, the timeline, the claim's remaining time (renewed while working),
 // and the decision panel. The half-written decision is kept per case in sessionStorage and on
 // screen, so an expired session or a lost claim never costs the reviewer their words.
 
@@ -199,6 +200,16 @@ function Case({ id, go }) {
       setError(e);
     }
   };
+  const invalidate = async (documentId, reason) => {
+    setError(null);
+    try {
+      const changed = await post(`/v1/review/applications/${id}/documents/${documentId}/invalidate`, { reason });
+      loaded.setData(changed);
+      setNotice('证照已作废，已从申请人的证照夹移除。如需补正，请退回该材料。');
+    } catch (e) {
+      setError(e);
+    }
+  };
 
   // N opens the next case, once this one is not mine to decide any more.
   useKeys((e) => {
@@ -221,6 +232,7 @@ function Case({ id, go }) {
       <a href="#/review">← 返回队列</a>
       <h1 id="case-title">${app.matter.name}</h1>
       <span class="tag">${stateLabel(app.state)}</span>
+      ${app.filing ? html`<span class="tag bundle" title="一件事：同一申请人一并提交的其他部门事项由各部门分别审核">一件事：${app.filing.bundle_name}</span>` : null}
       <span class="grow"></span>
       ${mine
         ? html`<${ClaimTimer} id=${id} remaining=${kase.claim.claim_remaining_secs || 0} onRenewed=${(c) => loaded.setData((current) => ({ ...current, claim: c }))} />
@@ -234,7 +246,7 @@ function Case({ id, go }) {
     ${notice ? html`<${Notice}>${notice}<//>` : null}
     <${ErrorBanner} error=${error} onClose=${() => setError(null)} />
     <div class="case-grid">
-      <${Viewer} materials=${app.materials} />
+      <${Viewer} materials=${app.materials} onInvalidate=${mine && app.state === 'submitted' ? invalidate : null} />
       <aside class="side">
         <${Applicant} app=${app} />
         ${app.state === 'submitted'
@@ -314,8 +326,41 @@ function Applicant({ app }) {
   </section>`;
 }
 
+const DOCUMENT_STATES = { valid: '有效', withdrawn: '申请人已撤回', invalidated: '已作废', replaced: '已被新核验取代' };
+
+/**
+ * A document of the citizen's wallet that filled a material: who verified it, when, in which
+ * case, and whether it still stands. `onInvalidate(id, reason)` is given to the claim holder.
+ */
+function Reused({ doc, onInvalidate }) {
+  const matters = useMatters();
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState('');
+  const field = `invalidate-${doc.id}`;
+  return html`<div class="reused" data-document=${doc.id}>
+    <p><span class=${doc.state === 'valid' ? 'tag ok' : 'tag warn'}>证照夹复用</span>
+      ${fmtTime(doc.verified_at)} 由 ${doc.verified_by ? doc.verified_by.display_name : '—'} 核验，
+      案件 <code title=${doc.source.application_id}>${doc.source.application_id.slice(-8)}</code>（${departmentName(matters, doc.source.department_code)}）
+      · ${DOCUMENT_STATES[doc.state] || doc.state}</p>
+    ${doc.end_reason ? html`<p class="muted">作废原因：${doc.end_reason}</p>` : null}
+    ${onInvalidate && doc.state === 'valid'
+      ? open
+        ? html`<form class="invalidate" onSubmit=${(e) => {
+            e.preventDefault();
+            if (reason.trim()) onInvalidate(doc.id, reason.trim());
+          }}>
+            <label for=${field}>作废原因（申请人可见）</label>
+            <input id=${field} value=${reason} maxlength="500" required onInput=${(e) => setReason(e.target.value)} />
+            <button type="submit" class="danger">确认作废</button>
+            <button type="button" onClick=${() => setOpen(false)}>取消</button>
+          </form>`
+        : html`<button type="button" onClick=${() => setOpen(true)}>作废此证照</button>`
+      : null}
+  </div>`;
+}
+
 /** Pages of every material: thumbnails list, one page large, keys to move, zoom and rotate. */
-export function Viewer({ materials }) {
+export function Viewer({ materials, onInvalidate = null }) {
   const pages = useMemo(
     () => materials.flatMap((m, mi) => m.pages.map((p, pi) => ({ ...p, mi, pi, material: m }))),
     [materials],
@@ -381,6 +426,7 @@ export function Viewer({ materials }) {
           <p class="req">${m.required ? '必交' : '选交'} · ${m.min_pages === m.max_pages ? m.min_pages : `${m.min_pages}–${m.max_pages}`} 页${m.original_required ? ' · 需原件' : ''}
             · 已传 ${m.page_count} 页</p>
           ${m.guidance ? html`<details class="guidance"><summary>拍摄要求</summary><p>${m.guidance}</p></details>` : null}
+          ${(m.reused || []).map((d) => html`<${Reused} key=${d.id} doc=${d} onInvalidate=${onInvalidate} />`)}
           <ul class="thumbs">
             ${m.pages.map((p, pi) => {
               const i = pages.findIndex((x) => x.mi === mi && x.pi === pi);
@@ -590,6 +636,9 @@ function Decisions({ decisions, materials }) {
 
 const ACTOR_LABELS = { citizen: '申请人', staff: '工作人员', courier: '快递', system: '系统' };
 
+/** Events that move nothing, named for what happened. */
+const EVENT_LABELS = { attach_document: '使用证照夹中的证照', invalidate_document: '作废复用的证照' };
+
 export function Timeline({ events }) {
   return html`<section class="panel" aria-labelledby="timeline-title">
     <h2 id="timeline-title">办理记录</h2>
@@ -597,7 +646,8 @@ export function Timeline({ events }) {
       ${events.map(
         (e) => html`<li>
           <time datetime=${e.created_at}>${fmtTime(e.created_at)}</time>
-          <span>${ACTOR_LABELS[e.actor_kind] || e.actor_kind}：${stateLabel(e.from_state || '')}${e.from_state ? ' → ' : ''}${stateLabel(e.to_state)}</span>
+          <span>${ACTOR_LABELS[e.actor_kind] || e.actor_kind}：${EVENT_LABELS[e.action]
+            || `${stateLabel(e.from_state || '')}${e.from_state ? ' → ' : ''}${stateLabel(e.to_state)}`}</span>
           ${e.reason ? html`<small>${e.reason}</small>` : null}
         </li>`,
       )}
