@@ -22,6 +22,7 @@ mod m20261210_000017_stats_rollups;
 mod m20261211_000018_material_document_types;
 mod m20261212_000019_documents;
 mod m20261213_000020_bundles;
+mod m20261214_000021_shipment_cases;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000018_material_document_types::Migration),
             Box::new(m20261212_000019_documents::Migration),
             Box::new(m20261213_000020_bundles::Migration),
+            Box::new(m20261214_000021_shipment_cases::Migration),
         ]
     }
 }

@@ -444,6 +444,21 @@ impl From<crate::cases::CaseError> for ApiError {
                      POST /v1/filings/{filing}/submit."
                 ),
             ),
+            E::PickupWithFiling(filing) => Self::conflict(
+                "pickup_with_filing",
+                format!(
+                    "This item's originals go with the other items of its bundle: book, change or \
+                     cancel the pickup with /v1/filings/{filing}/pickup."
+                ),
+            ),
+            E::FilingNotReady(issues) => {
+                let names: Vec<&str> = issues.iter().map(|p| p.field.as_str()).collect();
+                let detail = format!(
+                    "One pickup collects every item's originals once all passed pre-review; not yet: {}.",
+                    names.join(", ")
+                );
+                Self::conflict("filing_not_ready", detail).with_errors(fields(issues))
+            }
             E::FilingNotFound => Self::not_found("filing_not_found", "No such filing."),
             E::DocumentNotFound => Self::not_found("document_not_found", "No such document."),
             E::DocumentUnusable(why) => document_unusable(why),

@@ -118,6 +118,7 @@ impl Cases {
             txn,
             NewShipment {
                 application_id: app.id,
+                also_for: Vec::new(),
                 leg: LEG_RESULT,
                 partner: self.partner.clone(),
                 sender: json!(self.centre()),

@@ -111,6 +111,12 @@ pub enum CaseError {
     /// A draft item of a bundle is submitted with its filing, not alone.
     #[error("submit this item with its filing {0}")]
     SubmitWithFiling(uuid::Uuid),
+    /// A bundle's items book their pickup together, with the filing.
+    #[error("book this item's pickup with its filing {0}")]
+    PickupWithFiling(uuid::Uuid),
+    /// Some of the filing's items that post originals have not passed pre-review yet.
+    #[error("some items are not ready for the pickup")]
+    FilingNotReady(Vec<FieldIssue>),
     /// No such bundle filing of this citizen.
     #[error("no such filing")]
     FilingNotFound,

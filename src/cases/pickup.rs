@@ -1,7 +1,8 @@
 //! Booking the courier that collects the paper originals (leg 1). Booking, rebooking and
 //! cancelling change our records and queue the partner call in one transaction; the order itself
 //! is made by a job, so a partner outage never loses a booking. A rebooking cancels the old
-//! order and makes a new one with a new order id.
+//! order and makes a new one with a new order id. A bundle's items post their originals in one
+//! pickup: one leg that carries them all, booked, moved and cancelled for the filing.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -9,12 +10,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::change::state_of;
-use super::{CaseError, CaseResult, Cases, reads};
+use super::{CaseError, CaseResult, Cases, FieldIssue, reads};
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::integrations::courier::Contact;
-use crate::store::applications::{Actor, application};
-use crate::store::begin_write;
+use crate::store::applications::{self, Actor, application};
 use crate::store::shipments::{self, LEG_MATERIALS, NewShipment, shipment};
+use crate::store::{begin_write, filings};
 
 /// A pickup window on offer, checked against the schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +65,11 @@ impl Cases {
             return Err(CaseError::PickupAlreadyScheduled);
         }
         machine::next(from, Action::SchedulePickup)?;
-        let row = self.book(&txn, &app, &contact, &window).await?;
+        // A bundle's items post their originals together.
+        if let Some(filing) = app.filing_id {
+            return Err(CaseError::PickupWithFiling(filing));
+        }
+        let row = self.book(&txn, &app, Vec::new(), &contact, &window).await?;
         let reason = Some(format!("{} {}", window.date, window.slot));
         self.change(
             &txn,
@@ -91,7 +96,7 @@ impl Cases {
         let txn = begin_write(db).await?;
         let (app, old) = booked_leg(&txn, citizen, id).await?;
         shipments::request_cancel(&txn, &old).await?;
-        let row = self.book(&txn, &app, &contact, &window).await?;
+        let row = self.book(&txn, &app, Vec::new(), &contact, &window).await?;
         let reason = Some(format!("{} {}", window.date, window.slot));
         self.change(
             &txn,
@@ -127,11 +132,13 @@ impl Cases {
         Ok(())
     }
 
-    /// A new leg 1 from the citizen to the centre, and the job that orders it.
+    /// A new leg 1 from the citizen to the centre (carrying `also_for`'s originals with
+    /// `app`'s), and the job that orders it.
     async fn book<C: ConnectionTrait>(
         &self,
         txn: &C,
         app: &application::Model,
+        also_for: Vec<Uuid>,
         contact: &Contact,
         window: &Window,
     ) -> CaseResult<shipment::Model> {
@@ -139,6 +146,7 @@ impl Cases {
             txn,
             NewShipment {
                 application_id: app.id,
+                also_for,
                 leg: LEG_MATERIALS,
                 partner: self.partner.clone(),
                 sender: json!(contact),
@@ -153,6 +161,138 @@ impl Cases {
         shipments::enqueue_create(txn, row.id).await?;
         Ok(row)
     }
+}
+
+impl Cases {
+    /// Books one pickup of the originals of every item of the citizen's filing that posts them,
+    /// once all of those passed pre-review: one courier order, one parcel. A retry of the same
+    /// booking answers the booking.
+    pub async fn schedule_filing_pickup(
+        &self,
+        db: &DatabaseConnection,
+        citizen: Uuid,
+        filing_id: Uuid,
+        contact: Contact,
+        window: Window,
+    ) -> CaseResult<Booking> {
+        let txn = begin_write(db).await?;
+        let items = posting_items(&txn, citizen, filing_id).await?;
+        let (first, rest) = items.split_first().ok_or(CaseError::PickupNotNeeded)?;
+        let states = items
+            .iter()
+            .map(state_of)
+            .collect::<CaseResult<Vec<ApplicationState>>>()?;
+        if states
+            .iter()
+            .all(|s| *s == ApplicationState::PickupScheduled)
+            && let Some(existing) = shipments::current_leg(&txn, first.id, LEG_MATERIALS).await?
+        {
+            let same = serde_json::from_str::<Contact>(&existing.sender).ok() == Some(contact)
+                && existing.pickup_date.as_deref() == Some(window.date.as_str())
+                && existing.pickup_slot.as_deref() == Some(window.slot.as_str());
+            if same {
+                return Ok(Booking::Existing(existing));
+            }
+            return Err(CaseError::PickupAlreadyScheduled);
+        }
+        let waiting: Vec<FieldIssue> = items
+            .iter()
+            .zip(&states)
+            .filter(|(_, s)| **s != ApplicationState::PrereviewPassed)
+            .map(|(a, s)| FieldIssue::new(a.matter_code.clone(), format!("is {s}")))
+            .collect();
+        if !waiting.is_empty() {
+            return Err(CaseError::FilingNotReady(waiting));
+        }
+        let also: Vec<Uuid> = rest.iter().map(|a| a.id).collect();
+        let row = self.book(&txn, first, also, &contact, &window).await?;
+        let reason = Some(format!("{} {}", window.date, window.slot));
+        for item in &items {
+            let actor = Actor::citizen(citizen);
+            self.change(&txn, item, Action::SchedulePickup, actor, reason.clone())
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(Booking::Created(row))
+    }
+
+    /// Moves the filing's one pickup to another address or window, before the courier came;
+    /// without `rebook`, cancels it: every item waits for a new booking.
+    pub async fn change_filing_pickup(
+        &self,
+        db: &DatabaseConnection,
+        citizen: Uuid,
+        filing_id: Uuid,
+        rebook: Option<(Contact, Window)>,
+    ) -> CaseResult<Option<shipment::Model>> {
+        let txn = begin_write(db).await?;
+        let items = posting_items(&txn, citizen, filing_id).await?;
+        let first = items.first().ok_or(CaseError::PickupNotFound)?;
+        match state_of(first)? {
+            ApplicationState::PickupScheduled => {}
+            ApplicationState::OriginalsInTransit | ApplicationState::Received => {
+                return Err(CaseError::PickupInProgress);
+            }
+            _ => return Err(CaseError::PickupNotFound),
+        }
+        let old = shipments::current_leg(&txn, first.id, LEG_MATERIALS)
+            .await?
+            .ok_or(CaseError::PickupNotFound)?;
+        if old.status != "pending" {
+            return Err(CaseError::PickupInProgress);
+        }
+        let carried = shipments::carried(&txn, &old).await?;
+        let booked: Vec<&application::Model> =
+            items.iter().filter(|a| carried.contains(&a.id)).collect();
+        shipments::request_cancel(&txn, &old).await?;
+        let row = match &rebook {
+            Some((contact, window)) => {
+                let also = carried.iter().skip(1).copied().collect();
+                Some(self.book(&txn, booked[0], also, contact, window).await?)
+            }
+            None => None,
+        };
+        for item in booked {
+            let (action, reason) = match &rebook {
+                Some((_, w)) => (
+                    Action::ReschedulePickup,
+                    Some(format!("{} {}", w.date, w.slot)),
+                ),
+                None => (Action::CancelPickup, None),
+            };
+            self.change(&txn, item, action, Actor::citizen(citizen), reason)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(row)
+    }
+}
+
+/// The items of the citizen's filing whose originals are posted (withdrawn ones left out),
+/// locked for a change, in the bundle's order.
+async fn posting_items<C: ConnectionTrait>(
+    txn: &C,
+    citizen: Uuid,
+    filing_id: Uuid,
+) -> CaseResult<Vec<application::Model>> {
+    filings::lock_owned(txn, citizen, filing_id)
+        .await?
+        .ok_or(CaseError::FilingNotFound)?;
+    let mut items = Vec::new();
+    for item in applications::of_filing(txn, filing_id).await? {
+        if item.state == ApplicationState::Cancelled.as_str() {
+            continue;
+        }
+        let item = reads::lock_owned(txn, citizen, item.id).await?;
+        if reads::version_of(txn, &item)
+            .await?
+            .matter
+            .originals_by_courier
+        {
+            items.push(item);
+        }
+    }
+    Ok(items)
 }
 
 /// The citizen's booked pickup, as a resource: none before a booking (or after its cancel),
@@ -189,6 +329,10 @@ async fn booked_leg<C: ConnectionTrait>(
     // The courier came but its push has not moved the case yet.
     if leg.status != "pending" {
         return Err(CaseError::PickupInProgress);
+    }
+    // A bundle's pickup is its filing's.
+    if let Some(filing) = app.filing_id {
+        return Err(CaseError::PickupWithFiling(filing));
     }
     Ok((app, leg))
 }

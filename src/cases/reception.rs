@@ -113,6 +113,7 @@ impl Cases {
                     &txn,
                     NewShipment {
                         application_id: app.id,
+                        also_for: Vec::new(),
                         leg: LEG_RETURN,
                         partner: leg.partner.clone(),
                         sender: json!(self.centre()),

@@ -87,12 +87,7 @@ impl Cases {
             let valid_days = wanted(m).reuse_valid_days;
             if let Some(old) = earlier.iter().find(|d| d.source_material_code == m.code) {
                 let old_pages = documents::pages_of(txn, &[old.id]).await?;
-                let same = old_pages.len() == own.len()
-                    && old_pages
-                        .iter()
-                        .zip(&own)
-                        .all(|(a, b)| a.sha256 == b.sha256);
-                if same {
+                if same_pages(&old_pages, &own) {
                     if expires_on.is_some() && expires_on != old.expires_on {
                         let until =
                             rules::valid_until(old.verified(), old.valid_days, expires_on, offset);

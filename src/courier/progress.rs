@@ -10,7 +10,7 @@ use crate::domain::application::{Action, ApplicationState};
 use crate::domain::shipment::ShipmentStatus;
 use crate::domain::track::StatusChange;
 use crate::store::applications::{self, Actor, application};
-use crate::store::shipments::{LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
+use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
 
 pub async fn advance<C: ConnectionTrait>(
     txn: &C,
@@ -25,34 +25,40 @@ pub async fn advance<C: ConnectionTrait>(
     // write: a state that does not match writes nothing, as a read would have decided.
     match change.leg.as_str() {
         LEG_MATERIALS => {
-            if moving(change.new) && !moving(change.old) {
-                move_on(
-                    txn,
-                    cases,
-                    change,
-                    ApplicationState::PickupScheduled,
-                    Action::PickUp,
-                )
-                .await?;
-            }
-            // Delivered at the centre, perhaps in the same push as the collection.
-            if delivered {
-                applications::record_event_in_state(
-                    txn,
-                    change.application_id,
-                    Actor::system(),
-                    Action::OriginalsDelivered,
-                    ApplicationState::OriginalsInTransit,
-                    waybill(change),
-                    cases.clock.now(),
-                )
-                .await?;
+            // One parcel may carry several cases' originals (a bundle's items): each moves.
+            let carried = shipments::carried_by(txn, change.shipment_id).await?;
+            for id in std::iter::once(change.application_id).chain(carried) {
+                if moving(change.new) && !moving(change.old) {
+                    move_on(
+                        txn,
+                        cases,
+                        id,
+                        change,
+                        ApplicationState::PickupScheduled,
+                        Action::PickUp,
+                    )
+                    .await?;
+                }
+                // Delivered at the centre, perhaps in the same push as the collection.
+                if delivered {
+                    applications::record_event_in_state(
+                        txn,
+                        id,
+                        Actor::system(),
+                        Action::OriginalsDelivered,
+                        ApplicationState::OriginalsInTransit,
+                        waybill(change),
+                        cases.clock.now(),
+                    )
+                    .await?;
+                }
             }
             Ok(())
         }
         LEG_RESULT if delivered => {
             let state = ApplicationState::ResultInDelivery;
-            move_on(txn, cases, change, state, Action::DeliverResult).await
+            let id = change.application_id;
+            move_on(txn, cases, id, change, state, Action::DeliverResult).await
         }
         LEG_RETURN if delivered => {
             let Some(app) = application::Entity::find_by_id(change.application_id)
@@ -81,15 +87,15 @@ pub async fn advance<C: ConnectionTrait>(
     }
 }
 
-/// Takes the application on by `action` from `from`, if it is there.
+/// Takes application `id` on by `action` from `from`, if it is there.
 async fn move_on<C: ConnectionTrait>(
     txn: &C,
     cases: &Cases,
+    id: uuid::Uuid,
     change: &StatusChange,
     from: ApplicationState,
     action: Action,
 ) -> Result<(), DbErr> {
-    let id = change.application_id;
     match cases
         .change_from(txn, id, from, action, waybill(change))
         .await

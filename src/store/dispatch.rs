@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 use crate::domain::application::ApplicationState;
@@ -214,15 +214,25 @@ pub async fn arrived<C: ConnectionTrait>(
     db: &C,
     departments: &[String],
 ) -> Result<Vec<(application::Model, crate::store::shipments::shipment::Model)>, DbErr> {
-    use crate::store::shipments::{LEG_MATERIALS, closed_orders, shipment};
+    use crate::store::shipments::{LEG_MATERIALS, closed_orders, shipment, shipment_case};
     let in_transit = application::Entity::find()
         .filter(application::Column::State.eq(ApplicationState::OriginalsInTransit.as_str()))
         .filter(application::Column::DepartmentCode.is_in(departments.to_vec()))
         .order_by_asc(application::Column::UpdatedAt)
         .all(db)
         .await?;
+    let ids: Vec<Uuid> = in_transit.iter().map(|a| a.id).collect();
+    // The cases each leg carries besides its first (one pickup of several cases' originals).
+    let shared = shipment_case::Entity::find()
+        .filter(shipment_case::Column::ApplicationId.is_in(ids.clone()))
+        .all(db)
+        .await?;
     let legs = shipment::Entity::find()
-        .filter(shipment::Column::ApplicationId.is_in(in_transit.iter().map(|a| a.id)))
+        .filter(
+            Condition::any()
+                .add(shipment::Column::ApplicationId.is_in(ids))
+                .add(shipment::Column::Id.is_in(shared.iter().map(|c| c.shipment_id))),
+        )
         .filter(shipment::Column::Leg.eq(LEG_MATERIALS))
         .filter(shipment::Column::OrderStatus.is_not_in(closed_orders()))
         .order_by_desc(shipment::Column::Id)
@@ -231,7 +241,10 @@ pub async fn arrived<C: ConnectionTrait>(
     // The current leg of each case is its newest live one (as `shipments::current_leg`).
     let mut current = std::collections::HashMap::new();
     for leg in legs {
-        current.entry(leg.application_id).or_insert(leg);
+        let also = shared.iter().filter(|c| c.shipment_id == leg.id);
+        for id in std::iter::once(leg.application_id).chain(also.map(|c| c.application_id)) {
+            current.entry(id).or_insert_with(|| leg.clone());
+        }
     }
     Ok(in_transit
         .into_iter()
@@ -242,15 +255,22 @@ pub async fn arrived<C: ConnectionTrait>(
         .collect())
 }
 
-/// The case of my departments whose originals travel (or travelled) under `waybill_no` with one
-/// of `partners`, with that leg: what reception's scanner looks up.
+/// The cases of my departments whose originals travel (or travelled) under `waybill_no` with
+/// one of `partners` (one parcel may carry several), with that leg: what reception's scanner
+/// looks up. The newest leg with a case of mine wins.
 pub async fn by_waybill<C: ConnectionTrait>(
     db: &C,
     departments: &[String],
     partners: &[&str],
     waybill_no: &str,
-) -> Result<Option<(application::Model, crate::store::shipments::shipment::Model)>, DbErr> {
-    use crate::store::shipments::{LEG_MATERIALS, shipment};
+) -> Result<
+    Option<(
+        Vec<application::Model>,
+        crate::store::shipments::shipment::Model,
+    )>,
+    DbErr,
+> {
+    use crate::store::shipments::{LEG_MATERIALS, carried, shipment};
     let legs = shipment::Entity::find()
         .filter(shipment::Column::Partner.is_in(partners.iter().copied()))
         .filter(shipment::Column::WaybillNo.eq(waybill_no))
@@ -259,12 +279,14 @@ pub async fn by_waybill<C: ConnectionTrait>(
         .all(db)
         .await?;
     for leg in legs {
-        let case = application::Entity::find_by_id(leg.application_id)
+        let cases = application::Entity::find()
+            .filter(application::Column::Id.is_in(carried(db, &leg).await?))
             .filter(application::Column::DepartmentCode.is_in(departments.to_vec()))
-            .one(db)
+            .order_by_asc(application::Column::Id)
+            .all(db)
             .await?;
-        if let Some(case) = case {
-            return Ok(Some((case, leg)));
+        if !cases.is_empty() {
+            return Ok(Some((cases, leg)));
         }
     }
     Ok(None)

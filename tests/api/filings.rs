@@ -629,3 +629,215 @@ async fn the_catalogue_lists_bundles_with_their_items_in_order() {
     assert_eq!(items, ITEMS);
     assert_problem(app.get("/v1/bundles/nope").await, 404, "bundle_not_found").await;
 }
+
+/// A bundle of two items that both post their originals, imported beside the sample catalogue.
+const POSTED: &str = "elderly-and-disability-cards";
+
+async fn import_posted_bundle(app: &TestApp) {
+    let text = format!(
+        "{}\n[[bundle]]\ncode = \"{POSTED}\"\nname = \"老年人优待证与残疾人证联办\"\n\
+         description = \"两证原件一次取件\"\n\
+         items = [\"elderly-preferential-card\", \"disability-card-renewal\"]\n",
+        beebox::startup::SAMPLE_CATALOG
+    );
+    let file = beebox::domain::catalog::CatalogFile::parse(&text).unwrap();
+    let db = app.state.database().unwrap();
+    beebox::store::catalog::import(db, &file).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bundles_originals_go_in_one_pickup_and_reach_each_departments_reception() {
+    let app = quick_app().await;
+    import_posted_bundle(&app).await;
+    let citizen = app.citizen_token("bundle-posted").await;
+    let filing = file(&app, &citizen, POSTED).await;
+    let id = str_of(&filing["id"]);
+    let ids: Vec<String> = filing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| str_of(&i["application_id"]))
+        .collect();
+    // The ID card, household register and ID photo are shared: asked at the first item only.
+    let shared = [
+        ("id-card", 1),
+        ("id-card", 2),
+        ("household-register", 3),
+        ("household-register", 4),
+        ("id-photo", 5),
+        ("application-form", 6),
+    ];
+    upload_all(&app, &citizen, &ids[0], &shared).await;
+    let own = [
+        ("old-disability-card", 7),
+        ("old-disability-card", 8),
+        ("application-form", 9),
+    ];
+    upload_all(&app, &citizen, &ids[1], &own).await;
+    json_of(submit(&app, &citizen, &id).await, 200).await;
+
+    let civil = staff_token(&app, "civil.posted", "reviewer", "civil-affairs").await;
+    let dpf = staff_token(
+        &app,
+        "dpf.posted",
+        "reviewer",
+        "disabled-persons-federation",
+    )
+    .await;
+    for (reviewer, item) in [(&civil, &ids[0]), (&dpf, &ids[1])] {
+        assert_eq!(
+            claim_next(&app, reviewer).await.as_deref(),
+            Some(item.as_str())
+        );
+    }
+    json_of(
+        decide(
+            &app,
+            &civil,
+            Desk::Review,
+            &ids[0],
+            json!({"outcome": "approve"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    let slot = crate::support::courier::slots(&app, &citizen).await[0].clone();
+    let body = crate::support::courier::booking(
+        slot["date"].as_str().unwrap(),
+        slot["slot"].as_str().unwrap(),
+    );
+    let path = format!("/v1/filings/{id}/pickup");
+    // Not before every posting item passed pre-review.
+    let early = assert_problem(
+        app.post_as(&citizen, &path, &body).await,
+        409,
+        "filing_not_ready",
+    )
+    .await;
+    assert_eq!(early["errors"][0]["field"], "disability-card-renewal");
+    json_of(
+        decide(
+            &app,
+            &dpf,
+            Desk::Review,
+            &ids[1],
+            json!({"outcome": "approve"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    // Not item by item.
+    let alone = format!("/v1/applications/{}/pickup", ids[0]);
+    assert_problem(
+        app.post_as(&citizen, &alone, &body).await,
+        409,
+        "pickup_with_filing",
+    )
+    .await;
+
+    let booked = json_of(app.post_as(&citizen, &path, &body).await, 201).await;
+    let carries: Vec<String> = booked["carries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(str_of)
+        .collect();
+    assert_eq!(carries, ids);
+    let again = json_of(app.post_as(&citizen, &path, &body).await, 200).await;
+    assert_eq!(again["shipment_id"], booked["shipment_id"]);
+    for item in &ids {
+        let one = json_of(
+            app.get_as(&citizen, &format!("/v1/applications/{item}/pickup"))
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            one["shipment_id"], booked["shipment_id"],
+            "one parcel for both"
+        );
+        assert_problem(
+            app.delete_as(&citizen, &format!("/v1/applications/{item}/pickup"))
+                .await,
+            409,
+            "pickup_with_filing",
+        )
+        .await;
+    }
+
+    // The simulated courier collects and delivers the one parcel: both cases move.
+    for item in &ids {
+        crate::support::courier::shipments_until(
+            &app,
+            &citizen,
+            item,
+            "originals delivered",
+            |items| {
+                items
+                    .iter()
+                    .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
+            },
+        )
+        .await;
+    }
+    let now = filing_of(&app, &citizen, &id).await;
+    assert!(
+        now["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "originals_in_transit"),
+        "{now}"
+    );
+
+    // Each department's reception finds its own case in the parcel; a desk of both sees both.
+    let waybill = str_of(&json_of(app.get_as(&citizen, &path).await, 200).await["waybill_no"]);
+    for (n, department) in ["civil-affairs", "disabled-persons-federation"]
+        .iter()
+        .enumerate()
+    {
+        let desk = staff_token(&app, &format!("desk{n}.posted"), "reception", department).await;
+        let queue = json_of(app.get_as(&desk, "/v1/reception/queue").await, 200).await;
+        let queued: Vec<&Value> = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["id"])
+            .collect();
+        assert_eq!(queued, [&json!(ids[n])]);
+        let scanned = json_of(
+            app.get_as(&desk, &format!("/v1/reception/waybills/{waybill}"))
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(scanned["id"], ids[n].as_str());
+        assert_eq!(scanned["awaiting_reception"], true);
+        assert!(scanned["same_parcel"].as_array().unwrap().is_empty());
+        let received = app
+            .post_as(
+                &desk,
+                &format!("/v1/reception/applications/{}/receive", ids[n]),
+                &json!({"matches": true}),
+            )
+            .await;
+        assert_eq!(received.status(), 200, "{department}");
+    }
+    let both = staff_token(
+        &app,
+        "desk.both",
+        "reception",
+        "civil-affairs,disabled-persons-federation",
+    )
+    .await;
+    let scanned = json_of(
+        app.get_as(&both, &format!("/v1/reception/waybills/{waybill}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(scanned["same_parcel"].as_array().unwrap().len(), 1);
+}

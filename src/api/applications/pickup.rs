@@ -8,6 +8,7 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use crate::api::ApiTags;
@@ -19,7 +20,7 @@ use crate::cases::pickup::{self, Booking, Window};
 use crate::domain::phone::PhoneNumber;
 use crate::integrations::courier::Contact;
 use crate::state::AppState;
-use crate::store::shipments::shipment;
+use crate::store::shipments::{self, shipment};
 
 pub struct PickupApi;
 
@@ -59,6 +60,8 @@ pub struct Pickup {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// Every case whose originals this one parcel collects (several for a bundle's items).
+    pub carries: Vec<Uuid>,
 }
 
 #[derive(ApiResponse)]
@@ -100,7 +103,9 @@ fn address_of(contact: &Contact) -> Address {
     }
 }
 
-fn view(row: &shipment::Model) -> Result<Pickup, ApiError> {
+/// The booking as the citizen sees it.
+pub async fn view<C: ConnectionTrait>(db: &C, row: &shipment::Model) -> Result<Pickup, ApiError> {
+    let carries = shipments::carried(db, row).await?;
     let sender: Contact = serde_json::from_str(&row.sender).map_err(ApiError::internal)?;
     Ok(Pickup {
         shipment_id: row.id,
@@ -117,11 +122,12 @@ fn view(row: &shipment::Model) -> Result<Pickup, ApiError> {
         starts_at: row.pickup_from.unwrap_or(row.created_at),
         ends_at: row.pickup_until.unwrap_or(row.created_at),
         created_at: row.created_at,
+        carries,
     })
 }
 
 /// The request, checked: the contact, and the window with its times.
-fn check(state: &AppState, body: &PickupRequest) -> Result<(Contact, Window), ApiError> {
+pub fn check(state: &AppState, body: &PickupRequest) -> Result<(Contact, Window), ApiError> {
     let mut problems = Vec::new();
     if PhoneNumber::parse(&body.address.phone).is_err() {
         problems.push(FieldProblem::new(
@@ -183,8 +189,8 @@ impl PickupApi {
             .schedule_pickup(db, auth.0.id, id.0, contact, window)
             .await?
         {
-            Booking::Created(row) => Ok(Booked::Created(Json(view(&row)?))),
-            Booking::Existing(row) => Ok(Booked::Existing(Json(view(&row)?))),
+            Booking::Created(row) => Ok(Booked::Created(Json(view(db, &row).await?))),
+            Booking::Existing(row) => Ok(Booked::Existing(Json(view(db, &row).await?))),
         }
     }
 
@@ -196,8 +202,9 @@ impl PickupApi {
         auth: CitizenAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Pickup>> {
-        let row = pickup::booking(state.db()?, auth.0.id, id.0).await?;
-        Ok(Json(view(&row)?))
+        let db = state.db()?;
+        let row = pickup::booking(db, auth.0.id, id.0).await?;
+        Ok(Json(view(db, &row).await?))
     }
 
     /// Change the address or window of a booked pickup, before the courier came. The partner
@@ -215,7 +222,7 @@ impl PickupApi {
         let row = (state.cases)
             .reschedule_pickup(db, auth.0.id, id.0, contact, window)
             .await?;
-        Ok(Json(view(&row)?))
+        Ok(Json(view(db, &row).await?))
     }
 
     /// Cancel a booked pickup before the courier came; the case waits for a new booking.

@@ -48,6 +48,9 @@ pub struct ScannedCase {
     pub state: State,
     /// The courier delivered its originals here and reception has not checked them yet.
     pub awaiting_reception: bool,
+    /// Other cases of my departments whose originals came in the same parcel (a bundle's items
+    /// collected in one pickup): check each of them too.
+    pub same_parcel: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -117,14 +120,21 @@ impl ReceptionApi {
         auth.0.require(Role::Reception)?;
         let partners = state.couriers.codes();
         let waybill = waybill_no.0.trim();
-        let (app, leg) = dispatch::by_waybill(state.db()?, &auth.0.departments, &partners, waybill)
-            .await?
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "waybill_not_found",
-                    "No case of your departments came under this waybill number.",
-                )
-            })?;
+        let (cases, leg) =
+            dispatch::by_waybill(state.db()?, &auth.0.departments, &partners, waybill)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        "waybill_not_found",
+                        "No case of your departments came under this waybill number.",
+                    )
+                })?;
+        // The first case still to check, or the first of the parcel.
+        let pending = ApplicationState::OriginalsInTransit.as_str();
+        let first = cases.iter().position(|a| a.state == pending).unwrap_or(0);
+        let mut cases = cases;
+        let app = cases.remove(first);
+        let same_parcel = cases.iter().map(|a| a.id).collect();
         let app_state = state_of(&app)?;
         let awaiting =
             app_state == ApplicationState::OriginalsInTransit && leg.status == "delivered";
@@ -139,6 +149,7 @@ impl ReceptionApi {
             },
             state: app_state.into(),
             awaiting_reception: awaiting,
+            same_parcel,
         }))
     }
 

@@ -12,13 +12,34 @@ mod upkeep;
 pub use crate::domain::shipment::OrderStatus;
 pub use crate::domain::track::Tracking;
 pub use orders::{
-    CourierCancelOrder, CourierCreateOrder, NewShipment, current_leg, enqueue_create, find, insert,
-    lock, newest_per_leg, of_application, request_cancel, set_created, set_order_status,
+    CourierCancelOrder, CourierCreateOrder, NewShipment, carried, carried_by, current_leg,
+    enqueue_create, find, insert, lock, newest_per_leg, of_application, request_cancel,
+    set_created, set_order_status,
 };
 pub use routes::{
     Locked, attach, event_row, events_of, lock_by_waybills, set_applied, unattached_of_waybills,
 };
 pub use upkeep::{final_statuses, problem_candidates, quiet_open, unconfirmed_results};
+
+/// The cases a leg carries besides its first (`shipment.application_id`): one pickup of several
+/// cases' originals.
+pub mod shipment_case {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "shipment_cases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub shipment_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub application_id: Uuid,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
 
 pub mod shipment {
     use sea_orm::entity::prelude::*;

@@ -10,10 +10,12 @@ use uuid::Uuid;
 
 use crate::store::jobs::JobPayload;
 
-use super::{OrderStatus, closed_orders, shipment};
+use super::{OrderStatus, closed_orders, shipment, shipment_case};
 
 pub struct NewShipment {
     pub application_id: Uuid,
+    /// Other cases the same parcel carries (one pickup of several cases' originals).
+    pub also_for: Vec<Uuid>,
     pub leg: &'static str,
     pub partner: String,
     pub sender: serde_json::Value,
@@ -31,7 +33,8 @@ pub async fn insert<C: ConnectionTrait>(
 ) -> Result<shipment::Model, DbErr> {
     let now = Utc::now();
     let id = Uuid::now_v7();
-    shipment::ActiveModel {
+    let also_for = new.also_for;
+    let row = shipment::ActiveModel {
         id: Set(id),
         application_id: Set(new.application_id),
         leg: Set(new.leg.to_string()),
@@ -62,7 +65,53 @@ pub async fn insert<C: ConnectionTrait>(
         updated_at: Set(now),
     }
     .insert(db)
-    .await
+    .await?;
+    if !also_for.is_empty() {
+        let rows = also_for
+            .iter()
+            .map(|application_id| shipment_case::ActiveModel {
+                shipment_id: Set(id),
+                application_id: Set(*application_id),
+            });
+        shipment_case::Entity::insert_many(rows).exec(db).await?;
+    }
+    Ok(row)
+}
+
+/// The legs that carry `application_id` besides their first case.
+fn carrying(application_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(shipment_case::Column::ShipmentId)
+        .from(shipment_case::Entity)
+        .and_where(shipment_case::Column::ApplicationId.eq(application_id))
+        .to_owned()
+}
+
+/// A leg of `application_id`: its own, or one that carries it with other cases.
+fn of_case(application_id: Uuid) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(shipment::Column::ApplicationId.eq(application_id))
+        .add(shipment::Column::Id.in_subquery(carrying(application_id)))
+}
+
+/// Every case `leg` carries, its first case first.
+pub async fn carried<C: ConnectionTrait>(
+    db: &C,
+    leg: &shipment::Model,
+) -> Result<Vec<Uuid>, DbErr> {
+    Ok(std::iter::once(leg.application_id)
+        .chain(carried_by(db, leg.id).await?)
+        .collect())
+}
+
+/// The cases a leg carries besides its first, in id order.
+pub async fn carried_by<C: ConnectionTrait>(db: &C, shipment_id: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    shipment_case::Entity::find()
+        .filter(shipment_case::Column::ShipmentId.eq(shipment_id))
+        .order_by_asc(shipment_case::Column::ApplicationId)
+        .all(db)
+        .await
+        .map(|rows| rows.into_iter().map(|r| r.application_id).collect())
 }
 
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipment::Model>, DbErr> {
@@ -78,27 +127,29 @@ pub async fn lock<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipmen
     query.one(db).await
 }
 
-/// Every leg of an application, oldest first.
+/// Every leg of an application (its own and those that carry it with other cases), oldest
+/// first.
 pub async fn of_application<C: ConnectionTrait>(
     db: &C,
     application_id: Uuid,
 ) -> Result<Vec<shipment::Model>, DbErr> {
     shipment::Entity::find()
-        .filter(shipment::Column::ApplicationId.eq(application_id))
+        .filter(of_case(application_id))
         .order_by_asc(shipment::Column::CreatedAt)
         .order_by_asc(shipment::Column::Id)
         .all(db)
         .await
 }
 
-/// The current (not cancelled) shipment of one leg of an application.
+/// The current (not cancelled) shipment of one leg of an application, its own or one that
+/// carries it with other cases.
 pub async fn current_leg<C: ConnectionTrait>(
     db: &C,
     application_id: Uuid,
     leg: &str,
 ) -> Result<Option<shipment::Model>, DbErr> {
     shipment::Entity::find()
-        .filter(shipment::Column::ApplicationId.eq(application_id))
+        .filter(of_case(application_id))
         .filter(shipment::Column::Leg.eq(leg))
         .filter(shipment::Column::OrderStatus.is_not_in(closed_orders()))
         .order_by_desc(shipment::Column::Id)

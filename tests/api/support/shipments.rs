@@ -29,6 +29,7 @@ pub async fn shipment_of(
         db,
         NewShipment {
             application_id: application,
+            also_for: Vec::new(),
             leg,
             partner: "sf".into(),
             sender: serde_json::to_value(contact("张三", "杭州市")).unwrap(),

@@ -2,7 +2,10 @@
 //! application per item; the materials its items share are asked once (`materials` says where
 //! to upload or attach each, and which items it also fills); one submit submits them all.
 //! Each item is then an ordinary application of its department: decided, returned and fixed on
-//! its own. Another citizen's filing answers 404 exactly like a missing one.
+//! its own. Another citizen's filing answers 404 exactly like a missing one. The items' paper
+//! originals, if any, go in one pickup (`pickup.rs`).
+
+pub mod pickup;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
