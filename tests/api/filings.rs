@@ -499,6 +499,15 @@ async fn a_filing_is_submitted_whole_or_not_at_all_and_exactly_once() {
     assert_eq!(ids.len(), 1);
     let listed = json_of(app.get_as(&stranger, "/v1/filings").await, 200).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    // The stranger's applications are the filing's three items, each saying so.
+    let filing_id = ids.into_iter().next().unwrap();
+    let apps = json_of(app.get_as(&stranger, "/v1/applications").await, 200).await;
+    let apps = apps["items"].as_array().unwrap();
+    assert_eq!(apps.len(), 3);
+    assert!(
+        apps.iter().all(|a| a["filing_id"] == filing_id.as_str()),
+        "{apps:?}"
+    );
 }
 
 #[tokio::test]

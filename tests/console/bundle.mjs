@@ -1,7 +1,7 @@
 // A case filed as an item of a bundle (一件事): the reviewer of one department sees which
 // bundle it came in, and only their own department's item of it.
 
-import { BASE, run, open, login, control, accessible, check, equal, log } from './lib.mjs';
+import { BASE, run, open, login, control, accessible, check, equal, log, shot } from './lib.mjs';
 
 run(async (browser) => {
   await control('seed_staff', { username: 'power1', roles: 'reviewer', departments: 'power-supply' });
@@ -23,6 +23,7 @@ run(async (browser) => {
   // The shared materials were uploaded once and fill this item too.
   await page.getByRole('heading', { name: '房屋买卖合同' }).waitFor();
   await accessible(page, 'review case of a bundle item');
+  await shot(page, 'review-bundle');
 
   // Another department's item of the same bundle is not this reviewer's to open.
   await page.goto(`${BASE}/console/#/review/${water.application_id}`);

@@ -177,6 +177,7 @@ impl ApplicationsApi {
                     state: State::of(&row.state)?,
                     matter_name: names.get(&row.matter_id).cloned().unwrap_or_default(),
                     matter_code: row.matter_code,
+                    filing_id: row.filing_id,
                     created_at: row.created_at,
                     updated_at: row.updated_at,
                     submitted_at: row.submitted_at,

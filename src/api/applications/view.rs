@@ -181,6 +181,9 @@ pub struct ApplicationSummary {
     pub state: State,
     pub matter_code: String,
     pub matter_name: String,
+    /// The bundle filing (一件事) it is an item of: group its items under `GET /v1/filings/{id}`.
+    #[oai(skip_serializing_if_is_none)]
+    pub filing_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[oai(skip_serializing_if_is_none)]
