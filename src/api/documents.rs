@@ -10,7 +10,7 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::applications::documents::{WalletDocument, wallet_documents};
+use crate::api::applications::documents::{WalletDocument, wallet_document, wallet_documents};
 use crate::api::applications::pages::link;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
@@ -150,10 +150,7 @@ async fn detail(state: &AppState, doc: document::Model) -> Result<DocumentDetail
         });
     }
     let (_, source_matter_name) = matter_of(state, doc.source_application_id).await?;
-    let document = wallet_documents(db, std::slice::from_ref(&doc))
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::internal("a document has no view"))?;
+    let document = wallet_document(db, doc).await?;
     Ok(DocumentDetail {
         document,
         source_matter_name,

@@ -56,10 +56,7 @@ impl Cases {
         if from == ApplicationState::PickupScheduled
             && let Some(existing) = shipments::current_leg(&txn, app.id, LEG_MATERIALS).await?
         {
-            let same = serde_json::from_str::<Contact>(&existing.sender).ok() == Some(contact)
-                && existing.pickup_date.as_deref() == Some(window.date.as_str())
-                && existing.pickup_slot.as_deref() == Some(window.slot.as_str());
-            if same {
+            if same_booking(&existing, &contact, &window) {
                 return Ok(Booking::Existing(existing));
             }
             return Err(CaseError::PickupAlreadyScheduled);
@@ -187,10 +184,7 @@ impl Cases {
             .all(|s| *s == ApplicationState::PickupScheduled)
             && let Some(existing) = shipments::current_leg(&txn, first.id, LEG_MATERIALS).await?
         {
-            let same = serde_json::from_str::<Contact>(&existing.sender).ok() == Some(contact)
-                && existing.pickup_date.as_deref() == Some(window.date.as_str())
-                && existing.pickup_slot.as_deref() == Some(window.slot.as_str());
-            if same {
+            if same_booking(&existing, &contact, &window) {
                 return Ok(Booking::Existing(existing));
             }
             return Err(CaseError::PickupAlreadyScheduled);
@@ -228,19 +222,7 @@ impl Cases {
         let txn = begin_write(db).await?;
         let items = posting_items(&txn, citizen, filing_id).await?;
         let first = items.first().ok_or(CaseError::PickupNotFound)?;
-        match state_of(first)? {
-            ApplicationState::PickupScheduled => {}
-            ApplicationState::OriginalsInTransit | ApplicationState::Received => {
-                return Err(CaseError::PickupInProgress);
-            }
-            _ => return Err(CaseError::PickupNotFound),
-        }
-        let old = shipments::current_leg(&txn, first.id, LEG_MATERIALS)
-            .await?
-            .ok_or(CaseError::PickupNotFound)?;
-        if old.status != "pending" {
-            return Err(CaseError::PickupInProgress);
-        }
+        let old = changeable_leg(&txn, first).await?;
         let carried = shipments::carried(&txn, &old).await?;
         let booked: Vec<&application::Model> =
             items.iter().filter(|a| carried.contains(&a.id)).collect();
@@ -316,7 +298,21 @@ async fn booked_leg<C: ConnectionTrait>(
     id: Uuid,
 ) -> CaseResult<(application::Model, shipment::Model)> {
     let app = reads::lock_owned(txn, citizen, id).await?;
-    match state_of(&app)? {
+    let leg = changeable_leg(txn, &app).await?;
+    // A bundle's pickup is its filing's.
+    if let Some(filing) = app.filing_id {
+        return Err(CaseError::PickupWithFiling(filing));
+    }
+    Ok((app, leg))
+}
+
+/// The booked leg 1 of `app` (locked), while it can still change: no booking is
+/// `PickupNotFound`, a collected one `PickupInProgress`.
+async fn changeable_leg<C: ConnectionTrait>(
+    txn: &C,
+    app: &application::Model,
+) -> CaseResult<shipment::Model> {
+    match state_of(app)? {
         ApplicationState::PickupScheduled => {}
         ApplicationState::OriginalsInTransit | ApplicationState::Received => {
             return Err(CaseError::PickupInProgress);
@@ -330,9 +326,15 @@ async fn booked_leg<C: ConnectionTrait>(
     if leg.status != "pending" {
         return Err(CaseError::PickupInProgress);
     }
-    // A bundle's pickup is its filing's.
-    if let Some(filing) = app.filing_id {
-        return Err(CaseError::PickupWithFiling(filing));
-    }
-    Ok((app, leg))
+    Ok(leg)
+}
+
+/// Whether a retried booking asks for what `existing` already is.
+fn same_booking(existing: &shipment::Model, contact: &Contact, window: &Window) -> bool {
+    serde_json::from_str::<Contact>(&existing.sender)
+        .ok()
+        .as_ref()
+        == Some(contact)
+        && existing.pickup_date.as_deref() == Some(window.date.as_str())
+        && existing.pickup_slot.as_deref() == Some(window.slot.as_str())
 }

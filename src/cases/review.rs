@@ -118,11 +118,7 @@ impl Cases {
 
 /// `return` needs reasons naming the application's materials; `reject` needs a reason, in
 /// `reasons` (the same shape) or in `note`; only `approve` records documents' expiries.
-fn check_reasons(
-    decision: &Decision,
-    version: &MatterVersion,
-    today: chrono::NaiveDate,
-) -> CaseResult<()> {
+fn check_reasons(decision: &Decision, version: &MatterVersion, today: NaiveDate) -> CaseResult<()> {
     let mut problems = if decision.action == Action::Approve {
         check_expiries(&decision.expiries, version, today)
     } else if decision.expiries.is_empty() {
@@ -175,7 +171,7 @@ fn check_reasons(
 }
 
 /// Expiries name typed materials of the case, and dates still to come.
-pub fn check_expiries(
+fn check_expiries(
     expiries: &[Expiry],
     version: &MatterVersion,
     today: NaiveDate,

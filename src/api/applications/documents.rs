@@ -139,6 +139,17 @@ pub async fn wallet_documents<C: ConnectionTrait>(
         .collect())
 }
 
+/// The API's view of one document.
+pub async fn wallet_document<C: ConnectionTrait>(
+    db: &C,
+    doc: document::Model,
+) -> Result<WalletDocument, ApiError> {
+    wallet_documents(db, &[doc])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("a document has no view"))
+}
+
 /// What the case's materials reused (with the verifier's name for `staff`), and, for its owner,
 /// what they could still reuse. Read on `db`: a transaction that just wrote the case reads it.
 pub async fn case_wallet<C: ConnectionTrait>(
@@ -238,10 +249,7 @@ impl ReuseApi {
         let doc = documents::find(db, body.document_id)
             .await?
             .ok_or_else(|| ApiError::internal("an attached document is missing"))?;
-        let document = wallet_documents(db, &[doc])
-            .await?
-            .pop()
-            .ok_or_else(|| ApiError::internal("an attached document has no view"))?;
+        let document = wallet_document(db, doc).await?;
         let answer = AttachedDocument {
             document,
             pages: attached.pages.iter().map(page_view).collect(),
