@@ -24,25 +24,23 @@ const LOAD_COLUMNS = [
   ['at_department', '部门审批中'],
 ];
 
-const iso = (d) => d.toISOString().slice(0, 10);
-
-function defaultPeriod() {
-  const to = new Date();
-  const from = new Date(to.getTime() - 29 * 86400000);
-  return { from: iso(from), to: iso(to) };
-}
+// No dates until the clerk picks some: the service then counts its default period in the
+// centre's calendar, which a browser's own date (in its time zone) can be a day off from.
+const NO_PERIOD = { from: '', to: '' };
 
 export default function Dashboard() {
-  const [period, setPeriod] = useState(defaultPeriod());
+  const [picked, setPicked] = useState(NO_PERIOD);
   const [department, setDepartment] = useState('');
-  const query = { ...period, department };
-  const deps = [period.from, period.to, department];
+  const query = { ...picked, department };
+  const deps = [picked.from, picked.to, department];
   const filings = useLoad(() => get('/v1/stats/filings', query), deps);
   const workload = useLoad(() => get('/v1/stats/workload', { department }), [department]);
   const stages = useLoad(() => get('/v1/stats/stages', query), deps);
   const returns = useLoad(() => get('/v1/stats/returns', query), deps);
   const departments = me().departments;
   const matters = useMatters();
+  // The period shown: as picked, else as the service answered.
+  const shown = picked.to ? picked : filings.data ? { from: filings.data.from, to: filings.data.to } : NO_PERIOD;
 
   return html`<section aria-labelledby="dash-title">
     <div class="toolbar">
@@ -50,12 +48,12 @@ export default function Dashboard() {
     </div>
     <form class="filters" onSubmit=${(e) => e.preventDefault()} aria-label="统计范围">
       <label>开始日期
-        <input type="date" value=${period.from} max=${period.to}
-          onChange=${(e) => e.target.value && setPeriod({ ...period, from: e.target.value })} />
+        <input type="date" value=${shown.from} max=${shown.to}
+          onChange=${(e) => e.target.value && setPicked({ ...shown, from: e.target.value })} />
       </label>
       <label>结束日期
-        <input type="date" value=${period.to} min=${period.from}
-          onChange=${(e) => e.target.value && setPeriod({ ...period, to: e.target.value })} />
+        <input type="date" value=${shown.to} min=${shown.from}
+          onChange=${(e) => e.target.value && setPicked({ ...shown, to: e.target.value })} />
       </label>
       ${departments.length > 1 || departments.length === 0
         ? html`<label>部门
