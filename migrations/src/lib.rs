@@ -23,6 +23,7 @@ mod m20261211_000018_material_document_types;
 mod m20261212_000019_documents;
 mod m20261213_000020_bundles;
 mod m20261214_000021_shipment_cases;
+mod m20261215_000022_service_points;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000019_documents::Migration),
             Box::new(m20261213_000020_bundles::Migration),
             Box::new(m20261214_000021_shipment_cases::Migration),
+            Box::new(m20261215_000022_service_points::Migration),
         ]
     }
 }

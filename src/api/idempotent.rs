@@ -43,6 +43,19 @@ pub enum Saved<T> {
     Earlier(T),
 }
 
+impl<T> Saved<T> {
+    /// The answer to give: a fresh one once its transaction committed, or the earlier one.
+    pub async fn answer(self) -> ApiResult<T> {
+        match self {
+            Saved::Fresh(txn, answer) => {
+                txn.commit().await?;
+                Ok(answer)
+            }
+            Saved::Earlier(answer) => Ok(answer),
+        }
+    }
+}
+
 /// Saves `answer` under `key` in `txn`, which created it.
 #[allow(clippy::too_many_arguments)] // the record's fields, each plain
 pub async fn save<T: ToJSON + ParseFromJSON>(

@@ -2,8 +2,10 @@
 //! handler lives in the file named after its first segment below `/v1`.
 
 pub mod admin;
+pub mod agent;
 pub mod applications;
 pub mod auth;
+pub mod authorizations;
 pub mod bundles;
 pub mod console;
 pub mod department;
@@ -53,6 +55,8 @@ pub enum ApiTags {
     Department,
     /// The back-office dashboard's figures, about the caller's departments.
     Statistics,
+    /// Agents at village service points filing for residents, and the residents' authorization.
+    Agent,
 }
 
 pub type Apis = (
@@ -87,6 +91,9 @@ pub type Apis = (
     (
         applications::pickup::PickupApi,
         pickup_slots::PickupSlotsApi,
+        agent::AgentApi,
+        agent::pickups::AgentPickupsApi,
+        authorizations::AuthorizationsApi,
     ),
     // poem-openapi implements OpenApi for tuples of up to 16, so one area groups its own.
     (
@@ -94,6 +101,7 @@ pub type Apis = (
         admin::audit::AdminAuditApi,
         admin::jobs::AdminJobsApi,
         admin::shipments::AdminShipmentsApi,
+        admin::service_points::AdminServicePointsApi,
     ),
     (objects::ObjectsApi, webhooks::WebhooksApi, stats::StatsApi),
 );
@@ -132,12 +140,16 @@ pub fn service() -> OpenApiService<Apis, ()> {
             (
                 applications::pickup::PickupApi,
                 pickup_slots::PickupSlotsApi,
+                agent::AgentApi,
+                agent::pickups::AgentPickupsApi,
+                authorizations::AuthorizationsApi,
             ),
             (
                 admin::staff::AdminStaffApi,
                 admin::audit::AdminAuditApi,
                 admin::jobs::AdminJobsApi,
                 admin::shipments::AdminShipmentsApi,
+                admin::service_points::AdminServicePointsApi,
             ),
             (objects::ObjectsApi, webhooks::WebhooksApi, stats::StatsApi),
         ),

@@ -462,6 +462,39 @@ impl From<crate::cases::CaseError> for ApiError {
             E::FilingNotFound => Self::not_found("filing_not_found", "No such filing."),
             E::DocumentNotFound => Self::not_found("document_not_found", "No such document."),
             E::DocumentUnusable(why) => document_unusable(why),
+            E::AuthorizationRequired(standing) => {
+                use crate::domain::agent::Standing;
+                let why = match standing {
+                    Standing::Pending => "the resident has not confirmed it yet",
+                    Standing::Revoked => "the resident revoked it",
+                    Standing::Expired => "it has expired; ask the resident to confirm again",
+                    Standing::Granted => "it is in order",
+                };
+                Self::unprocessable(
+                    "authorization_required",
+                    format!("This needs the resident's authorization of the agent: {why}."),
+                )
+            }
+            E::AuthorizationMethod => Self::conflict(
+                "authorization_method",
+                "This case is authorized on a signed form: upload it as `power-of-attorney`.",
+            ),
+            E::AlreadyAuthorized => Self::conflict(
+                "already_authorized",
+                "The resident has already authorized this case.",
+            ),
+            E::CodeInvalid => Self::not_found(
+                "code_invalid",
+                "No such confirmation code: it may be mistyped, used or expired. Ask the agent for a new one.",
+            ),
+            E::NothingToCollect => Self::conflict(
+                "nothing_to_collect",
+                "No case of this service point is waiting for its originals to be collected.",
+            ),
+            E::NotAgentFiled => Self::conflict(
+                "not_agent_filed",
+                "This application was not filed by an agent; there is no authorization to revoke.",
+            ),
             E::Media(e) => e.into(),
             E::Storage(e) => e.into(),
             E::Store(e) => e.into(),

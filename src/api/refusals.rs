@@ -39,6 +39,17 @@ const AUDITED: &[(&str, &str, &str, Option<&str>)] = &[
     ("POST", "/v1/admin/staff/{id}/enable", "staff.enable", STAFF),
     ("POST", "/v1/admin/staff/{id}/password", "staff.reset_password", STAFF),
     ("POST", "/v1/admin/staff/{id}/unlock", "staff.unlock", STAFF),
+    ("POST", "/v1/admin/service-points", "service_point.create", None),
+    ("PUT", "/v1/admin/service-points/{id}", "service_point.change", Some("service_point")),
+    ("POST", "/v1/agent/applications", "agent.create", None),
+    ("GET", "/v1/agent/applications/{id}", "agent.view", APP),
+    ("POST", "/v1/agent/applications/{id}/materials/{material_code}/pages", "agent.upload_page", APP),
+    ("DELETE", "/v1/agent/applications/{id}/pages/{page_id}", "agent.delete_page", APP),
+    ("POST", "/v1/agent/applications/{id}/submit", "agent.submit", APP),
+    ("POST", "/v1/agent/applications/{id}/cancel", "agent.cancel", APP),
+    ("POST", "/v1/agent/applications/{id}/authorization/code", "agent.issue_code", APP),
+    ("POST", "/v1/agent/applications/{id}/handover", "agent.handover", APP),
+    ("POST", "/v1/agent/pickups", "agent.pickup", None),
 ];
 
 const APP: Option<&str> = Some("application");
@@ -107,6 +118,7 @@ pub async fn middleware<E: Endpoint>(
             "failure"
         },
         detail: Some(code),
+        on_behalf_of: None,
     };
     let written = match state.db() {
         Ok(db) => audit::append(db, record).await.map_err(|e| e.to_string()),

@@ -70,6 +70,8 @@ pub struct StaffMember {
     pub username: String,
     pub roles: Vec<Role>,
     pub departments: Vec<String>,
+    /// An agent's village service point.
+    pub service_point: Option<Uuid>,
 }
 
 impl StaffMember {
@@ -133,6 +135,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<StaffMember>
         username: member.username,
         roles: parse_roles(&member.roles),
         departments: split_list(&member.departments),
+        service_point: member.service_point_id,
     })
 }
 
@@ -187,6 +190,36 @@ pub async fn audit_staff_action(
             target_id: target.map(|(_, id)| id),
             outcome: "success",
             detail,
+            on_behalf_of: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends an agent's action on a resident's case to the audit log, naming the resident it was
+/// done for (their citizen account) and the case.
+pub async fn audit_for_resident<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    member: &StaffMember,
+    ip: &ClientIp,
+    action: &'static str,
+    app: &crate::store::applications::application::Model,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
+    crate::store::audit::append(
+        db,
+        crate::store::audit::Record {
+            actor_kind: "staff",
+            actor_id: Some(member.id),
+            actor_name: Some(member.username.clone()),
+            client_ip: ip.0.clone(),
+            action,
+            target_kind: Some("application"),
+            target_id: Some(app.id),
+            outcome: "success",
+            detail,
+            on_behalf_of: Some(app.citizen_id),
         },
     )
     .await?;

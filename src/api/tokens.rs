@@ -42,10 +42,13 @@ pub struct StaffView {
     pub id: uuid::Uuid,
     pub username: String,
     pub display_name: String,
-    /// `reviewer`, `reception`, `approver`, `admin`.
+    /// `reviewer`, `reception`, `approver`, `admin`, or `agent` alone.
     pub roles: Vec<String>,
     /// Department codes whose items this member handles.
     pub departments: Vec<String>,
+    /// An agent's village service point.
+    #[oai(skip_serializing_if_is_none)]
+    pub service_point_id: Option<uuid::Uuid>,
     pub disabled: bool,
     /// Where alerts and digests go.
     #[oai(skip_serializing_if_is_none)]
@@ -66,6 +69,7 @@ impl From<&member::Model> for StaffView {
                 .map(|r| r.as_str().to_string())
                 .collect(),
             departments: split_list(&m.departments),
+            service_point_id: m.service_point_id,
             disabled: m.disabled_at.is_some(),
             email: m.email.clone(),
             last_login_at: m.last_login_at,

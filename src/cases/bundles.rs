@@ -340,6 +340,9 @@ mod tests {
             received_at: None,
             receipt_confirmed_at: None,
             filing_id: None,
+            agent_id: None,
+            service_point_id: None,
+            authorization_method: None,
         };
         (app, MatterVersion { matter, materials })
     }

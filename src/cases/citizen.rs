@@ -26,6 +26,8 @@ pub struct Draft {
     pub note: Option<String>,
     /// The bundle filing the draft is an item of.
     pub filing_id: Option<Uuid>,
+    /// Filed by an agent: the agent, their service point and how the resident authorizes.
+    pub agent: Option<(Uuid, Uuid, crate::domain::agent::Method)>,
 }
 
 impl Cases {
@@ -71,17 +73,35 @@ impl Cases {
             received_at: Set(None),
             receipt_confirmed_at: Set(None),
             filing_id: Set(draft.filing_id),
+            agent_id: Set(draft.agent.map(|(agent, _, _)| agent)),
+            service_point_id: Set(draft.agent.map(|(_, point, _)| point)),
+            authorization_method: Set(draft.agent.map(|(_, _, m)| m.as_str().to_string())),
         };
-        Ok(applications::insert(txn, model, Actor::citizen(citizen)).await?)
+        let actor = match draft.agent {
+            Some((agent, _, _)) => Actor::staff(agent),
+            None => Actor::citizen(citizen),
+        };
+        Ok(applications::insert(txn, model, actor).await?)
     }
 
     /// Withdraws the citizen's case. Withdrawing a withdrawn case is harmless.
     pub async fn cancel(&self, db: &DatabaseConnection, citizen: Uuid, id: Uuid) -> CaseResult<()> {
+        self.cancel_as(db, citizen, id, None).await
+    }
+
+    /// `cancel`, by the citizen or by the `agent` who filed the case for them.
+    pub async fn cancel_as(
+        &self,
+        db: &DatabaseConnection,
+        citizen: Uuid,
+        id: Uuid,
+        agent: Option<Uuid>,
+    ) -> CaseResult<()> {
         let txn = begin_write(db).await?;
         let app = reads::lock_owned(&txn, citizen, id).await?;
         if state_of(&app)? != ApplicationState::Cancelled {
-            self.change(&txn, &app, Action::Cancel, Actor::citizen(citizen), None)
-                .await?;
+            let actor = agent.map_or(Actor::citizen(citizen), Actor::staff);
+            self.change(&txn, &app, Action::Cancel, actor, None).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -95,8 +115,23 @@ impl Cases {
         citizen: Uuid,
         id: Uuid,
     ) -> CaseResult<MatterVersion> {
+        self.submit_as(db, citizen, id, None).await
+    }
+
+    /// `submit`, by the citizen or by the `agent` who filed the case for them, who needs the
+    /// resident's authorization.
+    pub async fn submit_as(
+        &self,
+        db: &DatabaseConnection,
+        citizen: Uuid,
+        id: Uuid,
+        agent: Option<Uuid>,
+    ) -> CaseResult<MatterVersion> {
         let txn = begin_write(db).await?;
         let app = reads::lock_owned(&txn, citizen, id).await?;
+        if agent.is_some() {
+            self.check_authorized(&txn, &app, true).await?;
+        }
         let from = state_of(&app)?;
         let action = if from == ApplicationState::Returned {
             Action::Resubmit
@@ -116,8 +151,8 @@ impl Cases {
         if !problems.is_empty() {
             return Err(CaseError::MaterialsIncomplete(problems));
         }
-        self.change(&txn, &app, action, Actor::citizen(citizen), None)
-            .await?;
+        let actor = agent.map_or(Actor::citizen(citizen), Actor::staff);
+        self.change(&txn, &app, action, actor, None).await?;
         if app.first_submitted_at.is_none() {
             let hours = i64::from(version.matter.prereview_hours);
             let due = self.clock.now() + chrono::Duration::hours(hours);

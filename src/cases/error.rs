@@ -126,6 +126,25 @@ pub enum CaseError {
     /// The document cannot fill this material, and why.
     #[error("this document cannot fill the material: {0:?}")]
     DocumentUnusable(crate::domain::document::Unusable),
+    /// The resident has not authorized the agent (yet, or any more): pending, revoked or
+    /// expired.
+    #[error("the resident's authorization is {}", .0.as_str())]
+    AuthorizationRequired(crate::domain::agent::Standing),
+    /// A confirmation code is for a case the resident confirms in the mini-program.
+    #[error("this case is authorized on a signed form")]
+    AuthorizationMethod,
+    /// The resident has confirmed already.
+    #[error("the resident has already authorized this case")]
+    AlreadyAuthorized,
+    /// A confirmation code that is wrong, used or expired: all alike.
+    #[error("no such confirmation code")]
+    CodeInvalid,
+    /// No case of the service point is waiting for its originals to be collected.
+    #[error("nothing to collect")]
+    NothingToCollect,
+    /// The case was not filed by an agent: there is no authorization to revoke.
+    #[error("this case was not filed by an agent")]
+    NotAgentFiled,
     /// What the media checks refused.
     #[error(transparent)]
     Media(crate::media::MediaError),

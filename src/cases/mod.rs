@@ -3,6 +3,7 @@
 //! goes through [`Cases::change`]; every refusal is a [`CaseError`], which the API maps to one
 //! problem code. Handlers parse, authorize, call in here and shape the answer.
 
+pub mod agents;
 pub mod bundles;
 pub mod change;
 pub mod citizen;

@@ -131,7 +131,7 @@ impl Cases {
 
     /// A new leg 1 from the citizen to the centre (carrying `also_for`'s originals with
     /// `app`'s), and the job that orders it.
-    async fn book<C: ConnectionTrait>(
+    pub(super) async fn book<C: ConnectionTrait>(
         &self,
         txn: &C,
         app: &application::Model,

@@ -58,7 +58,7 @@ pub async fn version_of<C: ConnectionTrait>(
     db: &C,
     app: &application::Model,
 ) -> CaseResult<MatterVersion> {
-    catalog::find_version(db, app.matter_id)
+    catalog::find_case_version(db, app.matter_id, app.signed_form())
         .await?
         .ok_or_else(|| CaseError::Internal("an application's catalogue version is missing".into()))
 }

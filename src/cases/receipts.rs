@@ -32,13 +32,28 @@ impl Cases {
     ) -> CaseResult<Confirmed> {
         let txn = begin_write(db).await?;
         let app = reads::lock_owned(&txn, citizen, id).await?;
-        if shipments::current_leg(&txn, app.id, LEG_RESULT)
+        let confirmed = self
+            .confirm_posted(&txn, &app, Actor::citizen(citizen))
+            .await?;
+        txn.commit().await?;
+        Ok(confirmed)
+    }
+
+    /// Someone who has the posted result of `app` (locked) in hand says so: refused unless a
+    /// result was posted and is on its way or delivered.
+    pub async fn confirm_posted<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        app: &application::Model,
+        actor: Actor,
+    ) -> CaseResult<Confirmed> {
+        if shipments::current_leg(txn, app.id, LEG_RESULT)
             .await?
             .is_none()
         {
             return Err(CaseError::NoResultToConfirm);
         }
-        let state = state_of(&app)?;
+        let state = state_of(app)?;
         if !matches!(
             state,
             ApplicationState::ResultInDelivery | ApplicationState::Completed
@@ -48,11 +63,7 @@ impl Cases {
                 needs: ApplicationState::ResultInDelivery,
             });
         }
-        let confirmed = self
-            .confirm(&txn, &app, Actor::citizen(citizen), Action::ConfirmReceipt)
-            .await?;
-        txn.commit().await?;
-        Ok(confirmed)
+        self.confirm(txn, app, actor, Action::ConfirmReceipt).await
     }
 
     /// Records the receipt of `app`'s result, completing the case if the courier has not said it

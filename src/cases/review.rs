@@ -77,6 +77,7 @@ impl Cases {
         if action == Action::Approve {
             self.verify_documents(&txn, &app, &version, reviewer, &decision.expiries)
                 .await?;
+            self.accept_signed_form(&txn, &app).await?;
         }
         if moved.state == ApplicationState::PrereviewPassed.as_str()
             && !version.matter.originals_by_courier

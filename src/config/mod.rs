@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod agents;
 mod auth;
 mod catalog;
 mod courier;
@@ -28,6 +29,7 @@ mod times;
 mod uploads;
 mod wechat;
 
+pub use agents::AgentsConfig;
 pub use auth::AuthConfig;
 pub use catalog::CatalogConfig;
 pub use courier::{CentreConfig, CourierConfig, SfConfig};
@@ -65,6 +67,7 @@ pub struct Config {
     pub wechat: WechatConfig,
     pub uploads: UploadsConfig,
     pub review: ReviewConfig,
+    pub agents: AgentsConfig,
     /// The service centre's local time as a UTC offset (China: `+08:00`); schedules use it.
     pub local_utc_offset: String,
     pub jobs: JobsConfig,
@@ -90,6 +93,7 @@ impl Default for Config {
             wechat: WechatConfig::default(),
             uploads: UploadsConfig::default(),
             review: ReviewConfig::default(),
+            agents: AgentsConfig::default(),
             local_utc_offset: "+08:00".into(),
             jobs: JobsConfig::default(),
             mail: MailConfig::default(),
@@ -154,6 +158,7 @@ impl Config {
         self.wechat.validate(profile, &mut problems);
         self.uploads.validate(&mut problems);
         self.review.validate(&mut problems);
+        self.agents.validate(&mut problems);
         if parse_utc_offset(&self.local_utc_offset).is_none() {
             problems.add("local_utc_offset", "must look like +08:00");
         }

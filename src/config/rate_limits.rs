@@ -84,6 +84,9 @@ pub struct RateLimitsConfig {
     pub page_uploads_per_citizen: RateLimit<120, 120>,
     /// Courier pushes from one client address, counted before any signature work.
     pub webhook_per_ip: RateLimit<120_000, 2_000>,
+    /// Agent confirmation codes one citizen looks up or accepts: a resident types one or two;
+    /// a guesser gets 10 tries a minute at 2^40 codes.
+    pub authorization_codes_per_citizen: RateLimit<10, 5>,
 }
 
 impl RateLimitsConfig {
@@ -120,6 +123,10 @@ impl RateLimitsConfig {
             (
                 "rate_limits.webhook_per_ip.burst",
                 self.webhook_per_ip.pair(),
+            ),
+            (
+                "rate_limits.authorization_codes_per_citizen.burst",
+                self.authorization_codes_per_citizen.pair(),
             ),
         ] {
             if per_minute > 0 && burst == 0 {

@@ -1,5 +1,6 @@
 //! Pure types and rules. No I/O.
 
+pub mod agent;
 pub mod application;
 pub mod catalog;
 pub mod document;

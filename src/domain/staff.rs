@@ -12,9 +12,17 @@ pub enum Role {
     Approver,
     /// Manages staff accounts and reads the audit log.
     Admin,
+    /// Files for residents at a village service point; holds no other role.
+    Agent,
 }
 
-pub const ALL_ROLES: [Role; 4] = [Role::Reviewer, Role::Reception, Role::Approver, Role::Admin];
+pub const ALL_ROLES: [Role; 5] = [
+    Role::Reviewer,
+    Role::Reception,
+    Role::Approver,
+    Role::Admin,
+    Role::Agent,
+];
 
 impl Role {
     pub fn as_str(self) -> &'static str {
@@ -23,6 +31,7 @@ impl Role {
             Self::Reception => "reception",
             Self::Approver => "approver",
             Self::Admin => "admin",
+            Self::Agent => "agent",
         }
     }
 

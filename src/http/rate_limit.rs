@@ -35,9 +35,11 @@ pub enum Limit {
     PageUploads,
     /// Courier pushes by client address, before any signature work.
     WebhookPerIp,
+    /// Agent confirmation codes looked up or accepted, by citizen.
+    AuthorizationCodes,
 }
 
-const LIMITS: usize = 8;
+const LIMITS: usize = 9;
 
 impl Limit {
     fn index(self) -> usize {
@@ -55,6 +57,7 @@ impl Limit {
             Self::UploadTickets => config.upload_tickets_per_citizen.pair(),
             Self::PageUploads => config.page_uploads_per_citizen.pair(),
             Self::WebhookPerIp => config.webhook_per_ip.pair(),
+            Self::AuthorizationCodes => config.authorization_codes_per_citizen.pair(),
         }
     }
 
@@ -67,6 +70,7 @@ impl Limit {
         Self::UploadTickets,
         Self::PageUploads,
         Self::WebhookPerIp,
+        Self::AuthorizationCodes,
     ];
 }
 

@@ -24,7 +24,7 @@ use crate::store::jobs::JobPayload;
 use crate::store::notifications::{self, NotificationStatus, notification};
 use crate::store::outbox::{self, NotifyEmail, NotifyWechat};
 use crate::store::shipments::{self, LEG_MATERIALS, LEG_RESULT, LEG_RETURN};
-use crate::store::{begin_write, catalog, citizens, decisions, dispatch, subscriptions};
+use crate::store::{begin_write, catalog, citizens, decisions, dispatch, staff, subscriptions};
 
 /// Everything a message about one event says.
 struct Facts {
@@ -79,7 +79,7 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
         to,
         name,
     } = subject;
-    let version = catalog::find_version(db, app.matter_id)
+    let version = catalog::find_case_version(db, app.matter_id, app.signed_form())
         .await?
         .ok_or_else(|| JobError::fatal("the application's catalogue version is gone"))?;
     let material_name = |code: &str| {
@@ -385,7 +385,15 @@ async fn send_email(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
         return Ok(());
     };
     let facts = facts(db, subject(db, row.event_id).await?).await?;
-    let Some(to) = facts.app.applicant_email.clone() else {
+    let to = if row.channel == outbox::AGENT {
+        match facts.app.agent_id {
+            Some(agent) => staff::find(db, agent).await?.and_then(|m| m.email),
+            None => None,
+        }
+    } else {
+        facts.app.applicant_email.clone()
+    };
+    let Some(to) = to else {
         let skipped = NotificationStatus::Skipped;
         notifications::finish(db, row.id, skipped, Some("no email address".into())).await?;
         return Ok(());
@@ -412,7 +420,7 @@ async fn send_email(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
         to: vec![to],
         subject: rendered.subject,
         body: rendered.body,
-        message_id: format!("<{}.email@beebox>", row.event_id),
+        message_id: format!("<{}.{}@beebox>", row.event_id, row.channel),
     };
     match ctx.mailer.send(&mail).await {
         Ok(()) => {

@@ -24,6 +24,8 @@ pub mod entry {
         pub target_id: Option<Uuid>,
         pub outcome: String,
         pub detail: Option<String>,
+        /// The resident an agent acted for (their citizen account).
+        pub on_behalf_of: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -45,6 +47,8 @@ pub struct Record {
     /// `success`, `failure` or `denied`.
     pub outcome: &'static str,
     pub detail: Option<String>,
+    /// The resident an agent acted for.
+    pub on_behalf_of: Option<Uuid>,
 }
 
 pub async fn append<C: ConnectionTrait>(db: &C, record: Record) -> Result<(), DbErr> {
@@ -60,6 +64,7 @@ pub async fn append<C: ConnectionTrait>(db: &C, record: Record) -> Result<(), Db
         target_id: Set(record.target_id),
         outcome: Set(record.outcome.to_string()),
         detail: Set(record.detail),
+        on_behalf_of: Set(record.on_behalf_of),
     }
     .insert(db)
     .await?;

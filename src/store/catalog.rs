@@ -198,6 +198,54 @@ pub async fn find_version<C: ConnectionTrait>(
     Ok(Some(MatterVersion { matter, materials }))
 }
 
+/// Turns an item version's id into its signed form's material id.
+const FORM_ID_MASK: u128 = 0x0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f;
+
+/// The materials a case of item version `matter_id` needs: the item's, and for a case an
+/// agent files on a signed form, the form (`domain::agent::FORM_CODE`): the item's own made
+/// required, or one added after the others.
+pub async fn find_case_version<C: ConnectionTrait>(
+    db: &C,
+    matter_id: Uuid,
+    signed_form: bool,
+) -> Result<Option<MatterVersion>, DbErr> {
+    let Some(mut version) = find_version(db, matter_id).await? else {
+        return Ok(None);
+    };
+    if signed_form {
+        use crate::domain::agent::{FORM_CODE, FORM_NAME};
+        match version.materials.iter_mut().find(|m| m.code == FORM_CODE) {
+            // The item asks for one when someone files for the applicant: now it must be there.
+            Some(form) => {
+                form.required = true;
+                form.min_pages = form.min_pages.max(1);
+                form.original_required = true;
+            }
+            None => {
+                let position = version.materials.last().map_or(1, |m| m.position + 1);
+                version.materials.push(material::Model {
+                    // Not a catalogue row: one id per item version, stable across reads.
+                    id: Uuid::from_u128(matter_id.as_u128() ^ FORM_ID_MASK),
+                    matter_id,
+                    position,
+                    code: FORM_CODE.into(),
+                    name: FORM_NAME.into(),
+                    guidance: "居民签字的授权委托书，写明代办员、所办事项和有效期。".into(),
+                    kinds: "photo,pdf".into(),
+                    min_pages: 1,
+                    max_pages: 4,
+                    required: true,
+                    original_required: true,
+                    document_type: None,
+                    reuse: crate::domain::catalog::Reuse::FreshOnly.as_str().into(),
+                    reuse_valid_days: None,
+                });
+            }
+        }
+    }
+    Ok(Some(version))
+}
+
 /// The codes of every department.
 pub async fn department_codes<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
     let rows = department::Entity::find().all(db).await?;

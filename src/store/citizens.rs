@@ -59,6 +59,28 @@ pub async fn upsert_by_openid(
         .ok_or_else(|| DbErr::RecordNotFound("citizen just upserted".into()))
 }
 
+/// An account for a resident an agent files for, with no WeChat behind it: it owns the case
+/// until the resident confirms in the mini-program. Its `openid` can never be a WeChat one.
+pub async fn insert_resident<C: ConnectionTrait>(
+    db: &C,
+    now: chrono::DateTime<Utc>,
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
+    citizen::ActiveModel {
+        id: Set(id),
+        openid: Set(format!("{RESIDENT_PREFIX}{id}")),
+        unionid: Set(None),
+        created_at: Set(now),
+        last_login_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(id)
+}
+
+/// How a resident account's `openid` starts.
+pub const RESIDENT_PREFIX: &str = "resident:";
+
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<citizen::Model>, DbErr> {
     citizen::Entity::find_by_id(id).one(db).await
 }

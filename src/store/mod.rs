@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod authorizations;
 pub mod catalog;
 pub mod citizens;
 pub mod claims;
@@ -19,6 +20,7 @@ pub mod object_refs;
 pub mod outbox;
 pub mod pages;
 pub mod route_writes;
+pub mod service_points;
 pub mod sessions;
 pub mod shipments;
 pub mod staff;

@@ -19,6 +19,8 @@ use crate::store::notifications::{self, NewNotification, NotificationStatus};
 
 pub const WECHAT: &str = "wechat";
 pub const EMAIL: &str = "email";
+/// An email to the agent who filed the case for the resident (their staff address).
+pub const AGENT: &str = "agent";
 
 /// `notify_wechat {notification_id}`: sends one notification row as a WeChat subscribe message
 /// (`notify::citizen`).
@@ -31,7 +33,8 @@ impl JobPayload for NotifyWechat {
     const KIND: &'static str = "notify_wechat";
 }
 
-/// `notify_email {notification_id}`: sends one notification row as an email (`notify::citizen`).
+/// `notify_email {notification_id}`: sends one notification row as an email (`notify::citizen`):
+/// to the applicant's address, or on the `agent` channel to the agent's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotifyEmail {
     pub notification_id: Uuid,
@@ -117,7 +120,7 @@ pub fn inserts_for_new_event(
 }
 
 /// One row per channel: WeChat always (`skipped` with the reason when it is off), email when
-/// the application has an address.
+/// the application has an address, and the agent's email when an agent filed it.
 fn rows<'a>(
     channels: &Channels,
     app: &application::Model,
@@ -140,6 +143,9 @@ fn rows<'a>(
     let mut rows = vec![row(WECHAT, channels.wechat_skipped(name))];
     if app.applicant_email.is_some() {
         rows.push(row(EMAIL, None));
+    }
+    if app.agent_id.is_some() {
+        rows.push(row(AGENT, None));
     }
     rows
 }

@@ -30,6 +30,8 @@ pub mod member {
         /// The client address of the last good login: the member's desk, which the
         /// per-username login back-off spares.
         pub last_login_ip: Option<String>,
+        /// An agent's village service point.
+        pub service_point_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -91,6 +93,7 @@ pub async fn insert<C: ConnectionTrait>(
         updated_at: Set(now),
         email: Set(email),
         last_login_ip: Set(None),
+        service_point_id: Set(None),
     }
     .insert(db)
     .await
@@ -138,6 +141,23 @@ pub async fn record_login(
     member::Entity::update_many()
         .col_expr(member::Column::LastLoginAt, Expr::value(Utc::now()))
         .col_expr(member::Column::LastLoginIp, Expr::value(client_ip))
+        .filter(member::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Attaches an agent to their service point.
+pub async fn set_service_point<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    service_point: Option<Uuid>,
+) -> Result<(), DbErr> {
+    member::Entity::update_many()
+        .col_expr(
+            member::Column::ServicePointId,
+            sea_orm::sea_query::Expr::value(service_point),
+        )
         .filter(member::Column::Id.eq(id))
         .exec(db)
         .await?;

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test starts the real app or talks to real peers.
 //! Shared helpers live in `support/`; each other module holds the tests of one area.
 
+mod agents;
 mod applications;
 mod auth;
 mod batches;

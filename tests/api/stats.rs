@@ -13,7 +13,7 @@ use crate::support::cases::{
     CIVIL, Desk, ELDERLY_CARD, SOCIAL, SOCIAL_CARD, claim_next, create, decide, replace_photo,
     submitted_case, upload_result, wait_state,
 };
-use crate::support::courier::{booking, shipments_until, slots};
+use crate::support::courier::{booking, dispatch_now, shipments_until, slots};
 use crate::support::pages::{jpeg, upload};
 use crate::support::staff::staff_token;
 use crate::support::{TestApp, assert_problem, quick_app, spawn_app};
@@ -278,17 +278,6 @@ async fn bad_periods_and_departments_answer_problems_with_stable_codes() {
     .await;
 }
 
-/// Enqueues the dispatch batch job as the cut-off would.
-async fn dispatch_now(app: &TestApp) {
-    let job = beebox::store::jobs::NewJob::of(&beebox::courier::dispatch::DispatchBatches {
-        cutoff: chrono::Utc::now(),
-    })
-    .deduped_by("test:stats:dispatch");
-    beebox::store::jobs::enqueue(app.state.database().unwrap(), job)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn the_courier_legs_time_every_stage_and_show_in_the_workload() {
     let app = quick_app().await;
@@ -345,7 +334,7 @@ async fn the_courier_legs_time_every_stage_and_show_in_the_workload() {
     assert_eq!(received.status(), 200);
     let workload = get(&app, &desk, "/v1/stats/workload").await;
     assert_eq!(workload["total"]["awaiting_dispatch"], 1, "{workload}");
-    dispatch_now(&app).await;
+    dispatch_now(&app, "stats").await;
     wait_state(&app, &citizen, &id, "at_department").await;
     let scan = upload_result(&app, &approver, &id, jpeg(77), "card.jpg").await;
     assert_eq!(scan.status(), 201);

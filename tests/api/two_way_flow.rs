@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 use crate::support::cases::{
     CIVIL, Desk, claim_next, decide, new_application, state_of, upload_result, wait_state,
 };
-use crate::support::courier::{booking, shipments_until, slots};
+use crate::support::courier::{booking, dispatch_now, shipments_until, slots};
 use crate::support::mail::{unique_address, wait_for_mail_to};
 use crate::support::notify::{configure, settled_notifications, subscribe, wechat_citizen};
 use crate::support::pages::{jpeg, upload};
+use crate::support::spawn_app_with;
 use crate::support::staff::staff_token;
 use crate::support::wechat::WechatServer;
-use crate::support::{TestApp, spawn_app_with};
 
 const ITEM: &str = "elderly-preferential-card";
 
@@ -37,16 +37,6 @@ async fn ok(response: reqwest::Response, status: u16) -> Value {
     let body = response.text().await.unwrap();
     assert_eq!(got, status, "{body}");
     serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-async fn dispatch_now(app: &TestApp) {
-    let job = beebox::store::jobs::NewJob::of(&beebox::courier::dispatch::DispatchBatches {
-        cutoff: chrono::Utc::now(),
-    })
-    .deduped_by("test:two-way:dispatch");
-    beebox::store::jobs::enqueue(app.state.database().unwrap(), job)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -131,7 +121,7 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
     )
     .await;
     assert_eq!(received["state"], "received");
-    dispatch_now(&app).await;
+    dispatch_now(&app, "two-way").await;
     wait_state(&app, &citizen, &id, "at_department").await;
 
     // 5. The department attaches the issued card's scan and approves.

@@ -160,6 +160,9 @@ export async function run(body) {
     for (const context of browser.contexts()) {
       for (const page of context.pages()) {
         const alerts = await page.getByRole('alert').allTextContents().catch(() => []);
+        // What the screen said, for a run whose screenshot is gone with its machine.
+        const text = await page.locator('body').innerText().catch(() => '');
+        console.error(`[browser] page ${n + 1} text: ${text.replace(/\s+/g, ' ').slice(0, 1500)}`);
         const path = `${SHOTS || tmpdir()}/failure-${++n}.png`;
         await page.screenshot({ path }).catch(() => {});
         console.error(`[browser] page ${n} at ${page.url()}: alerts ${JSON.stringify(alerts)}; screenshot ${path}`);

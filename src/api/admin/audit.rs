@@ -38,6 +38,9 @@ pub struct AuditEntry {
     pub outcome: String,
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
+    /// The resident (citizen account) an agent acted for.
+    #[oai(skip_serializing_if_is_none)]
+    pub on_behalf_of: Option<Uuid>,
 }
 
 #[derive(Object)]
@@ -99,6 +102,7 @@ impl AdminAuditApi {
                 target_id: e.target_id,
                 outcome: e.outcome,
                 detail: e.detail,
+                on_behalf_of: e.on_behalf_of,
             })
             .collect();
         let next_cursor = more

@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod jobs;
+pub mod service_points;
 pub mod shipments;
 pub mod staff;

@@ -17,7 +17,7 @@ use crate::domain::staff::{Role, check_password, join_roles, normalize_username}
 use crate::passwords;
 use crate::state::AppState;
 use crate::store::catalog;
-use crate::store::{login_attempts, sessions, staff};
+use crate::store::{begin_write, login_attempts, sessions, staff};
 
 pub struct AdminStaffApi;
 
@@ -33,6 +33,10 @@ pub struct NewStaff {
     /// Where alerts and digests go.
     #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
+    /// For the role `agent` (which holds no other role and no departments): the village
+    /// service point the agent files at.
+    #[oai(skip_serializing_if_is_none)]
+    pub service_point_id: Option<Uuid>,
 }
 
 #[derive(Object)]
@@ -46,6 +50,9 @@ pub struct EmailChange {
 pub struct RoleChange {
     pub roles: Vec<String>,
     pub departments: Vec<String>,
+    /// Required with the role `agent`, refused without it.
+    #[oai(skip_serializing_if_is_none)]
+    pub service_point_id: Option<Uuid>,
 }
 
 #[derive(Object)]
@@ -100,8 +107,14 @@ impl AdminStaffApi {
         if let Err(m) = check_password(&body.password) {
             problems.push(FieldProblem::new("password", m));
         }
-        let (roles, departments) =
-            check_roles(&state, &body.roles, &body.departments, &mut problems).await?;
+        let (roles, departments) = check_roles(
+            &state,
+            &body.roles,
+            &body.departments,
+            body.service_point_id,
+            &mut problems,
+        )
+        .await?;
         let email = check_email(body.email.as_deref(), &mut problems);
         let Some(username) = username.filter(|_| problems.is_empty()) else {
             return Err(ApiError::invalid_fields(problems));
@@ -116,8 +129,9 @@ impl AdminStaffApi {
         let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
             .await
             .map_err(ApiError::internal)?;
-        let created = staff::insert(
-            db,
+        let txn = begin_write(db).await?;
+        let mut created = staff::insert(
+            &txn,
             &username,
             body.display_name.trim(),
             hash,
@@ -126,6 +140,11 @@ impl AdminStaffApi {
             email,
         )
         .await?;
+        if body.service_point_id.is_some() {
+            staff::set_service_point(&txn, created.id, body.service_point_id).await?;
+            created.service_point_id = body.service_point_id;
+        }
+        txn.commit().await?;
         audit_change(
             &state,
             &auth.0,
@@ -214,8 +233,14 @@ impl AdminStaffApi {
     ) -> ApiResult<Json<StaffView>> {
         auth.0.require(Role::Admin)?;
         let mut problems = Vec::new();
-        let (roles, departments) =
-            check_roles(&state, &body.roles, &body.departments, &mut problems).await?;
+        let (roles, departments) = check_roles(
+            &state,
+            &body.roles,
+            &body.departments,
+            body.service_point_id,
+            &mut problems,
+        )
+        .await?;
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems));
         }
@@ -227,7 +252,12 @@ impl AdminStaffApi {
             roles: join_roles(&roles),
             departments,
         };
-        let updated = staff::change(state.db()?, member, change, state.clock.now()).await?;
+        let db = state.db()?;
+        let txn = begin_write(db).await?;
+        let mut updated = staff::change(&txn, member, change, state.clock.now()).await?;
+        staff::set_service_point(&txn, updated.id, body.service_point_id).await?;
+        updated.service_point_id = body.service_point_id;
+        txn.commit().await?;
         audit_change(
             &state,
             &auth.0,
@@ -380,13 +410,48 @@ async fn check_roles(
     state: &AppState,
     roles: &[String],
     departments: &[String],
+    service_point: Option<Uuid>,
     problems: &mut Vec<FieldProblem>,
 ) -> Result<(Vec<Role>, Vec<String>), ApiError> {
     let parsed: Vec<Role> = roles.iter().filter_map(|r| Role::parse(r)).collect();
     if parsed.is_empty() || parsed.len() != roles.len() {
         problems.push(FieldProblem::new(
             "roles",
-            "must list one or more of reviewer, reception, approver, admin",
+            "must list one or more of reviewer, reception, approver, admin, or agent alone",
+        ));
+    }
+    // An agent files for residents: reviewing or deciding too would let them pass their own.
+    if parsed.contains(&Role::Agent) {
+        if parsed.len() > 1 {
+            problems.push(FieldProblem::new("roles", "an agent holds no other role"));
+        }
+        if !departments.is_empty() {
+            problems.push(FieldProblem::new(
+                "departments",
+                "an agent has none; the service point says what they file",
+            ));
+        }
+        match service_point {
+            None => problems.push(FieldProblem::new(
+                "service_point_id",
+                "an agent files at a service point: name it",
+            )),
+            Some(id) => {
+                if crate::store::service_points::find(state.db()?, id)
+                    .await?
+                    .is_none()
+                {
+                    problems.push(FieldProblem::new(
+                        "service_point_id",
+                        "there is no such service point",
+                    ));
+                }
+            }
+        }
+    } else if service_point.is_some() {
+        problems.push(FieldProblem::new(
+            "service_point_id",
+            "only an agent has a service point",
         ));
     }
     let known = catalog::department_codes(state.db()?).await?;

@@ -13,9 +13,10 @@ pub mod uploads;
 mod view;
 
 pub use view::{
-    Address, Applicant, Application, ApplicationMaterial, ApplicationPage, ApplicationSummary,
-    Event, EventList, FilingRef, MatterRef, ReturnReason, State, Viewer, event_view, filing_ref,
-    full_view, linked_pages, staff_view, view,
+    Address, AgentFiling, Applicant, Application, ApplicationMaterial, ApplicationPage,
+    ApplicationSummary, AuthorizationView, Event, EventList, FilingRef, MatterRef, ReturnReason,
+    ServicePointRef, State, Viewer, attach_refs, event_view, filing_ref, full_view, linked_pages,
+    staff_view, summary_page, view,
 };
 
 use poem::web::Data;
@@ -26,7 +27,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::idempotent::{self, Saved};
+use crate::api::idempotent;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::CitizenAuth;
 use crate::api::text::MultiLine;
@@ -139,13 +140,7 @@ impl ApplicationsApi {
             view,
         )
         .await?;
-        let view = match saved {
-            Saved::Fresh(txn, view) => {
-                txn.commit().await?;
-                view
-            }
-            Saved::Earlier(view) => view,
-        };
+        let view = saved.answer().await?;
         Ok(Created::Created(Json(view)))
     }
 
@@ -166,28 +161,7 @@ impl ApplicationsApi {
     ) -> ApiResult<Json<ApplicationPage>> {
         let db = state.db()?;
         let rows = applications::list_owned(db, auth.0.id, cursor.0, limit.0 + 1).await?;
-        let more = rows.len() as u64 > limit.0;
-        let rows: Vec<_> = rows.into_iter().take(limit.0 as usize).collect();
-        let names = catalog::names_of(db, rows.iter().map(|r| r.matter_id)).await?;
-        let items: Vec<ApplicationSummary> = rows
-            .into_iter()
-            .map(|row| {
-                Ok(ApplicationSummary {
-                    id: row.id,
-                    state: State::of(&row.state)?,
-                    matter_name: names.get(&row.matter_id).cloned().unwrap_or_default(),
-                    matter_code: row.matter_code,
-                    filing_id: row.filing_id,
-                    created_at: row.created_at,
-                    updated_at: row.updated_at,
-                    submitted_at: row.submitted_at,
-                })
-            })
-            .collect::<Result<_, ApiError>>()?;
-        let next_cursor = more
-            .then(|| items.last().map(|i| i.id.to_string()))
-            .flatten();
-        Ok(Json(ApplicationPage { items, next_cursor }))
+        Ok(Json(summary_page(db, rows, limit.0).await?))
     }
 
     /// One of my applications, with each required material and whether it is satisfied.
@@ -226,6 +200,24 @@ impl ApplicationsApi {
         let version = state.cases.submit(db, auth.0.id, id.0).await?;
         let app = reads::owned(db, auth.0.id, id.0).await?;
         Ok(Json(full_view(&state, &app, &version).await?))
+    }
+
+    /// Revoke the authorization I gave the agent who filed this case for me. The agent can
+    /// no longer change or submit it; I still can. Only while the department has not decided;
+    /// revoking twice is harmless.
+    #[oai(path = "/v1/applications/:id/authorization/revoke", method = "post")]
+    async fn revoke_authorization(
+        &self,
+        state: Data<&AppState>,
+        auth: CitizenAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Application>> {
+        let db = state.db()?;
+        state
+            .cases
+            .revoke_authorization(db, auth.0.id, id.0)
+            .await?;
+        owned_view(&state, auth.0.id, id.0).await
     }
 
     /// The application's timeline: every state change, oldest first.
@@ -278,6 +270,7 @@ impl Checked {
                 .cloned()
                 .map(MultiLine::into_string),
             filing_id: None,
+            agent: None,
         }
     }
 }

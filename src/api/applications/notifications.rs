@@ -20,7 +20,7 @@ pub struct NotificationsApi;
 #[derive(Debug, Clone, Object)]
 pub struct Notification {
     pub id: Uuid,
-    /// `wechat` or `email`.
+    /// `wechat`, `email`, or `agent` (an email to the agent who filed the case).
     pub channel: String,
     /// The event it tells of: `submitted`, `returned`, `rejected`, `prereview_passed`, ...
     pub event: String,

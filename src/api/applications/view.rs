@@ -152,6 +152,41 @@ pub struct FilingRef {
     pub bundle_name: String,
 }
 
+/// The service point an agent files at.
+#[derive(Debug, Clone, Object)]
+pub struct ServicePointRef {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+}
+
+/// The resident's authorization of the agent.
+#[derive(Debug, Clone, Object)]
+pub struct AuthorizationView {
+    /// `mini_program` (confirmed with a code) or `signed_form` (the material
+    /// `power-of-attorney`, accepted by pre-review).
+    pub method: String,
+    /// `pending`, `granted`, `revoked` or `expired`.
+    pub status: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub granted_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Filed by an agent at a service point on behalf of the resident.
+#[derive(Debug, Clone, Object)]
+pub struct AgentFiling {
+    pub agent_name: String,
+    pub service_point: ServicePointRef,
+    pub authorization: AuthorizationView,
+    /// When the agent handed the posted result to the resident.
+    #[oai(skip_serializing_if_is_none)]
+    pub handed_over_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct Application {
     pub id: Uuid,
@@ -160,6 +195,9 @@ pub struct Application {
     /// Set when it was filed as an item of a bundle, with other departments' items.
     #[oai(skip_serializing_if_is_none)]
     pub filing: Option<FilingRef>,
+    /// Set when an agent filed it for the resident: who, where, and the authorization.
+    #[oai(skip_serializing_if_is_none)]
+    pub agent_filing: Option<AgentFiling>,
     pub applicant: Applicant,
     #[oai(skip_serializing_if_is_none)]
     pub return_address: Option<Address>,
@@ -237,6 +275,37 @@ pub fn event_view(e: applications::event::Model) -> Result<Event, ApiError> {
     })
 }
 
+/// A page of a list: the first `limit` of `rows` (read `limit + 1` to know whether more follow),
+/// each with its item's name.
+pub async fn summary_page<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    rows: Vec<application::Model>,
+    limit: u64,
+) -> Result<ApplicationPage, ApiError> {
+    let more = rows.len() as u64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let names = catalog::names_of(db, rows.iter().map(|r| r.matter_id)).await?;
+    let items: Vec<ApplicationSummary> = rows
+        .into_iter()
+        .map(|row| {
+            Ok(ApplicationSummary {
+                id: row.id,
+                state: State::of(&row.state)?,
+                matter_name: names.get(&row.matter_id).cloned().unwrap_or_default(),
+                matter_code: row.matter_code,
+                filing_id: row.filing_id,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                submitted_at: row.submitted_at,
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    let next_cursor = more
+        .then(|| items.last().map(|i| i.id.to_string()))
+        .flatten();
+    Ok(ApplicationPage { items, next_cursor })
+}
+
 /// The owner's view with every page and its links.
 pub async fn full_view(
     state: &AppState,
@@ -247,8 +316,58 @@ pub async fn full_view(
     let linked = linked_pages(state, app).await?;
     let wallet = case_wallet(state, db, app, version, true, false).await?;
     let mut application = view(state, app, version, &linked, &wallet, Viewer::Owner)?;
-    application.filing = filing_ref(db, app).await?;
+    attach_refs(state, db, app, &mut application).await?;
     Ok(application)
+}
+
+/// What `app` is part of, read beside its own row: its bundle filing and its agent filing.
+pub async fn attach_refs<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    app: &application::Model,
+    application: &mut Application,
+) -> Result<(), ApiError> {
+    application.filing = filing_ref(db, app).await?;
+    application.agent_filing = agent_filing(state, db, app).await?;
+    Ok(())
+}
+
+/// Who filed `app` for its resident, if an agent did.
+async fn agent_filing<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    app: &application::Model,
+) -> Result<Option<AgentFiling>, ApiError> {
+    let (Some(agent_id), Some(point_id)) = (app.agent_id, app.service_point_id) else {
+        return Ok(None);
+    };
+    let missing = || ApiError::internal("an agent filing's records are missing");
+    let agent = crate::store::staff::find(db, agent_id)
+        .await?
+        .ok_or_else(missing)?;
+    let point = crate::store::service_points::find(db, point_id)
+        .await?
+        .ok_or_else(missing)?;
+    let auth = crate::store::authorizations::of_application(db, app.id)
+        .await?
+        .ok_or_else(missing)?;
+    let status = crate::cases::agents::standing(&auth, state.clock.now());
+    Ok(Some(AgentFiling {
+        agent_name: agent.display_name,
+        service_point: ServicePointRef {
+            id: point.id,
+            code: point.code,
+            name: point.name,
+        },
+        authorization: AuthorizationView {
+            method: auth.method,
+            status: status.as_str().into(),
+            granted_at: auth.granted_at,
+            expires_at: auth.expires_at,
+            revoked_at: auth.revoked_at,
+        },
+        handed_over_at: auth.handed_over_at,
+    }))
 }
 
 /// The filing `app` is an item of, if any.
@@ -279,7 +398,7 @@ pub async fn staff_view(
     let linked = linked_pages(state, app).await?;
     let wallet = case_wallet(state, db, app, &version, false, true).await?;
     let mut application = view(state, app, &version, &linked, &wallet, Viewer::Other)?;
-    application.filing = filing_ref(db, app).await?;
+    attach_refs(state, db, app, &mut application).await?;
     let events = applications::events(db, app.id)
         .await?
         .into_iter()
@@ -358,6 +477,7 @@ pub fn view(
             },
         },
         filing: None,
+        agent_filing: None,
         applicant: Applicant {
             name: app.applicant_name.clone(),
             phone: app.applicant_phone.clone(),

@@ -20,7 +20,7 @@ use crate::api::applications::{
     Address, ApplicantInput, Event, ReturnReason, State, check_new, event_view,
 };
 use crate::api::bundles::{current_items, find};
-use crate::api::idempotent::{self, Saved};
+use crate::api::idempotent;
 use crate::api::matters::Department;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
@@ -224,13 +224,7 @@ impl FilingsApi {
             view,
         )
         .await?;
-        let view = match saved {
-            Saved::Fresh(txn, view) => {
-                txn.commit().await?;
-                view
-            }
-            Saved::Earlier(view) => view,
-        };
+        let view = saved.answer().await?;
         Ok(Created::Created(Json(view)))
     }
 

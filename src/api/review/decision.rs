@@ -13,7 +13,7 @@ use crate::api::ApiTags;
 use crate::api::applications::documents::case_wallet;
 use crate::api::applications::notifications::{Notification, history};
 use crate::api::applications::{
-    Application, Event, ReturnReason, Viewer, filing_ref, linked_pages, view,
+    Application, Event, ReturnReason, Viewer, attach_refs, linked_pages, view,
 };
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::review::{audit_review, lease};
@@ -266,7 +266,7 @@ async fn case_view(
         Viewer::Other
     };
     let mut application = view(state, app, &version, &linked, &wallet, viewer)?;
-    application.filing = filing_ref(db, app).await?;
+    attach_refs(state, db, app, &mut application).await?;
     let events = applications::events(db, app.id)
         .await?
         .into_iter()

@@ -18,6 +18,7 @@ use crate::domain::application::ApplicationState;
 use crate::domain::staff::Role;
 use crate::domain::stats::{self as rules, ALL_STAGES};
 use crate::state::AppState;
+use crate::store::service_points;
 use crate::store::stats::{self, MaterialFilter, Period};
 
 mod view;
@@ -94,6 +95,52 @@ impl StatsApi {
                     count: u64::try_from(n).unwrap_or(0),
                 })
                 .collect(),
+        }))
+    }
+
+    /// Filings agents made at each village service point, of my departments' items.
+    #[oai(path = "/v1/stats/service-points", method = "get")]
+    async fn service_points(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        /// First local date, `YYYY-MM-DD` (default: 29 days before `to`).
+        from: Query<Option<String>>,
+        /// Last local date, included, `YYYY-MM-DD` (default: today). At most 366 days in all.
+        to: Query<Option<String>>,
+        /// Only this one of my departments.
+        department: Query<Option<String>>,
+    ) -> ApiResult<Json<ServicePointStats>> {
+        let asked = asked(&state, &auth.0, from.0, to.0, department.0).await?;
+        let db = state.db()?;
+        let offset = state.config.local_offset();
+        let start = |day: NaiveDate| {
+            day.and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(offset).single())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .ok_or_else(|| ApiError::internal("a local midnight that does not exist"))
+        };
+        let (from, until) = (
+            start(asked.period.from)?,
+            start(asked.period.to + Duration::days(1))?,
+        );
+        let mut counts = stats::filings_by_point(db, from, until, asked.scope()).await?;
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut items = Vec::with_capacity(counts.len());
+        for (id, n) in counts {
+            let point = service_points::find(db, id).await?;
+            items.push(PointCount {
+                service_point_id: id,
+                code: point.as_ref().map(|p| p.code.clone()).unwrap_or_default(),
+                name: point.map(|p| p.name).unwrap_or_default(),
+                filings: u64::try_from(n).unwrap_or(0),
+            });
+        }
+        Ok(Json(ServicePointStats {
+            from: asked.period.from,
+            to: asked.period.to,
+            total: items.iter().map(|i| i.filings).sum(),
+            items,
         }))
     }
 

@@ -166,3 +166,23 @@ pub struct ReturnStats {
     /// Most returned first, then by return rate, item and material.
     pub items: Vec<MaterialReturns>,
 }
+
+/// One service point's filings in the period.
+#[derive(Debug, Clone, Object)]
+pub struct PointCount {
+    pub service_point_id: uuid::Uuid,
+    pub code: String,
+    pub name: String,
+    /// Cases its agents filed (first submitted) in the period.
+    pub filings: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ServicePointStats {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Every agent filing in the period.
+    pub total: u64,
+    /// Most first; points without a filing in the period are left out.
+    pub items: Vec<PointCount>,
+}

@@ -56,7 +56,7 @@ pub async fn gather<C: ConnectionTrait>(
     let mut department_name = None;
     let mut rows = Vec::new();
     for (i, app) in dispatch::cases_of(db, batch.id).await?.iter().enumerate() {
-        let version = catalog::find_version(db, app.matter_id)
+        let version = catalog::find_case_version(db, app.matter_id, app.signed_form())
             .await?
             .ok_or_else(|| {
                 DbErr::RecordNotFound(format!("the catalogue version of application {}", app.id))

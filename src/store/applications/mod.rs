@@ -60,12 +60,25 @@ pub mod application {
         pub receipt_confirmed_at: Option<DateTimeUtc>,
         /// The bundle filing (一件事) it belongs to, if any.
         pub filing_id: Option<Uuid>,
+        /// The agent who filed it for the resident, and their service point (`cases::agents`).
+        pub agent_id: Option<Uuid>,
+        pub service_point_id: Option<Uuid>,
+        /// How the resident authorizes the agent: a `domain::agent::Method`.
+        pub authorization_method: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// Filed by an agent on a signed authorization form, which is one of its materials.
+        pub fn signed_form(&self) -> bool {
+            self.authorization_method.as_deref()
+                == Some(crate::domain::agent::Method::SignedForm.as_str())
+        }
+    }
 }
 
 pub mod event {
@@ -212,8 +225,34 @@ pub async fn list_owned<C: ConnectionTrait>(
     before: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<application::Model>, DbErr> {
-    let mut query =
-        application::Entity::find().filter(application::Column::CitizenId.eq(citizen_id));
+    newest_first(
+        db,
+        application::Column::CitizenId.eq(citizen_id),
+        before,
+        limit,
+    )
+    .await
+}
+
+/// The cases a service point filed, newest first.
+pub async fn list_of_point<C: ConnectionTrait>(
+    db: &C,
+    service_point: Uuid,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<application::Model>, DbErr> {
+    let of_point = application::Column::ServicePointId.eq(service_point);
+    newest_first(db, of_point, before, limit).await
+}
+
+/// The applications `filter` picks, newest first, after the cursor `before`.
+async fn newest_first<C: ConnectionTrait>(
+    db: &C,
+    filter: sea_orm::sea_query::SimpleExpr,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<application::Model>, DbErr> {
+    let mut query = application::Entity::find().filter(filter);
     if let Some(before) = before {
         query = query.filter(application::Column::Id.lt(before));
     }
@@ -222,6 +261,32 @@ pub async fn list_owned<C: ConnectionTrait>(
         .limit(limit)
         .all(db)
         .await
+}
+
+/// A service point's cases waiting for their originals to be collected, oldest first, locked
+/// for the booking (on PostgreSQL; SQLite's write transaction holds the database).
+pub async fn lock_awaiting_pickup_of_point<C: ConnectionTrait>(
+    db: &C,
+    service_point: Uuid,
+) -> Result<Vec<application::Model>, DbErr> {
+    let mut query = application::Entity::find()
+        .filter(application::Column::ServicePointId.eq(service_point))
+        .filter(application::Column::State.eq(ApplicationState::PrereviewPassed.as_str()))
+        .order_by_asc(application::Column::Id);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.all(db).await
+}
+
+/// Moves an agent-filed case to the resident's own account, once they confirmed.
+pub async fn set_owner<C: ConnectionTrait>(db: &C, id: Uuid, citizen: Uuid) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .col_expr(application::Column::CitizenId, Expr::value(citizen))
+        .filter(application::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// The applications of a bundle filing, in the bundle's order (they are made in that order and

@@ -88,6 +88,38 @@ pub async fn filings_by_hour<C: ConnectionTrait>(
         .collect()
 }
 
+/// First submissions of cases agents filed, per service point, between two instants (the
+/// period's local days). Read from the cases: the index on `service_point_id` keeps it to the
+/// points' own rows.
+pub async fn filings_by_point<C: ConnectionTrait>(
+    db: &C,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    scope: Scope<'_>,
+) -> Result<Vec<(uuid::Uuid, i64)>, DbErr> {
+    use application::Column as A;
+    if empty(scope) {
+        return Ok(Vec::new());
+    }
+    let mut select = Query::select();
+    select
+        .column(A::ServicePointId)
+        .expr_as(Func::count(Expr::col(A::Id)), Alias::new("n"))
+        .from(application::Entity)
+        .and_where(Expr::col(A::ServicePointId).is_not_null())
+        .and_where(Expr::col(A::FirstSubmittedAt).gte(from))
+        .and_where(Expr::col(A::FirstSubmittedAt).lt(until))
+        .group_by_col(A::ServicePointId);
+    if let Some(departments) = scope {
+        select.and_where(Expr::col(A::DepartmentCode).is_in(departments.iter().cloned()));
+    }
+    db.query_all(&select)
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get("", "service_point_id")?, row.try_get("", "n")?)))
+        .collect()
+}
+
 /// The items most filed in the period, most first (ties by code).
 pub async fn top_matters<C: ConnectionTrait>(
     db: &C,

@@ -38,3 +38,9 @@ async fn a_reviewer_sees_which_bundle_a_case_came_in() {
     let app = quick_app().await;
     run_browser(&app, "bundle.mjs").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reviewer_sees_who_filed_a_case_for_a_resident_and_how_it_was_authorized() {
+    let app = quick_app().await;
+    run_browser(&app, "agent.mjs").await;
+}

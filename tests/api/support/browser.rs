@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use super::TestApp;
+use super::agents::submitted_agent_case;
 use super::cases::{replace_photo, submitted_case, submitted_elderly_case};
 use super::courier::{arrived_case, deliver_originals};
 use super::pages::jpeg;
@@ -110,6 +111,12 @@ async fn handle(app: &TestApp, request: &Value) -> Result<Value, String> {
             let seed = request["seed"].as_u64().unwrap_or(1) as u8;
             let (token, id, document_id) = reused_case(app, &text("name")?, seed).await;
             Ok(json!({ "token": token, "id": id, "document_id": document_id }))
+        }
+        // An agent at the village service point `longwangba` files an elderly card for a
+        // resident on a signed form and submits it.
+        "agent_case" => {
+            let seed = request["seed"].as_u64().unwrap_or(1) as u8;
+            Ok(json!({ "id": submitted_agent_case(app, seed).await }))
         }
         // A citizen files the utilities bundle and submits it: the filing and its items' ids.
         "submitted_filing" => {

@@ -79,3 +79,14 @@ pub async fn deliver_originals(app: &TestApp, token: &str, id: &str) {
     })
     .await;
 }
+
+/// Enqueues the dispatch batch job as the cut-off would (`tag` keeps each test's job apart).
+pub async fn dispatch_now(app: &TestApp, tag: &str) {
+    let job = beebox::store::jobs::NewJob::of(&beebox::courier::dispatch::DispatchBatches {
+        cutoff: chrono::Utc::now(),
+    })
+    .deduped_by(format!("test:{tag}:dispatch"));
+    beebox::store::jobs::enqueue(app.state.database().unwrap(), job)
+        .await
+        .unwrap();
+}

@@ -2,6 +2,7 @@
 //! `wechat`, `mail`), cases in a given state (`cases`, `seeds`, `courier`), staff (`staff`) and
 //! polling with a deadline (`wait`). A helper lives here once; test files only hold tests.
 
+pub mod agents;
 pub mod answers;
 pub mod app;
 pub mod binary;

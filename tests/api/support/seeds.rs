@@ -48,6 +48,9 @@ pub fn application_row(
         received_at: Set(None),
         receipt_confirmed_at: Set(None),
         filing_id: Set(None),
+        agent_id: Set(None),
+        service_point_id: Set(None),
+        authorization_method: Set(None),
     }
 }
 

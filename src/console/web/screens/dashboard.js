@@ -37,6 +37,7 @@ export default function Dashboard() {
   const workload = useLoad(() => get('/v1/stats/workload', { department }), [department]);
   const stages = useLoad(() => get('/v1/stats/stages', query), deps);
   const returns = useLoad(() => get('/v1/stats/returns', query), deps);
+  const points = useLoad(() => get('/v1/stats/service-points', query), deps);
   const departments = me().departments;
   const matters = useMatters();
   // The period shown: as picked, else as the service answered.
@@ -73,6 +74,7 @@ export default function Dashboard() {
       <${Stages} load=${stages} />
     </div>
     <${Returns} load=${returns} />
+    <${ServicePoints} load=${points} />
   </section>`;
 }
 
@@ -187,5 +189,23 @@ function Returns({ load }) {
             </tbody>
           </table>`
         : html`<p class="muted">该期间没有预审记录。</p>`}
+  <//>`;
+}
+
+function ServicePoints({ load }) {
+  return html`<${Panel} id="points-title" title="代办点申报" load=${load}>
+    ${(data) =>
+      data.items.length
+        ? html`<table class="grid">
+            <caption class="sr-only">各村级代办点代办员首次申报的件数</caption>
+            <thead><tr><th scope="col">代办点</th><th scope="col">申报件数</th></tr></thead>
+            <tbody>
+              ${data.items.map(
+                (p) => html`<tr><th scope="row">${p.name}</th><td>${p.filings}</td></tr>`,
+              )}
+              <tr class="total"><th scope="row">合计</th><td>${data.total}</td></tr>
+            </tbody>
+          </table>`
+        : html`<p class="muted">该期间没有代办申报。</p>`}
   <//>`;
 }

@@ -64,6 +64,7 @@ function Case({ id }) {
       <h1 id="case-title">${app.matter.name}</h1>
       <span class="tag">${stateLabel(app.state)}</span>
       ${app.filing ? html`<span class="tag bundle">一件事：${app.filing.bundle_name}</span>` : null}
+      ${app.agent_filing ? html`<span class="tag bundle">代办：${app.agent_filing.service_point.name}</span>` : null}
     </div>
     ${notice ? html`<${Notice} kind="ok">${notice}<//>` : null}
     <div class="case-grid">

@@ -233,6 +233,7 @@ function Case({ id, go }) {
       <h1 id="case-title">${app.matter.name}</h1>
       <span class="tag">${stateLabel(app.state)}</span>
       ${app.filing ? html`<span class="tag bundle" title="一件事：同一申请人一并提交的其他部门事项由各部门分别审核">一件事：${app.filing.bundle_name}</span>` : null}
+      ${app.agent_filing ? html`<span class="tag bundle">代办：${app.agent_filing.service_point.name}</span>` : null}
       <span class="grow"></span>
       ${mine
         ? html`<${ClaimTimer} id=${id} remaining=${kase.claim.claim_remaining_secs || 0} onRenewed=${(c) => loaded.setData((current) => ({ ...current, claim: c }))} />
@@ -249,6 +250,7 @@ function Case({ id, go }) {
       <${Viewer} materials=${app.materials} onInvalidate=${mine && app.state === 'submitted' ? invalidate : null} />
       <aside class="side">
         <${Applicant} app=${app} />
+        <${AgentFiling} app=${app} />
         ${app.state === 'submitted'
           ? html`<${DecisionPanel} id=${id} app=${app} mine=${mine} onClaim=${claim}
               onDecided=${(c) => {
@@ -323,6 +325,29 @@ function Applicant({ app }) {
       <dt>事项版本</dt><dd>${app.matter.code} · 第 ${app.matter.version} 版</dd>
     </dl>
     ${app.note ? html`<p class="note">申请人备注：${app.note}</p>` : null}
+  </section>`;
+}
+
+export const AUTH_METHODS = { mini_program: '居民在小程序中确认', signed_form: '签字的授权委托书' };
+export const AUTH_STATUS = { pending: '待确认', granted: '有效', revoked: '居民已撤回', expired: '已过期' };
+
+/** Who filed the case for the resident, where, and how the resident authorized it. */
+export function AgentFiling({ app }) {
+  const f = app.agent_filing;
+  if (!f) return null;
+  const auth = f.authorization;
+  return html`<section class="panel" aria-labelledby="agent-title">
+    <h2 id="agent-title">代办</h2>
+    <p>由代办员 ${f.agent_name} 在 ${f.service_point.name} 代 ${app.applicant.name} 申报，授权方式：${AUTH_METHODS[auth.method] || auth.method}${auth.granted_at ? `，授权于 ${fmtTime(auth.granted_at)}` : ''}。</p>
+    <dl class="facts">
+      <dt>授权状态</dt><dd><span class=${auth.status === 'granted' ? 'tag' : 'tag warn'}>${AUTH_STATUS[auth.status] || auth.status}</span></dd>
+      <dt>有效期至</dt><dd>${auth.expires_at ? fmtTime(auth.expires_at) : '—'}</dd>
+      ${auth.revoked_at ? html`<dt>撤回时间</dt><dd>${fmtTime(auth.revoked_at)}</dd>` : null}
+      ${f.handed_over_at ? html`<dt>已交付居民</dt><dd>${fmtTime(f.handed_over_at)}</dd>` : null}
+    </dl>
+    ${auth.method === 'signed_form'
+      ? html`<p class="muted">授权委托书在材料“授权委托书”中；预审通过即认可该委托书，如有问题请退回该材料。</p>`
+      : null}
   </section>`;
 }
 
