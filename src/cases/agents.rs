@@ -175,9 +175,11 @@ impl Cases {
         let code = agent::normalize_code(typed).ok_or(CaseError::CodeInvalid)?;
         let txn = begin_write(db).await?;
         let now = self.clock.now();
+        // A renewal is for the resident who confirmed before: nobody else can take the case.
         let auth = authorizations::lock_by_code(&txn, &hash(&code))
             .await?
             .filter(|a| a.code_expires_at.is_some_and(|e| e > now) && a.revoked_at.is_none())
+            .filter(|a| a.citizen_id.is_none_or(|c| c == citizen))
             .ok_or(CaseError::CodeInvalid)?;
         let app = applications::lock(&txn, auth.application_id)
             .await?

@@ -518,13 +518,15 @@ async fn codes_are_single_use_short_lived_and_rate_limited_and_a_revocation_stop
         "authorization_required",
     )
     .await;
-    let path = format!("/v1/agent/applications/{id}/authorization/code");
-    assert_problem(
-        app.post_as(&ma, &path, &json!({})).await,
-        422,
-        "authorization_required",
-    )
-    .await;
+    for action in ["authorization/code", "cancel"] {
+        let path = format!("/v1/agent/applications/{id}/{action}");
+        assert_problem(
+            app.post_as(&ma, &path, &json!({})).await,
+            422,
+            "authorization_required",
+        )
+        .await;
+    }
     // The resident may still go on alone.
     json_of(
         app.post_as(
@@ -565,6 +567,9 @@ async fn an_authorization_expires_and_a_disabled_agent_is_out_at_once() {
     let now = agent_case(&app, &ma, &id).await;
     assert_eq!(now["agent_filing"]["authorization"]["status"], "expired");
     let again = code_for(&app, &ma, &id).await;
+    // The renewal is the same resident's: nobody else takes the case with it.
+    let stranger = app.citizen_token("stranger-d").await;
+    assert_problem(accept(&app, &stranger, &again).await, 404, "code_invalid").await;
     json_of(accept(&app, &resident, &again).await, 200).await;
     json_of(agent_submit(&app, &ma, &id).await, 200).await;
 

@@ -360,7 +360,8 @@ impl AgentApi {
         now(&state, agent, id.0).await
     }
 
-    /// Withdraw the case. Withdrawing twice is harmless.
+    /// Withdraw the case, while the resident's authorization stands. Withdrawing twice is
+    /// harmless.
     #[oai(path = "/v1/agent/applications/:id/cancel", method = "post")]
     async fn cancel(
         &self,
@@ -371,7 +372,7 @@ impl AgentApi {
     ) -> ApiResult<Json<Application>> {
         let agent = agent_of(&auth.0)?;
         let db = state.db()?;
-        let app = state.cases.of_point(db, agent, id.0).await?;
+        let app = writable(&state, agent, id.0).await?;
         (state.cases)
             .cancel_as(db, app.citizen_id, app.id, Some(agent.id))
             .await?;

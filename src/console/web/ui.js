@@ -25,6 +25,7 @@ export const STATE_LABELS = {
 
 export const ROLE_LABELS = {
   reviewer: '预审员',
+  agent: '代办员',
   reception: '收件员',
   approver: '审批员',
   admin: '管理员',
@@ -76,6 +77,7 @@ const MESSAGES = {
   already_decided: '部门已对本件作出决定。',
   concurrent_change: '他人刚刚修改了此内容，请刷新后重试。',
   username_taken: '该用户名已被使用。',
+  service_point_code_taken: '该代办点代码已被使用。',
   job_not_dead: '该任务不在失败状态，无需重试。',
   batch_not_found: '未找到该批次。',
   internal_error: '服务器出错了，请稍后重试；如仍出错请联系管理员。',

@@ -44,3 +44,9 @@ async fn a_reviewer_sees_who_filed_a_case_for_a_resident_and_how_it_was_authoriz
     let app = quick_app().await;
     run_browser(&app, "agent.mjs").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_registers_a_service_point_and_its_agent() {
+    let app = quick_app().await;
+    run_browser(&app, "points.mjs").await;
+}

@@ -1,6 +1,7 @@
 // The admin's screens, one tab each: staff (create, roles and departments, disable and enable,
-// a new password, lifting a login lock), dead jobs to retry, courier legs that need a person,
-// and the audit log with its filters and cursor paging. Every change is audited server-side.
+// a new password, lifting a login lock), village service points and their agents, dead jobs to
+// retry, courier legs that need a person, and the audit log with its filters and cursor paging.
+// Every change is audited server-side.
 
 import { html, useState, useEffect, useRef, useLoad, ErrorBanner, Notice, fmtTime, ROLE_LABELS } from '../ui.js';
 import { api, get, post, me } from '../api.js';
@@ -8,6 +9,7 @@ import { useMatters } from './review.js';
 
 const TABS = [
   ['staff', '人员'],
+  ['points', '代办点'],
   ['jobs', '失败任务'],
   ['shipments', '异常快递'],
   ['audit', '审计日志'],
@@ -21,6 +23,7 @@ export default function Admin({ rest }) {
       )}
     </nav>
     ${tab === 'staff' ? html`<${Staff} />` : null}
+    ${tab === 'points' ? html`<${ServicePoints} />` : null}
     ${tab === 'jobs' ? html`<${Jobs} />` : null}
     ${tab === 'shipments' ? html`<${Shipments} />` : null}
     ${tab === 'audit' ? html`<${Audit} key=${rest[1] || ''} application=${rest[1] || ''} />` : null}`;
@@ -82,7 +85,37 @@ function Pager({ list, what }) {
 
 // --- Staff
 
-const ROLES = ['reviewer', 'reception', 'approver', 'admin'];
+const ROLES = ['reviewer', 'reception', 'approver', 'admin', 'agent'];
+
+/** The village service points, `{ id, code, name, ... }`. */
+function usePoints() {
+  const list = usePaged('/v1/admin/service-points', { limit: 200 }, []);
+  return list.items;
+}
+
+/**
+ * Departments for staff; for an agent (who holds no other role and no departments) the
+ * service point they file at instead.
+ */
+function Access({ idPrefix, roles, departments, chosen, onDepartments, points, point, onPoint }) {
+  if (!roles.includes('agent')) {
+    return html`<${DepartmentChecks} idPrefix=${idPrefix} departments=${departments} chosen=${chosen}
+      onChange=${onDepartments} />`;
+  }
+  return html`<label for=${idPrefix + '-point'}>代办点</label>
+    <select id=${idPrefix + '-point'} required value=${point || ''} onChange=${(e) => onPoint(e.target.value)}>
+      <option value="">请选择代办点</option>
+      ${points.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
+    </select>
+    <small class="hint">代办员只担任这一个角色，在所选代办点为村民代办。</small>`;
+}
+
+/** The access part of a staff request: an agent's point, or the departments. */
+function accessOf(roles, departments, point) {
+  return roles.includes('agent')
+    ? { roles, departments: [], service_point_id: point || undefined }
+    : { roles, departments };
+}
 
 function RoleChecks({ idPrefix, roles, onChange }) {
   return html`<fieldset class="checks">
@@ -115,6 +148,7 @@ function DepartmentChecks({ idPrefix, departments, chosen, onChange }) {
 
 function Staff() {
   const departments = useDepartments();
+  const points = usePoints();
   const list = usePaged('/v1/admin/staff', { limit: 200 }, []);
   const [selected, setSelected] = useState(null);
   const deptName = (code) => (departments.find((d) => d.code === code) || {}).name || code;
@@ -142,7 +176,9 @@ function Staff() {
                 <td class="mono">${m.username}</td>
                 <td>${m.display_name}</td>
                 <td>${m.roles.map((r) => ROLE_LABELS[r] || r).join('、')}</td>
-                <td>${m.departments.map(deptName).join('、') || html`<span class="muted">—</span>`}</td>
+                <td>${m.service_point_id
+                  ? (points.find((p) => p.id === m.service_point_id) || {}).name || '代办点'
+                  : m.departments.map(deptName).join('、') || html`<span class="muted">—</span>`}</td>
                 <td>${m.disabled ? html`<span class="tag off">已停用</span>` : html`<span class="tag ok">启用</span>`}</td>
                 <td>${fmtTime(m.last_login_at)}</td>
                 <td><button type="button" class="link" onClick=${() => setSelected(m.id)}
@@ -154,15 +190,19 @@ function Staff() {
         <${Pager} list=${list} what="人员" />
       </div>
       ${member
-        ? html`<${Member} key=${member.id} member=${member} departments=${departments} onChanged=${replace} />`
-        : html`<${NewMember} departments=${departments} onCreated=${(m) => list.setItems((items) => [...items, m])} />`}
+        ? html`<${Member} key=${member.id} member=${member} departments=${departments} points=${points}
+            onChanged=${replace} />`
+        : html`<${NewMember} departments=${departments} points=${points}
+            onCreated=${(m) => list.setItems((items) => [...items, m])} />`}
     </div>
   </section>`;
 }
 
-const emptyMember = () => ({ username: '', display_name: '', password: '', email: '', roles: [], departments: [] });
+const emptyMember = () => ({
+  username: '', display_name: '', password: '', email: '', roles: [], departments: [], point: '',
+});
 
-function NewMember({ departments, onCreated }) {
+function NewMember({ departments, points, onCreated }) {
   const [form, setForm] = useState(emptyMember);
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState(null);
@@ -180,8 +220,7 @@ function NewMember({ departments, onCreated }) {
         username: form.username.trim(),
         display_name: form.display_name.trim(),
         password: form.password,
-        roles: form.roles,
-        departments: form.departments,
+        ...accessOf(form.roles, form.departments, form.point),
         email: form.email.trim() || undefined,
       });
       onCreated(created);
@@ -211,8 +250,9 @@ function NewMember({ departments, onCreated }) {
       <label for="new-email">邮箱（可选，接收告警）</label>
       <input id="new-email" type="text" autocomplete="off" value=${form.email} onInput=${(e) => set({ email: e.target.value })} />
       <${RoleChecks} idPrefix="new" roles=${form.roles} onChange=${(roles) => set({ roles })} />
-      <${DepartmentChecks} idPrefix="new" departments=${departments} chosen=${form.departments}
-        onChange=${(d) => set({ departments: d })} />
+      <${Access} idPrefix="new" roles=${form.roles} departments=${departments} chosen=${form.departments}
+        onDepartments=${(d) => set({ departments: d })} points=${points} point=${form.point}
+        onPoint=${(point) => set({ point })} />
       <${ErrorBanner} error=${error} />
       ${notice ? html`<${Notice} kind="ok">${notice}<//>` : null}
       <button type="submit" class="primary" disabled=${busy}>创建</button>
@@ -220,9 +260,10 @@ function NewMember({ departments, onCreated }) {
   </section>`;
 }
 
-function Member({ member, departments, onChanged }) {
+function Member({ member, departments, points, onChanged }) {
   const [roles, setRoles] = useState(member.roles);
   const [chosen, setChosen] = useState(member.departments);
+  const [point, setPoint] = useState(member.service_point_id || '');
   const [password, setPassword] = useState('');
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState(null);
@@ -249,7 +290,7 @@ function Member({ member, departments, onChanged }) {
   const saveRoles = (e) => {
     e.preventDefault();
     if (!roles.length) return setError({ message: '请至少选择一个角色。' });
-    act(() => api('PUT', base + '/roles', { json: { roles, departments: chosen } }), '角色与部门已保存。');
+    act(() => api('PUT', base + '/roles', { json: accessOf(roles, chosen, point) }), '角色与部门已保存。');
   };
   const reset = (e) => {
     e.preventDefault();
@@ -262,7 +303,8 @@ function Member({ member, departments, onChanged }) {
     ${notice ? html`<${Notice} kind="ok">${notice}<//>` : null}
     <form onSubmit=${saveRoles} aria-label="角色与部门">
       <${RoleChecks} idPrefix="edit" roles=${roles} onChange=${setRoles} />
-      <${DepartmentChecks} idPrefix="edit" departments=${departments} chosen=${chosen} onChange=${setChosen} />
+      <${Access} idPrefix="edit" roles=${roles} departments=${departments} chosen=${chosen}
+        onDepartments=${setChosen} points=${points} point=${point} onPoint=${setPoint} />
       <button type="submit" disabled=${busy}>保存角色与部门</button>
     </form>
     <h3>账号</h3>
@@ -279,6 +321,99 @@ function Member({ member, departments, onChanged }) {
       <input id="reset-password" type="password" autocomplete="new-password" required value=${password}
         onInput=${(e) => setPassword(e.target.value)} />
       <button type="submit" disabled=${busy}>重置密码</button>
+    </form>
+  </section>`;
+}
+
+// --- Service points
+
+const emptyPoint = () => ({
+  code: '', name: '', province: '', city: '', district: '', detail: '', contact_name: '', phone: '',
+  departments: [],
+});
+
+/** Village service points (代办点): where agents file for residents and couriers call. */
+function ServicePoints() {
+  const departments = useDepartments();
+  const list = usePaged('/v1/admin/service-points', { limit: 200 }, []);
+  const deptName = (code) => (departments.find((d) => d.code === code) || {}).name || code;
+  return html`<section aria-labelledby="points-title">
+    <div class="toolbar"><h1 id="points-title">代办点</h1></div>
+    <${ErrorBanner} error=${list.error} />
+    <div class="admin-grid">
+      <div>
+        <table class="grid">
+          <caption class="sr-only">村级代办点</caption>
+          <thead><tr><th scope="col">代码</th><th scope="col">名称</th><th scope="col">地址</th>
+            <th scope="col">联系人</th><th scope="col">可代办部门</th></tr></thead>
+          <tbody>
+            ${list.items.map(
+              (p) => html`<tr>
+                <td class="mono">${p.code}</td>
+                <td>${p.name}</td>
+                <td>${p.address.province}${p.address.city}${p.address.district}${p.address.detail}</td>
+                <td>${p.address.contact_name} ${p.address.phone}</td>
+                <td>${p.departments.map(deptName).join('、')}</td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>
+        ${list.items.length || list.loading ? null : html`<p class="muted">还没有代办点。</p>`}
+        <${Pager} list=${list} what="代办点" />
+      </div>
+      <${NewPoint} departments=${departments} onCreated=${(p) => list.setItems((items) => [...items, p])} />
+    </div>
+  </section>`;
+}
+
+function NewPoint({ departments, onCreated }) {
+  const [form, setForm] = useState(emptyPoint);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const set = (patch) => setForm((f) => ({ ...f, ...patch }));
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    setNotice(null);
+    setBusy(true);
+    try {
+      const { code, name, departments: chosen, ...address } = form;
+      const created = await post('/v1/admin/service-points', {
+        code: code.trim(),
+        name: name.trim(),
+        address,
+        departments: chosen,
+      });
+      onCreated(created);
+      setForm(emptyPoint());
+      setNotice(`已登记 ${created.name}。`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const field = (key, label, hint) => html`<label for=${'point-' + key}>${label}</label>
+    <input id=${'point-' + key} type="text" autocomplete="off" required value=${form[key]}
+      onInput=${(e) => set({ [key]: e.target.value })} />
+    ${hint ? html`<small class="hint">${hint}</small>` : null}`;
+  return html`<section class="panel" aria-labelledby="new-point-title">
+    <h2 id="new-point-title">登记代办点</h2>
+    <form onSubmit=${submit}>
+      ${field('code', '代码', '3–64 位小写字母、数字或 . _ -，登记后不变')}
+      ${field('name', '名称')}
+      ${field('province', '省')}
+      ${field('city', '市')}
+      ${field('district', '区县')}
+      ${field('detail', '详细地址（快递上门取件、送达结果）')}
+      ${field('contact_name', '联系人')}
+      ${field('phone', '联系电话')}
+      <${DepartmentChecks} idPrefix="point" departments=${departments} chosen=${form.departments}
+        onChange=${(d) => set({ departments: d })} />
+      <${ErrorBanner} error=${error} />
+      ${notice ? html`<${Notice} kind="ok">${notice}<//>` : null}
+      <button type="submit" class="primary" disabled=${busy}>登记</button>
     </form>
   </section>`;
 }
@@ -416,6 +551,19 @@ const ACTION_LABELS = {
   'department.result_delete': '删除结果文件',
   'department.decide': '部门审批',
   'jobs.retry': '重试任务',
+  'service_point.create': '登记代办点',
+  'service_point.change': '修改代办点',
+  'agent.create': '代办：新建申请',
+  'agent.view': '代办：查看申请',
+  'agent.upload_page': '代办：上传材料',
+  'agent.delete_page': '代办：删除材料',
+  'agent.issue_code': '代办：生成确认码',
+  'agent.submit': '代办：提交',
+  'agent.cancel': '代办：撤回',
+  'agent.handover': '代办：交付结果',
+  'agent.pickup': '代办：预约上门取件',
+  'authorization.accept': '居民确认授权',
+  'authorization.revoke': '居民撤回授权',
 };
 const OUTCOME_LABELS = { success: '成功', failure: '失败', denied: '拒绝' };
 
@@ -490,7 +638,9 @@ function Audit({ application }) {
             <td>${ACTION_LABELS[a.action] || a.action} <small class="muted mono">${a.action}</small></td>
             <td class="mono">${a.target_kind ? `${a.target_kind} ${(a.target_id || '').slice(0, 8)}` : '—'}</td>
             <td>${a.outcome === 'success' ? OUTCOME_LABELS.success : html`<span class="tag warn">${OUTCOME_LABELS[a.outcome] || a.outcome}</span>`}</td>
-            <td class="detail">${a.detail || ''}</td>
+            <td class="detail">${a.detail || ''}${a.on_behalf_of
+              ? html`<div class="muted">代居民 <span class="mono">${a.on_behalf_of.slice(0, 8)}</span></div>`
+              : null}</td>
             <td class="mono">${a.client_ip || ''}</td>
           </tr>`,
         )}
