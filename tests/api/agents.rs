@@ -46,6 +46,28 @@ async fn wait_until(app: &TestApp, agent: &str, id: &str, state: &str) {
     .unwrap_or_else(|s| panic!("{id} stayed {s}, never {state}"));
 }
 
+/// Waits (up to 30 s) until the agent sees case `id`'s `leg` delivered: that leg.
+async fn leg_delivered(app: &TestApp, agent: &str, id: &str, leg: &str) -> Value {
+    let path = format!("/v1/agent/applications/{id}/shipments");
+    let path = &path;
+    poll(
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(100),
+        || async move {
+            let list = json_of(app.get_as(agent, path).await, 200).await;
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["leg"] == leg && s["status"] == "delivered")
+                .cloned()
+                .ok_or(list)
+        },
+    )
+    .await
+    .unwrap_or_else(|list| panic!("{id}'s {leg} leg never delivered: {list:#}"))
+}
+
 async fn accept(app: &TestApp, citizen: &str, code: &str) -> reqwest::Response {
     app.post_as(citizen, "/v1/authorizations/accept", &json!({"code": code}))
         .await
@@ -207,12 +229,13 @@ async fn an_agent_files_for_two_residents_authorized_by_code_and_by_signed_form(
         "nothing_to_collect",
     )
     .await;
-    shipments_until(&app, &resident_a, &a_id, "originals delivered", |items| {
-        items
-            .iter()
-            .any(|s| s["leg"] == "materials" && s["status"] == "delivered")
-    })
-    .await;
+    // The agent follows the one parcel: both cases' originals arrive together.
+    let mut waybills = Vec::new();
+    for id in [&a_id, &b_id] {
+        let legs = leg_delivered(&app, &ma, id, "materials").await;
+        waybills.push(legs["waybill_no"].clone());
+    }
+    assert_eq!(waybills[0], waybills[1], "one parcel: {waybills:?}");
     let desk = staff_token(&app, "civil.desk", "reception", CIVIL).await;
     for id in [&a_id, &b_id] {
         let path = format!("/v1/reception/applications/{id}/receive");
@@ -236,6 +259,10 @@ async fn an_agent_files_for_two_residents_authorized_by_code_and_by_signed_form(
         )
         .await;
     }
+    for id in [&a_id, &b_id] {
+        leg_delivered(&app, &ma, id, "result").await;
+    }
+    // The resident who confirmed follows their own case's parcels too.
     shipments_until(&app, &resident_a, &a_id, "result delivered", |items| {
         items
             .iter()

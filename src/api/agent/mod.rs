@@ -14,6 +14,7 @@ use crate::api::admin::service_points::point_view;
 use crate::api::applications::documents::case_wallet;
 use crate::api::applications::pages::{self, PageCreated, PageDeleted, PageForm};
 use crate::api::applications::receive::FieldSource;
+use crate::api::applications::shipments::{ShipmentList, tracked};
 use crate::api::applications::{
     Address, ApplicantInput, Application, ApplicationPage, EventList, Viewer, attach_refs,
     check_new, staff_view, summary_page, view,
@@ -378,6 +379,22 @@ impl AgentApi {
             .await?;
         audit_for_resident(db, &auth.0, &ip, "agent.cancel", &app, None).await?;
         now(&state, agent, id.0).await
+    }
+
+    // Last in this impl: poem's router stopped matching `.../shipments` when it was added
+    // before `.../submit` (the two share the prefix `s`); added after, both match.
+    /// The case's parcels and their routes: the originals from the point, the result back.
+    #[oai(path = "/v1/agent/applications/:id/shipments", method = "get")]
+    async fn shipments(
+        &self,
+        state: Data<&AppState>,
+        auth: StaffAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ShipmentList>> {
+        let agent = agent_of(&auth.0)?;
+        let db = state.db()?;
+        let app = state.cases.of_point(db, agent, id.0).await?;
+        Ok(Json(tracked(db, app.id).await?))
     }
 }
 

@@ -130,21 +130,29 @@ impl ShipmentsApi {
     ) -> ApiResult<Json<ShipmentList>> {
         let db = state.db()?;
         let app = reads::owned(db, auth.0.id, id.0).await?;
-        let rows = shipments::of_application(db, app.id).await?;
-        let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
-        let mut timelines: HashMap<Uuid, Vec<TrackingStep>> = HashMap::new();
-        for event in shipments::events_of(db, &ids).await? {
-            if let Some(shipment_id) = event.shipment_id {
-                timelines.entry(shipment_id).or_default().push(step(event));
-            }
-        }
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let timeline = timelines.remove(&row.id).unwrap_or_default();
-                view(row, timeline)
-            })
-            .collect();
-        Ok(Json(ShipmentList { items }))
+        Ok(Json(tracked(db, app.id).await?))
     }
+}
+
+/// Every parcel of case `application` (the caller has checked who may see it), with its route.
+pub async fn tracked<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    application: Uuid,
+) -> ApiResult<ShipmentList> {
+    let rows = shipments::of_application(db, application).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
+    let mut timelines: HashMap<Uuid, Vec<TrackingStep>> = HashMap::new();
+    for event in shipments::events_of(db, &ids).await? {
+        if let Some(shipment_id) = event.shipment_id {
+            timelines.entry(shipment_id).or_default().push(step(event));
+        }
+    }
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let timeline = timelines.remove(&row.id).unwrap_or_default();
+            view(row, timeline)
+        })
+        .collect();
+    Ok(ShipmentList { items })
 }
