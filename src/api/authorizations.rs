@@ -8,10 +8,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use crate::api::ApiTags;
-use crate::api::applications::{AgentFiling, Application, attach_refs, full_view, view};
-use crate::api::problem::ApiResult;
+use crate::api::applications::{AgentFiling, Application, agent_filing, full_view};
+use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
-use crate::cases::agents::Offer;
 use crate::cases::reads;
 use crate::domain::phone::PhoneNumber;
 use crate::http::rate_limit::Limit;
@@ -63,24 +62,11 @@ impl AuthorizationsApi {
             .rate_limits
             .citizen(Limit::AuthorizationCodes, auth.0.id)?;
         let db = state.db()?;
-        let Offer { app, .. } = state.cases.offer(db, &body.code).await?;
+        let app = state.cases.offer(db, &body.code).await?;
         let version = reads::version_of(db, &app).await?;
-        let wallet = crate::api::applications::documents::case_wallet(
-            &state, db, &app, &version, false, true,
-        )
-        .await?;
-        let mut shown = view(
-            &state,
-            &app,
-            &version,
-            &[],
-            &wallet,
-            crate::api::applications::Viewer::Other,
-        )?;
-        attach_refs(&state, db, &app, &mut shown).await?;
-        let agent_filing = shown
-            .agent_filing
-            .ok_or_else(|| crate::api::problem::ApiError::internal("an offer without an agent"))?;
+        let agent_filing = agent_filing(&state, db, &app)
+            .await?
+            .ok_or_else(|| ApiError::internal("an offer without an agent"))?;
         Ok(Json(AuthorizationOffer {
             agent_filing,
             matter_code: app.matter_code.clone(),
@@ -108,7 +94,7 @@ impl AuthorizationsApi {
             .rate_limits
             .citizen(Limit::AuthorizationCodes, auth.0.id)?;
         let db = state.db()?;
-        let Offer { app, .. } = state.cases.accept_code(db, auth.0.id, &body.code).await?;
+        let app = state.cases.accept_code(db, auth.0.id, &body.code).await?;
         let version = reads::version_of(db, &app).await?;
         Ok(Json(full_view(&state, &app, &version).await?))
     }

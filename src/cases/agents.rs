@@ -36,12 +36,6 @@ pub struct Code {
     pub expires_at: DateTime<Utc>,
 }
 
-/// What a resident sees before accepting: the case and who files it.
-pub struct Offer {
-    pub app: application::Model,
-    pub authorization: Authorization,
-}
-
 /// States in which the department has not decided yet: the resident may still revoke.
 fn undecided(state: ApplicationState) -> bool {
     use ApplicationState as S;
@@ -134,9 +128,10 @@ impl Cases {
             Standing::Granted => return Err(CaseError::AlreadyAuthorized),
             Standing::Pending | Standing::Expired => {}
         }
-        if !undecided(super::change::state_of(&app)?) {
+        let state = super::change::state_of(&app)?;
+        if !undecided(state) {
             return Err(CaseError::WrongState {
-                state: super::change::state_of(&app)?,
+                state,
                 needs: ApplicationState::Draft,
             });
         }
@@ -149,19 +144,19 @@ impl Cases {
 
     /// The case a code is for, while the code is good. A wrong, used or expired code is
     /// `CodeInvalid`, all alike.
-    pub async fn offer<C: ConnectionTrait>(&self, db: &C, typed: &str) -> CaseResult<Offer> {
+    pub async fn offer<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        typed: &str,
+    ) -> CaseResult<application::Model> {
         let code = agent::normalize_code(typed).ok_or(CaseError::CodeInvalid)?;
         let auth = authorizations::find_by_code(db, &hash(&code))
             .await?
             .filter(|a| a.code_expires_at.is_some_and(|e| e > self.clock.now()))
             .ok_or(CaseError::CodeInvalid)?;
-        let app = applications::find(db, auth.application_id)
+        applications::find(db, auth.application_id)
             .await?
-            .ok_or(CaseError::CodeInvalid)?;
-        Ok(Offer {
-            app,
-            authorization: auth,
-        })
+            .ok_or(CaseError::CodeInvalid)
     }
 
     /// The resident `citizen` accepts: the code is spent, the authorization runs from now,
@@ -171,7 +166,7 @@ impl Cases {
         db: &DatabaseConnection,
         citizen: Uuid,
         typed: &str,
-    ) -> CaseResult<Offer> {
+    ) -> CaseResult<application::Model> {
         let code = agent::normalize_code(typed).ok_or(CaseError::CodeInvalid)?;
         let txn = begin_write(db).await?;
         let now = self.clock.now();
@@ -199,13 +194,9 @@ impl Cases {
         )
         .await?;
         txn.commit().await?;
-        let app = applications::find(db, app.id)
+        applications::find(db, app.id)
             .await?
-            .ok_or(CaseError::NotFound)?;
-        let authorization = authorizations::of_application(db, app.id)
-            .await?
-            .ok_or(CaseError::NotFound)?;
-        Ok(Offer { app, authorization })
+            .ok_or(CaseError::NotFound)
     }
 
     /// The resident withdraws the agent's authorization of their case `id`, while the
@@ -271,7 +262,7 @@ impl Cases {
         txn: &C,
         app: &application::Model,
     ) -> CaseResult<()> {
-        if app.authorization_method.as_deref() != Some(Method::SignedForm.as_str()) {
+        if !app.signed_form() {
             return Ok(());
         }
         if let Some(auth) = authorizations::of_application(txn, app.id).await?

@@ -54,8 +54,8 @@ impl Standing {
         }
     }
 
-    /// The standing of an authorization by `method`, granted at `granted`, expiring at
-    /// `expires`, revoked at `revoked`, at `now`.
+    /// The standing at `now` of an authorization granted at `granted`, expiring at `expires`
+    /// and revoked at `revoked`.
     pub fn of(
         granted: Option<DateTime<Utc>>,
         expires: Option<DateTime<Utc>>,

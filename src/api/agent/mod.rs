@@ -1,7 +1,9 @@
 //! `/v1/agent/applications`: an agent at a village service point files for residents. The
 //! agent sees the cases of their own service point only (another point's id answers 404), does
-//! what the citizen would (pages, submit, cancel), and every action is audited as done on behalf
-//! of the resident. The rules live in `cases::agents`.
+//! what the citizen would (pages, submit, cancel, the timeline and the parcels), asks the
+//! resident's confirmation with a code, and hands the result over; every action is audited as
+//! done on behalf of the resident. The rules live in `cases::agents`; the point's one pickup is
+//! `pickups.rs`.
 
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
@@ -36,9 +38,8 @@ pub mod pickups;
 pub struct AgentApi;
 
 /// How the resident authorizes the agent.
-#[derive(Debug, Clone, Copy, poem_openapi::Enum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, poem_openapi::Enum)]
 #[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
 pub enum AuthorizationMethod {
     /// The resident confirms in the mini-program with a short code the agent shows.
     MiniProgram,
@@ -131,10 +132,10 @@ impl AgentApi {
         {
             return Ok(AgentCreated::Created(Json(earlier)));
         }
+        // Read in this transaction: SQLite's other connections wait for its write lock.
         let point = service_points::find(&txn, agent.service_point)
             .await?
             .ok_or_else(|| ApiError::internal("an agent's service point is missing"))?;
-        // Read in this transaction: SQLite's other connections wait for its write lock.
         let Some(version) = catalog::find(&txn, &input.matter_code, None).await? else {
             return Err(ApiError::not_found(
                 "matter_not_found",

@@ -15,8 +15,8 @@ mod view;
 pub use view::{
     Address, AgentFiling, Applicant, Application, ApplicationMaterial, ApplicationPage,
     ApplicationSummary, AuthorizationView, Event, EventList, FilingRef, MatterRef, ReturnReason,
-    ServicePointRef, State, Viewer, attach_refs, event_view, filing_ref, full_view, linked_pages,
-    staff_view, summary_page, view,
+    ServicePointRef, State, Viewer, agent_filing, attach_refs, event_view, filing_ref, full_view,
+    linked_pages, staff_view, summary_page, view,
 };
 
 use poem::web::Data;

@@ -333,7 +333,7 @@ pub async fn attach_refs<C: sea_orm::ConnectionTrait>(
 }
 
 /// Who filed `app` for its resident, if an agent did.
-async fn agent_filing<C: sea_orm::ConnectionTrait>(
+pub async fn agent_filing<C: sea_orm::ConnectionTrait>(
     state: &AppState,
     db: &C,
     app: &application::Model,
