@@ -164,6 +164,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!(store::describe_error(&e)))
                 .context("applying migrations")?;
             let report = store::catalog::import(&db, &catalog).await?;
+            let wait = std::time::Duration::from_millis(config.catalog.import_wait_ms);
+            let behind = crate::catalog::await_readers(&db, report.revision, wait).await?;
             println!(
                 "imported {}: {} created, {} updated (new version), {} unchanged",
                 file.display(),
@@ -183,6 +185,24 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     report.bundles_created.len(),
                     report.bundles_updated.len(),
                     report.bundles_unchanged.len()
+                );
+            }
+            if behind.is_empty() {
+                println!(
+                    "catalogue revision {}: every running instance serves it",
+                    report.revision
+                );
+            } else {
+                // Not an error: the import is in; those instances pick it up at their next check.
+                eprintln!(
+                    "catalogue revision {}: {} running instance(s) did not confirm within catalog.import_wait_ms: {}",
+                    report.revision,
+                    behind.len(),
+                    behind
+                        .iter()
+                        .map(|id| id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
             Ok(())

@@ -257,8 +257,9 @@ async fn init_database(state: AppState) -> anyhow::Result<()> {
             "empty catalogue: loaded the built-in sample (catalog/matters.toml)"
         );
     }
-    state.set_db(db);
+    state.set_db(db.clone());
     tracing::info!("database ready");
+    tokio::spawn(state.catalog.clone().watch(db, state.shutdown.clone()));
     tokio::spawn(crate::sweeps::run(state.clone()));
     if config.jobs.worker
         && let Some(ctx) = state.job_context()

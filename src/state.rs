@@ -21,6 +21,10 @@ use crate::store::DatabaseNotReady;
 use crate::store::outbox::Channels;
 use tokio_util::sync::CancellationToken;
 
+/// Access tokens an instance remembers as verified: about 10,000 active users' tokens in a few
+/// MiB.
+const TOKENS_KEPT: usize = 10_000;
+
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
@@ -49,6 +53,12 @@ pub struct AppState {
     pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
     /// Sessions ended before their access tokens ran out (`auth::revocations`).
     pub revocations: Arc<crate::auth::revocations::Revocations>,
+    /// The current catalogue in memory, kept in step with imports (`catalog`).
+    pub catalog: crate::catalog::Catalogue,
+    /// Access tokens already verified here (`auth::VerifiedTokens`).
+    pub tokens: Arc<crate::auth::VerifiedTokens>,
+    /// Staff actions' audit records, appended in shared commits under load.
+    pub audit: crate::store::audit::writer::AuditWriter,
     db: Arc<OnceCell<DatabaseConnection>>,
     db_status: Arc<RwLock<String>>,
 }
@@ -92,6 +102,11 @@ impl AppState {
             revocations: Arc::new(crate::auth::revocations::Revocations::new(
                 std::time::Duration::from_millis(config.auth.revocation_refresh_ms),
                 config.auth.access_ttl_secs,
+            )),
+            audit: Default::default(),
+            tokens: Arc::new(crate::auth::VerifiedTokens::new(TOKENS_KEPT)),
+            catalog: crate::catalog::Catalogue::new(std::time::Duration::from_millis(
+                config.catalog.refresh_ms,
             )),
             config,
             store,

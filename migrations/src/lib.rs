@@ -24,6 +24,8 @@ mod m20261212_000019_documents;
 mod m20261213_000020_bundles;
 mod m20261214_000021_shipment_cases;
 mod m20261215_000022_service_points;
+mod m20261216_000023_catalog_revision;
+mod m20261216_000024_queue_order;
 
 pub struct Migrator;
 
@@ -53,6 +55,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000020_bundles::Migration),
             Box::new(m20261214_000021_shipment_cases::Migration),
             Box::new(m20261215_000022_service_points::Migration),
+            Box::new(m20261216_000023_catalog_revision::Migration),
+            Box::new(m20261216_000024_queue_order::Migration),
         ]
     }
 }

@@ -168,5 +168,5 @@ async fn matter_of(state: &AppState, application_id: Uuid) -> Result<(String, St
     let version = catalog::find_version(db, app.matter_id)
         .await?
         .ok_or_else(|| ApiError::internal("a case's catalogue version is missing"))?;
-    Ok((version.matter.code, version.matter.name))
+    Ok((version.matter.code.clone(), version.matter.name.clone()))
 }

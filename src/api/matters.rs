@@ -2,10 +2,11 @@
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
 use poem_openapi::{Enum, Object, OpenApi};
 
 use crate::api::ApiTags;
+use crate::api::conditional::{Cached, Freshness, if_none_match};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::domain::catalog::{MaterialKind, Reuse};
 use crate::state::AppState;
@@ -97,21 +98,46 @@ pub struct Matter {
 
 #[OpenApi(tag = "ApiTags::Matters")]
 impl MattersApi {
-    /// List the service items citizens can file, current versions only.
+    /// List the service items citizens can file, current versions only. Built once per
+    /// catalogue revision and sent with an `ETag`; `If-None-Match` naming it answers 304.
     #[oai(path = "/v1/matters", method = "get")]
     async fn list(
         &self,
         state: Data<&AppState>,
         /// Only items of this department.
         department: Query<Option<String>>,
-    ) -> ApiResult<Json<MatterList>> {
-        let rows = catalog::list_current(state.db()?, department.0.as_deref()).await?;
-        Ok(Json(MatterList {
-            items: rows.into_iter().map(|m| summary(&state, m)).collect(),
-        }))
+        request: &poem::Request,
+    ) -> ApiResult<Cached<MatterList>> {
+        let snapshot = state.catalog.snapshot(state.db()?).await?;
+        // Kept per department the catalogue knows; any other is the one empty list.
+        let key = match department.0.as_deref() {
+            None => "matters".to_string(),
+            Some(d) if snapshot.items.iter().any(|v| v.matter.department_code == d) => {
+                format!("matters?department={d}")
+            }
+            Some(_) => "matters?department=".to_string(),
+        };
+        let rendered = snapshot.rendered(&key, |snapshot| {
+            let wanted = department.0.as_deref();
+            let list = MatterList {
+                items: snapshot
+                    .items
+                    .iter()
+                    .filter(|v| wanted.is_none_or(|d| v.matter.department_code == d))
+                    .map(|v| summary(&state, &v.matter))
+                    .collect(),
+            };
+            json_bytes(&list)
+        });
+        Ok(Cached::answer(
+            rendered,
+            Freshness::Revalidate,
+            if_none_match(request),
+        ))
     }
 
-    /// One service item with its required materials.
+    /// One service item with its required materials. The current version is built once per
+    /// catalogue revision; a past one (`version`) never changes and may be cached for good.
     #[oai(path = "/v1/matters/:code", method = "get")]
     async fn get(
         &self,
@@ -119,9 +145,17 @@ impl MattersApi {
         code: Path<String>,
         /// A past catalogue version; the current one when absent.
         version: Query<Option<i32>>,
-    ) -> ApiResult<Json<Matter>> {
-        let found = catalog::find(state.db()?, &code.0, version.0).await?;
-        let MatterVersion { matter, materials } = found.ok_or_else(|| {
+        request: &poem::Request,
+    ) -> ApiResult<Cached<Matter>> {
+        let db = state.db()?;
+        let snapshot = state.catalog.snapshot(db).await?;
+        let current = snapshot.item(&code.0);
+        let found = match (version.0, current) {
+            (None, current) => current.cloned(),
+            (Some(v), Some(current)) if current.matter.version == v => Some(current.clone()),
+            (Some(v), _) => catalog::find(db, &code.0, Some(v)).await?,
+        };
+        let found = found.ok_or_else(|| {
             ApiError::not_found(
                 "matter_not_found",
                 format!(
@@ -134,26 +168,41 @@ impl MattersApi {
                 ),
             )
         })?;
-        Ok(Json(Matter {
-            summary: summary(&state, matter),
-            materials: materials.into_iter().map(material_view).collect(),
-        }))
+        let (key, freshness) = match version.0 {
+            None => (format!("matter/{}", code.0), Freshness::Revalidate),
+            Some(v) => (format!("matter/{}@{v}", code.0), Freshness::Immutable),
+        };
+        let rendered = snapshot.rendered(&key, |_| json_bytes(&matter_view(&state, &found)));
+        Ok(Cached::answer(rendered, freshness, if_none_match(request)))
     }
 }
 
-fn summary(state: &AppState, m: matter::Model) -> MatterSummary {
+/// The JSON the contract gives `value`, as `poem_openapi::payload::Json` would send it.
+pub fn json_bytes<T: ToJSON>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(&value.to_json()).expect("a JSON value serializes")
+}
+
+/// An item version as the contract shows it.
+pub fn matter_view(state: &AppState, version: &MatterVersion) -> Matter {
+    Matter {
+        summary: summary(state, &version.matter),
+        materials: version.materials.iter().map(material_view).collect(),
+    }
+}
+
+fn summary(state: &AppState, m: &matter::Model) -> MatterSummary {
     MatterSummary {
         originals_on_mismatch: m
             .originals_by_courier
-            .then(|| state.cases.returns_originals(&m))
+            .then(|| state.cases.returns_originals(m))
             .map(|back| if back { "return" } else { "keep" }.to_string()),
-        code: m.code,
+        code: m.code.clone(),
         version: m.version,
-        name: m.name,
-        description: m.description,
+        name: m.name.clone(),
+        description: m.description.clone(),
         department: Department {
-            code: m.department_code,
-            name: m.department_name,
+            code: m.department_code.clone(),
+            name: m.department_name.clone(),
         },
         processing_days: m.processing_days,
         originals_by_courier: m.originals_by_courier,
@@ -174,20 +223,18 @@ pub fn material_kinds(stored: &str) -> Vec<AcceptedKind> {
         .collect()
 }
 
-fn material_view(m: material::Model) -> Material {
-    let kinds = material_kinds(&m.kinds);
-    let reuse = reuse_of(&m);
+fn material_view(m: &material::Model) -> Material {
     Material {
-        code: m.code,
-        name: m.name,
-        guidance: m.guidance,
-        kinds,
+        code: m.code.clone(),
+        name: m.name.clone(),
+        guidance: m.guidance.clone(),
+        kinds: material_kinds(&m.kinds),
         min_pages: m.min_pages,
         max_pages: m.max_pages,
         required: m.required,
         original_required: m.original_required,
-        document_type: m.document_type,
-        reuse,
+        document_type: m.document_type.clone(),
+        reuse: reuse_of(m),
         reuse_valid_days: m.reuse_valid_days,
     }
 }

@@ -7,6 +7,7 @@ pub mod applications;
 pub mod auth;
 pub mod authorizations;
 pub mod bundles;
+pub mod conditional;
 pub mod console;
 pub mod department;
 pub mod documents;

@@ -9,7 +9,7 @@ use poem_openapi::auth::Bearer;
 use uuid::Uuid;
 
 use crate::api::problem::ApiError;
-use crate::auth::{Claims, SubjectKind, TokenError, verify_access_token};
+use crate::auth::{Claims, SubjectKind, TokenError};
 use crate::domain::staff::{Role, parse_roles};
 use crate::state::AppState;
 
@@ -32,7 +32,7 @@ async fn check_citizen(req: &Request, bearer: Bearer) -> poem::Result<Citizen> {
     let state = req
         .data::<AppState>()
         .expect("AppState is attached to every route");
-    match verify_access_token(&state.keys, &bearer.token) {
+    match state.tokens.check(&state.keys, &bearer.token) {
         Ok(claims) if claims.kind == SubjectKind::Citizen => {
             ensure_live(state, &claims).await?;
             Ok(Citizen { id: claims.sub })
@@ -96,7 +96,7 @@ async fn check_staff(req: &Request, bearer: Bearer) -> poem::Result<StaffMember>
     let state = req
         .data::<AppState>()
         .expect("AppState is attached to every route");
-    let claims = match verify_access_token(&state.keys, &bearer.token) {
+    let claims = match state.tokens.check(&state.keys, &bearer.token) {
         Ok(claims) if claims.kind == SubjectKind::Staff => claims,
         Ok(_) => {
             return Err(ApiError::forbidden(
@@ -178,22 +178,24 @@ pub async fn audit_staff_action(
     target: Option<(&'static str, Uuid)>,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
-    crate::store::audit::append(
-        state.db()?,
-        crate::store::audit::Record {
-            actor_kind: "staff",
-            actor_id: Some(member.id),
-            actor_name: Some(member.username.clone()),
-            client_ip: ip.0.clone(),
-            action,
-            target_kind: target.map(|(kind, _)| kind),
-            target_id: target.map(|(_, id)| id),
-            outcome: "success",
-            detail,
-            on_behalf_of: None,
-        },
-    )
-    .await?;
+    state
+        .audit
+        .append(
+            state.db()?,
+            crate::store::audit::Record {
+                actor_kind: "staff",
+                actor_id: Some(member.id),
+                actor_name: Some(member.username.clone()),
+                client_ip: ip.0.clone(),
+                action,
+                target_kind: target.map(|(kind, _)| kind),
+                target_id: target.map(|(_, id)| id),
+                outcome: "success",
+                detail,
+                on_behalf_of: None,
+            },
+        )
+        .await?;
     Ok(())
 }
 

@@ -69,7 +69,7 @@ impl Cases {
         txn: &C,
         citizen: Uuid,
         bundle: &bundle::Model,
-        versions: &[MatterVersion],
+        versions: &[std::sync::Arc<MatterVersion>],
         mut draft: impl FnMut() -> Draft,
         keys: &crate::keys::Keys,
     ) -> CaseResult<Filing> {
@@ -118,7 +118,7 @@ impl Cases {
             versions.push(reads::version_of(&txn, item).await?);
         }
         let items: Vec<(&application::Model, &MatterVersion)> =
-            active.iter().zip(&versions).collect();
+            active.iter().zip(versions.iter().map(|v| &**v)).collect();
         for group in shared(&items) {
             self.share(&txn, &items, &group).await?;
         }

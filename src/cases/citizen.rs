@@ -114,7 +114,7 @@ impl Cases {
         db: &DatabaseConnection,
         citizen: Uuid,
         id: Uuid,
-    ) -> CaseResult<MatterVersion> {
+    ) -> CaseResult<std::sync::Arc<MatterVersion>> {
         self.submit_as(db, citizen, id, None).await
     }
 
@@ -126,7 +126,7 @@ impl Cases {
         citizen: Uuid,
         id: Uuid,
         agent: Option<Uuid>,
-    ) -> CaseResult<MatterVersion> {
+    ) -> CaseResult<std::sync::Arc<MatterVersion>> {
         let txn = begin_write(db).await?;
         let app = reads::lock_owned(&txn, citizen, id).await?;
         if agent.is_some() {

@@ -57,7 +57,7 @@ pub async fn lock_visible<C: ConnectionTrait>(
 pub async fn version_of<C: ConnectionTrait>(
     db: &C,
     app: &application::Model,
-) -> CaseResult<MatterVersion> {
+) -> CaseResult<std::sync::Arc<MatterVersion>> {
     catalog::find_case_version(db, app.matter_id, app.signed_form())
         .await?
         .ok_or_else(|| CaseError::Internal("an application's catalogue version is missing".into()))

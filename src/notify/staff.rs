@@ -143,7 +143,7 @@ async fn matter_names<C: ConnectionTrait>(
         if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(app.matter_id) {
             let name = catalog::find_version(db, app.matter_id)
                 .await?
-                .map_or_else(|| app.matter_code.clone(), |v| v.matter.name);
+                .map_or_else(|| app.matter_code.clone(), |v| v.matter.name.clone());
             slot.insert(name);
         }
     }

@@ -1,12 +1,12 @@
 //! Claim leases on submitted applications. A claim is a lease: it ends at `claim_expires_at`
 //! unless renewed, and an expired claim counts as no claim. Two reviewers never hold one case:
-//! every claim is a conditional UPDATE inside a write transaction, and claim-next picks its row
-//! with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite's `BEGIN IMMEDIATE` serialises writers).
+//! every claim is a conditional UPDATE, and claim-next picks its row with `FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL (SQLite's `BEGIN IMMEDIATE` serialises writers).
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
-use sea_orm::{Condition, DatabaseBackend, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{Condition, DatabaseBackend, QueryOrder, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 use crate::domain::application::ApplicationState;
@@ -24,8 +24,50 @@ fn claimable(departments: &[String], now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Hands `reviewer` the oldest claimable case (resubmitted ones first), or `None`.
-pub async fn claim_next<C: ConnectionTrait>(
+/// Hands `reviewer` the oldest claimable case (resubmitted ones first), or `None`. On
+/// PostgreSQL one statement on its own (an UPDATE of the row a `SKIP LOCKED` sub-select picks,
+/// returning it); on SQLite a write transaction.
+pub async fn claim_next(
+    db: &DatabaseConnection,
+    reviewer: Uuid,
+    departments: &[String],
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<application::Model>, DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let next = application::Entity::find()
+            .select_only()
+            .column(application::Column::Id)
+            .filter(claimable(departments, now))
+            .order_by_desc(application::Column::QueuePriority)
+            .order_by_asc(application::Column::FirstSubmittedAt)
+            .order_by_asc(application::Column::Id)
+            .limit(1)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_query();
+        let claimed = application::Entity::update_many()
+            .col_expr(application::Column::ClaimedBy, Expr::value(reviewer))
+            .col_expr(
+                application::Column::ClaimExpiresAt,
+                Expr::value(now + lease),
+            )
+            .col_expr(
+                application::Column::Version,
+                Expr::col(application::Column::Version).add(1),
+            )
+            .filter(application::Column::Id.in_subquery(next))
+            .exec_with_returning(db)
+            .await?;
+        return Ok(claimed.into_iter().next());
+    }
+    let txn = crate::store::begin_write(db).await?;
+    let claimed = claim_next_in(&txn, reviewer, departments, lease, now).await?;
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// `claim_next` in a write transaction that serialises writers (SQLite's `BEGIN IMMEDIATE`).
+async fn claim_next_in<C: ConnectionTrait>(
     db: &C,
     reviewer: Uuid,
     departments: &[String],
@@ -33,15 +75,12 @@ pub async fn claim_next<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Option<application::Model>, DbErr> {
     loop {
-        let mut query = application::Entity::find()
+        let query = application::Entity::find()
             .filter(claimable(departments, now))
             .order_by_desc(application::Column::QueuePriority)
             .order_by_asc(application::Column::FirstSubmittedAt)
             .order_by_asc(application::Column::Id)
             .limit(1);
-        if db.get_database_backend() == DatabaseBackend::Postgres {
-            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
         let Some(candidate) = query.one(db).await? else {
             return Ok(None);
         };
@@ -98,9 +137,74 @@ pub async fn release<C: ConnectionTrait>(
 
 /// The live holder of a claim, if any.
 pub fn holder(app: &application::Model, now: DateTime<Utc>) -> Option<Uuid> {
-    match (app.claimed_by, app.claim_expires_at) {
+    live_claim(app.claimed_by, app.claim_expires_at, now)
+}
+
+fn live_claim(
+    claimed_by: Option<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Uuid> {
+    match (claimed_by, expires_at) {
         (Some(who), Some(until)) if until > now => Some(who),
         _ => None,
+    }
+}
+
+/// A case as the queue lists it: the columns a queue row needs, not the applicant's details or
+/// JSON columns (a page reads many rows).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct Waiting {
+    pub id: Uuid,
+    pub matter_code: String,
+    pub department_code: String,
+    pub created_at: DateTime<Utc>,
+    pub first_submitted_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub queue_priority: i32,
+    pub prereview_due_at: Option<DateTime<Utc>>,
+    pub claimed_by: Option<Uuid>,
+    pub claim_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Waiting {
+    const COLUMNS: [application::Column; 10] = [
+        application::Column::Id,
+        application::Column::MatterCode,
+        application::Column::DepartmentCode,
+        application::Column::CreatedAt,
+        application::Column::FirstSubmittedAt,
+        application::Column::SubmittedAt,
+        application::Column::QueuePriority,
+        application::Column::PrereviewDueAt,
+        application::Column::ClaimedBy,
+        application::Column::ClaimExpiresAt,
+    ];
+
+    /// Who holds a live claim on it.
+    pub fn holder(&self, now: DateTime<Utc>) -> Option<Uuid> {
+        live_claim(self.claimed_by, self.claim_expires_at, now)
+    }
+
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        self.prereview_due_at.is_some_and(|due| due < now)
+    }
+}
+
+impl From<&application::Model> for Waiting {
+    fn from(app: &application::Model) -> Self {
+        Self {
+            id: app.id,
+            matter_code: app.matter_code.clone(),
+            department_code: app.department_code.clone(),
+            created_at: app.created_at,
+            first_submitted_at: app.first_submitted_at,
+            submitted_at: app.submitted_at,
+            queue_priority: app.queue_priority,
+            prereview_due_at: app.prereview_due_at,
+            claimed_by: app.claimed_by,
+            claim_expires_at: app.claim_expires_at,
+        }
     }
 }
 
@@ -114,7 +218,7 @@ pub async fn queue<C: ConnectionTrait>(
     after: Option<&application::Model>,
     limit: u64,
     now: DateTime<Utc>,
-) -> Result<Vec<application::Model>, DbErr> {
+) -> Result<Vec<Waiting>, DbErr> {
     let mut condition = Condition::all()
         .add(application::Column::State.eq(ApplicationState::Submitted.as_str()))
         .add(application::Column::DepartmentCode.is_in(departments.iter().cloned()));
@@ -147,10 +251,13 @@ pub async fn queue<C: ConnectionTrait>(
     }
     application::Entity::find()
         .filter(condition)
+        .select_only()
+        .columns(Waiting::COLUMNS)
         .order_by_desc(application::Column::QueuePriority)
         .order_by_asc(application::Column::FirstSubmittedAt)
         .order_by_asc(application::Column::Id)
         .limit(limit)
+        .into_model::<Waiting>()
         .all(db)
         .await
 }
@@ -171,7 +278,7 @@ pub async fn submitted<C: ConnectionTrait>(
 
 /// Whether a submitted case has passed its pre-review deadline.
 pub fn overdue(app: &application::Model, now: DateTime<Utc>) -> bool {
-    app.prereview_due_at.is_some_and(|due| due < now)
+    Waiting::from(app).overdue(now)
 }
 
 /// Clears claims whose lease ended. They already count as no claim; this tidies the rows so the

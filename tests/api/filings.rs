@@ -650,8 +650,7 @@ async fn import_posted_bundle(app: &TestApp) {
         beebox::startup::SAMPLE_CATALOG
     );
     let file = beebox::domain::catalog::CatalogFile::parse(&text).unwrap();
-    let db = app.state.database().unwrap();
-    beebox::store::catalog::import(db, &file).await.unwrap();
+    app.import_catalog(&file).await;
 }
 
 #[tokio::test]

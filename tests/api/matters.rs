@@ -82,7 +82,6 @@ async fn shows_an_item_with_its_materials_in_order() {
 #[tokio::test]
 async fn a_changed_reuse_policy_is_a_new_version_and_the_old_one_keeps_its_own() {
     let app = spawn_app().await;
-    let db = app.state.database().unwrap();
     let stricter = SAMPLE_CATALOG.replacen(
         "document_type = \"property_certificate\"\nreuse = \"accepted\"\nreuse_valid_days = 90",
         "document_type = \"property_certificate\"",
@@ -92,9 +91,9 @@ async fn a_changed_reuse_policy_is_a_new_version_and_the_old_one_keeps_its_own()
         stricter, SAMPLE_CATALOG,
         "the sample accepts a reused certificate"
     );
-    let report = beebox::store::catalog::import(db, &CatalogFile::parse(&stricter).unwrap())
-        .await
-        .unwrap();
+    let report = app
+        .import_catalog(&CatalogFile::parse(&stricter).unwrap())
+        .await;
     assert_eq!(
         report.updated,
         vec!["real-estate-transfer-resale".to_string()]
@@ -166,7 +165,6 @@ async fn filters_by_department() {
 #[tokio::test]
 async fn reimporting_a_changed_item_adds_a_version_and_keeps_the_old_one() {
     let app = spawn_app().await;
-    let db = app.state.database().unwrap();
     let changed = SAMPLE_CATALOG.replacen("processing_days = 3", "processing_days = 4", 1);
     let mut file = CatalogFile::parse(&changed).unwrap();
     let changed_code = file
@@ -175,7 +173,7 @@ async fn reimporting_a_changed_item_adds_a_version_and_keeps_the_old_one() {
         .find(|m| m.processing_days == 4)
         .map(|m| m.code.clone())
         .expect("the sample has an item with 3 processing days");
-    let report = beebox::store::catalog::import(db, &file).await.unwrap();
+    let report = app.import_catalog(&file).await;
     assert_eq!(report.updated, vec![changed_code.clone()]);
     assert!(report.created.is_empty());
 
@@ -208,7 +206,7 @@ async fn reimporting_a_changed_item_adds_a_version_and_keeps_the_old_one() {
     assert_eq!(rows[0]["version"], 2);
 
     // The same file again changes nothing.
-    let again = beebox::store::catalog::import(db, &file).await.unwrap();
+    let again = app.import_catalog(&file).await;
     assert!(again.updated.is_empty() && again.created.is_empty());
     assert_eq!(again.unchanged.len(), file.matters.len());
 
@@ -216,6 +214,216 @@ async fn reimporting_a_changed_item_adds_a_version_and_keeps_the_old_one() {
     let mut extra = file.matters[0].clone();
     extra.code = "brand-new-item".into();
     file.matters.push(extra);
-    let report = beebox::store::catalog::import(db, &file).await.unwrap();
+    let report = app.import_catalog(&file).await;
     assert_eq!(report.created, vec!["brand-new-item".to_string()]);
+}
+
+/// Sends `GET path` with `If-None-Match: tag`.
+async fn get_if_none_match(
+    app: &crate::support::TestApp,
+    path: &str,
+    tag: &str,
+) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("If-None-Match", tag)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is sent"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn catalogue_reads_carry_an_etag_and_a_matching_if_none_match_answers_304() {
+    let app = spawn_app().await;
+    for path in [
+        "/v1/matters",
+        "/v1/matters?department=civil-affairs",
+        "/v1/matters/elderly-preferential-card",
+        "/v1/bundles",
+        "/v1/bundles/newborn",
+    ] {
+        let first = app.get(path).await;
+        assert_eq!(first.status(), 200, "{path}");
+        let tag = header(&first, "ETag");
+        assert!(tag.starts_with('"') && tag.ends_with('"'), "{path}: {tag}");
+        assert_eq!(
+            header(&first, "Cache-Control"),
+            "public, no-cache",
+            "{path}"
+        );
+        let body = first.bytes().await.unwrap();
+
+        // The same tag, strong or weak, alone or in a list, or `*`: nothing to send.
+        for given in [
+            tag.clone(),
+            format!("W/{tag}"),
+            format!("\"stale\", {tag}"),
+            "*".to_string(),
+        ] {
+            let again = get_if_none_match(&app, path, &given).await;
+            assert_eq!(again.status(), 304, "{path} with {given}");
+            assert_eq!(header(&again, "ETag"), tag, "{path}");
+            assert_eq!(header(&again, "Cache-Control"), "public, no-cache");
+            assert!(
+                again.bytes().await.unwrap().is_empty(),
+                "{path}: a 304 has no body"
+            );
+        }
+        // A stale tag, or one that does not parse, gets the whole body: never an error.
+        for given in [
+            "\"stale\"",
+            "not-a-tag",
+            "\"unterminated",
+            "",
+            "\"标签\"",
+            "W/",
+        ] {
+            let full = get_if_none_match(&app, path, given).await;
+            assert_eq!(full.status(), 200, "{path} with {given:?}");
+            assert_eq!(header(&full, "ETag"), tag);
+            assert_eq!(full.bytes().await.unwrap(), body, "{path} with {given:?}");
+        }
+    }
+
+    // Lists of other departments differ, and an unknown one is the empty list with its own tag.
+    let civil = header(
+        &app.get("/v1/matters?department=civil-affairs").await,
+        "ETag",
+    );
+    let all = header(&app.get("/v1/matters").await, "ETag");
+    assert_ne!(civil, all);
+    let unknown = app.get("/v1/matters?department=nowhere").await;
+    assert_eq!(unknown.status(), 200);
+    let unknown: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(unknown["items"], json!([]));
+
+    // A named version never changes: it may be kept for good.
+    let pinned = app
+        .get("/v1/matters/elderly-preferential-card?version=1")
+        .await;
+    assert_eq!(pinned.status(), 200);
+    assert_eq!(
+        header(&pinned, "Cache-Control"),
+        "public, max-age=31536000, immutable"
+    );
+}
+
+#[tokio::test]
+async fn an_import_changes_the_tag_so_a_client_holding_the_old_one_gets_the_new_body() {
+    let app = spawn_app().await;
+    let path = "/v1/matters/elderly-preferential-card";
+    let before = app.get(path).await;
+    let old_tag = header(&before, "ETag");
+    let old: serde_json::Value = before.json().await.unwrap();
+    let list_tag = header(&app.get("/v1/matters").await, "ETag");
+    let unrelated = header(&app.get("/v1/bundles").await, "ETag");
+
+    let changed = SAMPLE_CATALOG.replacen(
+        &format!("processing_days = {}", old["processing_days"]),
+        "processing_days = 29",
+        1,
+    );
+    let report = app
+        .import_catalog(&CatalogFile::parse(&changed).unwrap())
+        .await;
+    assert_eq!(report.updated.len(), 1, "{report:?}");
+    let code = &report.updated[0];
+    let path = format!("/v1/matters/{code}");
+
+    let now = get_if_none_match(&app, &path, &old_tag).await;
+    assert_eq!(now.status(), 200);
+    assert_ne!(header(&now, "ETag"), old_tag);
+    let now: serde_json::Value = now.json().await.unwrap();
+    assert_eq!(now["processing_days"], 29);
+    assert_eq!(now["version"], 2);
+    let list = get_if_none_match(&app, "/v1/matters", &list_tag).await;
+    assert_eq!(list.status(), 200, "the list shows the new version");
+    // What the import did not change keeps its tag.
+    let bundles = get_if_none_match(&app, "/v1/bundles", &unrelated).await;
+    assert_eq!(bundles.status(), 304);
+}
+
+/// Two instances on one database; `beebox catalog import` from a third process. When it
+/// returns, the next request to either instance sees the new version.
+#[tokio::test]
+async fn an_import_from_the_command_line_is_served_by_every_running_instance_at_once() {
+    use crate::support::binary::beebox;
+    use crate::support::spawn_app_on;
+    let first = spawn_app().await;
+    let url = first.config.database_url();
+    // On PostgreSQL the second instance would not check for a minute: the import's notification
+    // must reach it. SQLite has no notifications, and its default check finds the import.
+    let postgres = url.starts_with("postgres");
+    let second = spawn_app_on(&url, |c| {
+        if postgres {
+            c.catalog.refresh_ms = 60_000;
+        }
+    })
+    .await;
+    let path = "/v1/matters/birth-registration";
+    for app in [&first, &second] {
+        let item: serde_json::Value = app.get(path).await.json().await.unwrap();
+        assert_eq!(item["version"], 1);
+    }
+
+    for round in 2..=3 {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("matters.toml");
+        let text = SAMPLE_CATALOG.replacen(
+            "name = \"生育登记\"",
+            &format!("name = \"生育登记（第{round}版）\""),
+            1,
+        );
+        assert_ne!(text, SAMPLE_CATALOG, "the sample names 生育登记");
+        std::fs::write(&file, text).unwrap();
+        let dir_path = dir.path().to_path_buf();
+        let db_url = url.clone();
+        let started = std::time::Instant::now();
+        let output = tokio::task::spawn_blocking(move || {
+            beebox(
+                &dir_path,
+                &["catalog", "import", file.to_str().unwrap()],
+                &[("BEEBOX_DATABASE__URL", db_url.as_str())],
+            )
+        })
+        .await
+        .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(out.contains("1 updated"), "{out}");
+        assert!(out.contains("every running instance serves it"), "{out}");
+        if postgres {
+            // Not the second instance's own checks (every 10 s at the most here): notified.
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+        }
+        for app in [&first, &second] {
+            let item: serde_json::Value = app.get(path).await.json().await.unwrap();
+            assert_eq!(item["version"], round, "{}", app.address);
+            assert_eq!(item["name"], format!("生育登记（第{round}版）"));
+            let list: serde_json::Value = app.get("/v1/matters").await.json().await.unwrap();
+            let listed = list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["code"] == "birth-registration")
+                .cloned()
+                .unwrap();
+            assert_eq!(listed["version"], round);
+        }
+    }
 }

@@ -408,9 +408,7 @@ async fn an_item_that_keeps_mismatched_originals_sends_no_return_leg_and_the_cit
         1,
     );
     let catalogue = beebox::domain::catalog::CatalogFile::parse(&catalogue).unwrap();
-    beebox::store::catalog::import(db, &catalogue)
-        .await
-        .unwrap();
+    app.import_catalog(&catalogue).await;
     let item: Value = app
         .get("/v1/matters/elderly-preferential-card")
         .await

@@ -421,7 +421,7 @@ async fn agent_view_in(
     app: &application::Model,
 ) -> ApiResult<Application> {
     let version = crate::cases::reads::version_of(txn, app).await?;
-    let wallet = case_wallet(state, txn, app, &version, false, true).await?;
+    let wallet = case_wallet(state, txn, app, &version, &[], false, true).await?;
     let mut application = view(state, app, &version, &[], &wallet, Viewer::Other)?;
     attach_refs(state, txn, app, &mut application).await?;
     Ok(application)

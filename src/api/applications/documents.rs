@@ -157,11 +157,17 @@ pub async fn case_wallet<C: ConnectionTrait>(
     db: &C,
     app: &crate::store::applications::application::Model,
     version: &crate::store::catalog::MatterVersion,
+    stored: &[crate::store::pages::page::Model],
     owner: bool,
     staff_reader: bool,
 ) -> Result<CaseWallet, ApiError> {
     let mut wallet = CaseWallet::default();
-    let uses = documents::uses_in(db, app.id).await?;
+    // A document stands in a case only while a page of the case comes from it.
+    let uses = if stored.iter().any(|p| p.document_id.is_some()) {
+        documents::uses_in(db, app.id).await?
+    } else {
+        Vec::new()
+    };
     let standing: Vec<_> = uses.iter().filter(|u| u.removed_at.is_none()).collect();
     let ids: Vec<Uuid> = standing.iter().map(|u| u.document_id).collect();
     let docs = documents::find_many(db, &ids).await?;
@@ -189,9 +195,8 @@ pub async fn case_wallet<C: ConnectionTrait>(
             });
     }
     if owner {
-        let stored = crate::store::pages::of_application(db, app.id).await?;
         let offers =
-            crate::cases::wallet::offers(db, app, version, &stored, state.clock.now()).await?;
+            crate::cases::wallet::offers(db, app, version, stored, state.clock.now()).await?;
         for (material, docs) in offers {
             wallet
                 .offers

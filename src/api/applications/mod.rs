@@ -16,7 +16,7 @@ pub use view::{
     Address, AgentFiling, Applicant, Application, ApplicationMaterial, ApplicationPage,
     ApplicationSummary, AuthorizationView, Event, EventList, FilingRef, MatterRef, ReturnReason,
     ServicePointRef, State, Viewer, agent_filing, attach_refs, event_view, filing_ref, full_view,
-    linked_pages, staff_view, summary_page, view,
+    full_view_of, link_pages, staff_view, summary_page, view,
 };
 
 use poem::web::Data;
@@ -127,7 +127,8 @@ impl ApplicationsApi {
             .create_draft(&txn, citizen, &version, draft, &state.keys)
             .await?;
         // What the wallet could fill, told at once: nothing is attached to a new draft yet.
-        let wallet = documents::case_wallet(&state, &txn, &created, &version, true, false).await?;
+        let wallet =
+            documents::case_wallet(&state, &txn, &created, &version, &[], true, false).await?;
         let view = view(&state, &created, &version, &[], &wallet, Viewer::Owner)?;
         let saved = idempotent::save(
             db,
@@ -337,7 +338,9 @@ pub fn check_new(
 /// The citizen's application as they see it now.
 async fn owned_view(state: &AppState, citizen: Uuid, id: Uuid) -> ApiResult<Json<Application>> {
     let db = state.db()?;
-    let app = reads::owned(db, citizen, id).await?;
+    let (app, stored) = crate::store::pages::owned_with_pages(db, citizen, id)
+        .await?
+        .ok_or(crate::cases::CaseError::NotFound)?;
     let version = reads::version_of(db, &app).await?;
-    Ok(Json(full_view(state, &app, &version).await?))
+    Ok(Json(full_view_of(state, &app, &version, &stored).await?))
 }

@@ -279,7 +279,7 @@ pub fn event_view(e: applications::event::Model) -> Result<Event, ApiError> {
 /// each with its item's name.
 pub async fn summary_page<C: sea_orm::ConnectionTrait>(
     db: &C,
-    rows: Vec<application::Model>,
+    rows: Vec<applications::Listed>,
     limit: u64,
 ) -> Result<ApplicationPage, ApiError> {
     let more = rows.len() as u64 > limit;
@@ -312,9 +312,20 @@ pub async fn full_view(
     app: &application::Model,
     version: &catalog::MatterVersion,
 ) -> Result<Application, ApiError> {
+    let stored = store_pages::of_application(state.db()?, app.id).await?;
+    full_view_of(state, app, version, &stored).await
+}
+
+/// `full_view` of pages already read (`store::pages::owned_with_pages` reads them with the row).
+pub async fn full_view_of(
+    state: &AppState,
+    app: &application::Model,
+    version: &catalog::MatterVersion,
+    stored: &[store_pages::page::Model],
+) -> Result<Application, ApiError> {
     let db = state.db()?;
-    let linked = linked_pages(state, app).await?;
-    let wallet = case_wallet(state, db, app, version, true, false).await?;
+    let linked = link_pages(state, stored).await;
+    let wallet = case_wallet(state, db, app, version, stored, true, false).await?;
     let mut application = view(state, app, version, &linked, &wallet, Viewer::Owner)?;
     attach_refs(state, db, app, &mut application).await?;
     Ok(application)
@@ -395,8 +406,9 @@ pub async fn staff_view(
 ) -> Result<(Application, Vec<Event>), ApiError> {
     let db = state.db()?;
     let version = crate::cases::reads::version_of(db, app).await?;
-    let linked = linked_pages(state, app).await?;
-    let wallet = case_wallet(state, db, app, &version, false, true).await?;
+    let stored = store_pages::of_application(db, app.id).await?;
+    let linked = link_pages(state, &stored).await;
+    let wallet = case_wallet(state, db, app, &version, &stored, false, true).await?;
     let mut application = view(state, app, &version, &linked, &wallet, Viewer::Other)?;
     attach_refs(state, db, app, &mut application).await?;
     let events = applications::events(db, app.id)
@@ -407,17 +419,16 @@ pub async fn staff_view(
     Ok((application, events))
 }
 
-/// Every page of the application with its short-lived links.
-pub async fn linked_pages(
+/// `stored` pages with their short-lived links.
+pub async fn link_pages(
     state: &AppState,
-    app: &application::Model,
-) -> Result<Vec<pages::PageWithLinks>, ApiError> {
-    let stored = store_pages::of_application(state.db()?, app.id).await?;
+    stored: &[store_pages::page::Model],
+) -> Vec<pages::PageWithLinks> {
     let mut linked = Vec::with_capacity(stored.len());
-    for page in &stored {
+    for page in stored {
         linked.push(pages::with_links(state, page).await);
     }
-    Ok(linked)
+    linked
 }
 
 pub fn view(

@@ -394,7 +394,7 @@ async fn filing_view<C: ConnectionTrait>(
         .collect();
     let live: Vec<(&application::Model, &MatterVersion)> = apps
         .iter()
-        .zip(&versions)
+        .zip(versions.iter().map(|v| &**v))
         .filter(|(a, _)| a.state != ApplicationState::Cancelled.as_str())
         .collect();
     Ok(Filing {

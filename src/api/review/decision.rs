@@ -13,7 +13,7 @@ use crate::api::ApiTags;
 use crate::api::applications::documents::case_wallet;
 use crate::api::applications::notifications::{Notification, history};
 use crate::api::applications::{
-    Application, Event, ReturnReason, Viewer, attach_refs, linked_pages, view,
+    Application, Event, ReturnReason, Viewer, attach_refs, link_pages, view,
 };
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::review::{audit_review, lease};
@@ -257,8 +257,9 @@ async fn case_view(
     let version = reads::version_of(db, app).await?;
     let now = state.clock.now();
     let holder = claims::holder(app, now);
-    let linked = linked_pages(state, app).await?;
-    let wallet = case_wallet(state, db, app, &version, false, true).await?;
+    let stored = crate::store::pages::of_application(db, app.id).await?;
+    let linked = link_pages(state, &stored).await;
+    let wallet = case_wallet(state, db, app, &version, &stored, false, true).await?;
     // The ID number in full only to the reviewer holding the claim.
     let viewer = if holder == Some(member.id) {
         Viewer::Owner
@@ -290,7 +291,7 @@ async fn case_view(
             claimed: holder.is_some(),
             claimed_by_me: holder == Some(member.id),
             claim_expires_at: holder.and(app.claim_expires_at),
-            claim_remaining_secs: super::remaining(app, holder, now),
+            claim_remaining_secs: super::remaining(app.claim_expires_at, holder, now),
         },
         events,
         decisions,

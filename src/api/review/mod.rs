@@ -202,22 +202,19 @@ impl ReviewApi {
         ip: ClientIp,
     ) -> ApiResult<ClaimNext> {
         auth.0.require(Role::Reviewer)?;
-        let db = state.db()?;
-        let txn = begin_write(db).await?;
         let claimed = claims::claim_next(
-            &txn,
+            state.db()?,
             auth.0.id,
             &auth.0.departments,
             lease(&state),
             state.clock.now(),
         )
         .await?;
-        txn.commit().await?;
         match claimed {
             Some(app) => {
                 audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
                 Ok(ClaimNext::Claimed(Json(row(
-                    &app,
+                    &(&app).into(),
                     auth.0.id,
                     state.clock.now(),
                 ))))
@@ -263,7 +260,7 @@ impl ReviewApi {
         let app = reads::visible(&txn, &auth.0.departments, id.0).await?;
         txn.commit().await?;
         audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
-        Ok(Json(row(&app, auth.0.id, now)))
+        Ok(Json(row(&(&app).into(), auth.0.id, now)))
     }
 
     /// Give a case back to the queue.
@@ -313,9 +310,9 @@ fn scope(member: &StaffMember, department: Option<&str>) -> Vec<String> {
     }
 }
 
-fn row(app: &application::Model, me: Uuid, now: DateTime<Utc>) -> QueueRow {
+fn row(app: &claims::Waiting, me: Uuid, now: DateTime<Utc>) -> QueueRow {
     let first = app.first_submitted_at.unwrap_or(app.created_at);
-    let holder = claims::holder(app, now);
+    let holder = app.holder(now);
     QueueRow {
         id: app.id,
         matter_code: app.matter_code.clone(),
@@ -325,22 +322,22 @@ fn row(app: &application::Model, me: Uuid, now: DateTime<Utc>) -> QueueRow {
         waited_secs: (now - first).num_seconds().max(0),
         resubmitted: app.queue_priority > 0,
         due_at: app.prereview_due_at,
-        overdue: claims::overdue(app, now),
+        overdue: app.overdue(now),
         claimed: holder.is_some(),
         claimed_by_me: holder == Some(me),
         claim_expires_at: holder.and(app.claim_expires_at),
-        claim_remaining_secs: remaining(app, holder, now),
+        claim_remaining_secs: remaining(app.claim_expires_at, holder, now),
     }
 }
 
-/// Seconds left on a live claim.
+/// Seconds left on a live claim that ends at `expires_at`.
 pub fn remaining(
-    app: &application::Model,
+    expires_at: Option<DateTime<Utc>>,
     holder: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Option<i64> {
     holder
-        .and(app.claim_expires_at)
+        .and(expires_at)
         .map(|until| (until - now).num_seconds().max(0))
 }
 

@@ -26,7 +26,7 @@ use crate::store::{StoreError, begin_write, documents};
 /// The application and material a page is for, checked before any bytes are processed.
 pub struct Target {
     pub app: application::Model,
-    pub version: MatterVersion,
+    pub version: std::sync::Arc<MatterVersion>,
     pub material: material::Model,
     /// The application's pages, read after `app`: as they were at `app.version` or later.
     pub pages: Vec<page::Model>,

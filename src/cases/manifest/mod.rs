@@ -70,7 +70,7 @@ pub async fn gather<C: ConnectionTrait>(
                 .iter()
                 .filter(|m| m.original_required)
                 .count(),
-            matter_name: version.matter.name,
+            matter_name: version.matter.name.clone(),
             applicant_name: app.applicant_name.clone(),
             pages: pages::of_application(db, app.id).await?.len(),
             received: app

@@ -224,7 +224,7 @@ pub async fn list_owned<C: ConnectionTrait>(
     citizen_id: Uuid,
     before: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<application::Model>, DbErr> {
+) -> Result<Vec<Listed>, DbErr> {
     newest_first(
         db,
         application::Column::CitizenId.eq(citizen_id),
@@ -240,9 +240,23 @@ pub async fn list_of_point<C: ConnectionTrait>(
     service_point: Uuid,
     before: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<application::Model>, DbErr> {
+) -> Result<Vec<Listed>, DbErr> {
     let of_point = application::Column::ServicePointId.eq(service_point);
     newest_first(db, of_point, before, limit).await
+}
+
+/// An application as a list shows it: the columns a summary needs, not the applicant's
+/// details or JSON columns (a list reads many rows).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct Listed {
+    pub id: Uuid,
+    pub state: String,
+    pub matter_id: Uuid,
+    pub matter_code: String,
+    pub filing_id: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub submitted_at: Option<DateTimeUtc>,
 }
 
 /// The applications `filter` picks, newest first, after the cursor `before`.
@@ -251,14 +265,27 @@ async fn newest_first<C: ConnectionTrait>(
     filter: sea_orm::sea_query::SimpleExpr,
     before: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<application::Model>, DbErr> {
+) -> Result<Vec<Listed>, DbErr> {
+    use application::Column as C;
     let mut query = application::Entity::find().filter(filter);
     if let Some(before) = before {
-        query = query.filter(application::Column::Id.lt(before));
+        query = query.filter(C::Id.lt(before));
     }
     query
-        .order_by_desc(application::Column::Id)
+        .select_only()
+        .columns([
+            C::Id,
+            C::State,
+            C::MatterId,
+            C::MatterCode,
+            C::FilingId,
+            C::CreatedAt,
+            C::UpdatedAt,
+            C::SubmittedAt,
+        ])
+        .order_by_desc(C::Id)
         .limit(limit)
+        .into_model::<Listed>()
         .all(db)
         .await
 }

@@ -205,6 +205,34 @@ async fn twenty_concurrent_reviewers_claim_each_of_two_hundred_cases_exactly_onc
         unique.into_iter().cloned().collect::<HashSet<_>>(),
         expected
     );
+
+    // Every claim has its audit record (written in shared commits), each naming its case once.
+    let admin = staff_token(&app, "boss", "admin", "").await;
+    let mut audited = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: serde_json::Value = app
+            .get_as(
+                &admin,
+                &format!("/v1/admin/audit?action=review.claim&limit=100{cursor}"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        for item in page["items"].as_array().unwrap() {
+            assert_eq!(item["outcome"], "success");
+            audited.push(item["target_id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    audited.sort();
+    let mut claimed = claimed;
+    claimed.sort();
+    assert_eq!(audited, claimed);
 }
 
 #[tokio::test]

@@ -33,6 +33,18 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Imports `file` beside the running service, as `beebox catalog import` does, and has this
+    /// instance read it now (the service's own check would within `catalog.refresh_ms`).
+    pub async fn import_catalog(
+        &self,
+        file: &beebox::domain::catalog::CatalogFile,
+    ) -> beebox::store::catalog::ImportReport {
+        let db = self.state.database().expect("the database is ready");
+        let report = beebox::store::catalog::import(db, file).await.unwrap();
+        self.state.catalog.refresh(db).await.unwrap();
+        report
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -6,6 +6,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+pub mod writer;
+
 pub mod entry {
     use sea_orm::entity::prelude::*;
 
@@ -52,7 +54,15 @@ pub struct Record {
 }
 
 pub async fn append<C: ConnectionTrait>(db: &C, record: Record) -> Result<(), DbErr> {
-    entry::ActiveModel {
+    append_many(db, vec![record]).await
+}
+
+/// Several records in one statement (`writer::AuditWriter` batches concurrent appends so).
+pub async fn append_many<C: ConnectionTrait>(db: &C, records: Vec<Record>) -> Result<(), DbErr> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    entry::Entity::insert_many(records.into_iter().map(|record| entry::ActiveModel {
         id: Set(Uuid::now_v7()),
         at: Set(Utc::now()),
         actor_kind: Set(record.actor_kind.to_string()),
@@ -65,8 +75,8 @@ pub async fn append<C: ConnectionTrait>(db: &C, record: Record) -> Result<(), Db
         outcome: Set(record.outcome.to_string()),
         detail: Set(record.detail),
         on_behalf_of: Set(record.on_behalf_of),
-    }
-    .insert(db)
+    }))
+    .exec_without_returning(db)
     .await?;
     Ok(())
 }

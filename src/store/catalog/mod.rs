@@ -1,4 +1,11 @@
-//! Catalogue persistence: versioned service items, their materials and departments.
+//! Catalogue persistence: versioned service items, their materials and departments. A version
+//! never changes once written, so each is read from the database once per process and kept
+//! (`find_version`); what is current changes with imports, which bump `revision`.
+
+pub mod revision;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use chrono::Utc;
 use sea_orm::entity::prelude::*;
@@ -142,6 +149,8 @@ pub struct MatterVersion {
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
+    /// The catalogue's revision after the import (bumped only when something changed).
+    pub revision: i64,
     /// Item codes.
     pub created: Vec<String>,
     pub updated: Vec<String>,
@@ -173,7 +182,7 @@ pub async fn find<C: ConnectionTrait>(
     db: &C,
     code: &str,
     version: Option<i32>,
-) -> Result<Option<MatterVersion>, DbErr> {
+) -> Result<Option<Arc<MatterVersion>>, DbErr> {
     let mut query = matter::Entity::find().filter(matter::Column::Code.eq(code));
     query = match version {
         Some(v) => query.filter(matter::Column::Version.eq(v)),
@@ -182,20 +191,87 @@ pub async fn find<C: ConnectionTrait>(
     let Some(matter) = query.one(db).await? else {
         return Ok(None);
     };
-    let materials = materials_of(db, matter.id).await?;
-    Ok(Some(MatterVersion { matter, materials }))
+    Ok(Some(with_materials(db, matter).await?))
 }
 
-/// One exact version, by its id: what an application was filed under.
+/// Every version read in this process, by id. Ids are UUIDs never reused and a version's rows
+/// never change, so one map serves every database the process talks to (tests run many).
+static VERSIONS: LazyLock<RwLock<HashMap<Uuid, Arc<MatterVersion>>>> =
+    LazyLock::new(RwLock::default);
+
+fn remembered(id: Uuid) -> Option<Arc<MatterVersion>> {
+    VERSIONS.read().expect("not poisoned").get(&id).cloned()
+}
+
+/// `matter` with its materials: from memory, or read once and kept.
+async fn with_materials<C: ConnectionTrait>(
+    db: &C,
+    matter: matter::Model,
+) -> Result<Arc<MatterVersion>, DbErr> {
+    if let Some(known) = remembered(matter.id) {
+        return Ok(known);
+    }
+    let materials = materials_of(db, matter.id).await?;
+    Ok(remember(MatterVersion { matter, materials }))
+}
+
+fn remember(version: MatterVersion) -> Arc<MatterVersion> {
+    let version = Arc::new(version);
+    VERSIONS
+        .write()
+        .expect("not poisoned")
+        .entry(version.matter.id)
+        .or_insert(version)
+        .clone()
+}
+
+/// One exact version, by its id: what an application was filed under. No database round trip
+/// once this process has read it.
 pub async fn find_version<C: ConnectionTrait>(
     db: &C,
     matter_id: Uuid,
-) -> Result<Option<MatterVersion>, DbErr> {
+) -> Result<Option<Arc<MatterVersion>>, DbErr> {
+    if let Some(known) = remembered(matter_id) {
+        return Ok(Some(known));
+    }
     let Some(matter) = matter::Entity::find_by_id(matter_id).one(db).await? else {
         return Ok(None);
     };
-    let materials = materials_of(db, matter.id).await?;
-    Ok(Some(MatterVersion { matter, materials }))
+    Ok(Some(with_materials(db, matter).await?))
+}
+
+/// Every version of the current catalogue, by department then code, each read from the
+/// database at most once per process (two queries when every version is already known).
+pub async fn current_versions<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<Arc<MatterVersion>>, DbErr> {
+    let rows = list_current(db, None).await?;
+    let unknown: Vec<Uuid> = rows
+        .iter()
+        .map(|m| m.id)
+        .filter(|id| remembered(*id).is_none())
+        .collect();
+    let mut materials: HashMap<Uuid, Vec<material::Model>> = HashMap::new();
+    if !unknown.is_empty() {
+        for m in material::Entity::find()
+            .filter(material::Column::MatterId.is_in(unknown))
+            .order_by_asc(material::Column::Position)
+            .all(db)
+            .await?
+        {
+            materials.entry(m.matter_id).or_default().push(m);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|matter| match remembered(matter.id) {
+            Some(known) => known,
+            None => {
+                let materials = materials.remove(&matter.id).unwrap_or_default();
+                remember(MatterVersion { matter, materials })
+            }
+        })
+        .collect())
 }
 
 /// Turns an item version's id into its signed form's material id.
@@ -208,11 +284,15 @@ pub async fn find_case_version<C: ConnectionTrait>(
     db: &C,
     matter_id: Uuid,
     signed_form: bool,
-) -> Result<Option<MatterVersion>, DbErr> {
-    let Some(mut version) = find_version(db, matter_id).await? else {
+) -> Result<Option<Arc<MatterVersion>>, DbErr> {
+    let Some(version) = find_version(db, matter_id).await? else {
         return Ok(None);
     };
-    if signed_form {
+    if !signed_form {
+        return Ok(Some(version));
+    }
+    let mut version = MatterVersion::clone(&version);
+    {
         use crate::domain::agent::{FORM_CODE, FORM_NAME};
         match version.materials.iter_mut().find(|m| m.code == FORM_CODE) {
             // The item asks for one when someone files for the applicant: now it must be there.
@@ -243,7 +323,7 @@ pub async fn find_case_version<C: ConnectionTrait>(
             }
         }
     }
-    Ok(Some(version))
+    Ok(Some(Arc::new(version)))
 }
 
 /// The codes of every department.
@@ -257,15 +337,26 @@ pub async fn department_codes<C: ConnectionTrait>(db: &C) -> Result<Vec<String>,
 pub async fn names_of<C: ConnectionTrait>(
     db: &C,
     ids: impl IntoIterator<Item = Uuid>,
-) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
-    let mut ids: Vec<Uuid> = ids.into_iter().collect();
-    ids.sort();
-    ids.dedup();
-    let rows = matter::Entity::find()
-        .filter(matter::Column::Id.is_in(ids))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|m| (m.id, m.name)).collect())
+) -> Result<HashMap<Uuid, String>, DbErr> {
+    let mut names = HashMap::new();
+    let mut unknown = Vec::new();
+    for id in ids {
+        match remembered(id) {
+            Some(known) => {
+                names.insert(id, known.matter.name.clone());
+            }
+            None => unknown.push(id),
+        }
+    }
+    unknown.sort();
+    unknown.dedup();
+    for id in unknown {
+        // Each at most once per process: the next list finds them in memory.
+        if let Some(version) = find_version(db, id).await? {
+            names.insert(id, version.matter.name.clone());
+        }
+    }
+    Ok(names)
 }
 
 pub async fn materials_of<C: ConnectionTrait>(
@@ -288,8 +379,9 @@ pub async fn is_empty<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
 pub async fn import(db: &DatabaseConnection, file: &CatalogFile) -> Result<ImportReport, DbErr> {
     let txn = begin_write(db).await?;
     let mut report = ImportReport::default();
+    let mut departments_renamed = false;
     for def in &file.matters {
-        upsert_department(&txn, def).await?;
+        departments_renamed |= upsert_department(&txn, def).await?;
         let hash = def.content_hash();
         let current = matter::Entity::find()
             .filter(matter::Column::Code.eq(&def.code))
@@ -343,11 +435,31 @@ pub async fn import(db: &DatabaseConnection, file: &CatalogFile) -> Result<Impor
             report.bundles_created.push(def.code.clone());
         }
     }
+    let changed = departments_renamed
+        || !report.created.is_empty()
+        || !report.updated.is_empty()
+        || !report.bundles_created.is_empty()
+        || !report.bundles_updated.is_empty();
+    report.revision = if changed {
+        revision::bump(&txn).await?
+    } else {
+        revision::current(&txn).await?
+    };
     txn.commit().await?;
     Ok(report)
 }
 
-async fn upsert_department(txn: &DatabaseTransaction, def: &MatterDef) -> Result<(), DbErr> {
+/// Writes the item's department; whether that is new or renames it.
+async fn upsert_department(txn: &DatabaseTransaction, def: &MatterDef) -> Result<bool, DbErr> {
+    let before = department::Entity::find_by_id(def.department.code.clone())
+        .one(txn)
+        .await?;
+    if before
+        .as_ref()
+        .is_some_and(|d| d.name == def.department.name)
+    {
+        return Ok(false);
+    }
     department::Entity::insert(department::ActiveModel {
         code: Set(def.department.code.clone()),
         name: Set(def.department.name.clone()),
@@ -360,7 +472,7 @@ async fn upsert_department(txn: &DatabaseTransaction, def: &MatterDef) -> Result
     )
     .exec_without_returning(txn)
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 async fn insert_version(
