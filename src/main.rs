@@ -5,13 +5,8 @@ use clap::Parser;
 use beebox::cli::{Cli, Command};
 use beebox::config::Config;
 
-/// mimalloc rather than glibc's malloc: per-thread heaps without a shared lock on the read path
-/// (glibc with few arenas serialised requests on it; with many it kept freed upload buffers in
-/// every thread's arena), and freed memory returned to the system soon after.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve { no_worker: false });
     if matches!(command, Command::Openapi) {
@@ -38,5 +33,19 @@ fn main() -> ExitCode {
             eprintln!("beebox: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps freed
+/// memory in them: with uploads spooled through tokio's blocking threads, RSS then grows with
+/// the number of threads that ever touched a page. Two arenas keep it flat (see the upload
+/// benchmark, docs/benchmarks/upload.md). mimalloc was tried for the read path and measured
+/// worse here: peak RSS 143 MiB against 83 with 32 concurrent 8 MiB uploads
+/// (docs/benchmarks/read.md).
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
