@@ -161,8 +161,9 @@ impl Catalogue {
         let serving = match self.loaded() {
             Some(s) if s.revision == revision => revision,
             _ => {
-                let loaded = self.load(db, revision).await?;
-                if loaded.revision > 1 {
+                let before = self.loaded();
+                self.load(db, revision).await?;
+                if before.is_some() {
                     tracing::info!(revision, "catalogue changed: serving the new revision");
                 }
                 revision
@@ -176,7 +177,8 @@ impl Catalogue {
     pub async fn watch(self, db: DatabaseConnection, shutdown: CancellationToken) {
         let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
         let mut listener = if postgres { listen(&db).await } else { None };
-        // Serve and report the revision at once, so an import from now on waits for this instance.
+        // Start-up reported the revision already; an import since, before the listener, is found
+        // here.
         if let Err(e) = self.refresh(&db).await {
             tracing::warn!(error = %e, "could not read the catalogue");
         }

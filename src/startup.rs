@@ -257,6 +257,11 @@ async fn init_database(state: AppState) -> anyhow::Result<()> {
             "empty catalogue: loaded the built-in sample (catalog/matters.toml)"
         );
     }
+    // Serve and report the catalogue's revision before taking requests: an import from then on
+    // waits for this instance (`catalog::await_readers`).
+    if let Err(e) = state.catalog.refresh(&db).await {
+        tracing::warn!(error = %e, "could not read the catalogue yet; the watcher retries");
+    }
     state.set_db(db.clone());
     tracing::info!("database ready");
     tokio::spawn(state.catalog.clone().watch(db, state.shutdown.clone()));
