@@ -187,7 +187,7 @@ impl Waiting {
     }
 
     pub fn overdue(&self, now: DateTime<Utc>) -> bool {
-        self.prereview_due_at.is_some_and(|due| due < now)
+        past_due(self.prereview_due_at, now)
     }
 }
 
@@ -278,7 +278,11 @@ pub async fn submitted<C: ConnectionTrait>(
 
 /// Whether a submitted case has passed its pre-review deadline.
 pub fn overdue(app: &application::Model, now: DateTime<Utc>) -> bool {
-    Waiting::from(app).overdue(now)
+    past_due(app.prereview_due_at, now)
+}
+
+fn past_due(due_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    due_at.is_some_and(|due| due < now)
 }
 
 /// Clears claims whose lease ended. They already count as no claim; this tidies the rows so the

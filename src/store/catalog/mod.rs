@@ -162,15 +162,9 @@ pub struct ImportReport {
 }
 
 /// The current version of every item, by department then code.
-pub async fn list_current<C: ConnectionTrait>(
-    db: &C,
-    department: Option<&str>,
-) -> Result<Vec<matter::Model>, DbErr> {
-    let mut query = matter::Entity::find().filter(matter::Column::IsCurrent.eq(true));
-    if let Some(department) = department {
-        query = query.filter(matter::Column::DepartmentCode.eq(department));
-    }
-    query
+async fn list_current<C: ConnectionTrait>(db: &C) -> Result<Vec<matter::Model>, DbErr> {
+    matter::Entity::find()
+        .filter(matter::Column::IsCurrent.eq(true))
         .order_by_asc(matter::Column::DepartmentCode)
         .order_by_asc(matter::Column::Code)
         .all(db)
@@ -245,7 +239,16 @@ pub async fn find_version<C: ConnectionTrait>(
 pub async fn current_versions<C: ConnectionTrait>(
     db: &C,
 ) -> Result<Vec<Arc<MatterVersion>>, DbErr> {
-    let rows = list_current(db, None).await?;
+    let rows = list_current(db).await?;
+    with_materials_all(db, rows).await
+}
+
+/// `rows` with their materials: those this process has read from memory, the others' materials
+/// in one query, then kept.
+async fn with_materials_all<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<matter::Model>,
+) -> Result<Vec<Arc<MatterVersion>>, DbErr> {
     let unknown: Vec<Uuid> = rows
         .iter()
         .map(|m| m.id)
@@ -350,11 +353,16 @@ pub async fn names_of<C: ConnectionTrait>(
     }
     unknown.sort();
     unknown.dedup();
-    for id in unknown {
-        // Each at most once per process: the next list finds them in memory.
-        if let Some(version) = find_version(db, id).await? {
-            names.insert(id, version.matter.name.clone());
-        }
+    if unknown.is_empty() {
+        return Ok(names);
+    }
+    // Read once per process, in two queries for all of them: the next list finds them in memory.
+    let rows = matter::Entity::find()
+        .filter(matter::Column::Id.is_in(unknown))
+        .all(db)
+        .await?;
+    for version in with_materials_all(db, rows).await? {
+        names.insert(version.matter.id, version.matter.name.clone());
     }
     Ok(names)
 }
