@@ -9,20 +9,27 @@
 #   10,000 citizens with 100,000 applications across every state, 5,000 of them waiting in the
 #   reviewer's department and 2,000 in the other, and a booked pickup on one of the owner's.
 # - PostgreSQL only: `pgbench -S` on a scratch database of the same cluster before the reads and
-#   after them (the ratio uses the mean: the machine drifts within minutes).
+#   after them (the ratio uses the mean: the machine drifts within minutes). And the most
+#   PostgreSQL itself gives for the application read and the queue: the statements one such
+#   request sends, captured from the server's log (log_min_duration_statement = 0 for the
+#   cluster for those two requests, then reset; ALTER SYSTEM and a reload), replayed by
+#   `pgbench -M prepared` with the same clients after the reads.
 # - wrk (BENCH_CONNECTIONS connections, BENCH_THREADS threads, BENCH_SECONDS each, --latency) on
 #   each read with the reader's token: requests/s, p50, p99, and the service's CPU per request
 #   (its /proc CPU time over the run, divided by the requests).
-# - claim-next: 20 reviewers call it back to back until the 2,000 cases are claimed; every case
-#   must be claimed exactly once. p50/p99 per call.
+# - claim-next: 20 reviewers (wrk with scripts/bench_claims.lua: a thread and a connection each)
+#   call it back to back until the 2,000 cases are claimed; every case must be claimed exactly
+#   once. p50/p99 per call; calls/s from the first and last claim's audit records.
 # - The service's RSS after all of it.
 # The service runs the dev profile with logging at warn and its job worker on. Knobs:
 # BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_BACKENDS, BENCH_PORT, BENCH_BIN (a
-# binary built before); BENCH_CITIZENS, BENCH_APPLICATIONS, BENCH_QUEUED, BENCH_CLAIMABLE size the
+# binary built before), BENCH_CLAIM_SECONDS (how long wrk runs for claim-next: long enough for
+# every case); BENCH_CITIZENS, BENCH_APPLICATIONS, BENCH_QUEUED, BENCH_CLAIMABLE size the
 # data set. Other BEEBOX_* variables pass through to the service.
 #
 # Needs PostgreSQL at 127.0.0.1:5432 with trust auth for `postgres` (started when down), wrk and
-# python3 with Pillow (installed when missing, wrk with apt, Pillow with pip), sqlite3 for the SQLite run.
+# python3 with Pillow, jq (installed when missing: wrk, jq and sqlite3 with apt, Pillow with pip),
+# sqlite3 for the SQLite run; PostgreSQL's log where Debian's cluster keeps it (pg_lsclusters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +38,7 @@ connections=${BENCH_CONNECTIONS:-8}
 threads=${BENCH_THREADS:-2}
 backends=${BENCH_BACKENDS:-postgres sqlite}
 port=${BENCH_PORT:-18083}
+claim_seconds=${BENCH_CLAIM_SECONDS:-10}
 base="http://127.0.0.1:$port"
 db=beebox_bench_read
 pg=(-h 127.0.0.1 -p 5432 -U postgres)
@@ -38,10 +46,12 @@ password='bench passphrase 1234'
 py() { python3 scripts/bench_read.py "$@"; }
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet pillow
 command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
 pg_isready "${pg[@]}" -q ||
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+pg_log=$(pg_lsclusters -h | awk '$3 == 5432 {print $7}')
 bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/beebox}
 [ -n "${BENCH_BIN:-}" ] || cargo build --release --quiet --bin beebox
 
@@ -50,6 +60,7 @@ pid=
 stop() { [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }; pid=; }
 cleanup() {
   stop
+  log_statements -1 2>/dev/null || true
   dropdb "${pg[@]}" --if-exists "$db" 2>/dev/null || true
   dropdb "${pg[@]}" --if-exists "${db}_pgbench" 2>/dev/null || true
   rm -rf "$work"
@@ -85,6 +96,45 @@ print(json.dumps({"name": name, "request": request, "rps": rps, "p50": pct(50), 
 PY
 }
 
+serve() {
+  "$bin" serve >>"$work/$backend/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
+  curl -fs "$base/readyz" >/dev/null || { tail -20 "$work/$backend/server.log"; exit 1; }
+}
+
+query() { # one SQL query on the run's database, its rows unaligned
+  if [ "$backend" = postgres ]; then
+    psql "${pg[@]}" -d "$db" -Atc "$1"
+  else
+    sqlite3 "$work/sqlite/beebox.db" "$1"
+  fi
+}
+
+log_statements() { # log_min_duration_statement for the whole cluster: 0 every statement, -1 reset
+  if [ "$1" = -1 ]; then
+    psql "${pg[@]}" -qc "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()" >/dev/null
+  else
+    psql "${pg[@]}" -qc "ALTER SYSTEM SET log_min_duration_statement = $1" -c "SELECT pg_reload_conf()" >/dev/null
+  fi
+}
+
+# capture NAME PATH TOKEN: one request, and the statements it sent (from PostgreSQL's log) as a
+# pgbench script: the most PostgreSQL itself gives for that read, measured after the reads.
+capture() {
+  local start
+  sleep 0.5 # background statements already under way land before the mark
+  start=$(wc -l <"$pg_log")
+  curl -fs -o /dev/null -H "authorization: Bearer $3" "$base$2"
+  sleep 0.5
+  py statements "$pg_log" "$start" >"$work/statements-$1.sql"
+}
+
+statements_tps() {
+  pgbench "${pg[@]}" -n -M prepared -f "$work/statements-$1.sql" -c "$connections" \
+    -j "$threads" -T "$seconds" "$db" 2>/dev/null | awk '/^tps/ {print $3}'
+}
+
 columns() { # table: its columns, as the database lists them
   if [ "$backend" = postgres ]; then
     psql "${pg[@]}" -d "$db" -Atc "select string_agg(column_name, ' ' order by ordinal_position)
@@ -102,6 +152,9 @@ run() {
   # One address logs everyone in and files the owner's 50 applications.
   export BEEBOX_RATE_LIMITS__STAFF_LOGIN_PER_IP__PER_MINUTE=0
   export BEEBOX_RATE_LIMITS__APPLICATIONS_PER_CITIZEN__PER_MINUTE=0
+  local claim_span="select extract(epoch from max(at) - min(at)) from audit_log where action = 'review.claim'"
+  [ "$backend" = sqlite ] &&
+    claim_span="select (julianday(max(at)) - julianday(min(at))) * 86400 from audit_log where action = 'review.claim'"
   if [ "$backend" = postgres ]; then
     dropdb "${pg[@]}" --if-exists "$db"
     createdb "${pg[@]}" "$db"
@@ -111,10 +164,7 @@ run() {
   fi
   "$bin" migrate >/dev/null
   echo "$password" | "$bin" staff create-admin --username bench.admin >/dev/null
-  "$bin" serve >"$work/$backend/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 300); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
-  curl -fs "$base/readyz" >/dev/null || { tail -20 "$work/$backend/server.log"; exit 1; }
+  serve
   py setup "$base" "$password" "$work/setup.json"
   local started=$SECONDS
   for table in citizens applications; do echo "$table $(columns $table)"; done |
@@ -137,6 +187,14 @@ run() {
   reviewer=$(jq -r .reviewer <<<"$tokens")
   paged=$(jq -r .paged <<<"$tokens")
   shipped=$(jq -r .shipped <<<"$tokens")
+  if [ "$backend" = postgres ]; then
+    # The cluster logs every statement while the two requests are made (a reload reaches the
+    # service's open connections too); the trap resets it if the run stops on the way.
+    log_statements 0
+    capture application "/v1/applications/$paged" "$owner"
+    capture queue /v1/review/queue "$reviewer"
+    log_statements -1
+  fi
   local before=0
   [ "$backend" = postgres ] && before=$(select_tps)
 
@@ -150,12 +208,20 @@ run() {
   read_one applications /v1/applications "$owner"
   read_one shipments "/v1/applications/$shipped/shipments" "$owner"
   read_one queue /v1/review/queue "$reviewer"
-  py claims "$base" "$work/setup.json" >"$work/claims.json"
+  # claim-next: 20 reviewers, one thread and connection each, until the queue is empty.
+  jq -r '.claimers[]' "$work/setup.json" >"$work/claimers"
+  CLAIMERS="$work/claimers" CLAIMED="$work/claimed" wrk -t20 -c20 -d"${claim_seconds}s" \
+    -s scripts/bench_claims.lua "$base/v1/review/claim-next" | tail -1 >"$work/claims-wrk.json"
+  py claims "$work" "$(query "$claim_span")" >"$work/claims.json"
 
-  local after=0
-  [ "$backend" = postgres ] && after=$(select_tps)
-  python3 -c "import json,sys; b,a=float(sys.argv[1]),float(sys.argv[2]); print(json.dumps({'select_before': b, 'select_after': a, 'select_mean': (b+a)/2 if b else None}))" \
-    "$before" "$after" >"$work/limits.json"
+  local after=0 application_statements=0 queue_statements=0
+  if [ "$backend" = postgres ]; then
+    after=$(select_tps)
+    application_statements=$(statements_tps application)
+    queue_statements=$(statements_tps queue)
+  fi
+  python3 -c "import json,sys; b,a,x,q=map(float,sys.argv[1:]); print(json.dumps({'select_before': b, 'select_after': a, 'select_mean': (b+a)/2 if b else None, 'statements': {'application': x, 'queue': q}}))" \
+    "$before" "$after" "$application_statements" "$queue_statements" >"$work/limits.json"
   echo
   echo "### $backend"
   echo

@@ -7,8 +7,10 @@
                                    100,000 applications across every state, 5,000 waiting for
                                    the queue's department and 2,000 for claim-next's, and a
                                    shipment on one of the owner's applications
-  claims BASE SETUP.json           20 reviewers call claim-next until the queue is empty; prints
-                                   JSON: claims, distinct cases, latency percentiles
+  claims WORK SPAN                 claim-next's run (wrk with scripts/bench_claims.lua) as JSON:
+                                   claims, distinct cases, calls/s over SPAN seconds, latency
+  statements LOG START             the statements one request sent, from PostgreSQL's log after
+                                   line START, as a pgbench script
   cpu PID                          the process's CPU seconds so far (user + system)
   summary DIR                      the table of every read against the run's limits
 """
@@ -187,43 +189,55 @@ FROM applications a WHERE a.id = {shipped};""")
     print("ANALYZE;")
 
 
-def cmd_claims(base, setup_file):
-    setup = json.load(open(setup_file))
-    lock = threading.Lock()
-    claimed, latencies, errors = [], [], []
-
-    def reviewer(token):
-        parts = urllib.parse.urlsplit(base)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        while True:
-            started = time.perf_counter()
-            conn.request("POST", "/v1/review/claim-next", body=b"",
-                         headers={"authorization": f"Bearer {token}"})
-            resp = conn.getresponse()
-            data = resp.read()
-            took = time.perf_counter() - started
-            with lock:
-                latencies.append(took)
-                if resp.status == 200:
-                    claimed.append(json.loads(data)["id"])
-                elif resp.status != 204:
-                    errors.append(f"{resp.status} {data[:200]!r}")
-            if resp.status != 200:
-                return
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=reviewer, args=(t,)) for t in setup["claimers"]]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    pct = lambda p: round(latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000, 1)
+def cmd_claims(work, span):
+    """claim-next: wrk's JSON line (scripts/bench_claims.lua), the claimed ids, and the span in
+    seconds between the first and the last claim's audit record."""
+    run = json.load(open(os.path.join(work, "claims-wrk.json")))
+    claimed = [line for line in open(os.path.join(work, "claimed")).read().split("\n") if line]
+    span = float(span or 0)
     print(json.dumps({"claims": len(claimed), "distinct": len(set(claimed)),
-                      "errors": errors[:5], "requests": len(latencies),
-                      "per_second": round(len(latencies) / elapsed),
-                      "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0)}))
+                      "errors": run["errors"], "last_error": run["last_error"],
+                      "requests": run["calls"],
+                      "per_second": round(len(claimed) / span) if span else None,
+                      "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"], "max_ms": run["max_ms"]}))
+
+
+def cmd_statements(log, start):
+    """The statements one request sent, from PostgreSQL's log (log_min_duration_statement = 0)
+    after line START, with their parameters in place: a pgbench script (stdout). Background work
+    (jobs, the catalogue watcher, the revocation list) is left out; an INSERT gets a fresh id
+    (its first parameter) each time, so the script can repeat."""
+    import re
+    entries = []  # each log entry: its first line and continuation lines, joined
+    for line in open(log, errors="replace").readlines()[int(start):]:
+        if re.match(r"\S+ \S+ UTC \[", line) or not entries:
+            entries.append(line)
+        else:
+            entries[-1] += line
+    statements = []  # [sql, parameters]
+    executed = {}  # per backend: the statement its last entry executed, if it was one
+    for entry in entries:
+        backend = re.search(r"UTC \[(\d+)\]", entry)
+        pid = backend.group(1) if backend else None
+        logged = re.search(r"LOG:  duration: [\d.]+ ms  (?:execute [^:]+|statement): (.*)", entry, re.S)
+        detail = re.search(r"DETAIL:  parameters: (.*)", entry, re.S)
+        if logged:
+            statements.append([" ".join(logged.group(1).split()), ""])
+            executed[pid] = statements[-1]
+        elif detail and executed.get(pid):
+            executed[pid][1] = detail.group(1)
+        else:
+            executed[pid] = None
+    out = []
+    for sql, params in statements:
+        if not sql or re.search(r'\bjobs\b|"catalog_state"|"catalog_readers"|"refresh_tokens"|^LISTEN', sql):
+            continue
+        values = {m.group(1): (f"'{m.group(2)}'" if m.group(3) is None else "NULL")
+                  for m in re.finditer(r"\$(\d+) = (?:'((?:[^']|'')*)'|(NULL))", params)}
+        if sql.startswith("INSERT"):
+            values["1"] = "gen_random_uuid()"
+        out.append(re.sub(r"\$(\d+)\b", lambda m: values[m.group(1)], sql) + ";")
+    print("\n".join(out))
 
 
 def cmd_cpu(pid):
@@ -239,8 +253,10 @@ def cmd_summary(work):
     targets = {"application": ("select", 0.25), "matters": ("healthz", 0.5),
                "matters-304": ("healthz", None), "matter": ("healthz", None),
                "queue": ("select", 0.15)}
-    print("| read | requests/s | p50 | p99 | service CPU per request | against | ratio | target |")
-    print("|---|---|---|---|---|---|---|---|")
+    own = limits.get("statements") or {}
+    print("| read | requests/s | p50 | p99 | service CPU per request | against | ratio | target "
+          "| its own statements in pgbench | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         against, target = targets.get(r["name"], ("select", None))
         base = healthz if against == "healthz" else select
@@ -250,8 +266,11 @@ def cmd_summary(work):
             label, ratio = "–", "–"
         verdict = ("–" if target is None else
                    (f"≥ {target}× {'met' if base and r['rps'] / base >= target else 'MISSED'}"))
+        statements = own.get(r["name"])
+        alone = (f"{statements:,.0f} TPS | {r['rps'] / statements:.2f}×" if statements
+                 else "– | –")
         print(f"| `{r['request']}` | {r['rps']:,.0f} | {r['p50']} | {r['p99']} | "
-              f"{r['cpu_us']:.0f} µs | {label} | {ratio} | {verdict} |")
+              f"{r['cpu_us']:.0f} µs | {label} | {ratio} | {verdict} | {alone} |")
     if select:
         print(f"\npgbench -S: {limits['select_before']:,.0f} TPS before, "
               f"{limits['select_after']:,.0f} after (mean {select:,.0f})")
@@ -262,5 +281,6 @@ if __name__ == "__main__":
     {"setup": lambda: cmd_setup(*args),
      "seed-sql": lambda: cmd_seed_sql(*args),
      "claims": lambda: cmd_claims(*args),
+     "statements": lambda: cmd_statements(*args),
      "cpu": lambda: cmd_cpu(*args),
      "summary": lambda: cmd_summary(*args)}[cmd]()

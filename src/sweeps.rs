@@ -90,7 +90,11 @@ pub const THUMBNAIL_POLL: Duration = Duration::from_secs(1);
 
 /// Makes thumbnails as pages arrive, in a lull between uploads. It stays a loop in each
 /// instance rather than a job per page: thumbnails are optional, and the lull is per instance.
+/// Once uploads and thumbnails have stopped, it hands the memory their photos took back to the
+/// system (`release_freed_memory`).
 pub async fn run(state: AppState) {
+    let mut media_since_release = false;
+    let mut released_after_upload = 0;
     loop {
         // Background work: it waits for a lull in uploads, which need the CPU more.
         if state.since_last_upload_ms() < UPLOAD_LULL_MS {
@@ -98,12 +102,31 @@ pub async fn run(state: AppState) {
             continue;
         }
         match make_thumbnails(&state, 1).await {
-            Ok(0) => tokio::time::sleep(THUMBNAIL_POLL).await,
-            Ok(_) => {}
+            Ok(0) => {
+                let last_upload = state
+                    .last_upload_ms
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                if media_since_release || last_upload != released_after_upload {
+                    release_freed_memory().await;
+                    media_since_release = false;
+                    released_after_upload = last_upload;
+                }
+                tokio::time::sleep(THUMBNAIL_POLL).await
+            }
+            Ok(_) => media_since_release = true,
             Err(e) => {
                 tracing::warn!(error = %e, "thumbnail worker failed");
                 tokio::time::sleep(THUMBNAIL_POLL).await;
             }
         }
     }
+}
+
+/// Returns the heap's free pages to the system. glibc's malloc keeps what a burst of photos
+/// freed (decoded images of tens of MiB each, in the arenas `main` limits to two) and hands back
+/// only the top of the heap; after a burst of uploads the process would keep its peak for good.
+async fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it is safe to call from any thread.
+    let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
 }

@@ -12,6 +12,7 @@ use crate::api::problem::ApiError;
 use crate::auth::{Claims, SubjectKind, TokenError};
 use crate::domain::staff::{Role, parse_roles};
 use crate::state::AppState;
+use crate::store::audit::writer::Flush;
 
 /// A citizen, from `Authorization: Bearer <access token>`.
 #[derive(SecurityScheme)]
@@ -169,7 +170,7 @@ impl AuthenticatedStaff {
     }
 }
 
-/// Appends a successful action of `member` to the audit log.
+/// Appends a successful action of `member` to the audit log; answers once it is durable.
 pub async fn audit_staff_action(
     state: &AppState,
     member: &StaffMember,
@@ -178,25 +179,52 @@ pub async fn audit_staff_action(
     target: Option<(&'static str, Uuid)>,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
+    let record = staff_record(member, ip, action, target, detail);
     state
         .audit
-        .append(
-            state.db()?,
-            crate::store::audit::Record {
-                actor_kind: "staff",
-                actor_id: Some(member.id),
-                actor_name: Some(member.username.clone()),
-                client_ip: ip.0.clone(),
-                action,
-                target_kind: target.map(|(kind, _)| kind),
-                target_id: target.map(|(_, id)| id),
-                outcome: "success",
-                detail,
-                on_behalf_of: None,
-            },
-        )
+        .append(state.db()?, record, Flush::Durable)
         .await?;
     Ok(())
+}
+
+/// Appends what `member` read (a queue, a case) to the audit log. The record is committed
+/// before the answer, without waiting for its WAL flush (`Flush::Deferred`).
+pub async fn audit_staff_read(
+    state: &AppState,
+    member: &StaffMember,
+    ip: &ClientIp,
+    action: &'static str,
+    target: Option<(&'static str, Uuid)>,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
+    let record = staff_record(member, ip, action, target, detail);
+    state
+        .audit
+        .append(state.db()?, record, Flush::Deferred)
+        .await?;
+    Ok(())
+}
+
+/// The audit record of a successful action of `member`.
+pub fn staff_record(
+    member: &StaffMember,
+    ip: &ClientIp,
+    action: &'static str,
+    target: Option<(&'static str, Uuid)>,
+    detail: Option<String>,
+) -> crate::store::audit::Record {
+    crate::store::audit::Record {
+        actor_kind: "staff",
+        actor_id: Some(member.id),
+        actor_name: Some(member.username.clone()),
+        client_ip: ip.0.clone(),
+        action,
+        target_kind: target.map(|(kind, _)| kind),
+        target_id: target.map(|(_, id)| id),
+        outcome: "success",
+        detail,
+        on_behalf_of: None,
+    }
 }
 
 /// Appends an agent's action on a resident's case to the audit log, naming the resident it was

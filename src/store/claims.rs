@@ -24,17 +24,22 @@ fn claimable(departments: &[String], now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Hands `reviewer` the oldest claimable case (resubmitted ones first), or `None`. On
-/// PostgreSQL one statement on its own (an UPDATE of the row a `SKIP LOCKED` sub-select picks,
-/// returning it); on SQLite a write transaction.
+/// Hands `reviewer` the oldest claimable case (resubmitted ones first), or `None`, and appends
+/// `audit(case)` to the audit log in the same commit. On PostgreSQL one statement on its own:
+/// an UPDATE of the row a `SKIP LOCKED` sub-select picks, and the INSERT of its audit record,
+/// as data-modifying `WITH` queries (one round trip, one WAL flush); on SQLite a write
+/// transaction.
 pub async fn claim_next(
     db: &DatabaseConnection,
     reviewer: Uuid,
     departments: &[String],
     lease: Duration,
     now: DateTime<Utc>,
+    audit: impl FnOnce(Option<Uuid>) -> crate::store::audit::Record,
 ) -> Result<Option<application::Model>, DbErr> {
     if db.get_database_backend() == DatabaseBackend::Postgres {
+        use sea_orm::FromQueryResult;
+        use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause};
         let next = application::Entity::find()
             .select_only()
             .column(application::Column::Id)
@@ -45,23 +50,49 @@ pub async fn claim_next(
             .limit(1)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .into_query();
-        let claimed = application::Entity::update_many()
-            .col_expr(application::Column::ClaimedBy, Expr::value(reviewer))
-            .col_expr(
-                application::Column::ClaimExpiresAt,
-                Expr::value(now + lease),
-            )
-            .col_expr(
+        let claim = Query::update()
+            .table(application::Entity)
+            .value(application::Column::ClaimedBy, reviewer)
+            .value(application::Column::ClaimExpiresAt, now + lease)
+            .value(
                 application::Column::Version,
                 Expr::col(application::Column::Version).add(1),
             )
-            .filter(application::Column::Id.in_subquery(next))
-            .exec_with_returning(db)
+            .and_where(application::Column::Id.in_subquery(next))
+            .returning_all()
+            .to_owned();
+        let statement = WithClause::new()
+            .cte(
+                CommonTableExpression::new()
+                    .query(claim)
+                    .table_name("claimed")
+                    .to_owned(),
+            )
+            .cte(
+                CommonTableExpression::new()
+                    .query(crate::store::audit::insert_for(audit(None), "claimed")?)
+                    .table_name("audited")
+                    .to_owned(),
+            )
+            .to_owned()
+            .query(
+                Query::select()
+                    .column(Asterisk)
+                    .from(Alias::new("claimed"))
+                    .to_owned(),
+            );
+        let row = db
+            .query_one_raw(db.get_database_backend().build(&statement))
             .await?;
-        return Ok(claimed.into_iter().next());
+        return row
+            .map(|row| application::Model::from_query_result(&row, ""))
+            .transpose();
     }
     let txn = crate::store::begin_write(db).await?;
     let claimed = claim_next_in(&txn, reviewer, departments, lease, now).await?;
+    if let Some(app) = &claimed {
+        crate::store::audit::append(&txn, audit(Some(app.id))).await?;
+    }
     txn.commit().await?;
     Ok(claimed)
 }

@@ -15,7 +15,7 @@ use crate::api::ApiTags;
 use crate::api::applications::result::{ResultFile, file_view};
 use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
+use crate::api::security::{ClientIp, StaffAuth, audit_staff_action, audit_staff_read};
 use crate::api::text::MultiLine;
 use crate::cases::reads;
 use crate::domain::application::Action;
@@ -176,7 +176,7 @@ impl DepartmentApi {
                 .map(decision_view),
             result_files,
         };
-        audit_staff_action(
+        audit_staff_read(
             &state,
             &auth.0,
             &ip,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult};
-use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
+use crate::api::security::{ClientIp, StaffAuth, audit_staff_action, audit_staff_read};
 use crate::api::text::MultiLine;
 use crate::cases::change::state_of;
 use crate::cases::reads;
@@ -170,7 +170,7 @@ impl ReceptionApi {
             application,
             events,
         };
-        audit_staff_action(
+        audit_staff_read(
             &state,
             &auth.0,
             &ip,

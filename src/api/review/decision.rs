@@ -17,7 +17,7 @@ use crate::api::applications::{
 };
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::review::{audit_review, lease};
-use crate::api::security::{ClientIp, StaffAuth, StaffMember};
+use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_read};
 use crate::api::text::MultiLine;
 use crate::cases::reads;
 use crate::cases::review::{Decision, Expiry, Reason};
@@ -133,12 +133,12 @@ impl ReviewCaseApi {
             .iter()
             .map(|m| m.pages.iter().filter(|p| p.url.is_some()).count())
             .sum();
-        audit_review(
+        audit_staff_read(
             &state,
             &auth.0,
             &ip,
             "review.view",
-            Some(app.id),
+            Some(("application", app.id)),
             Some(format!("page links issued: {links}")),
         )
         .await?;

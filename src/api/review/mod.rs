@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult};
-use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_action};
+use crate::api::security::{
+    ClientIp, StaffAuth, StaffMember, audit_staff_action, audit_staff_read, staff_record,
+};
 use crate::cases::change::state_of;
 use crate::cases::{CaseError, reads};
 use crate::domain::application::ApplicationState;
@@ -179,7 +181,7 @@ impl ReviewApi {
             .map(|a| row(a, auth.0.id, now))
             .collect();
         let next_cursor = more.then(|| items.last().map(|i| i.id)).flatten();
-        audit_review(&state, &auth.0, &ip, "review.queue", None, None).await?;
+        audit_staff_read(&state, &auth.0, &ip, "review.queue", None, None).await?;
         Ok(Json(QueuePage { items, next_cursor }))
     }
 
@@ -208,17 +210,21 @@ impl ReviewApi {
             &auth.0.departments,
             lease(&state),
             state.clock.now(),
+            // On PostgreSQL the case's id is filled in by the statement that claims it.
+            |id| {
+                let mut record = staff_record(&auth.0, &ip, "review.claim", None, None);
+                record.target_kind = Some("application");
+                record.target_id = id;
+                record
+            },
         )
         .await?;
         match claimed {
-            Some(app) => {
-                audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
-                Ok(ClaimNext::Claimed(Json(row(
-                    &(&app).into(),
-                    auth.0.id,
-                    state.clock.now(),
-                ))))
-            }
+            Some(app) => Ok(ClaimNext::Claimed(Json(row(
+                &(&app).into(),
+                auth.0.id,
+                state.clock.now(),
+            )))),
             None => Ok(ClaimNext::Empty),
         }
     }

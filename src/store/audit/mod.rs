@@ -57,6 +57,51 @@ pub async fn append<C: ConnectionTrait>(db: &C, record: Record) -> Result<(), Db
     append_many(db, vec![record]).await
 }
 
+/// An INSERT of `record` naming as its target the `id` of the one row `source` (a `WITH`
+/// query's name) yields, or nothing when it yields none: the audit record of a change made in
+/// the same statement (`store::claims::claim_next`). `source` must yield at most one row.
+pub fn insert_for(
+    record: Record,
+    source: &str,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    use sea_orm::sea_query::{Alias, Query};
+    let values = Query::select()
+        .expr(Expr::val(Uuid::now_v7()))
+        .expr(Expr::val(Utc::now()))
+        .expr(Expr::val(record.actor_kind))
+        .expr(Expr::val(record.actor_id))
+        .expr(Expr::val(record.actor_name))
+        .expr(Expr::val(record.client_ip))
+        .expr(Expr::val(record.action))
+        .expr(Expr::val(record.target_kind))
+        .expr(Expr::col((Alias::new(source), Alias::new("id"))))
+        .expr(Expr::val(record.outcome))
+        .expr(Expr::val(record.detail))
+        .expr(Expr::val(record.on_behalf_of))
+        .from(Alias::new(source))
+        .to_owned();
+    use entry::Column as C;
+    Query::insert()
+        .into_table(entry::Entity)
+        .columns([
+            C::Id,
+            C::At,
+            C::ActorKind,
+            C::ActorId,
+            C::ActorName,
+            C::ClientIp,
+            C::Action,
+            C::TargetKind,
+            C::TargetId,
+            C::Outcome,
+            C::Detail,
+            C::OnBehalfOf,
+        ])
+        .select_from(values)
+        .map(|insert| insert.to_owned())
+        .map_err(|e| DbErr::Custom(e.to_string()))
+}
+
 /// Several records in one statement (`writer::AuditWriter` batches concurrent appends so).
 pub async fn append_many<C: ConnectionTrait>(db: &C, records: Vec<Record>) -> Result<(), DbErr> {
     if records.is_empty() {

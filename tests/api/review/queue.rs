@@ -162,8 +162,27 @@ async fn the_queue_pages_with_a_cursor_and_claims_are_audited() {
     assert_eq!(seen, expected);
     assert!(second["next_cursor"].is_null());
 
-    claim_next(&app, &token).await.unwrap();
+    // Each queue view is in the audit log by the time it is answered (its WAL flush deferred,
+    // its commit not).
     let admin = staff_token(&app, "boss", "admin", "").await;
+    let views: serde_json::Value = app
+        .get_as(&admin, "/v1/admin/audit?action=review.queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let views = views["items"].as_array().unwrap();
+    assert_eq!(views.len(), 2, "{views:?}");
+    assert!(
+        views
+            .iter()
+            .all(|v| v["actor_name"] == "pager" && v["outcome"] == "success"),
+        "{views:?}"
+    );
+
+    // The claim and its record, written by one statement on PostgreSQL, name the same case.
+    let claimed = claim_next(&app, &token).await.unwrap();
+    assert_eq!(claimed, ids[0].to_string());
     let audit: serde_json::Value = app
         .get_as(&admin, &format!("/v1/admin/audit?application={}", ids[0]))
         .await
@@ -172,6 +191,8 @@ async fn the_queue_pages_with_a_cursor_and_claims_are_audited() {
         .unwrap();
     assert_eq!(audit["items"][0]["action"], "review.claim");
     assert_eq!(audit["items"][0]["actor_name"], "pager");
+    assert_eq!(audit["items"][0]["target_kind"], "application");
+    assert_eq!(audit["items"][0]["target_id"], ids[0].to_string());
 }
 
 #[tokio::test]
@@ -206,7 +227,8 @@ async fn twenty_concurrent_reviewers_claim_each_of_two_hundred_cases_exactly_onc
         expected
     );
 
-    // Every claim has its audit record (written in shared commits), each naming its case once.
+    // Every claim has its audit record (committed with the claim), each naming its case once,
+    // and the calls that found the queue empty left none.
     let admin = staff_token(&app, "boss", "admin", "").await;
     let mut audited = Vec::new();
     let mut cursor = String::new();
