@@ -187,17 +187,12 @@ pub async fn audit_staff_action(
     Ok(())
 }
 
-/// Appends what `member` read (a queue, a case) to the audit log. The record is committed
-/// before the answer, without waiting for its WAL flush (`Flush::Deferred`).
+/// Appends what a staff member read (a queue, a case: `staff_record`) to the audit log. The
+/// record is committed before the answer, without waiting for its WAL flush (`Flush::Deferred`).
 pub async fn audit_staff_read(
     state: &AppState,
-    member: &StaffMember,
-    ip: &ClientIp,
-    action: &'static str,
-    target: Option<(&'static str, Uuid)>,
-    detail: Option<String>,
+    record: crate::store::audit::Record,
 ) -> Result<(), ApiError> {
-    let record = staff_record(member, ip, action, target, detail);
     state
         .audit
         .append(state.db()?, record, Flush::Deferred)
@@ -237,22 +232,9 @@ pub async fn audit_for_resident<C: sea_orm::ConnectionTrait>(
     app: &crate::store::applications::application::Model,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
-    crate::store::audit::append(
-        db,
-        crate::store::audit::Record {
-            actor_kind: "staff",
-            actor_id: Some(member.id),
-            actor_name: Some(member.username.clone()),
-            client_ip: ip.0.clone(),
-            action,
-            target_kind: Some("application"),
-            target_id: Some(app.id),
-            outcome: "success",
-            detail,
-            on_behalf_of: Some(app.citizen_id),
-        },
-    )
-    .await?;
+    let mut record = staff_record(member, ip, action, Some(("application", app.id)), detail);
+    record.on_behalf_of = Some(app.citizen_id);
+    crate::store::audit::append(db, record).await?;
     Ok(())
 }
 

@@ -15,7 +15,9 @@ use crate::api::ApiTags;
 use crate::api::applications::result::{ResultFile, file_view};
 use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::security::{ClientIp, StaffAuth, audit_staff_action, audit_staff_read};
+use crate::api::security::{
+    ClientIp, StaffAuth, audit_staff_action, audit_staff_read, staff_record,
+};
 use crate::api::text::MultiLine;
 use crate::cases::reads;
 use crate::domain::application::Action;
@@ -178,11 +180,13 @@ impl DepartmentApi {
         };
         audit_staff_read(
             &state,
-            &auth.0,
-            &ip,
-            "department.view",
-            Some(("application", app.id)),
-            None,
+            staff_record(
+                &auth.0,
+                &ip,
+                "department.view",
+                Some(("application", app.id)),
+                None,
+            ),
         )
         .await?;
         Ok(Json(case))

@@ -15,7 +15,9 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult};
-use crate::api::security::{ClientIp, StaffAuth, audit_staff_action, audit_staff_read};
+use crate::api::security::{
+    ClientIp, StaffAuth, audit_staff_action, audit_staff_read, staff_record,
+};
 use crate::api::text::MultiLine;
 use crate::cases::change::state_of;
 use crate::cases::reads;
@@ -172,11 +174,13 @@ impl ReceptionApi {
         };
         audit_staff_read(
             &state,
-            &auth.0,
-            &ip,
-            "reception.view",
-            Some(("application", app.id)),
-            None,
+            staff_record(
+                &auth.0,
+                &ip,
+                "reception.view",
+                Some(("application", app.id)),
+                None,
+            ),
         )
         .await?;
         Ok(Json(case))

@@ -17,7 +17,7 @@ use crate::api::applications::{
 };
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::review::{audit_review, lease};
-use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_read};
+use crate::api::security::{ClientIp, StaffAuth, StaffMember, audit_staff_read, staff_record};
 use crate::api::text::MultiLine;
 use crate::cases::reads;
 use crate::cases::review::{Decision, Expiry, Reason};
@@ -135,11 +135,13 @@ impl ReviewCaseApi {
             .sum();
         audit_staff_read(
             &state,
-            &auth.0,
-            &ip,
-            "review.view",
-            Some(("application", app.id)),
-            Some(format!("page links issued: {links}")),
+            staff_record(
+                &auth.0,
+                &ip,
+                "review.view",
+                Some(("application", app.id)),
+                Some(format!("page links issued: {links}")),
+            ),
         )
         .await?;
         Ok(Json(case))

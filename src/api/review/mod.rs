@@ -181,7 +181,11 @@ impl ReviewApi {
             .map(|a| row(a, auth.0.id, now))
             .collect();
         let next_cursor = more.then(|| items.last().map(|i| i.id)).flatten();
-        audit_staff_read(&state, &auth.0, &ip, "review.queue", None, None).await?;
+        audit_staff_read(
+            &state,
+            staff_record(&auth.0, &ip, "review.queue", None, None),
+        )
+        .await?;
         Ok(Json(QueuePage { items, next_cursor }))
     }
 
