@@ -89,21 +89,21 @@ fn start() -> mpsc::Sender<Pending> {
 async fn write(batch: Vec<Pending>) {
     let db = batch[0].db.clone();
     let records: Vec<Record> = batch.iter().map(|p| p.record.clone()).collect();
-    let deferred = batch.iter().all(|p| p.flush == Flush::Deferred);
-    if deferred && append_deferred(&db, records).await.is_ok() {
+    let together = if batch.iter().all(|p| p.flush == Flush::Deferred) {
+        Some(append_deferred(&db, records).await)
+    } else if batch.len() > 1 {
+        Some(super::append_many(&db, records).await)
+    } else {
+        None
+    };
+    if let Some(Ok(())) = together {
         for pending in batch {
             let _ = pending.reply.send(Ok(()));
         }
         return;
     }
-    let records: Vec<Record> = batch.iter().map(|p| p.record.clone()).collect();
-    if batch.len() > 1 && super::append_many(&db, records).await.is_ok() {
-        for pending in batch {
-            let _ = pending.reply.send(Ok(()));
-        }
-        return;
-    }
-    // Alone, or the batch failed: each on its own, so one bad record fails only itself.
+    // Alone, or the batch failed: each on its own and durable, so one bad record fails only
+    // itself.
     for pending in batch {
         let result = super::append(&pending.db, pending.record).await;
         let _ = pending.reply.send(result);
