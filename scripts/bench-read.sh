@@ -123,11 +123,17 @@ log_statements() { # log_min_duration_statement for the whole cluster: 0 every s
 # pgbench script: the most PostgreSQL itself gives for that read, measured after the reads.
 capture() {
   local start
+  # The setup's thumbnails are made in the background; the capture waits for them to be done.
+  for _ in $(seq 1 600); do
+    [ "$(query "select count(*) from pages where thumbnail_key is null and thumbnail_attempts < 3")" = 0 ] && break
+    sleep 0.1
+  done
   sleep 0.5 # background statements already under way land before the mark
   start=$(wc -l <"$pg_log")
   curl -fs -o /dev/null -H "authorization: Bearer $3" "$base$2"
   sleep 0.5
   py statements "$pg_log" "$start" >"$work/statements-$1.sql"
+  echo "$1: $(wc -l <"$work/statements-$1.sql") statements captured"
 }
 
 statements_tps() {
@@ -175,11 +181,7 @@ run() {
     sqlite3 "$work/sqlite/beebox.db" <"$work/seed.sql" >/dev/null
   fi
   echo "$backend: seeded in $((SECONDS - started)) s: $(
-    if [ "$backend" = postgres ]; then
-      psql "${pg[@]}" -d "$db" -Atc "select count(*) || ' applications, ' || (select count(*) from citizens) || ' citizens' from applications"
-    else
-      sqlite3 "$work/sqlite/beebox.db" "select count(*) || ' applications, ' || (select count(*) from citizens) || ' citizens' from applications"
-    fi)"
+    query "select count(*) || ' applications, ' || (select count(*) from citizens) || ' citizens' from applications")"
 
   local tokens owner reviewer paged shipped
   tokens=$(cat "$work/setup.json")

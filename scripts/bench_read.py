@@ -205,8 +205,9 @@ def cmd_claims(work, span):
 def cmd_statements(log, start):
     """The statements one request sent, from PostgreSQL's log (log_min_duration_statement = 0)
     after line START, with their parameters in place: a pgbench script (stdout). Background work
-    (jobs, the catalogue watcher, the revocation list) is left out; an INSERT gets a fresh id
-    (its first parameter) each time, so the script can repeat."""
+    (jobs, the catalogue watcher, the revocation list, the thumbnail worker's poll, any write but
+    an audit record) is left out; an INSERT gets a fresh id (its first parameter) each time, so
+    the script can repeat."""
     import re
     entries = []  # each log entry: its first line and continuation lines, joined
     for line in open(log, errors="replace").readlines()[int(start):]:
@@ -230,7 +231,12 @@ def cmd_statements(log, start):
             executed[pid] = None
     out = []
     for sql, params in statements:
-        if not sql or re.search(r'\bjobs\b|"catalog_state"|"catalog_readers"|"refresh_tokens"|^LISTEN', sql):
+        if not sql or re.search(r'\bjobs\b|"catalog_state"|"catalog_readers"|"refresh_tokens"|^LISTEN'
+                                r'|"thumbnail_key" IS NULL', sql):
+            continue
+        # A read writes nothing but its audit record; any other write is background work.
+        if re.match(r"(UPDATE|DELETE)\b", sql) or (sql.startswith("INSERT")
+                                                   and not sql.startswith('INSERT INTO "audit_log"')):
             continue
         values = {m.group(1): (f"'{m.group(2)}'" if m.group(3) is None else "NULL")
                   for m in re.finditer(r"\$(\d+) = (?:'((?:[^']|'')*)'|(NULL))", params)}
