@@ -158,6 +158,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let catalog = CatalogFile::parse(&text)?;
+            catalog.check_retention(config.retention.defaults())?;
             let db = connect_for_command(&config).await?;
             store::migrate(&db)
                 .await

@@ -251,6 +251,8 @@ async fn init_database(state: AppState) -> anyhow::Result<()> {
         .context("applying database migrations")?;
     if config.seed_catalog_on_empty() && store::catalog::is_empty(&db).await? {
         let file = CatalogFile::parse(SAMPLE_CATALOG).context("the built-in sample catalogue")?;
+        file.check_retention(config.retention.defaults())
+            .context("the built-in sample catalogue under [retention]")?;
         let report = store::catalog::import(&db, &file).await?;
         tracing::info!(
             items = report.created.len(),

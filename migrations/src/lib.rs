@@ -26,6 +26,7 @@ mod m20261214_000021_shipment_cases;
 mod m20261215_000022_service_points;
 mod m20261216_000023_catalog_revision;
 mod m20261216_000024_queue_order;
+mod m20261217_000025_retention;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000022_service_points::Migration),
             Box::new(m20261216_000023_catalog_revision::Migration),
             Box::new(m20261216_000024_queue_order::Migration),
+            Box::new(m20261217_000025_retention::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
-//! `/v1/me/*`: the signed-in citizen's own settings. Subscriptions record what the citizen
+//! `/v1/me` and `/v1/me/*`: the signed-in citizen's account and own settings. Deleting the
+//! account is `DELETE /v1/me` (rules in `cases::retention`). Subscriptions record what the citizen
 //! accepted in `wx.requestSubscribeMessage`: each acceptance allows one message with that
 //! template, so a retried request must not count twice (`Idempotency-Key`).
 
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
+use crate::api::retention::CaseRetention;
 use crate::api::security::CitizenAuth;
 use crate::state::AppState;
 use crate::store::{StoreError, begin_write, idempotency, subscriptions};
@@ -40,6 +42,23 @@ pub struct Subscriptions {
     pub items: Vec<Subscription>,
 }
 
+/// What deleting the account did, and when the rest of its data goes.
+#[derive(Debug, Clone, Object)]
+pub struct AccountDeleted {
+    pub deleted_at: chrono::DateTime<chrono::Utc>,
+    /// Drafts cancelled, their photos and personal fields destroyed at once.
+    pub drafts_deleted: Vec<uuid::Uuid>,
+    /// Wallet documents withdrawn, their photos deleted.
+    pub documents_withdrawn: u32,
+    /// Every other case (ended, or cancelled now): when its photos, result files and personal
+    /// fields go under its item's retention.
+    pub cases: Vec<CaseRetention>,
+    /// When the last of it goes; absent when nothing is left, or while a case is on legal
+    /// hold (then that case's data stays as long as the hold).
+    #[oai(skip_serializing_if_is_none)]
+    pub complete_by: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 const SCOPE: &str = "me.subscriptions";
 
 async fn current(state: &AppState, citizen: uuid::Uuid) -> ApiResult<Subscriptions> {
@@ -66,6 +85,36 @@ async fn current(state: &AppState, citizen: uuid::Uuid) -> ApiResult<Subscriptio
 
 #[OpenApi(tag = "ApiTags::Auth")]
 impl MeApi {
+    /// Delete my account. Refused (409 `account_has_open_cases`, each case in `errors`) while
+    /// a case is with the centre, the courier or the department. Otherwise drafts are
+    /// cancelled and destroyed at once, submitted and returned cases cancelled, wallet
+    /// documents withdrawn, sessions ended and the WeChat identity forgotten (a later login
+    /// starts a new account); ended cases keep their data until their item's retention dates,
+    /// which the answer gives.
+    #[oai(path = "/v1/me", method = "delete")]
+    async fn delete_account(
+        &self,
+        state: Data<&AppState>,
+        auth: CitizenAuth,
+    ) -> ApiResult<Json<AccountDeleted>> {
+        let deletion = state.cases.delete_account(state.db()?, auth.0.id).await?;
+        // Its sessions were revoked with it: this instance stops taking their tokens at once.
+        state.revocations.invalidate();
+        tracing::info!(
+            drafts = deletion.drafts.len(),
+            cases = deletion.cases.len(),
+            documents = deletion.documents,
+            "citizen account deleted"
+        );
+        Ok(Json(AccountDeleted {
+            deleted_at: deletion.deleted_at,
+            complete_by: deletion.complete_by(),
+            drafts_deleted: deletion.drafts,
+            documents_withdrawn: u32::try_from(deletion.documents).unwrap_or(u32::MAX),
+            cases: deletion.cases.iter().map(CaseRetention::from).collect(),
+        }))
+    }
+
     /// My message subscriptions: each configured template and how many messages it still allows.
     #[oai(path = "/v1/me/subscriptions", method = "get")]
     async fn list(

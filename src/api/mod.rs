@@ -21,6 +21,7 @@ pub mod pickup_slots;
 pub mod problem;
 pub mod reception;
 pub mod refusals;
+pub mod retention;
 pub mod review;
 pub mod security;
 pub mod staff;
@@ -103,6 +104,7 @@ pub type Apis = (
         admin::jobs::AdminJobsApi,
         admin::shipments::AdminShipmentsApi,
         admin::service_points::AdminServicePointsApi,
+        admin::applications::AdminApplicationsApi,
     ),
     (objects::ObjectsApi, webhooks::WebhooksApi, stats::StatsApi),
 );
@@ -151,6 +153,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
                 admin::jobs::AdminJobsApi,
                 admin::shipments::AdminShipmentsApi,
                 admin::service_points::AdminServicePointsApi,
+                admin::applications::AdminApplicationsApi,
             ),
             (objects::ObjectsApi, webhooks::WebhooksApi, stats::StatsApi),
         ),

@@ -495,6 +495,12 @@ impl From<crate::cases::CaseError> for ApiError {
                 "not_agent_filed",
                 "This application was not filed by an agent; there is no authorization to revoke.",
             ),
+            E::CasesInProgress(issues) => Self::conflict(
+                "account_has_open_cases",
+                "The account can be deleted once none of its cases is with the centre, the \
+                 courier or the department; these are still in progress.",
+            )
+            .with_errors(fields(issues)),
             E::Media(e) => e.into(),
             E::Storage(e) => e.into(),
             E::Store(e) => e.into(),

@@ -290,6 +290,10 @@ mod tests {
             originals_on_mismatch: None,
             content_hash: String::new(),
             created_at: now,
+            retention_photos_days: None,
+            retention_results_days: None,
+            retention_personal_days: None,
+            retention_abandoned_days: None,
         };
         let materials = materials
             .iter()
@@ -343,6 +347,12 @@ mod tests {
             agent_id: None,
             service_point_id: None,
             authorization_method: None,
+            held_at: None,
+            held_by: None,
+            hold_reason: None,
+            photos_destroyed_at: None,
+            results_destroyed_at: None,
+            personal_destroyed_at: None,
         };
         (app, MatterVersion { matter, materials })
     }

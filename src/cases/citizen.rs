@@ -76,6 +76,12 @@ impl Cases {
             agent_id: Set(draft.agent.map(|(agent, _, _)| agent)),
             service_point_id: Set(draft.agent.map(|(_, point, _)| point)),
             authorization_method: Set(draft.agent.map(|(_, _, m)| m.as_str().to_string())),
+            held_at: Set(None),
+            held_by: Set(None),
+            hold_reason: Set(None),
+            photos_destroyed_at: Set(None),
+            results_destroyed_at: Set(None),
+            personal_destroyed_at: Set(None),
         };
         let actor = match draft.agent {
             Some((agent, _, _)) => Actor::staff(agent),

@@ -145,6 +145,10 @@ pub enum CaseError {
     /// The case was not filed by an agent: there is no authorization to revoke.
     #[error("this case was not filed by an agent")]
     NotAgentFiled,
+    /// An account is deleted only once none of its cases is with the centre, the courier or
+    /// the department: these are (field: the case id, message: its state).
+    #[error("some cases are in progress")]
+    CasesInProgress(Vec<FieldIssue>),
     /// What the media checks refused.
     #[error(transparent)]
     Media(crate::media::MediaError),

@@ -17,6 +17,7 @@ pub mod reads;
 pub mod receipts;
 pub mod reception;
 pub mod results;
+pub mod retention;
 pub mod review;
 pub mod wallet;
 

@@ -21,6 +21,7 @@ mod notifications;
 mod ops;
 mod problems;
 mod rate_limits;
+mod retention;
 mod review;
 mod secret;
 mod server;
@@ -43,6 +44,7 @@ pub use ops::OpsConfig;
 use problems::Problems;
 pub use problems::{ConfigError, ConfigProblem, env_name};
 pub use rate_limits::{RateLimit, RateLimitsConfig};
+pub use retention::RetentionConfig;
 pub use review::ReviewConfig;
 pub use secret::Secret;
 pub use server::ServerConfig;
@@ -75,6 +77,7 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     pub courier: CourierConfig,
     pub rate_limits: RateLimitsConfig,
+    pub retention: RetentionConfig,
     pub ops: OpsConfig,
 }
 
@@ -100,6 +103,7 @@ impl Default for Config {
             notifications: NotificationsConfig::default(),
             courier: CourierConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            retention: RetentionConfig::default(),
             ops: OpsConfig::default(),
         }
     }
@@ -158,6 +162,7 @@ impl Config {
         self.wechat.validate(profile, &mut problems);
         self.uploads.validate(&mut problems);
         self.review.validate(&mut problems);
+        self.retention.validate(&mut problems);
         self.agents.validate(&mut problems);
         if parse_utc_offset(&self.local_utc_offset).is_none() {
             problems.add("local_utc_offset", "must look like +08:00");

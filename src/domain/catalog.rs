@@ -31,7 +31,53 @@ pub struct MatterDef {
     pub department: DepartmentDef,
     #[serde(rename = "material")]
     pub materials: Vec<MaterialDef>,
+    /// How long an ended case's data is kept; a period left out is the service's
+    /// `retention.*` default. Absent from the hash when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionDef>,
 }
+
+/// `[matter.retention]`: days after a case ends (completed, rejected, refused, cancelled) until
+/// its photos, its result files and its personal fields are destroyed, and the days a draft or
+/// returned case may sit untouched before it counts as abandoned (cancelled by the service).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photos_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned_days: Option<i32>,
+}
+
+/// An item's retention periods in force: its own, or the service's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionDays {
+    pub photos: i32,
+    pub results: i32,
+    pub personal: i32,
+    pub abandoned: i32,
+}
+
+impl RetentionDays {
+    /// `own` where it names a period, else these defaults.
+    pub fn with(self, own: Option<RetentionDef>) -> Self {
+        let own = own.unwrap_or_default();
+        Self {
+            photos: own.photos_days.unwrap_or(self.photos),
+            results: own.results_days.unwrap_or(self.results),
+            personal: own.personal_days.unwrap_or(self.personal),
+            abandoned: own.abandoned_days.unwrap_or(self.abandoned),
+        }
+    }
+}
+
+/// The longest retention period accepted, in days (a hundred years: archives keep some
+/// records for good, which is a matter for the archive, not this service).
+pub const MAX_RETENTION_DAYS: i32 = 36_500;
 
 pub const DEFAULT_PREREVIEW_HOURS: i32 = 24;
 
@@ -224,6 +270,21 @@ pub fn is_valid_code(code: &str) -> bool {
 }
 
 impl CatalogFile {
+    /// Refuses the file when a period in force (the item's own or `defaults`) is shorter than
+    /// its item's open life; each problem names the item.
+    pub fn check_retention(&self, defaults: RetentionDays) -> Result<(), CatalogError> {
+        let problems: Vec<String> = self
+            .matters
+            .iter()
+            .flat_map(|m| m.retention_problems(defaults))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CatalogError::Invalid(problems))
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, CatalogError> {
         let raw: RawFile = toml::from_str(text).map_err(|e| CatalogError::Syntax(e.to_string()))?;
         let mut problems = Vec::new();
@@ -357,9 +418,79 @@ fn check_matter(m: &MatterDef, problems: &mut Vec<String>) {
             _ => {}
         }
     }
+    if let Some(r) = m.retention {
+        for (field, value) in [
+            ("photos_days", r.photos_days),
+            ("results_days", r.results_days),
+            ("personal_days", r.personal_days),
+        ] {
+            if value.is_some_and(|d| !(1..=MAX_RETENTION_DAYS).contains(&d)) {
+                problems.push(format!(
+                    "matter {}: retention.{field} must be between 1 and {MAX_RETENTION_DAYS}",
+                    m.code
+                ));
+            }
+        }
+        if r.abandoned_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+            problems.push(format!(
+                "matter {}: retention.abandoned_days must be between 1 and 3650",
+                m.code
+            ));
+        }
+    }
 }
 
 impl MatterDef {
+    /// How many days a case of this item can stay open once submitted: the pre-review's hours
+    /// rounded up to days, and the department's processing days. A retention period shorter
+    /// than that is a slip (hours for days), refused at import.
+    pub fn open_life_days(&self) -> i32 {
+        (self.prereview_hours + 23) / 24 + self.processing_days
+    }
+
+    /// The problems of this item's periods in force under `defaults`, each naming the item.
+    pub fn retention_problems(&self, defaults: RetentionDays) -> Vec<String> {
+        let days = defaults.with(self.retention);
+        let open = self.open_life_days();
+        let own = |field: &str| {
+            if self.retention_names(field) {
+                format!("retention.{field}")
+            } else {
+                format!("retention.{field} (the service's default)")
+            }
+        };
+        let mut problems = Vec::new();
+        for (field, value) in [
+            ("photos_days", days.photos),
+            ("results_days", days.results),
+            ("personal_days", days.personal),
+        ] {
+            if value < open {
+                problems.push(format!(
+                    "matter {}: {} is {value} days, shorter than a case's open life of {open} \
+                     days ({} h pre-review + {} processing days)",
+                    self.code,
+                    own(field),
+                    self.prereview_hours,
+                    self.processing_days
+                ));
+            }
+        }
+        problems
+    }
+
+    fn retention_names(&self, field: &str) -> bool {
+        let Some(r) = self.retention else {
+            return false;
+        };
+        match field {
+            "photos_days" => r.photos_days.is_some(),
+            "results_days" => r.results_days.is_some(),
+            "personal_days" => r.personal_days.is_some(),
+            _ => r.abandoned_days.is_some(),
+        }
+    }
+
     /// A digest of everything a citizen or reviewer sees; an import adds a version only when it
     /// changes.
     pub fn content_hash(&self) -> String {
@@ -373,6 +504,36 @@ mod tests {
     use super::*;
 
     const SAMPLE: &str = include_str!("../../catalog/matters.toml");
+
+    #[test]
+    fn a_retention_shorter_than_the_open_life_names_the_item_and_the_field() {
+        let file = CatalogFile::parse(SAMPLE).unwrap();
+        let mut item = file.matters[0].clone();
+        item.prereview_hours = 25;
+        item.processing_days = 5;
+        assert_eq!(item.open_life_days(), 7);
+        let defaults = RetentionDays {
+            photos: 7,
+            results: 7,
+            personal: 7,
+            abandoned: 1,
+        };
+        assert!(item.retention_problems(defaults).is_empty());
+        item.retention = Some(RetentionDef {
+            results_days: Some(6),
+            ..RetentionDef::default()
+        });
+        let problems = item.retention_problems(RetentionDays {
+            personal: 2,
+            ..defaults
+        });
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with(&format!(
+            "matter {}: retention.results_days is 6 days",
+            item.code
+        )));
+        assert!(problems[1].contains("retention.personal_days (the service's default) is 2"));
+    }
 
     #[test]
     fn shipped_sample_catalogue_is_valid() {

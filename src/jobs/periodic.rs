@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::jobs::job::{Job, JobContext, JobError};
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
 use crate::store::jobs::{self as queue, JobPayload};
-use crate::store::{claims, login_attempts, object_refs, uploads};
+use crate::store::{claims, idempotency, login_attempts, object_refs, uploads};
 
 /// `sweep_uploads {slot}`: the staged objects of expired direct uploads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +60,38 @@ pub struct PruneJobs {
 
 impl JobPayload for PruneJobs {
     const KIND: &'static str = "prune_jobs";
+}
+
+/// `apply_retention {slot}`: abandoned cases cancelled, and the photos, result files and
+/// personal fields of ended cases past their item's retention destroyed (`cases::retention`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyRetention {
+    /// The schedule slot (Unix seconds) it was queued for.
+    #[serde(default)]
+    pub slot: i64,
+}
+
+impl JobPayload for ApplyRetention {
+    const KIND: &'static str = "apply_retention";
+}
+
+impl Job for ApplyRetention {
+    const SCHEDULED: bool = true;
+
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        let run = ctx.cases.apply_retention(&ctx.db).await?;
+        if run != Default::default() {
+            tracing::info!(
+                abandoned = run.abandoned,
+                photos = run.photos,
+                results = run.results,
+                personal = run.personal,
+                objects = run.objects,
+                "retention applied"
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Job for SweepUploads {
@@ -129,6 +161,10 @@ impl Job for PruneJobs {
         if pruned > 0 {
             tracing::info!(pruned, "finished jobs pruned");
         }
+        let forgotten = idempotency::prune(&ctx.db, Utc::now() - IDEMPOTENCY_KEPT).await?;
+        if forgotten > 0 {
+            tracing::info!(forgotten, "remembered responses past their day forgotten");
+        }
         // A login window ends at the latest this long after its last attempt.
         let auth = &ctx.config.auth;
         let window =
@@ -140,6 +176,9 @@ impl Job for PruneJobs {
         Ok(())
     }
 }
+
+/// How long a response is kept for a retried `Idempotency-Key` (docs/api.md says a day).
+const IDEMPOTENCY_KEPT: Duration = Duration::hours(24);
 
 /// Objects listed, and checked against the database, at a time.
 const ORPHAN_PAGE: usize = 500;

@@ -10,13 +10,15 @@ use crate::courier::orders::{CourierCancelOrder, CourierCreateOrder};
 use crate::courier::receipts::ConfirmReceipts;
 use crate::courier::reconcile::ReconcileShipments;
 use crate::jobs::job::{Job, JobContext, JobError};
-use crate::jobs::periodic::{DeleteObjects, PruneJobs, ReleaseClaims, SweepOrphans, SweepUploads};
+use crate::jobs::periodic::{
+    ApplyRetention, DeleteObjects, PruneJobs, ReleaseClaims, SweepOrphans, SweepUploads,
+};
 use crate::notify::citizen::NotifyCitizen;
 use crate::notify::staff::{CheckSla, Digest, StaffEmail};
 use crate::store::outbox::{NotifyEmail, NotifyWechat};
 
 /// Every kind this release runs.
-fn all() -> [Kind; 16] {
+fn all() -> [Kind; 17] {
     [
         Kind::of::<NotifyCitizen>(),
         Kind::of::<NotifyWechat>(),
@@ -34,6 +36,7 @@ fn all() -> [Kind; 16] {
         Kind::of::<ConfirmReceipts>(),
         Kind::of::<DeleteObjects>(),
         Kind::of::<SweepOrphans>(),
+        Kind::of::<ApplyRetention>(),
     ]
 }
 
@@ -143,6 +146,7 @@ mod tests {
         for slot in [r#"{"slot":1795000000}"#, "{}"] {
             reads::<SweepUploads>(slot);
             reads::<SweepOrphans>(slot);
+            reads::<ApplyRetention>(slot);
             reads::<ReleaseClaims>(slot);
             reads::<PruneJobs>(slot);
             reads::<CheckSla>(slot);

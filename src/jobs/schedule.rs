@@ -11,7 +11,7 @@ use crate::config::{Config, parse_local_time};
 use crate::courier::dispatch::DispatchBatches;
 use crate::courier::receipts::ConfirmReceipts;
 use crate::courier::reconcile::ReconcileShipments;
-use crate::jobs::periodic::{PruneJobs, ReleaseClaims, SweepOrphans, SweepUploads};
+use crate::jobs::periodic::{ApplyRetention, PruneJobs, ReleaseClaims, SweepOrphans, SweepUploads};
 use crate::notify::staff::{CheckSla, Digest};
 use crate::store::jobs::{self as queue, JobPayload, NewJob};
 
@@ -65,6 +65,10 @@ impl Scheduler {
                 ),
                 every(|slot| ConfirmReceipts { slot }, 600),
                 every(|slot| SweepOrphans { slot }, 900),
+                every(
+                    |slot| ApplyRetention { slot },
+                    config.retention.every_secs.max(10) as i64,
+                ),
             ],
             digest_times,
             dispatch_cutoffs,

@@ -18,6 +18,8 @@ pub mod citizen {
         pub unionid: Option<String>,
         pub created_at: DateTimeUtc,
         pub last_login_at: DateTimeUtc,
+        /// When the citizen deleted the account; its `openid` is forgotten then.
+        pub deleted_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -44,6 +46,7 @@ pub async fn upsert_by_openid(
         unionid: Set(unionid.map(str::to_string)),
         created_at: Set(now),
         last_login_at: Set(now),
+        deleted_at: Set(None),
     })
     .on_conflict(
         OnConflict::column(citizen::Column::Openid)
@@ -72,6 +75,7 @@ pub async fn insert_resident<C: ConnectionTrait>(
         unionid: Set(None),
         created_at: Set(now),
         last_login_at: Set(now),
+        deleted_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -84,3 +88,30 @@ pub const RESIDENT_PREFIX: &str = "resident:";
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<citizen::Model>, DbErr> {
     citizen::Entity::find_by_id(id).one(db).await
 }
+
+/// Forgets the WeChat identity of a deleted account: its `openid` becomes one WeChat never
+/// issues, so the next login of that user makes a new account; its cases keep their owner id.
+pub async fn forget<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    citizen::Entity::update_many()
+        .col_expr(
+            citizen::Column::Openid,
+            Expr::value(format!("{DELETED_PREFIX}{id}")),
+        )
+        .col_expr(
+            citizen::Column::Unionid,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(citizen::Column::DeletedAt, Expr::value(now))
+        .filter(citizen::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The `openid` prefix of deleted accounts.
+pub const DELETED_PREFIX: &str = "deleted:";

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, QueryOrder};
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::domain::document::DocumentState;
@@ -376,4 +376,27 @@ pub async fn remove_use<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Removes the pages of documents `ids`; returns the keys of their objects and thumbnails.
+pub async fn take_pages<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Vec<String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, Option<String>)> = document_page::Entity::find()
+        .select_only()
+        .column(document_page::Column::ObjectKey)
+        .column(document_page::Column::ThumbnailKey)
+        .filter(document_page::Column::DocumentId.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    document_page::Entity::delete_many()
+        .filter(document_page::Column::DocumentId.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .flat_map(|(object, thumbnail)| std::iter::once(object).chain(thumbnail))
+        .collect())
 }

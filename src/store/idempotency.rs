@@ -63,3 +63,25 @@ pub async fn save(
     .await;
     super::unique(saved).map(drop)
 }
+
+/// Forgets every remembered response of `subject` (a deleted account's).
+pub async fn forget_subject<C: ConnectionTrait>(db: &C, subject: Uuid) -> Result<(), DbErr> {
+    record::Entity::delete_many()
+        .filter(record::Column::SubjectId.eq(subject))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets responses remembered before `before`: a retry comes within minutes, and a kept
+/// response holds the personal fields it answered with. Returns how many went.
+pub async fn prune<C: ConnectionTrait>(
+    db: &C,
+    before: chrono::DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let result = record::Entity::delete_many()
+        .filter(record::Column::CreatedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

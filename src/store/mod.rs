@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod object_refs;
 pub mod outbox;
 pub mod pages;
+pub mod retention;
 pub mod route_writes;
 pub mod service_points;
 pub mod sessions;

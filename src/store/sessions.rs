@@ -153,7 +153,7 @@ pub async fn revoke_by_token(db: &DatabaseConnection, hash: &str) -> Result<bool
 }
 
 /// Revokes every live token of a subject (e.g. a disabled staff member).
-pub async fn revoke_subject(db: &DatabaseConnection, subject_id: Uuid) -> Result<(), DbErr> {
+pub async fn revoke_subject<C: ConnectionTrait>(db: &C, subject_id: Uuid) -> Result<(), DbErr> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::SubjectId.eq(subject_id))

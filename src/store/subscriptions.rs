@@ -111,3 +111,12 @@ pub async fn of_citizen<C: ConnectionTrait>(
         .all(db)
         .await
 }
+
+/// Drops every subscription of `citizen` (a deleted account's).
+pub async fn delete_all<C: ConnectionTrait>(db: &C, citizen_id: Uuid) -> Result<(), DbErr> {
+    subscription::Entity::delete_many()
+        .filter(subscription::Column::CitizenId.eq(citizen_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -25,6 +25,7 @@ mod pages;
 mod pickup;
 mod rate_limits;
 mod reception;
+mod retention;
 mod review;
 mod sessions;
 mod staff;

@@ -65,6 +65,14 @@ pub mod application {
         pub service_point_id: Option<Uuid>,
         /// How the resident authorizes the agent: a `domain::agent::Method`.
         pub authorization_method: Option<String>,
+        /// An admin's legal hold: the retention job leaves the case alone while it is set.
+        pub held_at: Option<DateTimeUtc>,
+        pub held_by: Option<Uuid>,
+        pub hold_reason: Option<String>,
+        /// When retention (or the account's deletion) destroyed each part of the case.
+        pub photos_destroyed_at: Option<DateTimeUtc>,
+        pub results_destroyed_at: Option<DateTimeUtc>,
+        pub personal_destroyed_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -415,4 +423,18 @@ pub async fn set_receipt_confirmed<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Every application of `citizen`, locked for a change (an account's deletion).
+pub async fn of_citizen_all<C: ConnectionTrait>(
+    db: &C,
+    citizen: Uuid,
+) -> Result<Vec<application::Model>, DbErr> {
+    let mut query = application::Entity::find()
+        .filter(application::Column::CitizenId.eq(citizen))
+        .order_by_asc(application::Column::Id);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.all(db).await
 }

@@ -57,10 +57,30 @@ pub mod matter {
         pub originals_on_mismatch: Option<String>,
         pub content_hash: String,
         pub created_at: DateTimeUtc,
+        /// The item's own retention periods in days; `None`: the service's default.
+        pub retention_photos_days: Option<i32>,
+        pub retention_results_days: Option<i32>,
+        pub retention_personal_days: Option<i32>,
+        pub retention_abandoned_days: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
+
+    impl Model {
+        /// The retention periods in force for this version: its own, else `defaults`.
+        pub fn retention(
+            &self,
+            defaults: crate::domain::catalog::RetentionDays,
+        ) -> crate::domain::catalog::RetentionDays {
+            defaults.with(Some(crate::domain::catalog::RetentionDef {
+                photos_days: self.retention_photos_days,
+                results_days: self.retention_results_days,
+                personal_days: self.retention_personal_days,
+                abandoned_days: self.retention_abandoned_days,
+            }))
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -507,6 +527,10 @@ async fn insert_version(
         originals_on_mismatch: Set(def.originals_on_mismatch.map(|o| o.as_str().to_string())),
         content_hash: Set(hash),
         created_at: Set(Utc::now()),
+        retention_photos_days: Set(def.retention.and_then(|r| r.photos_days)),
+        retention_results_days: Set(def.retention.and_then(|r| r.results_days)),
+        retention_personal_days: Set(def.retention.and_then(|r| r.personal_days)),
+        retention_abandoned_days: Set(def.retention.and_then(|r| r.abandoned_days)),
     }
     .insert(txn)
     .await?;
@@ -532,4 +556,20 @@ async fn insert_version(
         .await?;
     }
     Ok(())
+}
+
+/// The latest version of every item code, current or not: retention follows the newest word
+/// on an item, also for cases filed under older versions.
+pub async fn latest_versions<C: ConnectionTrait>(db: &C) -> Result<Vec<matter::Model>, DbErr> {
+    let mut latest: std::collections::HashMap<String, matter::Model> =
+        std::collections::HashMap::new();
+    for m in matter::Entity::find().all(db).await? {
+        match latest.get(&m.code) {
+            Some(have) if have.version >= m.version => {}
+            _ => {
+                latest.insert(m.code.clone(), m);
+            }
+        }
+    }
+    Ok(latest.into_values().collect())
 }

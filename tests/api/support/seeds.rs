@@ -51,6 +51,12 @@ pub fn application_row(
         agent_id: Set(None),
         service_point_id: Set(None),
         authorization_method: Set(None),
+        held_at: Set(None),
+        held_by: Set(None),
+        hold_reason: Set(None),
+        photos_destroyed_at: Set(None),
+        results_destroyed_at: Set(None),
+        personal_destroyed_at: Set(None),
     }
 }
 
