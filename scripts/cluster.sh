@@ -16,7 +16,8 @@
 # It prints where each part listens, then waits; Ctrl-C or SIGTERM stops everything it started.
 # CLUSTER_BIN names a beebox binary built before (default: the release build, built when
 # missing); CLUSTER_DIR keeps the logs and data (default: a temporary directory, removed).
-# Each instance's pid is in $CLUSTER_DIR/instance-N.pid, its log in instance-N.log; the
+# Each instance's pid is in $CLUSTER_DIR/instance-N.pid, its log in instance-N.log, the S3
+# server's in s3.pid (a drill that restarts one writes the new pid there); the
 # instances run the dev profile (simulated WeChat, mail to files) with logging at info.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,7 @@ pids=()
 cleanup() {
   trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for f in "$dir"/instance-*.pid; do
+  for f in "$dir"/instance-*.pid "$dir/s3.pid"; do
     [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }
   done
   wait 2>/dev/null || true
@@ -72,7 +73,7 @@ export BEEBOX_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db"
 mkdir -p "$dir/s3/$bucket"
 s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$access_key" --secret-key "$secret_key" \
   "$dir/s3" >"$dir/s3.log" 2>&1 &
-pids+=($!)
+echo $! >"$dir/s3.pid"
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && break; sleep 0.1; done
 
 # One set of keys for every instance: a token or a link one signs, the others accept.
@@ -121,6 +122,7 @@ done
 global
     maxconn 4096
     log stderr format raw local0 warning
+    stats socket $dir/haproxy.sock mode 600 level admin
 
 defaults
     mode http
@@ -128,6 +130,7 @@ defaults
     option forwardfor
     option redispatch
     retries 2
+    retry-on conn-failure empty-response
     timeout connect 2s
     timeout client 120s
     timeout server 120s
@@ -138,14 +141,23 @@ defaults
 
 frontend beebox
     bind 127.0.0.1:$lb_port
+    # Fail open when no instance is ready: the cause is shared (database or store down).
+    use_backend live if { nbsrv(instances) eq 0 }
     default_backend instances
 
 backend instances
     balance roundrobin
     option httpchk GET /readyz
+    http-request disable-l7-retry unless METH_GET
     http-check expect status 200
     default-server check inter 500ms fall 2 rise 2
 EOF
+  for n in $(seq 1 "$instances"); do
+    echo "    server instance-$n 127.0.0.1:$((lb_port + n))"
+  done
+  printf '\nbackend live\n    balance roundrobin\n    option httpchk GET /healthz\n'
+  printf '    http-request disable-l7-retry unless METH_GET\n'
+  printf '    http-check expect status 200\n    default-server check inter 500ms fall 2 rise 2\n'
   for n in $(seq 1 "$instances"); do
     echo "    server instance-$n 127.0.0.1:$((lb_port + n))"
   done
