@@ -536,3 +536,57 @@ fn a_retention_shorter_than_a_case_s_open_life_is_refused_at_import() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn destruction_while_the_store_is_down_finishes_when_it_returns() {
+    let s3 = S3Server::start().await;
+    let app = spawn_app_with(|c| {
+        periods(c);
+        on_s3(&s3)(c);
+        c.jobs.backoff_base_ms = 200;
+        c.jobs.backoff_max_secs = 1;
+    })
+    .await;
+    let citizen = app.citizen_token("stormy").await;
+    let id = submitted_case(&app, &citizen, None, 120).await;
+    let keys = object_keys(&app, &id).await;
+    app.post_as(
+        &citizen,
+        &format!("/v1/applications/{id}/cancel"),
+        &json!({}),
+    )
+    .await;
+    later(&app, 21).await;
+
+    s3.refuse(true);
+    // The rows go in one transaction with the job that deletes the objects.
+    let run = apply(&app).await;
+    assert_eq!((run.photos, run.objects), (1, keys.len()), "{run:?}");
+    assert!(
+        beebox::store::pages::of_application(app.state.database().unwrap(), id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The delete job fails while the store does, and is retried.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        use beebox::store::jobs::job;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let jobs = job::Entity::find()
+            .filter(job::Column::Kind.eq("delete_objects"))
+            .all(app.state.database().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_ne!(jobs[0].state, "dead", "{jobs:?}");
+        if jobs[0].attempts >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no retry: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s3.refuse(false);
+    wait_gone(&app, &keys).await;
+    assert_eq!(apply(&app).await, Default::default());
+}
