@@ -2,23 +2,29 @@
 # A whole Beebox cluster on this machine, every part in its own process:
 #
 # - PostgreSQL (the machine's cluster at 127.0.0.1:5432, started when down), a fresh database
-#   `beebox_cluster`;
+#   `beebox_cluster` (CLUSTER_DB); or, with CLUSTER_DATABASE_URL, that existing database as it is
+#   (nothing started, created or dropped);
 # - an S3 server: `s3s-fs` built with its `binary` feature (installed with `cargo install` when
-#   missing, pinned like the test dependency), on CLUSTER_S3_PORT (19000);
-# - the SF Express simulator (`beebox courier-sim`) on CLUSTER_SF_PORT (19090), pushing route
-#   events to the load balancer;
-# - CLUSTER_INSTANCES (3) instances of `beebox serve` on 18081, 18082, ... sharing the database,
-#   the bucket and one set of keys;
+#   missing, pinned like the test dependency), on CLUSTER_S3_PORT (19000), keeping its files
+#   under $CLUSTER_DIR/s3 (the bucket is the directory `beebox-cluster`);
+# - the SF Express simulator (`beebox courier-sim`) on CLUSTER_SF_PORT (19090), moving a parcel a
+#   step every CLUSTER_SF_STEP_MS (3000) and pushing route events to the load balancer;
+# - CLUSTER_INSTANCES (3) instances of `beebox serve` on CLUSTER_PORT + 1, + 2, ... sharing the
+#   database, the bucket and one set of keys;
 # - HAProxy in front on CLUSTER_PORT (18080), health-checking every instance's `/readyz` twice
 #   a second (down after two failures, up after two passes), answering its own errors as
 #   problem+json.
 #
-# It prints where each part listens, then waits; Ctrl-C or SIGTERM stops everything it started.
+# It prints where each part listens, then one line `ready lb=URL dir=DIR` (for scripts and the
+# cluster test, tests/api/cluster/), then waits; Ctrl-C or SIGTERM stops everything it started.
+# SIGUSR1 starts again, with the same environment, every instance that is no longer running
+# (say after `kill -9 $(cat $CLUSTER_DIR/instance-2.pid)`), printing `restarted instance N`.
 # CLUSTER_BIN names a beebox binary built before (default: the release build, built when
 # missing); CLUSTER_DIR keeps the logs and data (default: a temporary directory, removed).
 # Each instance's pid is in $CLUSTER_DIR/instance-N.pid, its log in instance-N.log, the S3
-# server's in s3.pid (a drill that restarts one writes the new pid there); the
-# instances run the dev profile (simulated WeChat, mail to files) with logging at info.
+# server's in s3.pid (a drill that restarts one writes the new pid there); the instances run the
+# dev profile (simulated WeChat, mail to .eml files under instance-N/mail) with logging at info.
+# Other BEEBOX_* variables set by the caller reach every instance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +33,8 @@ lb_port=${CLUSTER_PORT:-18080}
 s3_port=${CLUSTER_S3_PORT:-19000}
 sf_port=${CLUSTER_SF_PORT:-19090}
 db=${CLUSTER_DB:-beebox_cluster}
+database_url=${CLUSTER_DATABASE_URL:-}
+sf_step_ms=${CLUSTER_SF_STEP_MS:-3000}
 pg=(-h 127.0.0.1 -p 5432 -U postgres)
 bucket=beebox-cluster
 access_key=cluster-access-key
@@ -36,9 +44,11 @@ webhook_secret=cluster-webhook-secret-0123456789
 command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy >/dev/null; }
 command -v s3s-fs >/dev/null ||
   cargo install s3s-fs --version 0.14.1 --locked --features binary --quiet
-pg_isready "${pg[@]}" -q ||
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
-for _ in $(seq 1 30); do pg_isready "${pg[@]}" -q && break; sleep 1; done
+if [ -z "$database_url" ]; then
+  pg_isready "${pg[@]}" -q ||
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 1 30); do pg_isready "${pg[@]}" -q && break; sleep 1; done
+fi
 bin=${CLUSTER_BIN:-${CARGO_TARGET_DIR:-target}/release/beebox}
 [ -n "${CLUSTER_BIN:-}" ] || cargo build --release --quiet --bin beebox
 
@@ -48,11 +58,14 @@ keep_dir=1
 mkdir -p "$dir"
 pids=()
 cleanup() {
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM USR1
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for f in "$dir"/instance-*.pid "$dir/s3.pid"; do
     [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }
   done
+  # Whatever else still runs in the background (the waiting `sleep`), so that `wait` returns.
+  # shellcheck disable=SC2046
+  kill $(jobs -p) 2>/dev/null || true
   wait 2>/dev/null || true
   [ "$keep_dir" = 1 ] || rm -rf "$dir"
 }
@@ -65,9 +78,12 @@ wait_for() { # URL [tries]: until it answers 2xx
   return 1
 }
 
-dropdb "${pg[@]}" --if-exists --force "$db"
-createdb "${pg[@]}" "$db"
-export BEEBOX_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db"
+if [ -z "$database_url" ]; then
+  dropdb "${pg[@]}" --if-exists --force "$db"
+  createdb "${pg[@]}" "$db"
+  database_url="postgres://postgres@127.0.0.1:5432/$db"
+fi
+export BEEBOX_DATABASE__URL="$database_url"
 
 # The object store in its own process.
 mkdir -p "$dir/s3/$bucket"
@@ -93,7 +109,7 @@ export BEEBOX_COURIER__SF__WEBHOOK_SECRET="$webhook_secret"
 export BEEBOX_LOG__FILTER=${BEEBOX_LOG__FILTER:-info,sqlx=warn,sea_orm=warn,aws=warn}
 
 # The courier's simulator pushes to the load balancer, as SF pushes to the public address.
-"$bin" courier-sim --port "$sf_port" \
+"$bin" courier-sim --port "$sf_port" --step-ms "$sf_step_ms" \
   --push-url "http://127.0.0.1:$lb_port/v1/webhooks/courier/sf?secret=$webhook_secret" \
   >"$dir/courier-sim.log" 2>&1 &
 pids+=($!)
@@ -111,6 +127,22 @@ start_instance() {
 }
 # The first alone: it seeds the empty catalogue; the others find it there.
 for n in $(seq 1 "$instances"); do start_instance "$n"; done
+
+# running PID: the process is there and not a zombie waiting to be reaped.
+running() {
+  kill -0 "$1" 2>/dev/null && ! grep -qs '^[0-9]* (.*) Z' "/proc/$1/stat"
+}
+# SIGUSR1: every instance that stopped (killed, crashed, stopped by SIGTERM) starts again.
+restart_stopped() {
+  for n in $(seq 1 "$instances"); do
+    running "$(cat "$dir/instance-$n.pid")" && continue
+    if start_instance "$n"; then
+      echo "restarted instance $n  pid $(cat "$dir/instance-$n.pid")"
+    else
+      echo "instance $n did not come back; see $dir/instance-$n.log" >&2
+    fi
+  done
+}
 
 # HAProxy's own errors in the service's format.
 for status in 502 503 504; do
@@ -171,8 +203,10 @@ echo "  load balancer  http://127.0.0.1:$lb_port  (HAProxy, checks /readyz every
 for n in $(seq 1 "$instances"); do
   echo "  instance $n     http://127.0.0.1:$((lb_port + n))  pid $(cat "$dir/instance-$n.pid")"
 done
-echo "  PostgreSQL     postgres://postgres@127.0.0.1:5432/$db"
+echo "  PostgreSQL     ${database_url##*@}"
 echo "  S3 (s3s-fs)    http://127.0.0.1:$s3_port  bucket $bucket"
 echo "  SF simulator   http://127.0.0.1:$sf_port/std/service, pushing to the load balancer"
-echo "Ctrl-C stops everything."
-while true; do sleep 3600 & wait $!; done
+trap restart_stopped USR1
+echo "Ctrl-C stops everything; SIGUSR1 (kill -USR1 $$) restarts stopped instances."
+echo "ready lb=http://127.0.0.1:$lb_port dir=$dir"
+while true; do sleep 3600 & wait $! || true; done

@@ -3,6 +3,8 @@
 # SQLite, then the api binary again on PostgreSQL when a server is reachable.
 # BEEBOX_TEST_REQUIRE_PG=1 makes a missing PostgreSQL an error.
 # BEEBOX_TEST_PG_URL names the server (an admin URL; each test creates its own database).
+# BEEBOX_TEST_REQUIRE_CLUSTER=1 makes the cluster test (PostgreSQL pass) fail, instead of
+# skipping, when haproxy or s3s-fs is not on PATH.
 # The SMTP peer (maildev, see scripts/peers.sh) is started first if it is not already running.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,6 +6,7 @@ mod applications;
 mod auth;
 mod batches;
 mod cli;
+mod cluster;
 mod console;
 mod courier;
 mod department;

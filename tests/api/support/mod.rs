@@ -8,6 +8,7 @@ pub mod app;
 pub mod binary;
 pub mod browser;
 pub mod cases;
+pub mod cluster;
 pub mod courier;
 pub mod mail;
 pub mod notify;
