@@ -111,8 +111,15 @@ impl Application {
         let signalled = shutdown_signal();
         tokio::spawn({
             let shutdown = shutdown.clone();
+            let draining = self.state.draining.clone();
+            let delay = Duration::from_millis(self.state.config.server.drain_delay_ms);
             async move {
                 signalled.await;
+                // Out of the load balancer's rotation first (`/readyz` fails), then stop taking
+                // connections: one closed sooner resets requests the balancer still sends.
+                draining.cancel();
+                tokio::time::sleep(delay).await;
+                tracing::info!("draining connections");
                 shutdown.cancel();
             }
         });
@@ -237,7 +244,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutdown requested; draining connections");
+        tracing::info!("shutdown requested; /readyz fails from now on");
     }
 }
 

@@ -45,6 +45,8 @@ pub struct AppState {
     pub pushes: PushQueue,
     /// Cancelled when the service is told to stop: the HTTP server drains, the worker finishes.
     pub shutdown: CancellationToken,
+    /// Cancelled first, `server.drain_delay_ms` before `shutdown`: `/readyz` fails meanwhile.
+    pub draining: CancellationToken,
     /// The job worker, once started; shutdown waits for it to hand its jobs back.
     pub worker: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// When the last page upload started (Unix ms): background media work waits for a lull.
@@ -96,6 +98,7 @@ impl AppState {
             wechat: WechatClient::new(&config.wechat),
             mailer,
             shutdown: CancellationToken::new(),
+            draining: CancellationToken::new(),
             worker: Arc::default(),
             last_upload_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             rate_limits: crate::http::rate_limit::start(&config.rate_limits),

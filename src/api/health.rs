@@ -71,7 +71,10 @@ impl HealthApi {
             Ok(()) => Check::ok("storage", state.store.backend()),
             Err(e) => Check::failed("storage", e.to_string()),
         };
-        let checks = vec![database, storage];
+        let mut checks = vec![database, storage];
+        if state.draining.is_cancelled() {
+            checks.push(Check::failed("instance", "shutting down".to_string()));
+        }
         let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
         if failed.is_empty() {
             return ReadyResponse::Ready(Json(Readiness {

@@ -95,8 +95,16 @@ impl UploadsApi {
             hasher: Some(Sha256::new()),
             announced: upload.sha256.clone(),
         };
-        let page = match state.cases.receive_page(db, target, source, None).await {
+        let page = match state
+            .cases
+            .complete_upload(db, target, source, upload.id)
+            .await
+        {
             Ok(page) => page,
+            // A racing retry of this completion recorded the page first: the same answer.
+            Err(CaseError::Concurrent) if let Some(page) = completed_page(db, &upload).await? => {
+                page
+            }
             Err(e) => {
                 let e = ApiError::from(e);
                 // Refused content is not kept; a passing failure (store, database) keeps the
@@ -107,7 +115,6 @@ impl UploadsApi {
                 return Err(e);
             }
         };
-        uploads::mark_completed(db, upload.id, page.id, state.clock.now()).await?;
         discard(&state, &key).await;
         Ok(Completed::Created(Json(view(&page))))
     }
@@ -145,6 +152,20 @@ impl ByteSource for StagedSource {
             return Err(CaseError::Sha256Mismatch);
         }
         Ok(None)
+    }
+}
+
+/// The page a completion of `upload` recorded, if one did.
+async fn completed_page(
+    db: &sea_orm::DatabaseConnection,
+    upload: &uploads::upload::Model,
+) -> ApiResult<Option<pages::page::Model>> {
+    let Some(upload) = uploads::find_owned(db, upload.citizen_id, upload.id).await? else {
+        return Ok(None);
+    };
+    match upload.page_id {
+        Some(page_id) => Ok(pages::find(db, upload.application_id, page_id).await?),
+        None => Ok(None),
     }
 }
 

@@ -17,6 +17,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// On SIGTERM, how long `/readyz` fails while the listener still takes requests, so a load
+    /// balancer stops sending before connections are refused.
+    pub drain_delay_ms: u64,
     /// Take the client address for the audit log from `X-Forwarded-For` (behind a proxy you run).
     pub trust_forwarded_for: bool,
 }
@@ -29,6 +32,7 @@ impl Default for ServerConfig {
             public_url: None,
             body_limit_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            drain_delay_ms: 2000,
             trust_forwarded_for: false,
         }
     }
@@ -40,6 +44,9 @@ impl ServerConfig {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             problems.add("server.public_url", "must start with http:// or https://");
+        }
+        if self.drain_delay_ms > 60_000 {
+            problems.add("server.drain_delay_ms", "must be at most 60000");
         }
         if self.body_limit_bytes < 1024 {
             problems.add("server.body_limit_bytes", "must be at least 1024");

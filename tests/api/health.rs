@@ -269,3 +269,63 @@ async fn metrics_count_requests_by_route_template_and_status() {
     // The raw path never becomes a label.
     assert!(!text.contains("no-such-item"));
 }
+
+/// SIGTERM: `/readyz` fails at once while the listener keeps serving for
+/// `server.drain_delay_ms`, so a load balancer takes the instance out before it refuses
+/// connections; then it drains and exits.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_fails_readyz_first_and_keeps_serving_for_the_drain_delay() {
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::support::fresh_database_url(dir.path()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = crate::support::binary::beebox_command(dir.path())
+        .env("BEEBOX_SERVER__PORT", port.to_string())
+        .env("BEEBOX_SERVER__DRAIN_DELAY_MS", "1500")
+        .env("BEEBOX_DATABASE__URL", &url)
+        .env("BEEBOX_DATA_DIR", dir.path())
+        .env("BEEBOX_LOG__FILTER", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = client.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopping = Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let not_ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    let body = assert_problem(not_ready, 503, "not_ready").await;
+    assert_eq!(body["errors"][0]["field"], "instance", "{body}");
+    // Still serving everything else, on new connections too.
+    let alive = reqwest::Client::new()
+        .get(format!("{base}/v1/matters"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
+    assert!(stopping.elapsed() < Duration::from_millis(1500));
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(stopping.elapsed() >= Duration::from_millis(1500));
+}

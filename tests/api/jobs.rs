@@ -164,6 +164,8 @@ fn service(dir: &std::path::Path, url: &str, wechat: &WechatServer, grace_secs: 
     beebox_command(dir)
         .env("BEEBOX_SERVER__PORT", "0")
         .env("BEEBOX_SERVER__SHUTDOWN_GRACE_SECS", grace_secs.to_string())
+        // The worker's own drain is under test here, not the load balancer's.
+        .env("BEEBOX_SERVER__DRAIN_DELAY_MS", "0")
         .env("BEEBOX_DATABASE__URL", url)
         .env("BEEBOX_KEYS__DATA_ENCRYPTION_KEY", DATA_KEY)
         .env("BEEBOX_WECHAT__API_BASE", &wechat.base)

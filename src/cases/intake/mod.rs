@@ -21,7 +21,7 @@ use crate::store::applications::{self, application};
 use crate::store::catalog::{MatterVersion, material};
 use crate::store::jobs::NewJob;
 use crate::store::pages::{self, page};
-use crate::store::{StoreError, begin_write, documents};
+use crate::store::{StoreError, begin_write, documents, uploads};
 
 /// The application and material a page is for, checked before any bytes are processed.
 pub struct Target {
@@ -137,6 +137,30 @@ impl Cases {
         source: S,
         original_name: Option<String>,
     ) -> CaseResult<page::Model> {
+        self.receive(db, target, source, original_name, None).await
+    }
+
+    /// `receive_page` for direct upload `upload`, marked completed in the page's own
+    /// transaction: a retry after a crash finds the page, never makes a second. A racing
+    /// completion of the same upload that committed first wins: this one is `Concurrent`.
+    pub async fn complete_upload<S: clean::ByteSource>(
+        &self,
+        db: &DatabaseConnection,
+        target: Target,
+        source: S,
+        upload: Uuid,
+    ) -> CaseResult<page::Model> {
+        self.receive(db, target, source, None, Some(upload)).await
+    }
+
+    async fn receive<S: clean::ByteSource>(
+        &self,
+        db: &DatabaseConnection,
+        target: Target,
+        source: S,
+        original_name: Option<String>,
+        upload: Option<Uuid>,
+    ) -> CaseResult<page::Model> {
         let allowed = allowed_kinds(&target.material);
         let page_id = Uuid::now_v7();
         let application_id = target.app.id;
@@ -151,7 +175,17 @@ impl Cases {
             .await?;
         // The thumbnail is made afterwards by `sweeps::make_thumbnails`, off the upload's path.
         let recorded = self
-            .record(db, &target, page_id, &key, &clean, original_name)
+            .record(
+                db,
+                &target,
+                page_id,
+                &key,
+                &clean,
+                Origin {
+                    original_name,
+                    upload,
+                },
+            )
             .await;
         if recorded.is_err()
             && let Err(e) = self.store.delete(&key).await
@@ -176,8 +210,12 @@ impl Cases {
         page_id: Uuid,
         key: &ObjectKey,
         clean: &CleanPage,
-        original_name: Option<String>,
+        origin: Origin,
     ) -> CaseResult<page::Model> {
+        let Origin {
+            original_name,
+            upload,
+        } = origin;
         // SQLite makes waiting writers retry with sleeps of up to 100 ms, which leaves its lock idle
         // under a burst of uploads: they queue here instead. PostgreSQL locks one row and needs no
         // queue.
@@ -224,9 +262,21 @@ impl Cases {
             Err(StoreError::Conflict) => return Err(CaseError::DuplicatePage),
             Err(StoreError::Db(e)) => return Err(e.into()),
         };
+        if let Some(upload) = upload
+            && !uploads::mark_completed(&txn, upload, page_id, self.clock.now()).await?
+        {
+            return Err(CaseError::Concurrent);
+        }
         txn.commit().await?;
         Ok(inserted)
     }
+}
+
+/// Where a page came from: the client's file name (path A), or the direct upload it completes
+/// (path B).
+struct Origin {
+    original_name: Option<String>,
+    upload: Option<Uuid>,
 }
 
 impl Cases {
