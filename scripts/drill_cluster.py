@@ -96,6 +96,12 @@ def upload(token, app_id, seed):
     return status, code, hdrs.get("Retry-After") or hdrs.get("retry-after")
 
 
+def read(token, app_id):
+    """One read of a case through the load balancer: (status, problem code)."""
+    status, _, body = api("GET", f"/v1/applications/{app_id}", token)
+    return status, (body or {}).get("code") if status != 200 else None
+
+
 def citizens():
     out = []
     for i in range(CITIZENS):
@@ -189,7 +195,7 @@ def counts(seen, since=None, until=None):
 
 def drill_kill(people):
     token, app_id = people[0]
-    loads = [Load(lambda: (api("GET", f"/v1/applications/{app_id}", token)[0], None))
+    loads = [Load(lambda: read(token, app_id))
              for _ in range(4)]
     for load in loads:
         load.start()
@@ -262,7 +268,7 @@ def drill_store(people):
         return one
 
     token, app_id = people[0]
-    reader = Load(lambda: (api("GET", f"/v1/applications/{app_id}", token)[0], None))
+    reader = Load(lambda: read(token, app_id))
     uploaders = [Load(uploader(t, a)) for t, a in people[1:4]]
     for load in uploaders + [reader]:
         load.start()
@@ -305,7 +311,7 @@ def drill_store(people):
 def drill_database(people):
     pids = [instance_pid(n) for n in range(1, INSTANCES + 1)]
     token, app_id = people[0]
-    loads = [Load(lambda: (api("GET", f"/v1/applications/{app_id}", token)[0], None))
+    loads = [Load(lambda: read(token, app_id))
              for _ in range(4)]
     for load in loads:
         load.start()

@@ -264,18 +264,15 @@ impl From<crate::store::DatabaseNotReady> for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match &error {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                tracing::error!(error = %crate::store::describe_error(&error), "database unavailable");
-                Self::unavailable(
-                    "database_unavailable",
-                    "The database is unavailable. Please retry shortly.",
-                )
-                .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
-            }
-            _ => Self::internal(crate::store::describe_error(&error)),
+        if crate::store::is_unavailable(&error) {
+            tracing::error!(error = %crate::store::describe_error(&error), "database unavailable");
+            return Self::unavailable(
+                "database_unavailable",
+                "The database is unavailable. Please retry shortly.",
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        Self::internal(crate::store::describe_error(&error))
     }
 }
 

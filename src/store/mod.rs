@@ -161,6 +161,35 @@ pub fn describe_error(error: &DbErr) -> String {
     text.chars().take(300).collect()
 }
 
+/// Whether `error` says the database cannot be reached just now (no connection, a connection
+/// cut, the server shutting down or starting: SQLSTATE classes 08 and 57), rather than that a
+/// statement failed: a client should retry the former shortly.
+pub fn is_unavailable(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        // The server went away mid-message.
+        Sqlx::Protocol(_) => true,
+        _ => false,
+    }
+}
+
 /// A write's failure, with the one the caller acts on named: a unique index refusing a second
 /// row, which is a retry or a race that another transaction won.
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +216,21 @@ pub fn unique<T>(result: Result<T, DbErr>) -> Result<T, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_failed_statement_is_not() {
+        use std::sync::Arc;
+
+        use sea_orm::sqlx::Error as Sqlx;
+        use sea_orm::{DbErr, RuntimeErr};
+        let query = |e: Sqlx| DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)));
+        assert!(super::is_unavailable(&query(Sqlx::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset)
+        ))));
+        assert!(super::is_unavailable(&query(Sqlx::PoolTimedOut)));
+        assert!(!super::is_unavailable(&query(Sqlx::RowNotFound)));
+        assert!(!super::is_unavailable(&DbErr::Custom("no".into())));
+    }
+
     use super::sqlite_path;
 
     #[test]
