@@ -236,11 +236,14 @@ impl Cases {
             txn.rollback().await?;
             return Ok((0, 0));
         }
-        let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
         let owners: Vec<(Uuid, Uuid)> = due.iter().map(|d| (d.id, d.citizen_id)).collect();
-        let objects = destroy(&txn, &ids, &owners, part, "retention", self.clock.now()).await?;
+        let keys = destroy_parts(&txn, &owners, part, "retention", self.clock.now()).await?;
+        let objects = keys.len();
+        if !keys.is_empty() {
+            queue::enqueue(&txn, NewJob::of(&DeleteObjects { keys })).await?;
+        }
         txn.commit().await?;
-        Ok((ids.len(), objects))
+        Ok((owners.len(), objects))
     }
 
     /// Deletes citizen `citizen`'s account once none of their cases is in progress: drafts are
@@ -370,25 +373,6 @@ impl Cases {
         txn.commit().await?;
         Ok((app, changed))
     }
-}
-
-/// Destroys `part` of the cases `ids` (each with its citizen, for the record) inside `txn`;
-/// returns how many objects a delete job was given.
-async fn destroy<C: ConnectionTrait>(
-    txn: &C,
-    ids: &[Uuid],
-    owners: &[(Uuid, Uuid)],
-    part: Part,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> CaseResult<usize> {
-    debug_assert_eq!(ids.len(), owners.len());
-    let keys = destroy_parts(txn, owners, part, reason, now).await?;
-    let objects = keys.len();
-    if !keys.is_empty() {
-        queue::enqueue(txn, NewJob::of(&DeleteObjects { keys })).await?;
-    }
-    Ok(objects)
 }
 
 /// Takes `part` of each case of `owners` (id, citizen), marks it and records it; returns the

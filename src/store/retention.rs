@@ -88,7 +88,7 @@ applicant_email,return_address,note,shipment_contacts,file_names";
 
 /// A case due for destruction, as the job reads it.
 #[derive(Debug, Clone, Copy, sea_orm::FromQueryResult)]
-pub struct Due {
+pub struct EndedCase {
     pub id: Uuid,
     pub citizen_id: Uuid,
 }
@@ -105,7 +105,7 @@ pub async fn due<C: ConnectionTrait>(
     part: Part,
     before: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<Due>, DbErr> {
+) -> Result<Vec<EndedCase>, DbErr> {
     let mut query = application::Entity::find()
         .select_only()
         .column(application::Column::Id)
@@ -120,7 +120,7 @@ pub async fn due<C: ConnectionTrait>(
     if db.get_database_backend() == DatabaseBackend::Postgres {
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    query.into_model::<Due>().all(db).await
+    query.into_model::<EndedCase>().all(db).await
 }
 
 /// Up to `limit` drafts and returned cases of item `code` untouched since `before`, not held.
