@@ -12,8 +12,8 @@
 # - CLUSTER_INSTANCES (3) instances of `beebox serve` on CLUSTER_PORT + 1, + 2, ... sharing the
 #   database, the bucket and one set of keys;
 # - HAProxy in front on CLUSTER_PORT (18080), health-checking every instance's `/readyz` twice
-#   a second (down after two failures, up after two passes), answering its own errors as
-#   problem+json.
+#   a second (down after two failures, up after two passes), sending to the live ones
+#   (`/healthz`) when none is ready, and answering its own errors as problem+json.
 #
 # It prints where each part listens, then one line `ready lb=URL dir=DIR` (for scripts and the
 # cluster test, tests/api/cluster/), then waits; Ctrl-C or SIGTERM stops everything it started.
