@@ -45,16 +45,18 @@ pub enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
-    /// Run the SF Express simulator on its own port (the dev profile runs one in-process).
+    /// Run a courier partner's simulator on its own port (the dev profile runs each enabled
+    /// partner's in-process).
     CourierSim {
+        /// Which partner: `sf` (SF Express) or `ems` (China Post EMS).
+        #[arg(long, default_value = "sf", value_parser = ["sf", "ems"])]
+        partner: String,
         #[arg(long, default_value_t = 9090)]
         port: u16,
-        /// Where route pushes go: a Beebox webhook with its secret.
-        #[arg(
-            long,
-            default_value = "http://127.0.0.1:8080/v1/webhooks/courier/sf?secret=dev-sf-webhook-secret"
-        )]
-        push_url: String,
+        /// Where route pushes go: a Beebox webhook with its secret. Default: the local
+        /// service's webhook of this partner, with the dev secret.
+        #[arg(long)]
+        push_url: Option<String>,
         /// Milliseconds between the route steps of a parcel.
         #[arg(long, default_value_t = 3000)]
         step_ms: u64,
@@ -109,30 +111,39 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Application::build(config).await?.run_until_stopped().await
         }
         Command::CourierSim {
+            partner,
             port,
             push_url,
             step_ms,
         } => {
-            let sf = &config.courier.sf;
-            let settings = crate::integrations::courier::sim::SimSettings {
-                partner_id: sf.partner_id.clone().unwrap_or_else(|| {
-                    crate::integrations::courier::partners::DEV_SF_PARTNER_ID.into()
-                }),
-                check_word: sf
-                    .check_word
-                    .as_ref()
-                    .map_or(
-                        crate::integrations::courier::partners::DEV_SF_CHECK_WORD,
-                        |s| s.expose(),
-                    )
-                    .to_string(),
-                push_url,
-                step: Duration::from_millis(step_ms),
-                skip_pickup_wait: sf.sim_skip_pickup_wait,
+            use crate::integrations::courier::partners;
+            use crate::integrations::courier::sim::{CourierSimulator, SimSettings};
+            let push_url = push_url.unwrap_or_else(|| {
+                format!(
+                    "http://127.0.0.1:8080/v1/webhooks/courier/{partner}?secret=dev-{partner}-webhook-secret"
+                )
+            });
+            let simulator = if partner == "ems" {
+                let settings = SimSettings {
+                    push_url,
+                    step: Duration::from_millis(step_ms),
+                    skip_pickup_wait: config.courier.ems.sim_skip_pickup_wait,
+                };
+                CourierSimulator::ems(partners::ems_dev_credentials(&config), settings)
+            } else {
+                let settings = SimSettings {
+                    push_url,
+                    step: Duration::from_millis(step_ms),
+                    skip_pickup_wait: config.courier.sf.sim_skip_pickup_wait,
+                };
+                CourierSimulator::sf(partners::sf_dev_credentials(&config), settings)
             };
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            println!("SF simulator on http://{addr}/std/service");
-            crate::integrations::courier::sim::serve_standalone(settings, addr).await
+            println!(
+                "{partner} simulator on http://{addr}{}",
+                simulator.api_path()
+            );
+            crate::integrations::courier::sim::serve_standalone(simulator, addr).await
         }
         Command::Migrate => {
             let db = connect_for_command(&config).await?;
@@ -159,6 +170,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", file.display()))?;
             let catalog = CatalogFile::parse(&text)?;
             catalog.check_retention(config.retention.defaults())?;
+            catalog.check_partners(&config.courier.partners)?;
             let db = connect_for_command(&config).await?;
             store::migrate(&db)
                 .await

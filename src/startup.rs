@@ -187,17 +187,20 @@ pub fn routes(state: AppState) -> impl poem::Endpoint<Output = poem::Response> {
         routes: index.clone(),
     };
     let metrics = state.metrics.clone();
-    let simulator = state.couriers.simulator.clone();
+    let simulators = state.couriers.simulators().to_vec();
     let mut route = Route::new()
         .at("/openapi.json", service.spec_endpoint())
         .at("/openapi.yaml", service.spec_endpoint_yaml())
         .nest("/docs", service.swagger_ui())
         .nest_no_strip(console::MOUNT, Console::new(&state.config))
         .nest("/", service);
-    // Dev: the courier partner's simulator answers on our own port, so the two-way flow runs
+    // Dev: each courier partner's simulator answers on our own port, so the two-way flow runs
     // with no outside network.
-    if let Some(simulator) = simulator {
-        route = route.nest(SIM_MOUNT, simulator.routes());
+    for simulator in simulators {
+        route = route.nest(
+            format!("{SIM_MOUNT}/{}", simulator.code()),
+            simulator.routes(),
+        );
     }
     let audit = state.clone();
     let audited = index.clone();
@@ -260,6 +263,8 @@ async fn init_database(state: AppState) -> anyhow::Result<()> {
         let file = CatalogFile::parse(SAMPLE_CATALOG).context("the built-in sample catalogue")?;
         file.check_retention(config.retention.defaults())
             .context("the built-in sample catalogue under [retention]")?;
+        file.check_partners(&config.courier.partners)
+            .context("the built-in sample catalogue under [courier]")?;
         let report = store::catalog::import(&db, &file).await?;
         tracing::info!(
             items = report.created.len(),

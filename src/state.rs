@@ -81,7 +81,6 @@ impl AppState {
             config.clone(),
             channels.clone(),
             clock.clone(),
-            couriers.default_partner().code().to_string(),
             store.clone(),
         );
         let batches = metrics.clone();

@@ -27,6 +27,7 @@ mod m20261215_000022_service_points;
 mod m20261216_000023_catalog_revision;
 mod m20261216_000024_queue_order;
 mod m20261217_000025_retention;
+mod m20261218_000026_courier_partners;
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000023_catalog_revision::Migration),
             Box::new(m20261216_000024_queue_order::Migration),
             Box::new(m20261217_000025_retention::Migration),
+            Box::new(m20261218_000026_courier_partners::Migration),
         ]
     }
 }

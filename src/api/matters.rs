@@ -42,6 +42,10 @@ pub struct MatterSummary {
     /// are sent back by courier (`return`) or kept at the centre for collection (`keep`).
     #[oai(skip_serializing_if_is_none)]
     pub originals_on_mismatch: Option<String>,
+    /// The courier partner this item's legs travel with (e.g. `ems`), when the item names
+    /// one; otherwise the citizen may choose (`GET /v1/pickup-slots` lists the partners).
+    #[oai(skip_serializing_if_is_none)]
+    pub courier_partner: Option<String>,
 }
 
 #[derive(Object)]
@@ -208,6 +212,10 @@ fn summary(state: &AppState, m: &matter::Model) -> MatterSummary {
         originals_by_courier: m.originals_by_courier,
         result_by_courier: m.result_by_courier,
         id_number_required: m.id_number_required,
+        courier_partner: m
+            .courier_partner
+            .clone()
+            .filter(|p| state.config.courier.enabled(p)),
     }
 }
 

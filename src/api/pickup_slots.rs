@@ -29,6 +29,8 @@ pub struct PickupSlot {
 pub struct PickupSlots {
     pub city: String,
     pub items: Vec<PickupSlot>,
+    /// The courier partners a pickup may name (`partner`), the default first.
+    pub partners: Vec<String>,
 }
 
 /// A booked window, checked: where it starts and ends.
@@ -37,6 +39,18 @@ pub fn window(config: &Config, date: &str, slot: &str, now: DateTime<Utc>) -> Op
     offered(config, now)
         .into_iter()
         .find(|s| s.date == date.format("%Y-%m-%d").to_string() && s.slot == slot)
+}
+
+/// The enabled courier partners, the default first.
+pub fn partners(config: &Config) -> Vec<String> {
+    let courier = &config.courier;
+    let mut partners = vec![courier.default_partner.clone()];
+    partners.extend(
+        (courier.partners.iter())
+            .filter(|p| **p != courier.default_partner)
+            .cloned(),
+    );
+    partners
 }
 
 /// Every window still ahead in the next `courier.pickup_days` days.
@@ -86,6 +100,7 @@ impl PickupSlotsApi {
         Ok(Json(PickupSlots {
             city: city.0,
             items: offered(&state.config, state.clock.now()),
+            partners: partners(&state.config),
         }))
     }
 }

@@ -302,7 +302,11 @@ impl Cases {
         }
         let (first, rest) = ready.split_first().ok_or(CaseError::NothingToCollect)?;
         let also = rest.iter().map(|a| a.id).collect();
-        let row = self.book(&txn, first, also, &contact, &window).await?;
+        // One parcel for all: the first case's partner (its item's, else the point's).
+        let partner = self.partner_for(&txn, first, None).await?;
+        let row = self
+            .book(&txn, first, also, &contact, &window, partner)
+            .await?;
         let reason = Some(format!("{} {}", window.date, window.slot));
         for app in &ready {
             let actor = Actor::staff(agent.id);

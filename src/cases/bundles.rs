@@ -294,6 +294,7 @@ mod tests {
             retention_results_days: None,
             retention_personal_days: None,
             retention_abandoned_days: None,
+            courier_partner: None,
         };
         let materials = materials
             .iter()

@@ -22,18 +22,26 @@ pub struct Decided {
     pub result_shipment_id: Option<Uuid>,
 }
 
+/// A department's decision as asked: `DepartmentApprove` or `DepartmentRefuse`, with its note.
+pub struct Verdict {
+    pub action: Action,
+    pub note: Option<String>,
+}
+
 impl Cases {
     /// Records the department's decision (`DepartmentApprove` or `DepartmentRefuse`) on a case
-    /// of `departments`.
+    /// of `departments`, with its `audit` record in the same commit (a retry of the same
+    /// decision records nothing more).
     pub async fn decide_at_department(
         &self,
         db: &DatabaseConnection,
         approver: Uuid,
         departments: &[String],
         id: Uuid,
-        action: Action,
-        note: Option<String>,
+        verdict: Verdict,
+        audit: crate::store::audit::Record,
     ) -> CaseResult<Decided> {
+        let Verdict { action, note } = verdict;
         // The decision's name as recorded and shown (`approved`, `refused`).
         let outcome = match action {
             Action::DepartmentApprove => "approved",
@@ -87,6 +95,7 @@ impl Cases {
                 .change(&txn, &moved, next, Actor::system(), None)
                 .await?;
         }
+        crate::store::audit::append(&txn, audit).await?;
         txn.commit().await?;
         Ok(Decided {
             app: moved,
@@ -120,7 +129,7 @@ impl Cases {
                 application_id: app.id,
                 also_for: Vec::new(),
                 leg: LEG_RESULT,
-                partner: self.partner.clone(),
+                partner: self.partner_for(txn, app, None).await?,
                 sender: json!(self.centre()),
                 recipient,
                 pickup_date: None,

@@ -23,12 +23,15 @@ pub mod wallet;
 
 use std::sync::Arc;
 
+use sea_orm::ConnectionTrait;
+
 pub use error::{CaseError, CaseResult, FieldIssue};
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::integrations::courier::Contact;
 use crate::storage::ObjectStore;
+use crate::store::applications::application;
 use crate::store::outbox::Channels;
 
 /// One page check at a time per core.
@@ -45,8 +48,6 @@ pub struct Cases {
     /// Which channels the citizen's messages of a change go by (written in its transaction).
     pub channels: Arc<Channels>,
     pub clock: Clock,
-    /// The partner new courier orders go to.
-    pub partner: String,
     /// Where pages and result files are kept.
     pub store: Arc<dyn ObjectStore>,
     /// Page checks decode images: this bounds how many run at once.
@@ -60,18 +61,65 @@ impl Cases {
         config: Arc<Config>,
         channels: Arc<Channels>,
         clock: Clock,
-        partner: String,
         store: Arc<dyn ObjectStore>,
     ) -> Self {
         Self {
             config,
             channels,
             clock,
-            partner,
             store,
             media_permits: Arc::new(tokio::sync::Semaphore::new(media_permit_count())),
             sqlite_writes: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// The courier partner of a new leg of `app`: `chosen` (the citizen's, at booking) when
+    /// given, else the item's `courier_partner`, else its service point's, else
+    /// `courier.default_partner`. An item that names a partner takes no other; a partner that
+    /// is no longer enabled is passed over. The leg keeps what this gives for life.
+    pub(crate) async fn partner_for<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        app: &application::Model,
+        chosen: Option<&str>,
+    ) -> CaseResult<String> {
+        let courier = &self.config.courier;
+        let version = reads::version_of(db, app).await?;
+        let item = version
+            .matter
+            .courier_partner
+            .as_deref()
+            .filter(|p| courier.enabled(p));
+        if let Some(chosen) = chosen {
+            let problem = if !courier.enabled(chosen) {
+                Some(format!(
+                    "`{chosen}` is not a courier partner here ({})",
+                    courier.partners.join(", ")
+                ))
+            } else {
+                item.filter(|i| *i != chosen)
+                    .map(|i| format!("this item's originals travel with `{i}` only"))
+            };
+            return match problem {
+                Some(message) => Err(CaseError::Invalid(vec![FieldIssue::new(
+                    "partner", message,
+                )])),
+                None => Ok(chosen.to_string()),
+            };
+        }
+        if let Some(item) = item {
+            return Ok(item.to_string());
+        }
+        if let Some(point) = app.service_point_id {
+            let point = crate::store::service_points::find(db, point).await?;
+            if let Some(partner) = point
+                .and_then(|p| p.courier_partner)
+                .filter(|p| courier.enabled(p))
+            {
+                return Ok(partner);
+            }
+        }
+        Ok(courier.default_partner.clone())
     }
 
     /// The centre, as the recipient of originals (leg 1) and the sender of results (leg 2).

@@ -36,8 +36,9 @@ pub enum Booking {
 }
 
 impl Cases {
-    /// Books the pickup of `citizen`'s originals once pre-review has passed. A retry of the same
-    /// booking answers the booking; a different one while booked is refused (rebook instead).
+    /// Books the pickup of `citizen`'s originals once pre-review has passed, with `partner`
+    /// when the citizen chose one (`partner_for`). A retry of the same booking answers the
+    /// booking; a different one while booked is refused (rebook instead).
     pub async fn schedule_pickup(
         &self,
         db: &DatabaseConnection,
@@ -45,6 +46,7 @@ impl Cases {
         id: Uuid,
         contact: Contact,
         window: Window,
+        partner: Option<String>,
     ) -> CaseResult<Booking> {
         let txn = begin_write(db).await?;
         let app = reads::lock_owned(&txn, citizen, id).await?;
@@ -56,7 +58,9 @@ impl Cases {
         if from == ApplicationState::PickupScheduled
             && let Some(existing) = shipments::current_leg(&txn, app.id, LEG_MATERIALS).await?
         {
-            if same_booking(&existing, &contact, &window) {
+            if same_booking(&existing, &contact, &window)
+                && partner.as_ref().is_none_or(|p| *p == existing.partner)
+            {
                 return Ok(Booking::Existing(existing));
             }
             return Err(CaseError::PickupAlreadyScheduled);
@@ -66,7 +70,10 @@ impl Cases {
         if let Some(filing) = app.filing_id {
             return Err(CaseError::PickupWithFiling(filing));
         }
-        let row = self.book(&txn, &app, Vec::new(), &contact, &window).await?;
+        let partner = self.partner_for(&txn, &app, partner.as_deref()).await?;
+        let row = self
+            .book(&txn, &app, Vec::new(), &contact, &window, partner)
+            .await?;
         let reason = Some(format!("{} {}", window.date, window.slot));
         self.change(
             &txn,
@@ -80,8 +87,8 @@ impl Cases {
         Ok(Booking::Created(row))
     }
 
-    /// Moves a booked pickup to another address or window, before the courier came. The
-    /// partner order is replaced.
+    /// Moves a booked pickup to another address, window or partner, before the courier came.
+    /// The partner order is replaced; without a `partner` the new one goes to the same partner.
     pub async fn reschedule_pickup(
         &self,
         db: &DatabaseConnection,
@@ -89,11 +96,16 @@ impl Cases {
         id: Uuid,
         contact: Contact,
         window: Window,
+        partner: Option<String>,
     ) -> CaseResult<shipment::Model> {
         let txn = begin_write(db).await?;
         let (app, old) = booked_leg(&txn, citizen, id).await?;
+        let chosen = partner.unwrap_or_else(|| old.partner.clone());
+        let partner = self.partner_for(&txn, &app, Some(&chosen)).await?;
         shipments::request_cancel(&txn, &old).await?;
-        let row = self.book(&txn, &app, Vec::new(), &contact, &window).await?;
+        let row = self
+            .book(&txn, &app, Vec::new(), &contact, &window, partner)
+            .await?;
         let reason = Some(format!("{} {}", window.date, window.slot));
         self.change(
             &txn,
@@ -138,6 +150,7 @@ impl Cases {
         also_for: Vec<Uuid>,
         contact: &Contact,
         window: &Window,
+        partner: String,
     ) -> CaseResult<shipment::Model> {
         let row = shipments::insert(
             txn,
@@ -145,7 +158,7 @@ impl Cases {
                 application_id: app.id,
                 also_for,
                 leg: LEG_MATERIALS,
-                partner: self.partner.clone(),
+                partner,
                 sender: json!(contact),
                 recipient: json!(self.centre()),
                 pickup_date: Some(window.date.clone()),
@@ -199,7 +212,10 @@ impl Cases {
             return Err(CaseError::FilingNotReady(waiting));
         }
         let also: Vec<Uuid> = rest.iter().map(|a| a.id).collect();
-        let row = self.book(&txn, first, also, &contact, &window).await?;
+        let partner = self.partner_for(&txn, first, None).await?;
+        let row = self
+            .book(&txn, first, also, &contact, &window, partner)
+            .await?;
         let reason = Some(format!("{} {}", window.date, window.slot));
         for item in &items {
             let actor = Actor::citizen(citizen);
@@ -230,7 +246,11 @@ impl Cases {
         let row = match &rebook {
             Some((contact, window)) => {
                 let also = carried.iter().skip(1).copied().collect();
-                Some(self.book(&txn, booked[0], also, contact, window).await?)
+                let partner = old.partner.clone();
+                Some(
+                    self.book(&txn, booked[0], also, contact, window, partner)
+                        .await?,
+                )
             }
             None => None,
         };

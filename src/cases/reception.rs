@@ -31,7 +31,8 @@ pub struct Received {
 }
 
 impl Cases {
-    /// Records reception's finding on an arrived case of `departments`.
+    /// Records reception's finding on an arrived case of `departments`, with its `audit` record
+    /// in the same commit.
     pub async fn receive_originals(
         &self,
         db: &DatabaseConnection,
@@ -39,6 +40,7 @@ impl Cases {
         departments: &[String],
         id: Uuid,
         finding: Finding,
+        audit: crate::store::audit::Record,
     ) -> CaseResult<Received> {
         let txn = begin_write(db).await?;
         let app = reads::lock_visible(&txn, departments, id).await?;
@@ -130,6 +132,7 @@ impl Cases {
                 return_shipment_id = Some(back.id);
             }
         }
+        crate::store::audit::append(&txn, audit).await?;
         txn.commit().await?;
         Ok(Received {
             state: state_of(&moved)?,

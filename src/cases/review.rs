@@ -38,7 +38,8 @@ pub struct Decision {
 
 impl Cases {
     /// Decides a submitted case of `departments` that `reviewer` holds a live claim on; the
-    /// decision ends the claim. Returns the case as it now stands.
+    /// decision ends the claim. `audit` is the decision's audit record, committed with it, so a
+    /// crash never leaves a decision unaudited. Returns the case as it now stands.
     pub async fn decide_prereview(
         &self,
         db: &DatabaseConnection,
@@ -46,6 +47,7 @@ impl Cases {
         departments: &[String],
         id: Uuid,
         decision: Decision,
+        audit: crate::store::audit::Record,
     ) -> CaseResult<application::Model> {
         let txn = begin_write(db).await?;
         let app = reads::lock_visible(&txn, departments, id).await?;
@@ -112,6 +114,7 @@ impl Cases {
             },
         };
         stats::record_decision(&txn, &counts, now, self.config.local_offset()).await?;
+        crate::store::audit::append(&txn, audit).await?;
         txn.commit().await?;
         Ok(moved)
     }

@@ -1,5 +1,6 @@
-//! `[courier]`: the courier legs: the partner, pickup windows, the service centre's own address,
-//! tracking upkeep, and SF's credentials. Dev runs a built-in SF simulator; prod refuses it.
+//! `[courier]`: the courier legs: the partners and the default one, pickup windows, the service
+//! centre's own address, tracking upkeep, and each partner's credentials (`[courier.sf]`,
+//! `[courier.ems]`). Dev runs a built-in simulator of each enabled partner; prod refuses them.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,8 +10,14 @@ use super::{Problems, Profile, Secret, parse_local_time, parse_slot};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CourierConfig {
-    /// The partner new orders go to (`sf`).
-    pub partner: String,
+    /// The partners this deployment works with, each configured in its own section.
+    pub partners: Vec<String>,
+    /// The partner a leg goes to when neither its item nor its pickup names one. A shipment
+    /// keeps the partner it was ordered from, so changing this strands no parcel.
+    pub default_partner: String,
+    /// The old name of `default_partner`, still read so an existing configuration keeps working.
+    #[serde(skip_serializing)]
+    pub partner: Option<String>,
     /// Pickup windows offered each day, `HH:MM-HH:MM` in `local_utc_offset` time.
     pub pickup_slots: Vec<String>,
     /// How many days ahead pickups can be booked (today counts when a window is still ahead).
@@ -34,12 +41,18 @@ pub struct CourierConfig {
     /// The service centre: where originals go, and where results leave from.
     pub centre: CentreConfig,
     pub sf: SfConfig,
+    pub ems: EmsConfig,
 }
+
+/// The partners an adapter exists for, by code.
+pub const PARTNER_CODES: [&str; 2] = ["sf", "ems"];
 
 impl Default for CourierConfig {
     fn default() -> Self {
         Self {
-            partner: "sf".into(),
+            partners: vec!["sf".into()],
+            default_partner: "sf".into(),
+            partner: None,
             pickup_slots: vec![
                 "09:00-12:00".into(),
                 "12:00-15:00".into(),
@@ -57,6 +70,7 @@ impl Default for CourierConfig {
             return_originals_on_mismatch: true,
             centre: CentreConfig::default(),
             sf: SfConfig::default(),
+            ems: EmsConfig::default(),
         }
     }
 }
@@ -131,6 +145,13 @@ impl Default for SfConfig {
 }
 
 impl CourierConfig {
+    /// Moves a value given under an old key to its new one.
+    pub(super) fn take_old_names(&mut self) {
+        if let Some(partner) = self.partner.take() {
+            self.default_partner = partner;
+        }
+    }
+
     pub(super) fn validate(&self, profile: Profile, problems: &mut Problems) {
         if self.pickup_slots.is_empty() || self.pickup_slots.iter().any(|s| parse_slot(s).is_none())
         {
@@ -156,10 +177,52 @@ impl CourierConfig {
         if !(1..=30).contains(&self.pickup_days) {
             problems.add("courier.pickup_days", "must be between 1 and 30");
         }
-        if self.partner != "sf" {
-            problems.add("courier.partner", "the partners are: sf");
+        let known = PARTNER_CODES.join(", ");
+        if self.partners.is_empty() {
+            problems.add(
+                "courier.partners",
+                format!("name at least one partner (the partners are: {known})"),
+            );
         }
-        self.sf.validate(profile, problems);
+        for (i, code) in self.partners.iter().enumerate() {
+            if !PARTNER_CODES.contains(&code.as_str()) {
+                problems.add(
+                    "courier.partners",
+                    format!("`{code}` is not a partner (the partners are: {known})"),
+                );
+            } else if self.partners[..i].contains(code) {
+                problems.add("courier.partners", format!("`{code}` is named twice"));
+            }
+        }
+        if !PARTNER_CODES.contains(&self.default_partner.as_str()) {
+            problems.add(
+                "courier.default_partner",
+                format!(
+                    "`{}` is not a partner (the partners are: {known})",
+                    self.default_partner
+                ),
+            );
+        } else if !self.enabled(&self.default_partner) {
+            problems.add(
+                "courier.default_partner",
+                format!(
+                    "`{}` is not enabled: add it to courier.partners ({})",
+                    self.default_partner,
+                    self.partners.join(", ")
+                ),
+            );
+        }
+        if self.enabled("sf") {
+            self.sf.validate(profile, problems);
+        }
+        if self.enabled("ems") {
+            self.ems.validate(profile, problems);
+        }
+    }
+
+    /// Whether `code` is among `partners`.
+    pub fn enabled(&self, code: &str) -> bool {
+        self.partners.iter().any(|p| p == code)
     }
 }
 
@@ -187,6 +250,89 @@ impl SfConfig {
                     problems.add(
                         key,
                         "prod needs SF's real credentials (no simulator default)",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// China Post EMS open platform (中国邮政 协议客户开放平台).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmsConfig {
+    /// The API endpoint, e.g. `https://api.ems.com.cn/amp-prod-api/f/amp/api/open` (sandbox:
+    /// `.../amp/api/test`). Unset in dev: the built-in simulator.
+    pub api_base: Option<String>,
+    /// 协议客户号 (`senderNo`). Unset in dev: the simulator's.
+    pub sender_no: Option<String>,
+    /// 授权码 (`authorization`). Unset in dev: the simulator's.
+    pub authorization: Option<Secret>,
+    /// 签名密钥: the Base64 of the 16-byte SM4 key that seals requests and pushes. Unset in
+    /// dev: the simulator's.
+    pub sign_key: Option<Secret>,
+    /// Our own secret in the push URL (`?secret=`) or `X-Beebox-Webhook-Secret`. Unset in dev:
+    /// the simulator's.
+    pub webhook_secret: Option<Secret>,
+    /// 业务产品 (`bizProductNo`); 1 is 特快专递.
+    pub biz_product_no: String,
+    pub timeout_ms: u64,
+    /// How fast the dev simulator moves a parcel along its route, per step.
+    pub sim_step_ms: u64,
+    /// The dev simulator collects at once instead of waiting for the booked pickup window.
+    pub sim_skip_pickup_wait: bool,
+}
+
+impl Default for EmsConfig {
+    fn default() -> Self {
+        Self {
+            api_base: None,
+            sender_no: None,
+            authorization: None,
+            sign_key: None,
+            webhook_secret: None,
+            biz_product_no: "1".into(),
+            timeout_ms: 5_000,
+            sim_step_ms: 3_000,
+            sim_skip_pickup_wait: false,
+        }
+    }
+}
+
+impl EmsConfig {
+    fn validate(&self, profile: Profile, problems: &mut Problems) {
+        let sixteen_bytes = |key: &Secret| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(key.expose().trim())
+                .is_ok_and(|k| k.len() == 16)
+        };
+        if self.sign_key.as_ref().is_some_and(|k| !sixteen_bytes(k)) {
+            problems.add(
+                "courier.ems.sign_key",
+                "must be the Base64 of a 16-byte SM4 key, as EMS issues it",
+            );
+        }
+        if self.biz_product_no.trim().is_empty() {
+            problems.add("courier.ems.biz_product_no", "must not be empty");
+        }
+        if profile == Profile::Prod {
+            if self.api_base.is_none() {
+                problems.add(
+                    "courier.ems.api_base",
+                    "prod refuses the built-in courier simulator; set EMS's API endpoint",
+                );
+            }
+            for (key, missing) in [
+                ("courier.ems.sender_no", self.sender_no.is_none()),
+                ("courier.ems.authorization", self.authorization.is_none()),
+                ("courier.ems.sign_key", self.sign_key.is_none()),
+                ("courier.ems.webhook_secret", self.webhook_secret.is_none()),
+            ] {
+                if missing {
+                    problems.add(
+                        key,
+                        "prod needs EMS's real credentials (no simulator default)",
                     );
                 }
             }

@@ -33,7 +33,7 @@ mod wechat;
 pub use agents::AgentsConfig;
 pub use auth::AuthConfig;
 pub use catalog::CatalogConfig;
-pub use courier::{CentreConfig, CourierConfig, SfConfig};
+pub use courier::{CentreConfig, CourierConfig, EmsConfig, PARTNER_CODES, SfConfig};
 pub use database::DatabaseConfig;
 pub use jobs::JobsConfig;
 pub use keys::KeysConfig;
@@ -140,10 +140,11 @@ impl Config {
             .filter(|key| {
                 key != "config" && !key.as_str().to_ascii_lowercase().starts_with("test_")
             });
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(env)
             .extract()
             .map_err(|e| ConfigError::Malformed(describe_figment_error(e)))?;
+        config.courier.take_old_names();
         config.validate()?;
         Ok(config)
     }

@@ -92,7 +92,10 @@ async fn cancel(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
         .couriers
         .get(&row.partner)
         .ok_or_else(|| JobError::Fatal(anyhow::anyhow!("unknown partner {}", row.partner)))?;
-    match partner.cancel_order(&row.order_id).await {
+    match partner
+        .cancel_order(&row.order_id, row.waybill_no.as_deref())
+        .await
+    {
         Ok(()) => {}
         Err(CourierError::Retryable(e)) => return Err(JobError::Retry(anyhow::anyhow!(e))),
         Err(CourierError::Final(e)) => {

@@ -35,6 +35,10 @@ pub struct MatterDef {
     /// `retention.*` default. Absent from the hash when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionDef>,
+    /// The courier partner this item's legs go to (a code of `courier.partners`); absent: the
+    /// service point's, else `courier.default_partner`. Absent from the hash when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub courier_partner: Option<String>,
 }
 
 /// `[matter.retention]`: days after a case ends (completed, rejected, refused, cancelled) until
@@ -277,6 +281,31 @@ impl CatalogFile {
             .matters
             .iter()
             .flat_map(|m| m.retention_problems(defaults))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CatalogError::Invalid(problems))
+        }
+    }
+
+    /// Refuses the file when an item names a courier partner this deployment has not enabled
+    /// (`courier.partners`); each problem names the item.
+    pub fn check_partners(&self, enabled: &[String]) -> Result<(), CatalogError> {
+        let problems: Vec<String> = self
+            .matters
+            .iter()
+            .filter_map(|m| {
+                let partner = m.courier_partner.as_ref()?;
+                (!enabled.contains(partner)).then(|| {
+                    format!(
+                        "matter {}: courier_partner `{partner}` is not enabled here \
+                         (courier.partners: {})",
+                        m.code,
+                        enabled.join(", ")
+                    )
+                })
+            })
             .collect();
         if problems.is_empty() {
             Ok(())

@@ -20,6 +20,8 @@ pub mod point {
         pub address: Json,
         /// Comma-separated department codes whose items the point files.
         pub departments: String,
+        /// The courier partner of this point's cases; `None`: `courier.default_partner`.
+        pub courier_partner: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -35,6 +37,7 @@ pub struct NewPoint<'a> {
     pub name: &'a str,
     pub address: serde_json::Value,
     pub departments: &'a [String],
+    pub courier_partner: Option<&'a str>,
 }
 
 pub async fn insert<C: ConnectionTrait>(
@@ -48,6 +51,7 @@ pub async fn insert<C: ConnectionTrait>(
         name: Set(new.name.to_string()),
         address: Set(new.address),
         departments: Set(new.departments.join(",")),
+        courier_partner: Set(new.courier_partner.map(String::from)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -86,7 +90,7 @@ pub async fn list<C: ConnectionTrait>(
         .await
 }
 
-/// Replaces the point's name, address and departments.
+/// Replaces the point's name, address, departments and courier partner.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     point: point::Model,
@@ -97,6 +101,7 @@ pub async fn update<C: ConnectionTrait>(
     active.name = Set(new.name.to_string());
     active.address = Set(new.address);
     active.departments = Set(new.departments.join(","));
+    active.courier_partner = Set(new.courier_partner.map(String::from));
     active.updated_at = Set(now);
     active.update(db).await
 }

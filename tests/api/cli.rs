@@ -408,3 +408,85 @@ fn a_rate_limit_without_a_burst_and_a_tiny_push_window_are_refused() {
         "{printed}"
     );
 }
+
+#[test]
+fn an_unknown_courier_partner_or_a_default_not_enabled_refuses_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("beebox.toml");
+    let cases = [
+        (
+            "[courier]\npartners = [\"sf\", \"dhl\"]\n",
+            "courier.partners",
+            "`dhl` is not a partner",
+        ),
+        (
+            "[courier]\npartners = [\"sf\"]\ndefault_partner = \"ems\"\n",
+            "courier.default_partner",
+            "`ems` is not enabled",
+        ),
+        (
+            "[courier]\npartners = [\"ems\"]\n",
+            "courier.default_partner",
+            "`sf` is not enabled",
+        ),
+        (
+            "[courier]\npartners = []\n",
+            "courier.partners",
+            "name at least one partner",
+        ),
+        (
+            "[courier]\npartners = [\"ems\"]\ndefault_partner = \"ems\"\n[courier.ems]\nsign_key = \"c2hvcnQ=\"\n",
+            "courier.ems.sign_key",
+            "16-byte SM4 key",
+        ),
+    ];
+    for (text, key, says) in cases {
+        std::fs::write(&file, text).unwrap();
+        let output = beebox(
+            dir.path(),
+            &["serve", "--config", file.to_str().unwrap()],
+            &[],
+        );
+        assert_eq!(output.status.code(), Some(2), "{text}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(err.contains(key) && err.contains(says), "{text}: {err}");
+    }
+    // Both enabled, EMS the default, and the old key `courier.partner` still read.
+    std::fs::write(
+        &file,
+        "[courier]\npartners = [\"sf\", \"ems\"]\npartner = \"ems\"\n",
+    )
+    .unwrap();
+    let output = beebox(
+        dir.path(),
+        &["check-config", "--config", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("default_partner = \"ems\""), "{printed}");
+}
+
+#[test]
+fn prod_refuses_an_enabled_partners_simulator_and_names_each_missing_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = beebox(
+        dir.path(),
+        &["check-config"],
+        &[
+            ("BEEBOX_PROFILE", "prod"),
+            ("BEEBOX_COURIER__PARTNERS", "[\"sf\", \"ems\"]"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    for key in [
+        "courier.ems.api_base",
+        "courier.ems.sender_no",
+        "courier.ems.authorization",
+        "courier.ems.sign_key",
+        "courier.ems.webhook_secret",
+    ] {
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

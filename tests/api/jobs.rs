@@ -44,7 +44,6 @@ async fn seed_submissions(
         std::sync::Arc::new(config),
         channels,
         beebox::clock::Clock::system(),
-        "sim".into(),
         store,
     );
     let version = beebox::store::catalog::find(db, ITEM, None)

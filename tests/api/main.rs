@@ -23,6 +23,7 @@ mod objects;
 mod openapi;
 mod orphans;
 mod pages;
+mod partners;
 mod pickup;
 mod rate_limits;
 mod reception;

@@ -236,7 +236,7 @@ async fn the_courier_collects_the_originals_and_the_citizen_follows_the_parcel()
     assert_problem(late, 409, "pickup_in_progress").await;
 
     // Exactly one partner order was made for the booking.
-    let simulator = app.state.couriers.simulator.as_ref().unwrap();
+    let simulator = app.state.couriers.simulator("sf").unwrap();
     let orders = simulator.orders();
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].create_calls, 1);
@@ -271,7 +271,7 @@ async fn the_simulated_courier_comes_in_the_booked_window_not_before() {
 
     // Twenty steps of the simulator's clock later, nothing has been collected or pushed.
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    let simulator = app.state.couriers.simulator.as_ref().unwrap();
+    let simulator = app.state.couriers.simulator("sf").unwrap();
     assert!(simulator.now() < starts_at);
     assert_eq!(simulator.orders()[0].steps_done, 0);
     assert!(simulator.pushes().is_empty());

@@ -1,8 +1,9 @@
-//! The whole two-way flow of the courier issue, over HTTP, against the in-process SF simulator,
-//! the WeChat peer and the SMTP peer: submit, pre-review, pickup and delivery of the originals,
-//! reception, the dispatch batch, the department's approval, delivery of the result and the
-//! citizen's receipt. The citizen's timeline, the notifications and the audit log are checked
-//! whole at the end. `scripts/test.sh` runs it on SQLite and on PostgreSQL.
+//! The whole two-way flow of the courier issue, over HTTP, against the in-process courier
+//! simulators, the WeChat peer and the SMTP peer: submit, pre-review, pickup and delivery of the
+//! originals, reception, the dispatch batch, the department's approval, delivery of the result
+//! and the citizen's receipt. The citizen's timeline, the notifications and the audit log are
+//! checked whole at the end. It plays once with SF Express and once with China Post EMS as the
+//! deployment's partner; `scripts/test.sh` runs both on SQLite and on PostgreSQL.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -40,7 +41,26 @@ async fn ok(response: reqwest::Response, status: u16) -> Value {
 }
 
 #[tokio::test]
-async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
+async fn the_whole_two_way_flow_plays_over_http_against_the_sf_simulator() {
+    play("sf").await;
+}
+
+#[tokio::test]
+async fn the_whole_two_way_flow_plays_over_http_against_the_ems_simulator() {
+    play("ems").await;
+}
+
+/// Whether `waybill` looks like one of `partner`'s: `SF` and 13 digits, or EMS's 13 digits.
+fn is_waybill_of(partner: &str, waybill: &str) -> bool {
+    let digits = |s: &str| s.len() == 13 && s.chars().all(|c| c.is_ascii_digit());
+    match partner {
+        "sf" => waybill.strip_prefix("SF").is_some_and(digits),
+        _ => digits(waybill),
+    }
+}
+
+/// The flow with `partner` as the deployment's default partner (both enabled).
+async fn play(partner: &'static str) {
     let wechat = WechatServer::start().await;
     let app = spawn_app_with(|c| {
         configure(c, &wechat);
@@ -53,12 +73,16 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
                 .template_id = Some(template.into());
         }
         c.courier.sf.sim_step_ms = 100;
+        c.courier.ems.sim_step_ms = 100;
+        c.courier.partners = vec!["sf".into(), "ems".into()];
+        c.courier.default_partner = partner.into();
     })
     .await;
-    let citizen = wechat_citizen(&app, "two-way").await;
+    let who = format!("two-way-{partner}");
+    let citizen = wechat_citizen(&app, &who).await;
     let templates: Vec<&str> = EVENTS.iter().map(|(_, t)| *t).collect();
     subscribe(&app, &citizen, &templates).await;
-    let email = unique_address("two-way");
+    let email = unique_address(&who);
 
     // 1. Submit: photos of every required material.
     let mut body = new_application(ITEM);
@@ -102,7 +126,8 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
         window["slot"].as_str().unwrap(),
     );
     let path = format!("/v1/applications/{id}/pickup");
-    ok(app.post_as(&citizen, &path, &booked).await, 201).await;
+    let pickup = ok(app.post_as(&citizen, &path, &booked).await, 201).await;
+    assert_eq!(pickup["partner"], partner);
     shipments_until(&app, &citizen, &id, "originals delivered", |items| {
         items
             .iter()
@@ -121,7 +146,7 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
     )
     .await;
     assert_eq!(received["state"], "received");
-    dispatch_now(&app, "two-way").await;
+    dispatch_now(&app, &who).await;
     wait_state(&app, &citizen, &id, "at_department").await;
 
     // 5. The department attaches the issued card's scan and approves.
@@ -164,7 +189,9 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
     for (leg, kind) in legs.iter().zip(["materials", "result"]) {
         assert_eq!(leg["leg"], kind);
         assert_eq!(leg["status"], "delivered");
-        assert!(leg["waybill_no"].as_str().unwrap().starts_with("SF"));
+        assert_eq!(leg["partner"], partner, "{leg}");
+        let waybill = leg["waybill_no"].as_str().unwrap();
+        assert!(is_waybill_of(partner, waybill), "{waybill}");
         let steps: Vec<&str> = leg["timeline"]
             .as_array()
             .unwrap()
@@ -225,7 +252,7 @@ async fn the_whole_two_way_flow_plays_over_http_against_the_simulator() {
         .collect();
     wanted.sort();
     assert_eq!(seen, wanted);
-    let messages = wechat.sent_to("wx-two-way");
+    let messages = wechat.sent_to(&format!("wx-{who}"));
     let sent: BTreeSet<&str> = messages.iter().map(|m| m.template_id.as_str()).collect();
     assert_eq!(sent, templates.iter().copied().collect::<BTreeSet<_>>());
     assert_eq!(messages.len(), EVENTS.len());

@@ -32,6 +32,9 @@ pub struct NewServicePoint {
     pub address: Address,
     /// The departments whose items agents here may file (at least one).
     pub departments: Vec<String>,
+    /// The courier partner (of `courier.partners`) for this point's cases when their item
+    /// names none; absent: `courier.default_partner`.
+    pub courier_partner: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -40,6 +43,8 @@ pub struct ServicePointChange {
     pub name: String,
     pub address: Address,
     pub departments: Vec<String>,
+    /// Absent: `courier.default_partner`.
+    pub courier_partner: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -49,6 +54,8 @@ pub struct ServicePoint {
     pub name: String,
     pub address: Address,
     pub departments: Vec<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub courier_partner: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -75,18 +82,29 @@ pub fn point_view(row: &point::Model) -> Result<ServicePoint, ApiError> {
             ApiError::internal(format!("a service point's address: {}", e.message()))
         })?,
         departments: split_list(&row.departments),
+        courier_partner: row.courier_partner.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
 }
 
-/// The address and departments, checked; every problem at once.
+/// The address, departments and courier partner, checked; every problem at once.
 async fn check(
     state: &AppState,
     address: &Address,
     departments: &[String],
+    partner: Option<&str>,
     problems: &mut Vec<FieldProblem>,
 ) -> ApiResult<Vec<String>> {
+    if let Some(partner) = partner.filter(|p| !state.config.courier.enabled(p)) {
+        problems.push(FieldProblem::new(
+            "courier_partner",
+            format!(
+                "`{partner}` is not an enabled courier partner ({})",
+                state.config.courier.partners.join(", ")
+            ),
+        ));
+    }
     if PhoneNumber::parse(&address.phone).is_err() {
         problems.push(FieldProblem::new(
             "address.phone",
@@ -131,7 +149,15 @@ impl AdminServicePointsApi {
         let code = normalize_username(&body.code)
             .map_err(|m| problems.push(FieldProblem::new("code", m)))
             .ok();
-        let departments = check(&state, &body.address, &body.departments, &mut problems).await?;
+        let partner = body.courier_partner.as_deref();
+        let departments = check(
+            &state,
+            &body.address,
+            &body.departments,
+            partner,
+            &mut problems,
+        )
+        .await?;
         let Some(code) = code.filter(|_| problems.is_empty()) else {
             return Err(ApiError::invalid_fields(problems));
         };
@@ -147,6 +173,7 @@ impl AdminServicePointsApi {
             name: body.name.trim(),
             address: address_json(&body.address),
             departments: &departments,
+            courier_partner: partner,
         };
         let created = service_points::insert(db, new, state.clock.now()).await?;
         let target = Some(("service_point", created.id));
@@ -194,8 +221,8 @@ impl AdminServicePointsApi {
         Ok(Json(point_view(&find(&state, id.0).await?)?))
     }
 
-    /// Change a service point's name, address or departments. Cases already filed keep the
-    /// address they were filed with.
+    /// Change a service point's name, address, departments or courier partner. Cases already
+    /// filed keep the address they were filed with, and a parcel ordered keeps its partner.
     #[oai(path = "/v1/admin/service-points/:id", method = "put")]
     async fn change(
         &self,
@@ -207,7 +234,15 @@ impl AdminServicePointsApi {
     ) -> ApiResult<Json<ServicePoint>> {
         auth.0.require(Role::Admin)?;
         let mut problems = Vec::new();
-        let departments = check(&state, &body.address, &body.departments, &mut problems).await?;
+        let partner = body.courier_partner.as_deref();
+        let departments = check(
+            &state,
+            &body.address,
+            &body.departments,
+            partner,
+            &mut problems,
+        )
+        .await?;
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems));
         }
@@ -217,6 +252,7 @@ impl AdminServicePointsApi {
             name: body.name.trim(),
             address: address_json(&body.address),
             departments: &departments,
+            courier_partner: partner,
         };
         let updated = service_points::update(state.db()?, row, new, state.clock.now()).await?;
         let target = Some(("service_point", updated.id));

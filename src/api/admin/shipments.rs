@@ -1,15 +1,17 @@
 //! `/v1/admin/shipments/problems`: the courier legs that need a person: refused orders, parcels
 //! returned, failed deliveries, exceptions, and parcels with no movement for
-//! `courier.stuck_after_hours`. Addresses stay out; operators look the case up by its id.
+//! `courier.stuck_after_hours`. Addresses stay out; operators look the case up by its id. Each
+//! problem names its partner; `?partner=` shows one partner's, with every partner's count.
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use crate::api::ApiTags;
-use crate::api::problem::ApiResult;
+use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::StaffAuth;
 use crate::courier::reconcile::{self, ProblemReason};
 use crate::domain::staff::Role;
@@ -45,8 +47,10 @@ pub struct ShipmentProblem {
 
 #[derive(Object)]
 pub struct ShipmentProblemList {
-    /// The quietest first.
+    /// The quietest first (of `partner` only, when given).
     pub items: Vec<ShipmentProblem>,
+    /// How many problems each partner has, every partner counted whatever the filter.
+    pub by_partner: std::collections::BTreeMap<String, u64>,
 }
 
 #[OpenApi(tag = "ApiTags::Admin")]
@@ -57,12 +61,36 @@ impl AdminShipmentsApi {
         &self,
         state: Data<&AppState>,
         auth: StaffAuth,
+        /// Only this partner's legs, e.g. `ems`.
+        #[oai(validator(max_length = 16))]
+        partner: Query<Option<String>>,
     ) -> ApiResult<Json<ShipmentProblemList>> {
         auth.0.require(Role::Admin)?;
+        if let Some(partner) = partner.0.as_deref()
+            && !state.config.courier.enabled(partner)
+        {
+            return Err(ApiError::invalid_fields(vec![FieldProblem::new(
+                "partner",
+                format!(
+                    "`{partner}` is not an enabled courier partner ({})",
+                    state.config.courier.partners.join(", ")
+                ),
+            )]));
+        }
         let now = state.clock.now();
-        let items = reconcile::problems(state.db()?, &state.config)
-            .await?
+        let problems = reconcile::problems(state.db()?, &state.config).await?;
+        let mut by_partner = std::collections::BTreeMap::new();
+        for p in &problems {
+            *by_partner.entry(p.shipment.partner.clone()).or_insert(0) += 1;
+        }
+        let items = problems
             .into_iter()
+            .filter(|p| {
+                partner
+                    .0
+                    .as_ref()
+                    .is_none_or(|only| *only == p.shipment.partner)
+            })
             .map(|p| ShipmentProblem {
                 shipment_id: p.shipment.id,
                 application_id: p.shipment.application_id,
@@ -79,6 +107,6 @@ impl AdminShipmentsApi {
                 quiet_hours: (now - p.quiet_since).num_hours().max(0),
             })
             .collect();
-        Ok(Json(ShipmentProblemList { items }))
+        Ok(Json(ShipmentProblemList { items, by_partner }))
     }
 }

@@ -13,7 +13,7 @@ use crate::api::admin::service_points::{ServicePoint, point_view};
 use crate::api::applications::Address;
 use crate::api::applications::pickup::{self, Pickup, PickupRequest, PickupWindow};
 use crate::api::idempotent;
-use crate::api::pickup_slots::{PickupSlots, offered};
+use crate::api::pickup_slots::{PickupSlots, offered, partners};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
 use crate::state::AppState;
@@ -49,6 +49,7 @@ impl AgentPickupsApi {
         Ok(Json(PickupSlots {
             city: point.address.city,
             items: offered(&state.config, state.clock.now()),
+            partners: partners(&state.config),
         }))
     }
 
@@ -84,6 +85,7 @@ impl AgentPickupsApi {
         let request = PickupRequest {
             address,
             window: body.0.window.clone(),
+            partner: None,
         };
         let (contact, window) = pickup::check(&state, &request)?;
         let row = (state.cases)

@@ -37,6 +37,10 @@ pub struct PickupRequest {
     /// Where the courier collects the originals.
     pub address: Address,
     pub window: PickupWindow,
+    /// The courier partner, one of `GET /v1/pickup-slots`' `partners`. Absent: the item's,
+    /// else the deployment's default. An item that names its partner takes no other.
+    #[oai(validator(max_length = 16))]
+    pub partner: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -48,6 +52,8 @@ pub struct Pickup {
     pub order_status: String,
     /// The parcel's tracking status: `pending` until the courier collects it.
     pub status: String,
+    /// The courier partner that collects it, e.g. `sf` or `ems`; kept for the parcel's life.
+    pub partner: String,
     /// The waybill number (运单号), once the partner gave one.
     #[oai(skip_serializing_if_is_none)]
     pub waybill_no: Option<String>,
@@ -111,6 +117,7 @@ pub async fn view<C: ConnectionTrait>(db: &C, row: &shipment::Model) -> Result<P
         shipment_id: row.id,
         order_status: row.order_status.clone(),
         status: row.status.clone(),
+        partner: row.partner.clone(),
         waybill_no: row.waybill_no.clone(),
         courier_name: row.courier_name.clone(),
         courier_phone: row.courier_phone.clone(),
@@ -186,7 +193,7 @@ impl PickupApi {
         let db = state.db()?;
         let (contact, window) = check(&state, &body)?;
         match (state.cases)
-            .schedule_pickup(db, auth.0.id, id.0, contact, window)
+            .schedule_pickup(db, auth.0.id, id.0, contact, window, body.0.partner)
             .await?
         {
             Booking::Created(row) => Ok(Booked::Created(Json(view(db, &row).await?))),
@@ -207,8 +214,8 @@ impl PickupApi {
         Ok(Json(view(db, &row).await?))
     }
 
-    /// Change the address or window of a booked pickup, before the courier came. The partner
-    /// order is replaced.
+    /// Change the address, window or partner of a booked pickup, before the courier came. The
+    /// partner order is replaced.
     #[oai(path = "/v1/applications/:id/pickup", method = "put")]
     async fn reschedule(
         &self,
@@ -220,7 +227,7 @@ impl PickupApi {
         let db = state.db()?;
         let (contact, window) = check(&state, &body)?;
         let row = (state.cases)
-            .reschedule_pickup(db, auth.0.id, id.0, contact, window)
+            .reschedule_pickup(db, auth.0.id, id.0, contact, window, body.0.partner)
             .await?;
         Ok(Json(view(db, &row).await?))
     }

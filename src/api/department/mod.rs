@@ -15,10 +15,9 @@ use crate::api::ApiTags;
 use crate::api::applications::result::{ResultFile, file_view};
 use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
-use crate::api::security::{
-    ClientIp, StaffAuth, audit_staff_action, audit_staff_read, staff_record,
-};
+use crate::api::security::{ClientIp, StaffAuth, audit_staff_read, staff_record};
 use crate::api::text::MultiLine;
+use crate::cases::department::Verdict;
 use crate::cases::reads;
 use crate::domain::application::Action;
 use crate::domain::staff::Role;
@@ -221,26 +220,24 @@ impl DepartmentApi {
             DepartmentOutcome::Approved => Action::DepartmentApprove,
             DepartmentOutcome::Refused => Action::DepartmentRefuse,
         };
+        let audit = staff_record(
+            &auth.0,
+            &ip,
+            "department.decide",
+            Some(("application", id.0)),
+            Some(format!("outcome={}", body.outcome.as_str())),
+        );
         let decided = (state.cases)
             .decide_at_department(
                 state.db()?,
                 auth.0.id,
                 &auth.0.departments,
                 id.0,
-                action,
-                note,
+                Verdict { action, note },
+                audit,
             )
             .await?;
         let app_id = decided.app.id;
-        audit_staff_action(
-            &state,
-            &auth.0,
-            &ip,
-            "department.decide",
-            Some(("application", app_id)),
-            Some(format!("outcome={}", body.outcome.as_str())),
-        )
-        .await?;
         Ok(Json(Decided {
             application_id: app_id,
             state: State::of(&decided.app.state)?,

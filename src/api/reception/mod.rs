@@ -15,9 +15,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::applications::{Application, Event, State, staff_view};
 use crate::api::problem::{ApiError, ApiResult};
-use crate::api::security::{
-    ClientIp, StaffAuth, audit_staff_action, audit_staff_read, staff_record,
-};
+use crate::api::security::{ClientIp, StaffAuth, audit_staff_read, staff_record};
 use crate::api::text::MultiLine;
 use crate::cases::change::state_of;
 use crate::cases::reads;
@@ -208,18 +206,23 @@ impl ReceptionApi {
             note,
         };
         let app_id = id.0;
-        let received = (state.cases)
-            .receive_originals(state.db()?, auth.0.id, &auth.0.departments, app_id, finding)
-            .await?;
-        audit_staff_action(
-            &state,
+        let audit = staff_record(
             &auth.0,
             &ip,
             "reception.receive",
             Some(("application", app_id)),
             Some(format!("matches={}", body.matches)),
-        )
-        .await?;
+        );
+        let received = (state.cases)
+            .receive_originals(
+                state.db()?,
+                auth.0.id,
+                &auth.0.departments,
+                app_id,
+                finding,
+                audit,
+            )
+            .await?;
         Ok(Json(Received {
             application_id: app_id,
             state: received.state.into(),

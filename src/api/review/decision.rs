@@ -190,18 +190,16 @@ impl ReviewCaseApi {
                 })
                 .collect(),
         };
-        let app = (state.cases)
-            .decide_prereview(db, auth.0.id, &auth.0.departments, id.0, decision)
-            .await?;
-        audit_review(
-            &state,
+        let audit = staff_record(
             &auth.0,
             &ip,
             "review.decision",
-            Some(app.id),
+            Some(("application", id.0)),
             Some(action.as_str().to_string()),
-        )
-        .await?;
+        );
+        let app = (state.cases)
+            .decide_prereview(db, auth.0.id, &auth.0.departments, id.0, decision, audit)
+            .await?;
         let app = reads::visible(db, &auth.0.departments, app.id).await?;
         Ok(Json(case_view(&state, &auth.0, &app).await?))
     }

@@ -268,8 +268,11 @@ impl ReviewApi {
             ));
         }
         let app = reads::visible(&txn, &auth.0.departments, id.0).await?;
+        // The claim and its record in one commit: a crash leaves neither without the other.
+        let target = Some(("application", app.id));
+        let record = staff_record(&auth.0, &ip, "review.claim", target, None);
+        crate::store::audit::append(&txn, record).await?;
         txn.commit().await?;
-        audit_review(&state, &auth.0, &ip, "review.claim", Some(app.id), None).await?;
         Ok(Json(row(&(&app).into(), auth.0.id, now)))
     }
 
@@ -293,8 +296,10 @@ impl ReviewApi {
                 "You do not hold a claim on this case.",
             ));
         }
+        let target = Some(("application", app.id));
+        let record = staff_record(&auth.0, &ip, "review.release", target, None);
+        crate::store::audit::append(&txn, record).await?;
         txn.commit().await?;
-        audit_review(&state, &auth.0, &ip, "review.release", Some(app.id), None).await?;
         Ok(Released::Released)
     }
 }

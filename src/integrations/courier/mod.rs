@@ -1,10 +1,12 @@
 //! Courier partners behind one narrow seam. The flow (pickup, reception, delivery) speaks only
-//! `CourierPartner`, `OrderRequest` and `RouteEvent`; an adapter (SF Express today; EMS,
-//! Kuaidi100 or WeChat logistics later) turns them into its partner's protocol byte for byte.
+//! `CourierPartner`, `OrderRequest` and `RouteEvent`; an adapter (SF Express, China Post EMS)
+//! turns them into its partner's protocol byte for byte.
 
+pub mod ems;
 pub mod partners;
 pub mod sf;
 pub mod sim;
+pub mod wire;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -112,8 +114,13 @@ pub trait CourierPartner: Send + Sync {
     /// Creates an order. Creating again with the same `order_id` returns the same order, so a
     /// retry after a lost answer makes no second parcel.
     async fn create_order(&self, order: &OrderRequest) -> Result<OrderCreated, CourierError>;
-    /// Cancels an order that was not yet picked up.
-    async fn cancel_order(&self, order_id: &str) -> Result<(), CourierError>;
+    /// Cancels an order that was not yet picked up. `waybill_no` is the one the partner gave,
+    /// when its answer came (EMS wants it; SF goes by the order id alone).
+    async fn cancel_order(
+        &self,
+        order_id: &str,
+        waybill_no: Option<&str>,
+    ) -> Result<(), CourierError>;
     /// Every route event the partner has for these waybills (reconciliation).
     async fn query_routes(&self, waybills: &[String]) -> Result<Vec<RouteEvent>, CourierError>;
     /// Checks a push's signature (in constant time) and reads its events. `secret` is the

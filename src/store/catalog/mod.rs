@@ -62,6 +62,8 @@ pub mod matter {
         pub retention_results_days: Option<i32>,
         pub retention_personal_days: Option<i32>,
         pub retention_abandoned_days: Option<i32>,
+        /// The courier partner of the item's legs; `None`: the service point's or the default.
+        pub courier_partner: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -531,6 +533,7 @@ async fn insert_version(
         retention_results_days: Set(def.retention.and_then(|r| r.results_days)),
         retention_personal_days: Set(def.retention.and_then(|r| r.personal_days)),
         retention_abandoned_days: Set(def.retention.and_then(|r| r.abandoned_days)),
+        courier_partner: Set(def.courier_partner.clone()),
     }
     .insert(txn)
     .await?;

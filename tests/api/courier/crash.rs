@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use beebox::integrations::courier::sim::{SfSimulator, SimFault, SimOrder, SimSettings};
+use beebox::integrations::courier::sim::{
+    CourierSimulator, SfCredentials, SimFault, SimOrder, SimSettings,
+};
 use beebox::store::jobs::job;
 use beebox::store::shipments::shipment;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -31,7 +33,7 @@ const CREATE_ORDER: &str = "courier_create_order";
 /// SF on a loopback port of its own, its route clock frozen: parcels never move, so nothing is
 /// pushed and the shipments stay where the order jobs leave them.
 struct Sf {
-    sim: SfSimulator,
+    sim: CourierSimulator,
     api_base: String,
     server: JoinHandle<()>,
 }
@@ -52,14 +54,17 @@ impl Sf {
             .as_socket_addr()
             .expect("a TCP address")
             .port();
-        let sim = SfSimulator::new(SimSettings {
-            partner_id: PARTNER_ID.into(),
-            check_word: CHECK_WORD.into(),
-            // Nothing listens there; with the clock frozen nothing is pushed anyway.
-            push_url: format!("http://127.0.0.1:9/v1/webhooks/courier/sf?secret={WEBHOOK_SECRET}"),
-            step: Duration::from_secs(3600),
-            skip_pickup_wait: true,
-        });
+        let sim = CourierSimulator::sf(
+            sf_account(),
+            SimSettings {
+                // Nothing listens there; with the clock frozen nothing is pushed anyway.
+                push_url: format!(
+                    "http://127.0.0.1:9/v1/webhooks/courier/sf?secret={WEBHOOK_SECRET}"
+                ),
+                step: Duration::from_secs(3600),
+                skip_pickup_wait: true,
+            },
+        );
         sim.freeze(true);
         let routes = Route::new().nest("/_sim/sf", sim.routes());
         let server = tokio::spawn(async move {
@@ -353,7 +358,7 @@ async fn an_order_refused_three_ways_is_retried_with_backoff_and_made_once() {
         c.jobs.backoff_max_secs = 10;
     })
     .await;
-    let sim = app.state.couriers.simulator.as_ref().unwrap();
+    let sim = app.state.couriers.simulator("sf").unwrap();
     sim.freeze(true);
     // A gateway error, no answer at all, then SF's own "system error".
     sim.fail_next(1, SimFault::Http(500));
@@ -412,4 +417,11 @@ async fn an_order_refused_three_ways_is_retried_with_backoff_and_made_once() {
         elapsed >= Duration::from_millis(500 + 1_000 + 2_000 + 3_000),
         "retried after {elapsed:?}"
     );
+}
+
+fn sf_account() -> SfCredentials {
+    SfCredentials {
+        partner_id: PARTNER_ID.into(),
+        check_word: CHECK_WORD.into(),
+    }
 }

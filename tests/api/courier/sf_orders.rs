@@ -53,9 +53,9 @@ async fn a_cancelled_order_stops_and_its_id_is_refused_when_reused() {
     let h = Harness::start().await;
     let order_id = unique("o");
     let waybill = h.create(&order_id).await;
-    h.sf.cancel_order(&order_id).await.unwrap();
+    h.sf.cancel_order(&order_id, None).await.unwrap();
     // Cancelling twice is cancelling once.
-    h.sf.cancel_order(&order_id).await.unwrap();
+    h.sf.cancel_order(&order_id, None).await.unwrap();
     assert_eq!(
         h.sim.advance(&waybill),
         None,
@@ -74,11 +74,11 @@ async fn a_collected_parcel_cannot_be_cancelled() {
     let waybill = h.create(&order_id).await;
     assert_eq!(h.sim.advance(&waybill).as_deref(), Some("50"));
     assert_final(
-        h.sf.cancel_order(&order_id).await,
+        h.sf.cancel_order(&order_id, None).await,
         "cancelling after pickup",
     );
     assert_final(
-        h.sf.cancel_order(&unique("unknown")).await,
+        h.sf.cancel_order(&unique("unknown"), None).await,
         "an unknown order",
     );
 }
@@ -107,7 +107,7 @@ async fn gateway_errors_timeouts_and_busy_answers_are_retryable() {
         "a query",
     );
     h.sim.fail_next(1, SimFault::Timeout);
-    assert_retryable(h.sf.cancel_order("o").await, "a cancel");
+    assert_retryable(h.sf.cancel_order("o", None).await, "a cancel");
     assert!(h.sim.orders().is_empty(), "a failed call creates nothing");
     h.create(&unique("o")).await;
 }

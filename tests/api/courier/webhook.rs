@@ -3,7 +3,7 @@
 
 use beebox::courier::ingest::{self, IngestReport};
 use beebox::integrations::courier::partners::{DEV_SF_CHECK_WORD, DEV_SF_WEBHOOK_SECRET};
-use beebox::integrations::courier::sf::format_china_time;
+use beebox::integrations::courier::wire::format_china_time;
 use beebox::integrations::courier::{RouteEvent, ShipmentStatus};
 use beebox::store::shipments::LEG_MATERIALS;
 use chrono::{Duration, Utc};

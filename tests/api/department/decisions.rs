@@ -89,8 +89,7 @@ async fn an_approved_posted_result_goes_by_courier_and_its_delivery_completes_th
     let order = app
         .state
         .couriers
-        .simulator
-        .as_ref()
+        .simulator("sf")
         .unwrap()
         .orders()
         .into_iter()
@@ -174,7 +173,7 @@ async fn confirming_receipt_before_the_delivery_push_completes_the_case_once() {
         "no_result_to_confirm",
     )
     .await;
-    let sim = app.state.couriers.simulator.as_ref().unwrap();
+    let sim = app.state.couriers.simulator("sf").unwrap();
     sim.freeze(true);
     let decided = json_of(
         decide(

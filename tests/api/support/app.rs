@@ -218,6 +218,7 @@ pub fn test_config(dir: &std::path::Path, database_url: String) -> Config {
     // Booked pickups lie hours ahead; the flows under test need the courier at once
     // (tests/api/pickup.rs checks the wait itself).
     config.courier.sf.sim_skip_pickup_wait = true;
+    config.courier.ems.sim_skip_pickup_wait = true;
     config
 }
 
@@ -237,6 +238,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn quick_app() -> TestApp {
     spawn_app_with(|c| {
         c.courier.sf.sim_step_ms = 100;
+        c.courier.ems.sim_step_ms = 100;
         c.jobs.poll_ms = 50;
     })
     .await

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use beebox::integrations::courier::partners::DEV_SF_PARTNER_ID;
-use beebox::integrations::courier::sf::{SERVICE_ROUTE_PUSH, format_china_time, msg_digest};
-use beebox::integrations::courier::sim::SfSimulator;
+use beebox::integrations::courier::sf::{SERVICE_ROUTE_PUSH, msg_digest};
+use beebox::integrations::courier::sim::CourierSimulator;
+use beebox::integrations::courier::wire::format_china_time;
 use beebox::integrations::courier::{Contact, OrderRequest};
 use beebox::store::shipments::{self, shipment};
 
@@ -114,11 +115,10 @@ pub async fn sf_answer(response: reqwest::Response, status: u16, code: &str) {
 }
 
 /// The in-process SF simulator the dev profile runs.
-pub fn simulator(app: &TestApp) -> &SfSimulator {
+pub fn simulator(app: &TestApp) -> &CourierSimulator {
     app.state
         .couriers
-        .simulator
-        .as_ref()
+        .simulator("sf")
         .expect("dev runs the SF simulator")
 }
 

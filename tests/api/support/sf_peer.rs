@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use beebox::integrations::courier::sf::{SfExpress, SfSettings};
-use beebox::integrations::courier::sim::{SfSimulator, SimSettings};
+use beebox::integrations::courier::sim::{CourierSimulator, SfCredentials, SimSettings};
 use beebox::integrations::courier::{CourierError, CourierPartner, OrderRequest, Push, PushError};
 use poem::http::HeaderMap;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -41,7 +41,7 @@ pub struct Webhook {
 }
 
 pub struct Harness {
-    pub sim: SfSimulator,
+    pub sim: CourierSimulator,
     pub sf: SfExpress,
     pub webhook: Arc<Webhook>,
     pub sim_url: String,
@@ -130,16 +130,17 @@ impl Harness {
         let (sim_acceptor, sim_port) = bind().await;
         let (hook_acceptor, hook_port) = bind().await;
         let sim_url = format!("http://127.0.0.1:{sim_port}/_sim/sf");
-        let sim = SfSimulator::new(SimSettings {
-            partner_id: PARTNER_ID.into(),
-            check_word: CHECK_WORD.into(),
-            push_url: format!(
-                "http://127.0.0.1:{hook_port}/v1/webhooks/courier/sf?secret={SECRET}"
-            ),
-            step,
-            // These orders book a pickup two hours ahead; most tests have the courier come at once.
-            skip_pickup_wait: !wait,
-        });
+        let sim = CourierSimulator::sf(
+            sf_account(),
+            SimSettings {
+                push_url: format!(
+                    "http://127.0.0.1:{hook_port}/v1/webhooks/courier/sf?secret={SECRET}"
+                ),
+                step,
+                // These orders book a pickup two hours ahead; most tests have the courier come at once.
+                skip_pickup_wait: !wait,
+            },
+        );
         sim.set_push_retry_interval(Duration::from_millis(20));
         let webhook = Arc::new(Webhook {
             verifier: SfExpress::new(settings("http://127.0.0.1:9/unused")),
@@ -254,4 +255,11 @@ pub fn push_form_at(
         .collect::<Vec<_>>()
         .join("&")
         .into_bytes()
+}
+
+fn sf_account() -> SfCredentials {
+    SfCredentials {
+        partner_id: PARTNER_ID.into(),
+        check_word: CHECK_WORD.into(),
+    }
 }

@@ -23,6 +23,17 @@ pub async fn shipment_of(
     leg: &'static str,
     waybill: Option<&str>,
 ) -> shipment::Model {
+    shipment_with(app, application, leg, "sf", waybill).await
+}
+
+/// As `shipment_of`, with `partner`'s order.
+pub async fn shipment_with(
+    app: &TestApp,
+    application: Uuid,
+    leg: &'static str,
+    partner: &str,
+    waybill: Option<&str>,
+) -> shipment::Model {
     let db = db(app);
     let from = Utc::now().trunc_subsecs(0) + Duration::hours(1);
     let row = shipments::insert(
@@ -31,7 +42,7 @@ pub async fn shipment_of(
             application_id: application,
             also_for: Vec::new(),
             leg,
-            partner: "sf".into(),
+            partner: partner.into(),
             sender: serde_json::to_value(contact("张三", "杭州市")).unwrap(),
             recipient: serde_json::to_value(contact("收件室", "杭州市")).unwrap(),
             pickup_date: Some(from.format("%Y-%m-%d").to_string()),

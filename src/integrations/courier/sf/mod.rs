@@ -29,15 +29,15 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use crate::integrations::courier::wire::{describe_transport, format_china_time, scrub, text};
 use crate::integrations::courier::{
     Contact, CourierError, CourierPartner, OrderCreated, OrderRequest, Push, PushError, PushReply,
     RouteEvent,
 };
-use protocol::{Failure, describe_transport, read_answer, scrub, text};
+use protocol::{Failure, read_answer};
 use routes::route_event;
 
-pub(super) use protocol::form_decode_bytes;
-pub use protocol::{format_china_time, msg_digest, parse_china_time};
+pub use protocol::msg_digest;
 pub use routes::{route_event_id, status_for_op_code};
 
 pub const SERVICE_CREATE_ORDER: &str = "EXP_RECE_CREATE_ORDER";
@@ -45,8 +45,7 @@ pub const SERVICE_SEARCH_ORDER: &str = "EXP_RECE_SEARCH_ORDER_RESP";
 pub const SERVICE_UPDATE_ORDER: &str = "EXP_RECE_UPDATE_ORDER";
 pub const SERVICE_SEARCH_ROUTES: &str = "EXP_RECE_SEARCH_ROUTES";
 pub const SERVICE_ROUTE_PUSH: &str = "RoutePushService";
-/// Where our per-partner secret may travel instead of `?secret=`.
-pub const SECRET_HEADER: &str = "X-Beebox-Webhook-Secret";
+pub use crate::integrations::courier::wire::SECRET_HEADER;
 /// SF answers 8003 beyond this many tracking numbers in one route query.
 const MAX_WAYBILLS_PER_QUERY: usize = 10;
 /// SF's business codes the adapter acts on.
@@ -189,7 +188,11 @@ impl CourierPartner for SfExpress {
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %order_id), err(Display))]
-    async fn cancel_order(&self, order_id: &str) -> Result<(), CourierError> {
+    async fn cancel_order(
+        &self,
+        order_id: &str,
+        _waybill_no: Option<&str>,
+    ) -> Result<(), CourierError> {
         let msg = json!({"language": "zh-CN", "orderId": order_id, "dealType": 2});
         match self.call(SERVICE_UPDATE_ORDER, &msg).await {
             Ok(data) => match data.get("resStatus").and_then(text) {

@@ -1,12 +1,12 @@
 //! SF's wire protocol: the `/std/service` envelope and how its answers are classified, the
-//! `msgDigest` signature with Java's URL encoding, China-time formats and form decoding.
+//! `msgDigest` signature with Java's URL encoding.
 
 use base64::Engine as _;
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use md5::Digest as _;
 use serde_json::Value;
 
 use crate::integrations::courier::CourierError;
+use crate::integrations::courier::wire::{scrub, text};
 
 /// Why a call did not give a business answer.
 pub(super) enum Failure {
@@ -120,110 +120,6 @@ fn java_url_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// SF writes times as `yyyy-MM-dd HH:mm:ss` in China time (UTC+8).
-pub fn format_china_time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&china())
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
-pub fn parse_china_time(text: &str) -> Option<DateTime<Utc>> {
-    let local = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
-    Some(
-        china()
-            .from_local_datetime(&local)
-            .single()?
-            .with_timezone(&Utc),
-    )
-}
-
-fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
-/// Decodes `application/x-www-form-urlencoded` text; `None` for bad escapes or non-UTF-8.
-pub(super) fn form_decode(text: &str) -> Option<Vec<(String, String)>> {
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((percent_decode(key)?, percent_decode(value)?))
-        })
-        .collect()
-}
-
-pub(in crate::integrations::courier) fn form_decode_bytes(
-    body: &[u8],
-) -> Option<Vec<(String, String)>> {
-    form_decode(std::str::from_utf8(body).ok()?)
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-/// A JSON string or number as text (SF sends both for codes and types).
-pub(super) fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// SF's error text, short and without digit runs that could be a phone or card number.
-pub(super) fn scrub(message: &str) -> String {
-    let mut out = String::new();
-    let mut digits = String::new();
-    for c in message.chars().take(80) {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        flush_digits(&mut out, &mut digits);
-        out.push(c);
-    }
-    flush_digits(&mut out, &mut digits);
-    out
-}
-
-fn flush_digits(out: &mut String, digits: &mut String) {
-    if digits.len() >= 5 {
-        out.push_str("***");
-    } else {
-        out.push_str(digits);
-    }
-    digits.clear();
-}
-
-/// reqwest's error text carries the URL; describe the failure by kind only.
-pub(super) fn describe_transport(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".into()
-    } else if error.is_connect() {
-        "could not connect".into()
-    } else if error.is_body() || error.is_decode() {
-        "broken answer".into()
-    } else {
-        "request failed".into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -266,15 +162,6 @@ mod tests {
     }
 
     #[test]
-    fn route_times_are_china_time() {
-        let at = parse_china_time("2020-05-11 16:56:54").unwrap();
-        assert_eq!(at.to_rfc3339(), "2020-05-11T08:56:54+00:00");
-        assert_eq!(format_china_time(at), "2020-05-11 16:56:54");
-        // SF's older pages show unpadded dates.
-        assert!(parse_china_time("2012-7-30 09:30:00").is_some());
-    }
-
-    #[test]
     fn answers_are_classified() {
         let api = |code: &str| {
             read_answer(
@@ -303,19 +190,5 @@ mod tests {
             read_answer(b"<html>").err().unwrap().into_error(),
             CourierError::Retryable(_)
         ));
-    }
-
-    #[test]
-    fn forms_decode() {
-        let pairs = form_decode("a=1+2&b=%E6%96%87&c").unwrap();
-        assert_eq!(
-            pairs,
-            vec![
-                ("a".into(), "1 2".into()),
-                ("b".into(), "文".into()),
-                ("c".into(), String::new())
-            ]
-        );
-        assert!(form_decode("a=%zz").is_none());
     }
 }

@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
-use super::protocol::{form_decode, form_decode_bytes, msg_digest, text};
+use super::protocol::msg_digest;
 use super::routes::route_event;
-use super::{SECRET_HEADER, SERVICE_ROUTE_PUSH, SfExpress};
+use super::{SERVICE_ROUTE_PUSH, SfExpress};
+use crate::integrations::courier::wire::{form_decode_bytes, secret_matches, text};
 use crate::integrations::courier::{Push, PushError, PushReply, RouteEvent};
 
 impl SfExpress {
@@ -19,7 +19,7 @@ impl SfExpress {
         query: Option<&str>,
         body: &[u8],
     ) -> Result<Push, PushError> {
-        if !self.secret_matches(headers, query) {
+        if !secret_matches(headers, query, &self.settings.webhook_secret) {
             return Err(PushError::Unauthenticated);
         }
         let fields = form_decode_bytes(body).ok_or(PushError::Unauthenticated)?;
@@ -61,26 +61,6 @@ impl SfExpress {
             .ok()
             .and_then(DateTime::from_timestamp_millis)
             .is_some_and(|signed| (now - signed).abs() <= max_age)
-    }
-
-    fn secret_matches(&self, headers: &poem::http::HeaderMap, query: Option<&str>) -> bool {
-        let from_query = query.and_then(form_decode).and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(k, _)| k == "secret")
-                .map(|(_, v)| v)
-        });
-        let from_header = headers
-            .get(SECRET_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let Some(given) = from_query.or(from_header) else {
-            return false;
-        };
-        // Hashing first keeps the comparison constant-time in the length too.
-        let given = sha2::Sha256::digest(given.as_bytes());
-        let ours = sha2::Sha256::digest(self.settings.webhook_secret.as_bytes());
-        !self.settings.webhook_secret.is_empty() && bool::from(given[..].ct_eq(&ours[..]))
     }
 }
 

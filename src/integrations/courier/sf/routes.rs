@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::Digest as _;
 
-use super::protocol::{parse_china_time, text};
+use crate::integrations::courier::wire::{parse_china_time, text};
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
 
 /// One route (from a push or a query) as a `RouteEvent`.

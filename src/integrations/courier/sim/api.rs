@@ -1,314 +1,37 @@
-//! The simulator's `POST /std/service`: SF's four services (create, cancel, search an order,
-//! search routes) answered from the simulator's state in SF's envelope, with scripted faults.
+//! The simulator's API endpoint: a scripted fault if one is queued, else the partner's answer
+//! from its dialect.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
-use rand::Rng as _;
-use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
-use super::clock::{run_clock, run_pusher};
-use super::{OrderState, SfSimulator, SimFault};
-use crate::integrations::courier::sf::{
-    SERVICE_CREATE_ORDER, SERVICE_SEARCH_ORDER, SERVICE_SEARCH_ROUTES, SERVICE_UPDATE_ORDER,
-    form_decode_bytes, msg_digest, parse_china_time,
-};
+use super::{CourierSimulator, SimFault};
 
 /// Longer than any client timeout: a "timeout" fault answers only after this.
 const HANG: Duration = Duration::from_secs(30);
-/// SF's route queries take at most this many tracking numbers (8003 beyond).
-const MAX_QUERY: usize = 10;
-
-impl SfSimulator {
-    /// Carries out one API call as SF would (no faults here).
-    fn handle(&self, body: &[u8]) -> Response {
-        let Some(fields) = form_decode_bytes(body) else {
-            return platform_error("A1001", "必传参数不可为空");
-        };
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .filter(|v| !v.is_empty())
-        };
-        let (Some(partner), Some(service), Some(timestamp), Some(digest), Some(msg_data)) = (
-            field("partnerID"),
-            field("serviceCode"),
-            field("timestamp"),
-            field("msgDigest"),
-            field("msgData"),
-        ) else {
-            return platform_error("A1001", "必传参数不可为空");
-        };
-        let settings = &self.shared.settings;
-        if partner != settings.partner_id {
-            return platform_error("A1004", "无对应服务权限");
-        }
-        if msg_digest(msg_data, timestamp, &settings.check_word) != digest {
-            return platform_error("A1006", "数字签名无效");
-        }
-        let Ok(msg) = serde_json::from_str::<Value>(msg_data) else {
-            return refused("S0001", "非法的JSON格式");
-        };
-        match service {
-            SERVICE_CREATE_ORDER => self.create_order(&msg),
-            SERVICE_UPDATE_ORDER => self.update_order(&msg),
-            SERVICE_SEARCH_ORDER => self.search_order(&msg),
-            SERVICE_SEARCH_ROUTES => self.search_routes(&msg),
-            _ => platform_error("A1004", "无对应服务权限"),
-        }
-    }
-
-    fn create_order(&self, msg: &Value) -> Response {
-        let Some(order_id) = str_field(msg, "orderId") else {
-            return refused("S0002", "必填参数为空");
-        };
-        let contacts = msg
-            .get("contactInfoList")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let contact = |kind: i64| {
-            contacts
-                .iter()
-                .find(|c| c.get("contactType").and_then(Value::as_i64) == Some(kind))
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
-        let (sender, recipient) = (contact(1), contact(2));
-        // SF's own checks and codes: 1010-1012 sender, 1014-1016 recipient, 1023 cargo.
-        for (who, codes) in [
-            (&sender, ["1010", "1011", "1012"]),
-            (&recipient, ["1014", "1015", "1016"]),
-        ] {
-            if str_field(who, "address").is_none() {
-                return refused(codes[0], "地址不能为空");
-            }
-            if str_field(who, "contact").is_none() {
-                return refused(codes[1], "联系人不能为空");
-            }
-            if str_field(who, "mobile").is_none() && str_field(who, "tel").is_none() {
-                return refused(codes[2], "电话不能为空");
-            }
-        }
-        if msg
-            .pointer("/cargoDetails/0/name")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            return refused("1023", "拖寄物品名不能为空");
-        }
-
-        let mut state = self.state();
-        // SF refuses any orderId it has seen, a cancelled one included.
-        if let Some(existing) = state.orders.iter_mut().find(|o| o.order_id == order_id) {
-            existing.create_calls += 1;
-            return refused("8016", "重复下单");
-        }
-        let waybill_no = loop {
-            let candidate = format!(
-                "SF{}",
-                rand::thread_rng().gen_range(1_000_000_000_000u64..10_000_000_000_000)
-            );
-            if !state.orders.iter().any(|o| o.waybill_no == candidate) {
-                break candidate;
-            }
-        };
-        let (pusher, jobs) = mpsc::unbounded_channel();
-        state.orders.push(OrderState {
-            order_id: order_id.clone(),
-            waybill_no: waybill_no.clone(),
-            cancelled: false,
-            create_calls: 1,
-            from_city: str_field(&sender, "city").unwrap_or_else(|| "深圳市".into()),
-            to_city: str_field(&recipient, "city").unwrap_or_else(|| "杭州市".into()),
-            routes: Vec::new(),
-            pickup_from: str_field(msg, "sendStartTm").and_then(|t| parse_china_time(&t)),
-            held: Vec::new(),
-            last_at: None,
-            pusher,
-        });
-        drop(state);
-        // The parcel's clock and its push queue live as long as the simulator does (they hold
-        // it weakly); a push queue per parcel keeps its pushes in order.
-        let weak = Arc::downgrade(&self.shared);
-        tokio::spawn(run_pusher(weak.clone(), jobs));
-        tokio::spawn(run_clock(
-            weak,
-            waybill_no.clone(),
-            self.shared.settings.step,
-            self.shared.settings.skip_pickup_wait,
-        ));
-        answered(order_answer(&order_id, &waybill_no))
-    }
-
-    fn update_order(&self, msg: &Value) -> Response {
-        let Some(order_id) = str_field(msg, "orderId") else {
-            return refused("S0002", "必填参数为空");
-        };
-        let deal_type = msg.get("dealType").and_then(|d| {
-            d.as_i64()
-                .or_else(|| d.as_str().and_then(|s| s.parse().ok()))
-        });
-        let mut state = self.state();
-        let Some(order) = state.orders.iter_mut().find(|o| o.order_id == order_id) else {
-            return refused("8018", "未获取到订单信息");
-        };
-        match deal_type {
-            // 1 confirms an order; nothing to do here.
-            Some(1) => {}
-            Some(2) if order.cancelled => return refused("8037", "订单已消单"),
-            // Once collected the parcel moves on; SF's 8168 names that state for child waybills.
-            Some(2) if !order.routes.is_empty() => {
-                return refused("8168", "订单已生成路由，不能取消");
-            }
-            Some(2) => order.cancelled = true,
-            _ => return refused("S0002", "必填参数为空"),
-        }
-        let mut answer = order_answer(&order.order_id, &order.waybill_no);
-        answer["resStatus"] = json!(2);
-        answered(answer)
-    }
-
-    fn search_order(&self, msg: &Value) -> Response {
-        let Some(order_id) = str_field(msg, "orderId") else {
-            return refused("S0002", "必填参数为空");
-        };
-        let state = self.state();
-        match state.orders.iter().find(|o| o.order_id == order_id) {
-            None => refused("8018", "未获取到订单信息"),
-            Some(order) if order.cancelled => refused("8037", "订单已消单"),
-            Some(order) => answered(order_answer(&order.order_id, &order.waybill_no)),
-        }
-    }
-
-    fn search_routes(&self, msg: &Value) -> Response {
-        let numbers: Vec<String> = match msg.get("trackingNumber") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
-            _ => Vec::new(),
-        };
-        let numbers: Vec<String> = numbers.into_iter().filter(|n| !n.is_empty()).collect();
-        if numbers.is_empty() {
-            return refused("8013", "未传入查询单号");
-        }
-        if numbers.len() > MAX_QUERY {
-            return refused("8003", "查询单号超过最大限制");
-        }
-        // trackingType 1: by waybill; 2: by our order id.
-        let by_order = msg.get("trackingType").and_then(|t| {
-            t.as_str()
-                .map(String::from)
-                .or_else(|| t.as_i64().map(|n| n.to_string()))
-        }) == Some("2".into());
-        let state = self.state();
-        let resps: Vec<Value> = numbers
-            .iter()
-            .map(|number| {
-                let order = state
-                    .orders
-                    .iter()
-                    .find(|o| (if by_order { &o.order_id } else { &o.waybill_no }) == number);
-                let routes: Vec<Value> = order
-                    .map(|o| o.routes.iter().map(queried_route).collect())
-                    .unwrap_or_default();
-                let mail_no = order.map_or(number.clone(), |o| o.waybill_no.clone());
-                json!({"mailNo": mail_no, "routes": routes})
-            })
-            .collect();
-        answered(json!({"routeResps": resps}))
-    }
-}
-
-/// A pushed step as the route query shows it: no push id, no waybill, no order id.
-fn queried_route(route: &Value) -> Value {
-    json!({
-        "acceptAddress": route["acceptAddress"],
-        "acceptTime": route["acceptTime"],
-        "remark": route["remark"],
-        "opCode": route["opCode"],
-    })
-}
-
-fn order_answer(order_id: &str, waybill_no: &str) -> Value {
-    json!({
-        "orderId": order_id,
-        "originCode": "755",
-        "destCode": "571",
-        "filterResult": 2,
-        "remark": "",
-        "waybillNoInfoList": [{"waybillType": 1, "waybillNo": waybill_no}],
-    })
-}
-
-fn str_field(value: &Value, key: &str) -> Option<String> {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-}
-
-fn envelope(code: &str, message: &str, data: Option<Value>) -> Response {
-    let body = json!({
-        "apiErrorMsg": message,
-        "apiResponseID": uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
-        "apiResultCode": code,
-        // SF sends the business answer as a JSON string inside the JSON.
-        "apiResultData": data.map(|d| d.to_string()),
-    });
-    Response::builder()
-        .content_type("application/json;charset=UTF-8")
-        .body(body.to_string())
-}
-
-fn platform_error(code: &str, message: &str) -> Response {
-    envelope(code, message, None)
-}
-
-fn answered(msg_data: Value) -> Response {
-    envelope(
-        "A1000",
-        "",
-        Some(json!({"success": true, "errorCode": "S0000", "errorMsg": null, "msgData": msg_data})),
-    )
-}
-
-fn refused(code: &str, message: &str) -> Response {
-    envelope(
-        "A1000",
-        "",
-        Some(json!({"success": false, "errorCode": code, "errorMsg": message, "msgData": null})),
-    )
-}
 
 #[handler]
-pub(super) async fn api(Data(sim): Data<&SfSimulator>, body: poem::Body) -> Response {
+pub(super) async fn api(Data(sim): Data<&CourierSimulator>, body: poem::Body) -> Response {
+    let dialect = &sim.shared.dialect;
     let Ok(body) = body.into_bytes().await else {
-        return platform_error("A1001", "必传参数不可为空");
+        return dialect.platform_error(dialect.busy_code());
     };
     let fault = sim.state().faults.pop_front();
     match fault {
-        None => sim.handle(&body),
+        None => dialect.handle(sim, &body),
         Some(SimFault::Http(status)) => Response::builder()
             .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
             .content_type("text/html")
             .body("<html><body>upstream error</body></html>"),
-        Some(SimFault::ApiCode(code)) => platform_error(&code, "simulated failure"),
+        Some(SimFault::ApiCode(code)) => dialect.platform_error(&code),
         Some(SimFault::Timeout) => {
             tokio::time::sleep(HANG).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
         Some(SimFault::LoseAnswer) => {
-            let _ = sim.handle(&body);
+            let _ = dialect.handle(sim, &body);
             tokio::time::sleep(HANG).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }

@@ -9,7 +9,7 @@ use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PushMode, SfSimulator, SimFault};
+use super::{CourierSimulator, PushMode, SimFault};
 
 /// `POST /control` bodies, e.g. `{"action":"fail_next","count":2,"fault":"http","status":500}`,
 /// `{"action":"push_mode","reorder":true}`, `{"action":"freeze","frozen":true}`,
@@ -19,7 +19,8 @@ use super::{PushMode, SfSimulator, SimFault};
 pub enum Control {
     FailNext {
         count: usize,
-        /// `http` (with `status`), `timeout`, `api_code` (with `code`) or `lose_answer`.
+        /// `http` (with `status`), `timeout`, `api_code` (with `code`; the partner's "system
+        /// busy" when absent) or `lose_answer`.
         fault: String,
         status: Option<u16>,
         code: Option<String>,
@@ -48,7 +49,7 @@ pub enum Control {
 
 #[handler]
 pub(super) async fn control(
-    Data(sim): Data<&SfSimulator>,
+    Data(sim): Data<&CourierSimulator>,
     Json(command): Json<Control>,
 ) -> Response {
     let answer = match command {
@@ -61,7 +62,9 @@ pub(super) async fn control(
             let fault = match (fault.as_str(), status, code) {
                 ("http", status, _) => SimFault::Http(status.unwrap_or(500)),
                 ("timeout", _, _) => SimFault::Timeout,
-                ("api_code", _, code) => SimFault::ApiCode(code.unwrap_or_else(|| "A1099".into())),
+                ("api_code", _, code) => {
+                    SimFault::ApiCode(code.unwrap_or_else(|| sim.shared.dialect.busy_code().into()))
+                }
                 ("lose_answer", _, _) => SimFault::LoseAnswer,
                 _ => return StatusCode::BAD_REQUEST.into_response(),
             };
@@ -96,6 +99,6 @@ pub(super) async fn control(
 }
 
 #[handler]
-pub(super) async fn control_state(Data(sim): Data<&SfSimulator>) -> Json<Value> {
+pub(super) async fn control_state(Data(sim): Data<&CourierSimulator>) -> Json<Value> {
     Json(json!({"orders": sim.orders(), "pushes": sim.pushes()}))
 }
