@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Webhook benchmark: signed SF route pushes (one route event each, so requests/s = events/s)
-# into the release build on PostgreSQL, against PostgreSQL's own limit measured in the same run.
+# Webhook benchmark: signed SF route pushes, or with BENCH_PARTNER=ems China Post EMS's sealed
+# trace pushes (one route event each, so requests/s = events/s) into the release build on
+# PostgreSQL, against PostgreSQL's own limit measured in the same run.
 #
 # - Seeds applications in `pickup_scheduled` with their `materials` shipment (SF order created,
 #   known waybill) straight into a fresh database the service has migrated, then pre-signs one
 #   distinct push per route step (50 collected, 30, 31, 44, 80 delivered): every push matches a
-#   shipment, moves it, and the first one moves its application on, as in production. No body
+#   shipment, moves it, and the first one moves its application on, as in production (EMS:
+#   203 collected, 389, 954, 702, 704 delivered, each sealed with the dev sign key). No body
 #   is sent twice (a replay would only measure the dedupe path).
 # - Maximum sustained rate: wrk, BENCH_CONNECTIONS connections on BENCH_THREADS threads,
 #   cycling through the bodies (scripts/bench_webhook.lua).
@@ -24,7 +26,7 @@
 # service (BEEBOX_JOBS__WORKER=false, say, to see what the worker costs).
 #
 # Needs PostgreSQL at 127.0.0.1:5432 with trust auth for `postgres` (started when down), wrk
-# (installed when missing) and python3.
+# (installed when missing), python3, and for EMS python's `cryptography` (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +44,16 @@ export PGSSLMODE=$sslmode
 db=${BENCH_DB:-beebox_bench_webhook}
 port=${BENCH_PORT:-18081}
 base="http://127.0.0.1:$port"
-path="/v1/webhooks/courier/sf?secret=dev-sf-webhook-secret"
+partner=${BENCH_PARTNER:-sf}
+export BENCH_PARTNER=$partner
+path="/v1/webhooks/courier/$partner?secret=dev-$partner-webhook-secret"
+content_type=application/x-www-form-urlencoded
+probe_waybill=SF9000000000000
+if [ "$partner" = ems ]; then
+  content_type=application/json
+  probe_waybill=1900000000000
+  python3 -c 'import cryptography' 2>/dev/null || pip install -q cryptography
+fi
 pg=(-h 127.0.0.1 -p 5432 -U postgres)
 sql() { psql "${pg[@]}" -d "$db" -v ON_ERROR_STOP=1 -qAt "$@"; }
 py() { python3 scripts/bench_webhook.py "$@"; }
@@ -73,7 +84,7 @@ done
 # second by default) would measure the limiter, not ingest: it is off unless set.
 BEEBOX_RATE_LIMITS__WEBHOOK_PER_IP__PER_MINUTE="${BEEBOX_RATE_LIMITS__WEBHOOK_PER_IP__PER_MINUTE:-0}" \
   BEEBOX_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=$sslmode" BEEBOX_DATA_DIR="$work" \
-  BEEBOX_SERVER__PORT="$port" "$bin" serve \
+  BEEBOX_SERVER__PORT="$port" BEEBOX_COURIER__PARTNERS="[\"sf\", \"$partner\"]" "$bin" serve \
   >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
@@ -90,7 +101,7 @@ wrk_shipments=$(((events + 4) / 5))
 rate_events=$((rate * seconds))
 rate_shipments=$(((rate_events + 4) / 5))
 py seed-sql 0 $((1 + wrk_shipments + rate_shipments)) | sql >/dev/null
-echo "seeded $((1 + wrk_shipments + rate_shipments)) applications with an SF shipment each"
+echo "seeded $((1 + wrk_shipments + rate_shipments)) applications with an $partner shipment each"
 if [ -n "${BENCH_EXTRA_SQL:-}" ]; then
   # To try a schema change (an index, say) before writing its migration.
   echo "extra SQL: $BENCH_EXTRA_SQL"
@@ -102,7 +113,7 @@ echo "pre-signed $(wc -l <"$work/wrk.bodies") + $(wc -l <"$work/rate.bodies") di
 
 echo "probe push: $(py probe "$base")"
 moved=$(sql -c "select s.status || ' / ' || a.state from shipments s join applications a
-  on a.id = s.application_id where s.waybill_no = 'SF9000000000000'")
+  on a.id = s.application_id where s.waybill_no = '$probe_waybill'")
 [ "$moved" = "picked_up / originals_in_transit" ] ||
   { echo "the probe did not move its shipment and application: $moved"; exit 1; }
 echo "probe shipment / application: $moved"
@@ -156,7 +167,7 @@ batches() { curl -fs "$base/metrics" | awk '/^beebox_webhook_batch_pushes_(sum|c
 batches_before=$(batches)
 py cpu >"$work/cpu-before.json"
 wrk -t "$threads" -c "$connections" -d "${seconds}s" -s scripts/bench_webhook.lua \
-  "$base$path" -- "$work/wrk.bodies" "$threads" >"$work/wrk.txt"
+  "$base$path" -- "$work/wrk.bodies" "$threads" "$content_type" >"$work/wrk.txt"
 py cpu >"$work/cpu-after.json"
 stats_after=$(table_stats)
 wal_wrk=$(wal_since "$wal0")
@@ -179,7 +190,8 @@ pgbench "${pg[@]}" -c "$connections" -j "$threads" -T "$seconds" "${db}_pgbench"
 wal_tpcb=$(wal_since "$wal0")
 tpcb_txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench-tpcb-after.txt")
 
-# A push cut off in flight when wrk stopped got no answer, and SF pushes it again: so does this.
+# A push cut off in flight when wrk stopped got no answer, and the partner pushes it again: so
+# does this.
 read -r -a sent < <(python3 -c 'import json,sys; print(*json.load(open(sys.argv[1]))["sent_per_thread"])' "$work/wrk.json")
 BENCH_DB=$db py repush "$base" "$work/wrk.bodies" "$threads" "${sent[@]}" >"$work/repush.json"
 repushed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["missing"])' "$work/repush.json")
@@ -192,7 +204,7 @@ sleep 1
 
 wrk_sent=$((${sent[*]/%/+} 0))
 rate_sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$work/rate.json")
-stored=$(sql -c "select count(*) from shipment_events where waybill_no like 'SF9%'")
+stored=$(sql -c "select count(*) from shipment_events where waybill_no like '${probe_waybill:0:3}%'")
 echo "{\"stored\": $stored, \"sent\": $((1 + wrk_sent + rate_sent)), \"repushed\": $repushed}" \
   >"$work/counts.json"
 

@@ -1,7 +1,7 @@
--- wrk script for scripts/bench-webhook.sh: POSTs pre-signed SF route pushes, one line of the
+-- wrk script for scripts/bench-webhook.sh: POSTs pre-signed route pushes, one line of the
 -- bodies file per request, never the same one twice. Thread t of n sends lines t, t+n, t+2n, ...
 -- in order, so each shipment's steps (a wave apart in the file) arrive in order.
--- Usage: wrk ... -s bench_webhook.lua URL -- BODIES_FILE THREADS
+-- Usage: wrk ... -s bench_webhook.lua URL -- BODIES_FILE THREADS [CONTENT_TYPE]
 
 local threads = {}
 local next_id = 0
@@ -25,7 +25,7 @@ function init(args)
   sent = 0
   exhausted = 0
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.headers["Content-Type"] = args[3] or "application/x-www-form-urlencoded"
 end
 
 function request()

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""Helpers for scripts/bench-webhook.sh: seed SQL, pre-signed SF route pushes, a fixed-rate
-(open-loop) load generator, /proc CPU snapshots and the final summary. Standard library only.
+"""Helpers for scripts/bench-webhook.sh: seed SQL, pre-signed route pushes, a fixed-rate
+(open-loop) load generator, /proc CPU snapshots and the final summary. Standard library only,
+plus `cryptography` for EMS's SM4 seal (BENCH_PARTNER=ems).
 
-The pushes mirror the built-in SF simulator (src/integrations/courier/sim/clock.rs): a form POST
-of partnerID, requestID, serviceCode=RoutePushService, timestamp (ms), msgDigest and msgData =
-{"Body":{"WaybillRoute":[route]}} with one route each, so one request is one event. msgDigest is
-Base64(MD5(java_url_encode(msgData + timestamp + checkWord))), as in sf/protocol.rs.
+The pushes mirror the built-in simulators (src/integrations/courier/sim/), one route event each,
+so one request is one event:
+- SF (BENCH_PARTNER=sf, the default): a form POST of partnerID, requestID,
+  serviceCode=RoutePushService, timestamp (ms), msgDigest and msgData =
+  {"Body":{"WaybillRoute":[route]}}; msgDigest is
+  Base64(MD5(java_url_encode(msgData + timestamp + checkWord))), as in sf/protocol.rs;
+- EMS (BENCH_PARTNER=ems): a JSON envelope whose logitcsInterface is one trace sealed as
+  `|$4|` + Base64(SM4-ECB-PKCS#7(trace)) with the dev sign key, as in ems/protocol.rs.
 
 Subcommands:
   seed-sql FIRST COUNT                  SQL for COUNT applications + shipments (stdout)
@@ -30,11 +35,17 @@ import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
-# The dev defaults (src/courier/mod.rs): the service uses them when nothing is configured.
+# The dev defaults (src/integrations/courier/partners.rs): the service uses them when nothing is
+# configured.
+PARTNER = os.environ.get("BENCH_PARTNER", "sf")
 PARTNER_ID = os.environ.get("BENCH_SF_PARTNER_ID", "BEEBOX_DEV")
 CHECK_WORD = os.environ.get("BENCH_SF_CHECK_WORD", "dev-sf-check-word-not-secret")
-SECRET = os.environ.get("BENCH_SF_WEBHOOK_SECRET", "dev-sf-webhook-secret")
-WEBHOOK = "/v1/webhooks/courier/sf?secret=" + SECRET
+EMS_SIGN_KEY = os.environ.get("BENCH_EMS_SIGN_KEY", "ZGV2LWVtcy1zaWduLWtleQ==")
+SECRET = os.environ.get(f"BENCH_{PARTNER.upper()}_WEBHOOK_SECRET", f"dev-{PARTNER}-webhook-secret")
+WEBHOOK = f"/v1/webhooks/courier/{PARTNER}?secret=" + SECRET
+CONTENT_TYPE = "application/json" if PARTNER == "ems" else "application/x-www-form-urlencoded"
+# What an answer that took the push carries.
+ACCEPTED = b'"code":"00000"' if PARTNER == "ems" else b'"0000"'
 STEPS = 5
 # Shipments of one wave: each shipment's next step comes one wave (5 x WAVE pushes) later, so
 # every push finds its shipment's earlier steps stored and no two pushes in flight touch the
@@ -66,7 +77,14 @@ def msg_digest(msg_data, timestamp):
 
 
 def waybill(i):
-    return "SF9%012d" % i
+    return "19%011d" % i if PARTNER == "ems" else "SF9%012d" % i
+
+
+def waybill_sql(i):
+    """`waybill(i)` in SQL, for `i` an integer column."""
+    if PARTNER == "ems":
+        return f"'19' || lpad({i}::text, 11, '0')"
+    return f"'SF9' || lpad({i}::text, 12, '0')"
 
 
 def shipment_uuid(i):
@@ -78,7 +96,15 @@ def order_id(i):
 
 
 def step(index, origin):
-    """The simulator's route: opCode, address, remark."""
+    """The simulator's route: opCode, address, remark (EMS: opCode, city, name, description)."""
+    if PARTNER == "ems":
+        return [
+            ("203", origin, "收寄", f"【{origin}揽投部】已收寄"),
+            ("389", origin, "处理中心封车", f"快件离开【{origin}处理中心】"),
+            ("954", CENTRE_CITY, "邮件到达处理中心", f"快件到达【{CENTRE_CITY}处理中心】"),
+            ("702", CENTRE_CITY, "投递邮件接收-下段", "快件正在派送中"),
+            ("704", CENTRE_CITY, "投递结果反馈-妥投", "已签收，感谢使用中国邮政"),
+        ][index]
     return [
         ("50", origin, "顺丰速运 已收取快件"),
         ("30", origin, f"快件在【{origin}集散中心】完成分拣，准备发往下一站"),
@@ -88,7 +114,69 @@ def step(index, origin):
     ][index]
 
 
+def seal(text):
+    """EMS's seal of a push: `|$4|` + Base64(SM4-ECB-PKCS#7(text)), no key appended."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    padder = padding.PKCS7(128).padder()
+    plain = padder.update(text.encode()) + padder.finalize()
+    key = base64.b64decode(EMS_SIGN_KEY)
+    encryptor = Cipher(algorithms.SM4(key), modes.ECB()).encryptor()
+    return "|$4|" + base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+
+
+def unseal(sealed):
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    key = base64.b64decode(EMS_SIGN_KEY)
+    decryptor = Cipher(algorithms.SM4(key), modes.ECB()).decryptor()
+    padded = decryptor.update(base64.b64decode(sealed[4:])) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    return (unpadder.update(padded) + unpadder.finalize()).decode()
+
+
+def ems_push_body(i, s, base_time, route_id):
+    op_code, city, name, description = step(s, CITIES[i % len(CITIES)])
+    at = base_time + timedelta(hours=3 * s, seconds=i % 3600)
+    trace = {
+        "waybillNo": waybill(i),
+        "orderNo": str(route_id),
+        "opTime": at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
+        "opCode": op_code,
+        "opName": name,
+        "opDesc": description,
+        "opOrgProvName": "浙江省",
+        "opOrgCity": city,
+        "opOrgCode": "31000100",
+        "opOrgName": f"{city}邮政",
+        "operatorNo": "11122234",
+        "operatorName": "揽投员",
+    }
+    envelope = {
+        "logitcsInterface": seal(json.dumps(trace, ensure_ascii=False, separators=(",", ":"))),
+        "method": "040002",
+        "msgType": "0",
+        "senderNo": "",
+        "serialNo": uuid.uuid4().hex.upper(),
+        "timeStamp": datetime.now(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
+        "version": "v1.0.0",
+    }
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+def push_key(body):
+    """(waybill, opCode) of a push body."""
+    if PARTNER == "ems":
+        trace = json.loads(unseal(json.loads(body)["logitcsInterface"]))
+        return trace["waybillNo"], trace["opCode"]
+    msg = json.loads(urllib.parse.parse_qs(body)["msgData"][0])
+    route = msg["Body"]["WaybillRoute"][0]
+    return route["mailno"], route["opCode"]
+
+
 def push_body(i, s, base_time, route_id):
+    if PARTNER == "ems":
+        return ems_push_body(i, s, base_time, route_id)
     op_code, address, remark = step(s, CITIES[i % len(CITIES)])
     at = base_time + timedelta(hours=3 * s, seconds=i % 3600)
     route = {
@@ -145,9 +233,9 @@ def cmd_bodies(out, first, count, limit=None):
 
 
 def cmd_seed_sql(first, count):
-    """Citizens, applications in `pickup_scheduled` and their `materials` shipments with an SF
-    order (`created`) and a waybill, as after a booked pickup. The matter is the first current
-    sample matter whose originals go by courier."""
+    """Citizens, applications in `pickup_scheduled` and their `materials` shipments with an
+    order of BENCH_PARTNER (`created`) and a waybill, as after a booked pickup. The matter is the
+    first current sample matter whose originals go by courier."""
     last = first + count - 1
     print(f"""
 BEGIN;
@@ -168,8 +256,8 @@ INSERT INTO shipments
   (id, application_id, leg, partner, order_id, order_status, status, waybill_no, sender,
    recipient, pickup_date, pickup_slot, version, created_at, updated_at)
 SELECT md5('bench-shipment-' || i)::uuid, md5('bench-application-' || i)::uuid, 'materials',
-       'sf', 'BB' || md5('bench-shipment-' || i), 'created', 'pending',
-       'SF9' || lpad(i::text, 12, '0'),
+       '{PARTNER}', 'BB' || md5('bench-shipment-' || i), 'created', 'pending',
+       {waybill_sql('i')},
        '{{"name":"压测","phone":"13800138000","province":"浙江省","city":"宁波市","district":"海曙区","detail":"测试路 1 号"}}',
        '{{"name":"政务服务中心收件室","phone":"057187000000","province":"浙江省","city":"杭州市","district":"西湖区","detail":"文三路 1 号政务服务中心 1 楼"}}',
        to_char(now(), 'YYYY-MM-DD'), '09:00-12:00', 1, now() - interval '2 days',
@@ -183,7 +271,7 @@ ANALYZE citizens; ANALYZE applications; ANALYZE shipments;
 def post(base, body):
     request = urllib.request.Request(
         base + WEBHOOK, data=body.encode(), method="POST",
-        headers={"content-type": "application/x-www-form-urlencoded"})
+        headers={"content-type": CONTENT_TYPE})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
@@ -195,7 +283,7 @@ def cmd_probe(base):
     body = push_body(PROBE, 0, datetime.now(timezone.utc) - timedelta(hours=1), 1)
     status, reply = post(base, body)
     print(f"{status} {reply}")
-    sys.exit(0 if status == 200 and json.loads(reply).get("return_code") == "0000" else 1)
+    sys.exit(0 if status == 200 and ACCEPTED in reply.replace(" ", "").encode() else 1)
 
 
 def cmd_repush(base, path, threads, sent):
@@ -207,9 +295,7 @@ def cmd_repush(base, path, threads, sent):
     with open(path) as f:
         for n, line in enumerate(f):
             if n in wanted:
-                msg = json.loads(urllib.parse.parse_qs(line.rstrip("\n"))["msgData"][0])
-                route = msg["Body"]["WaybillRoute"][0]
-                keys[(route["mailno"], route["opCode"])] = line.rstrip("\n")
+                keys[push_key(line.rstrip("\n"))] = line.rstrip("\n")
     stored = subprocess.run(
         ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", os.environ["BENCH_DB"], "-Atc",
          "select waybill_no || ' ' || op_code from shipment_events"],
@@ -279,7 +365,7 @@ async def open_loop(host, port, requests, rate, max_connections=256, warm=16):
             idle.put_nowait(await connect())
             return
         done = time.perf_counter()
-        results[i] = (due, sent, done, status, status == 200 and b'"0000"' in body)
+        results[i] = (due, sent, done, status, status == 200 and ACCEPTED in body)
         idle.put_nowait(conn)
 
     tasks = []
@@ -319,7 +405,7 @@ def cmd_rate(base, path, file, rate, seconds):
         head = (f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
                 f"User-Agent: beebox-bench\r\n")
         if method == "POST":
-            head += ("Content-Type: application/x-www-form-urlencoded\r\n"
+            head += (f"Content-Type: {CONTENT_TYPE}\r\n"
                      f"Content-Length: {len(body)}\r\n")
         requests.append(head.encode() + b"\r\n" + body)
     results, elapsed, cpu, opened = asyncio.run(
@@ -455,7 +541,7 @@ def cmd_summary(d):
         (f"fixed {rate['target_rate']:.0f} events/s (open loop, {rate['seconds']:.0f} s)",
          f"achieved {rate['achieved_rate']:.0f}/s, p50 {rate['p50_ms']:.1f} ms, "
          f"p99 {rate['p99_ms']:.1f} ms, p99.9 {rate['p999_ms']:.1f} ms, "
-         f"max {rate['max_ms']:.1f} ms, {rate['ok']}/{rate['requests']} answered 0000"),
+         f"max {rate['max_ms']:.1f} ms, {rate['ok']}/{rate['requests']} taken"),
         ("  generator floor (GET /healthz, same rate)",
          f"p99 {calib['p99_ms']:.2f} ms; send lag p99 {rate['send_lag_p99_ms']:.2f} ms; "
          f"generator CPU {rate['generator_cpu_share']:.2f} core"),
@@ -468,13 +554,13 @@ def cmd_summary(d):
         ("stored events / distinct pushes sent",
          f"{counts['stored']:,} / {counts['sent']:,} "
          f"({'no loss' if lossless else 'MISMATCH'}; {counts['repushed']} cut off in flight "
-         f"when wrk stopped, pushed again as SF does without an answer)"),
+         f"when wrk stopped, pushed again as the partner does without an answer)"),
         ("target: ingest >= 1.0x tpcb-like", "PASS" if ingest_ok else "FAIL"),
         ("target: p99 < 50 ms at 500 events/s", "PASS" if p99_ok else "FAIL"),
     ]
     width = max(len(k) for k, _ in rows)
     print()
-    print("summary (one push carries one route event, so requests/s = events/s)")
+    print(f"summary ({PARTNER} pushes; one push carries one route event, so requests/s = events/s)")
     for key, value in rows:
         print(f"  {key.ljust(width)}  {value}")
     sys.exit(0 if lossless else 1)

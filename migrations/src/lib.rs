@@ -28,6 +28,7 @@ mod m20261216_000023_catalog_revision;
 mod m20261216_000024_queue_order;
 mod m20261217_000025_retention;
 mod m20261218_000026_courier_partners;
+mod m20261219_000027_drop_box;
 
 pub struct Migrator;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000024_queue_order::Migration),
             Box::new(m20261217_000025_retention::Migration),
             Box::new(m20261218_000026_courier_partners::Migration),
+            Box::new(m20261219_000027_drop_box::Migration),
         ]
     }
 }

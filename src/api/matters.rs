@@ -46,6 +46,9 @@ pub struct MatterSummary {
     /// one; otherwise the citizen may choose (`GET /v1/pickup-slots` lists the partners).
     #[oai(skip_serializing_if_is_none)]
     pub courier_partner: Option<String>,
+    /// The citizen may leave the originals in the centre's 24-hour box instead of booking a
+    /// pickup (`POST /v1/applications/{id}/drop-off`).
+    pub drop_box: bool,
 }
 
 #[derive(Object)]
@@ -216,6 +219,7 @@ fn summary(state: &AppState, m: &matter::Model) -> MatterSummary {
             .courier_partner
             .clone()
             .filter(|p| state.config.courier.enabled(p)),
+        drop_box: m.drop_box,
     }
 }
 

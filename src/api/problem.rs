@@ -378,6 +378,17 @@ impl From<crate::cases::CaseError> for ApiError {
             E::PickupNotFound => {
                 Self::not_found("pickup_not_found", "This application has no pickup booked.")
             }
+            E::DropOffNotOffered => Self::conflict(
+                "drop_off_not_offered",
+                "This item's originals cannot be left in the box; book a pickup instead.",
+            ),
+            E::DropOffNotFound => {
+                Self::not_found("drop_off_not_found", "This application has no drop-off.")
+            }
+            E::DropOffCollected => Self::conflict(
+                "drop_off_collected",
+                "Reception has already taken the envelope from the box.",
+            ),
             E::OriginalsNotArrived => Self::conflict(
                 "originals_not_arrived",
                 "The courier has not delivered the originals to the centre yet.",

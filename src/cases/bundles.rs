@@ -295,6 +295,7 @@ mod tests {
             retention_personal_days: None,
             retention_abandoned_days: None,
             courier_partner: None,
+            drop_box: false,
         };
         let materials = materials
             .iter()

@@ -64,6 +64,15 @@ pub enum CaseError {
     /// No pickup is booked.
     #[error("this application has no pickup booked")]
     PickupNotFound,
+    /// The item does not take its originals in the box.
+    #[error("this item's originals cannot be left in the box")]
+    DropOffNotOffered,
+    /// No drop-off was chosen (or it was taken back).
+    #[error("this application has no drop-off")]
+    DropOffNotFound,
+    /// The box was emptied and the envelope found: the drop-off can no longer change.
+    #[error("the envelope was already taken from the box")]
+    DropOffCollected,
     /// The originals are on their way but the courier has not delivered them yet.
     #[error("the courier has not delivered the originals yet")]
     OriginalsNotArrived,

@@ -9,6 +9,8 @@ pub mod change;
 pub mod citizen;
 pub mod department;
 pub mod dispatch;
+pub mod drop_off;
+pub mod drop_sheet;
 pub mod error;
 pub mod intake;
 pub mod manifest;

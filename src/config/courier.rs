@@ -42,6 +42,27 @@ pub struct CourierConfig {
     pub centre: CentreConfig,
     pub sf: SfConfig,
     pub ems: EmsConfig,
+    /// The centre's 24-hour box, where items that allow it take originals dropped off.
+    pub drop_box: DropBoxConfig,
+}
+
+/// `[courier.drop_box]`: the 24-hour box in the service hall.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DropBoxConfig {
+    /// Where the box is, as the citizen is told.
+    pub place: String,
+    /// Local times (`HH:MM`) at which reception empties the box, as the citizen is told.
+    pub empty_at: Vec<String>,
+}
+
+impl Default for DropBoxConfig {
+    fn default() -> Self {
+        Self {
+            place: "政务服务中心一楼自助服务区 24 小时材料投递箱".into(),
+            empty_at: vec!["09:30".into(), "15:30".into()],
+        }
+    }
 }
 
 /// The partners an adapter exists for, by code.
@@ -71,6 +92,7 @@ impl Default for CourierConfig {
             centre: CentreConfig::default(),
             sf: SfConfig::default(),
             ems: EmsConfig::default(),
+            drop_box: DropBoxConfig::default(),
         }
     }
 }
@@ -170,6 +192,21 @@ impl CourierConfig {
                 "courier.dispatch_cutoffs",
                 "each must be HH:MM, at least one",
             );
+        }
+        if self.drop_box.empty_at.is_empty()
+            || self
+                .drop_box
+                .empty_at
+                .iter()
+                .any(|t| parse_local_time(t).is_none())
+        {
+            problems.add(
+                "courier.drop_box.empty_at",
+                "each must be HH:MM, at least one",
+            );
+        }
+        if self.drop_box.place.trim().is_empty() {
+            problems.add("courier.drop_box.place", "say where the box is");
         }
         if !(1..=64).contains(&self.push_writers) {
             problems.add("courier.push_writers", "must be between 1 and 64");

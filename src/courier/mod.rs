@@ -5,6 +5,7 @@
 //! SF's protocol.
 
 pub mod dispatch;
+pub mod drop_box;
 pub mod ingest;
 pub mod orders;
 pub mod progress;

@@ -29,15 +29,13 @@ pub async fn advance<C: ConnectionTrait>(
             let carried = shipments::carried_by(txn, change.shipment_id).await?;
             for id in std::iter::once(change.application_id).chain(carried) {
                 if moving(change.new) && !moving(change.old) {
-                    move_on(
-                        txn,
-                        cases,
-                        id,
-                        change,
-                        ApplicationState::PickupScheduled,
-                        Action::PickUp,
-                    )
-                    .await?;
+                    // A drop in the box is "collected" when reception empties the box.
+                    let from = if change.partner == crate::cases::drop_off::BOX {
+                        ApplicationState::AwaitingDropOff
+                    } else {
+                        ApplicationState::PickupScheduled
+                    };
+                    move_on(txn, cases, id, change, from, Action::PickUp).await?;
                 }
                 // Delivered at the centre, perhaps in the same push as the collection.
                 if delivered {

@@ -52,6 +52,10 @@ pub async fn run(ctx: &JobContext) -> Result<(), JobError> {
     let quiet = shipments::quiet_open(db, cutoff).await?;
     let mut by_partner: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in quiet {
+        // A drop in the box has no partner to ask: reception's scan is its only event.
+        if row.partner == crate::cases::drop_off::BOX {
+            continue;
+        }
         if let Some(waybill) = row.waybill_no {
             by_partner.entry(row.partner).or_default().push(waybill);
         }

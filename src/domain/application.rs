@@ -26,6 +26,8 @@ pub enum ApplicationState {
     Rejected,
     PrereviewPassed,
     PickupScheduled,
+    /// The citizen chose to leave the originals in the centre's 24-hour box.
+    AwaitingDropOff,
     OriginalsInTransit,
     Received,
     AtDepartment,
@@ -36,7 +38,7 @@ pub enum ApplicationState {
     Cancelled,
 }
 
-pub const ALL_STATES: [ApplicationState; 14] = {
+pub const ALL_STATES: [ApplicationState; 15] = {
     use ApplicationState::*;
     [
         Draft,
@@ -45,6 +47,7 @@ pub const ALL_STATES: [ApplicationState; 14] = {
         Rejected,
         PrereviewPassed,
         PickupScheduled,
+        AwaitingDropOff,
         OriginalsInTransit,
         Received,
         AtDepartment,
@@ -66,6 +69,7 @@ impl ApplicationState {
             Rejected => "rejected",
             PrereviewPassed => "prereview_passed",
             PickupScheduled => "pickup_scheduled",
+            AwaitingDropOff => "awaiting_drop_off",
             OriginalsInTransit => "originals_in_transit",
             Received => "received",
             AtDepartment => "at_department",
@@ -90,7 +94,7 @@ impl ApplicationState {
             | Refused | ResultInDelivery | Completed => Some(self.as_str()),
             // `approved` is followed at once by `result_in_delivery` or `completed`, which say
             // it; `at_department` follows `received` (or pre-review) within the same day.
-            Draft | PickupScheduled | AtDepartment | Approved | Cancelled => None,
+            Draft | PickupScheduled | AwaitingDropOff | AtDepartment | Approved | Cancelled => None,
         }
     }
 
@@ -104,6 +108,7 @@ impl ApplicationState {
             Rejected => "不予受理",
             PrereviewPassed => "预审通过",
             PickupScheduled => "待取件",
+            AwaitingDropOff => "待投递原件",
             OriginalsInTransit => "原件寄送中",
             Received => "原件已签收",
             AtDepartment => "部门审批中",
@@ -151,6 +156,10 @@ pub enum Action {
     CancelPickup,
     /// An item whose originals are not posted goes straight to the department.
     SkipPickup,
+    /// The citizen will leave the originals in the centre's 24-hour box (the item allows it).
+    ChooseDropOff,
+    /// The citizen takes back the drop-off before the box was emptied (to book a pickup).
+    CancelDropOff,
     /// The courier collected the originals.
     PickUp,
     /// The courier delivered the originals at the centre (an event; reception moves the case).
@@ -183,7 +192,7 @@ pub enum Action {
     InvalidateDocument,
 }
 
-pub const ALL_ACTIONS: [Action; 26] = {
+pub const ALL_ACTIONS: [Action; 28] = {
     use Action::*;
     [
         Create,
@@ -197,6 +206,8 @@ pub const ALL_ACTIONS: [Action; 26] = {
         ReschedulePickup,
         CancelPickup,
         SkipPickup,
+        ChooseDropOff,
+        CancelDropOff,
         PickUp,
         OriginalsDelivered,
         OriginalsReturned,
@@ -228,6 +239,8 @@ impl Action {
             Self::SchedulePickup => "schedule_pickup",
             Self::ReschedulePickup => "reschedule_pickup",
             Self::CancelPickup => "cancel_pickup",
+            Self::ChooseDropOff => "choose_drop_off",
+            Self::CancelDropOff => "cancel_drop_off",
             Self::SkipPickup => "skip_pickup",
             Self::PickUp => "pick_up",
             Self::OriginalsDelivered => "originals_delivered",
@@ -273,6 +286,10 @@ pub fn next(from: ApplicationState, action: Action) -> Result<ApplicationState, 
         (PickupScheduled, Action::CancelPickup) => PrereviewPassed,
         (PrereviewPassed, Action::SkipPickup) => AtDepartment,
         (PickupScheduled, Action::PickUp) => OriginalsInTransit,
+        (PrereviewPassed, Action::ChooseDropOff) => AwaitingDropOff,
+        (AwaitingDropOff, Action::CancelDropOff) => PrereviewPassed,
+        // Reception found the envelope when it emptied the box.
+        (AwaitingDropOff, Action::PickUp) => OriginalsInTransit,
         (OriginalsInTransit, Action::Receive) => Received,
         (OriginalsInTransit, Action::ReceiveMismatch) => Returned,
         (Received, Action::Dispatch) => AtDepartment,

@@ -39,6 +39,10 @@ pub struct MatterDef {
     /// service point's, else `courier.default_partner`. Absent from the hash when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub courier_partner: Option<String>,
+    /// The citizen may leave the originals in the centre's 24-hour box instead of booking a
+    /// pickup. Absent from the hash when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_box: bool,
 }
 
 /// `[matter.retention]`: days after a case ends (completed, rejected, refused, cancelled) until
@@ -375,6 +379,9 @@ fn check_matter(m: &MatterDef, problems: &mut Vec<String>) {
     }
     if m.name.trim().is_empty() {
         fail("name is empty".into());
+    }
+    if m.drop_box && !m.originals_by_courier {
+        fail("drop_box needs originals_by_courier: only posted originals go in the box".into());
     }
     if !(1..=365).contains(&m.processing_days) {
         fail("processing_days must be between 1 and 365".into());

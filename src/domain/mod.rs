@@ -4,6 +4,7 @@ pub mod agent;
 pub mod application;
 pub mod catalog;
 pub mod document;
+pub mod drop_code;
 pub mod email;
 pub mod id_number;
 pub mod job;

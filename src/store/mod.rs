@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod audit;
 pub mod authorizations;
+pub mod box_runs;
 pub mod catalog;
 pub mod citizens;
 pub mod claims;

@@ -10,6 +10,7 @@ mod cluster;
 mod console;
 mod courier;
 mod department;
+mod drop_box;
 mod errors;
 mod filings;
 mod health;

@@ -3,7 +3,8 @@
 //! originals, reception, the dispatch batch, the department's approval, delivery of the result
 //! and the citizen's receipt. The citizen's timeline, the notifications and the audit log are
 //! checked whole at the end. It plays once with SF Express and once with China Post EMS as the
-//! deployment's partner; `scripts/test.sh` runs both on SQLite and on PostgreSQL.
+//! deployment's partner, and once with the originals left in the centre's 24-hour box (and EMS
+//! for the result); `scripts/test.sh` runs each on SQLite and on PostgreSQL.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -42,12 +43,26 @@ async fn ok(response: reqwest::Response, status: u16) -> Value {
 
 #[tokio::test]
 async fn the_whole_two_way_flow_plays_over_http_against_the_sf_simulator() {
-    play("sf").await;
+    play("sf", Originals::Pickup).await;
 }
 
 #[tokio::test]
 async fn the_whole_two_way_flow_plays_over_http_against_the_ems_simulator() {
-    play("ems").await;
+    play("ems", Originals::Pickup).await;
+}
+
+#[tokio::test]
+async fn the_whole_two_way_flow_plays_with_the_box_for_the_originals_and_ems_for_the_result() {
+    play("ems", Originals::Box).await;
+}
+
+/// How the originals reach the centre.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Originals {
+    /// A courier of the partner collects them at the door.
+    Pickup,
+    /// The citizen leaves them in the centre's 24-hour box; reception scans the envelope.
+    Box,
 }
 
 /// Whether `waybill` looks like one of `partner`'s: `SF` and 13 digits, or EMS's 13 digits.
@@ -60,7 +75,7 @@ fn is_waybill_of(partner: &str, waybill: &str) -> bool {
 }
 
 /// The flow with `partner` as the deployment's default partner (both enabled).
-async fn play(partner: &'static str) {
+async fn play(partner: &'static str, originals: Originals) {
     let wechat = WechatServer::start().await;
     let app = spawn_app_with(|c| {
         configure(c, &wechat);
@@ -78,7 +93,10 @@ async fn play(partner: &'static str) {
         c.courier.default_partner = partner.into();
     })
     .await;
-    let who = format!("two-way-{partner}");
+    let who = match originals {
+        Originals::Pickup => format!("two-way-{partner}"),
+        Originals::Box => format!("two-way-box-{partner}"),
+    };
     let citizen = wechat_citizen(&app, &who).await;
     let templates: Vec<&str> = EVENTS.iter().map(|(_, t)| *t).collect();
     subscribe(&app, &citizen, &templates).await;
@@ -119,15 +137,25 @@ async fn play(partner: &'static str) {
     .await;
     assert_eq!(state_of(&app, &citizen, &id).await, "prereview_passed");
 
-    // 3. The pickup is booked, the courier collects the originals and delivers them.
-    let window = slots(&app, &citizen).await[0].clone();
-    let booked = booking(
-        window["date"].as_str().unwrap(),
-        window["slot"].as_str().unwrap(),
-    );
-    let path = format!("/v1/applications/{id}/pickup");
-    let pickup = ok(app.post_as(&citizen, &path, &booked).await, 201).await;
-    assert_eq!(pickup["partner"], partner);
+    // 3. The pickup is booked, the courier collects the originals and delivers them; or the
+    // citizen leaves them in the box and reception scans the envelope when it empties it.
+    let leg_one = match originals {
+        Originals::Pickup => {
+            let window = slots(&app, &citizen).await[0].clone();
+            let booked = booking(
+                window["date"].as_str().unwrap(),
+                window["slot"].as_str().unwrap(),
+            );
+            let path = format!("/v1/applications/{id}/pickup");
+            let pickup = ok(app.post_as(&citizen, &path, &booked).await, 201).await;
+            assert_eq!(pickup["partner"], partner);
+            partner
+        }
+        Originals::Box => {
+            drop_in_the_box(&app, &citizen, &id).await;
+            "box"
+        }
+    };
     shipments_until(&app, &citizen, &id, "originals delivered", |items| {
         items
             .iter()
@@ -184,14 +212,25 @@ async fn play(partner: &'static str) {
     let path = format!("/v1/applications/{id}/confirm-receipt");
     ok(app.post_as(&citizen, &path, &json!({})).await, 200).await;
 
-    // Both legs, each with its waybill and full route.
+    // Both legs, each with its waybill and full route (the box's: the drop code, one scan).
     assert_eq!(legs.len(), 2, "{legs:#?}");
-    for (leg, kind) in legs.iter().zip(["materials", "result"]) {
+    for ((leg, kind), by) in legs
+        .iter()
+        .zip(["materials", "result"])
+        .zip([leg_one, partner])
+    {
         assert_eq!(leg["leg"], kind);
         assert_eq!(leg["status"], "delivered");
-        assert_eq!(leg["partner"], partner, "{leg}");
+        assert_eq!(leg["partner"], by, "{leg}");
         let waybill = leg["waybill_no"].as_str().unwrap();
-        assert!(is_waybill_of(partner, waybill), "{waybill}");
+        if by == "box" {
+            let steps = leg["timeline"].as_array().unwrap();
+            assert_eq!(steps.len(), 1, "{leg}");
+            assert_eq!(steps[0]["status"], "delivered");
+            assert_eq!(steps[0]["op_code"], "box_scan");
+            continue;
+        }
+        assert!(is_waybill_of(by, waybill), "{waybill}");
         let steps: Vec<&str> = leg["timeline"]
             .as_array()
             .unwrap()
@@ -210,7 +249,10 @@ async fn play(partner: &'static str) {
             "create",
             "submit",
             "approve",
-            "schedule_pickup",
+            match originals {
+                Originals::Pickup => "schedule_pickup",
+                Originals::Box => "choose_drop_off",
+            },
             "pick_up",
             "originals_delivered",
             "receive",
@@ -304,4 +346,45 @@ async fn play(partner: &'static str) {
             "{action} missing from {actions:?}"
         );
     }
+}
+
+/// The citizen chooses the box, prints the code's QR, and reception empties the box: the
+/// envelope's code, typed loosely, finds the case.
+async fn drop_in_the_box(app: &crate::support::TestApp, citizen: &str, id: &str) {
+    let path = format!("/v1/applications/{id}/drop-off");
+    let address = booking("2026-01-01", "09:00-12:00")["address"].clone();
+    let chosen = ok(
+        app.post_as(citizen, &path, &json!({ "address": address }))
+            .await,
+        201,
+    )
+    .await;
+    let code = chosen["code"].as_str().unwrap().to_string();
+    assert_eq!(chosen["status"], "pending");
+    assert_eq!(state_of(app, citizen, id).await, "awaiting_drop_off");
+    let qr = app.get_as(citizen, &format!("{path}/qr")).await;
+    assert_eq!(qr.status(), 200);
+    assert_eq!(qr.headers()["content-type"], "image/png");
+    assert!(qr.bytes().await.unwrap().starts_with(b"\x89PNG"));
+
+    let desk = staff_token(app, "box.desk", "reception", CIVIL).await;
+    let run = ok(
+        app.post_as(&desk, "/v1/reception/box-runs", &json!({}))
+            .await,
+        201,
+    )
+    .await;
+    let scans = format!(
+        "/v1/reception/box-runs/{}/scans",
+        run["id"].as_str().unwrap()
+    );
+    let typed = code.to_lowercase().replace('-', " ");
+    let scanned = ok(
+        app.post_as(&desk, &scans, &json!({ "code": typed })).await,
+        201,
+    )
+    .await;
+    assert_eq!(scanned["application_id"], id);
+    assert_eq!(scanned["state"], "originals_in_transit");
+    assert_eq!(scanned["scan"]["code"], code.as_str());
 }

@@ -3,6 +3,7 @@
 //! `uploads.rs` (path B); both go through `intake.rs`.
 
 pub mod documents;
+pub mod drop_off;
 pub mod notifications;
 pub mod pages;
 pub mod pickup;

@@ -4,6 +4,7 @@
 //! with a manifest to sign. Reception staff see only their departments' cases.
 
 pub mod batches;
+pub mod box_runs;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;

@@ -13,6 +13,7 @@ export const STATE_LABELS = {
   rejected: '不予受理',
   prereview_passed: '预审通过',
   pickup_scheduled: '已预约取件',
+  awaiting_drop_off: '待投递原件',
   originals_in_transit: '原件寄送中',
   received: '已收件',
   at_department: '部门审批中',

@@ -64,6 +64,8 @@ pub mod matter {
         pub retention_abandoned_days: Option<i32>,
         /// The courier partner of the item's legs; `None`: the service point's or the default.
         pub courier_partner: Option<String>,
+        /// The citizen may drop the originals in the centre's 24-hour box.
+        pub drop_box: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -534,6 +536,7 @@ async fn insert_version(
         retention_personal_days: Set(def.retention.and_then(|r| r.personal_days)),
         retention_abandoned_days: Set(def.retention.and_then(|r| r.abandoned_days)),
         courier_partner: Set(def.courier_partner.clone()),
+        drop_box: Set(def.drop_box),
     }
     .insert(txn)
     .await?;

@@ -12,9 +12,9 @@ mod upkeep;
 pub use crate::domain::shipment::OrderStatus;
 pub use crate::domain::track::Tracking;
 pub use orders::{
-    CourierCancelOrder, CourierCreateOrder, NewShipment, carried, carried_by, current_leg,
-    enqueue_create, find, insert, lock, newest_per_leg, of_application, request_cancel,
-    set_created, set_order_status,
+    CourierCancelOrder, CourierCreateOrder, NewShipment, by_waybill, carried, carried_by,
+    current_leg, enqueue_create, find, insert, lock, newest_per_leg, of_application,
+    request_cancel, set_created, set_order_status,
 };
 pub use routes::{
     Locked, attach, event_row, events_of, lock_by_waybills, set_applied, unattached_of_waybills,

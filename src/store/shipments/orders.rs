@@ -118,6 +118,20 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipmen
     shipment::Entity::find_by_id(id).one(db).await
 }
 
+/// The shipment of `partner` with this waybill (a drop code for the box), any order status.
+pub async fn by_waybill<C: ConnectionTrait>(
+    db: &C,
+    partner: &str,
+    waybill_no: &str,
+) -> Result<Option<shipment::Model>, DbErr> {
+    shipment::Entity::find()
+        .filter(shipment::Column::Partner.eq(partner))
+        .filter(shipment::Column::WaybillNo.eq(waybill_no))
+        .order_by_desc(shipment::Column::Id)
+        .one(db)
+        .await
+}
+
 /// As `find`, holding the row for the rest of the write transaction.
 pub async fn lock<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<shipment::Model>, DbErr> {
     let mut query = shipment::Entity::find_by_id(id);
