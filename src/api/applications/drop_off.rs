@@ -12,14 +12,13 @@ use uuid::Uuid;
 
 use crate::api::ApiTags;
 use crate::api::applications::Address;
-use crate::api::applications::pickup::contact_of;
-use crate::api::problem::{ApiError, ApiResult, FieldProblem};
+use crate::api::applications::pickup::{address_problems, contact_of};
+use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
 use crate::cases::drop_off::{self, DropOff};
 use crate::cases::drop_sheet;
 use crate::config::Config;
 use crate::domain::drop_code;
-use crate::domain::phone::PhoneNumber;
 use crate::state::AppState;
 use crate::store::shipments::shipment;
 
@@ -102,24 +101,7 @@ impl DropOffApi {
         id: Path<Uuid>,
         body: Json<DropOffRequest>,
     ) -> ApiResult<DropOffChosen> {
-        let mut problems = Vec::new();
-        if PhoneNumber::parse(&body.address.phone).is_err() {
-            problems.push(FieldProblem::new(
-                "address.phone",
-                "must be an 11-digit mainland mobile number",
-            ));
-        }
-        for (field, value) in [
-            ("address.province", &body.address.province),
-            ("address.city", &body.address.city),
-            ("address.district", &body.address.district),
-            ("address.detail", &body.address.detail),
-            ("address.contact_name", &body.address.contact_name),
-        ] {
-            if value.trim().is_empty() {
-                problems.push(FieldProblem::new(field, "must not be blank"));
-            }
-        }
+        let problems = address_problems(&body.address);
         if !problems.is_empty() {
             return Err(ApiError::invalid_fields(problems));
         }

@@ -133,26 +133,32 @@ pub async fn view<C: ConnectionTrait>(db: &C, row: &shipment::Model) -> Result<P
     })
 }
 
-/// The request, checked: the contact, and the window with its times.
-pub fn check(state: &AppState, body: &PickupRequest) -> Result<(Contact, Window), ApiError> {
+/// The problems of an address the courier goes to or posts back to (`address.*`).
+pub fn address_problems(address: &Address) -> Vec<FieldProblem> {
     let mut problems = Vec::new();
-    if PhoneNumber::parse(&body.address.phone).is_err() {
+    if PhoneNumber::parse(&address.phone).is_err() {
         problems.push(FieldProblem::new(
             "address.phone",
             "must be an 11-digit mainland mobile number",
         ));
     }
     for (field, value) in [
-        ("address.province", &body.address.province),
-        ("address.city", &body.address.city),
-        ("address.district", &body.address.district),
-        ("address.detail", &body.address.detail),
-        ("address.contact_name", &body.address.contact_name),
+        ("address.province", &address.province),
+        ("address.city", &address.city),
+        ("address.district", &address.district),
+        ("address.detail", &address.detail),
+        ("address.contact_name", &address.contact_name),
     ] {
         if value.trim().is_empty() {
             problems.push(FieldProblem::new(field, "must not be blank"));
         }
     }
+    problems
+}
+
+/// The request, checked: the contact, and the window with its times.
+pub fn check(state: &AppState, body: &PickupRequest) -> Result<(Contact, Window), ApiError> {
+    let mut problems = address_problems(&body.address);
     let slot = window(
         &state.config,
         &body.window.date,

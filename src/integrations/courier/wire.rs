@@ -111,6 +111,35 @@ pub fn describe_transport(error: &reqwest::Error) -> String {
     }
 }
 
+/// Why a partner's HTTP answer has no body to read.
+pub enum HttpFailure {
+    /// No usable answer: a timeout, a refused connection, a 5xx, a 429 or 408, a cut body.
+    Transport(String),
+    /// Another 4xx: something that is not the partner's platform (a wrong `api_base`).
+    Http(u16),
+}
+
+/// The body of a partner's answer to a sent request, or why there is none to read.
+pub async fn answer_body(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<bytes::Bytes, HttpFailure> {
+    let response = sent.map_err(|e| HttpFailure::Transport(describe_transport(&e)))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        // A proxy or gateway answering instead of the partner: only overload and server
+        // errors pass with time.
+        return Err(if status >= 500 || status == 429 || status == 408 {
+            HttpFailure::Transport(format!("HTTP {status}"))
+        } else {
+            HttpFailure::Http(status)
+        });
+    }
+    response
+        .bytes()
+        .await
+        .map_err(|e| HttpFailure::Transport(describe_transport(&e)))
+}
+
 /// Our per-partner webhook secret, from `?secret=` or the `SECRET_HEADER`, compared in constant
 /// time. An empty configured secret matches nothing.
 pub fn secret_matches(headers: &poem::http::HeaderMap, query: Option<&str>, secret: &str) -> bool {

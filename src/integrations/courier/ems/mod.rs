@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use crate::integrations::courier::wire::{
-    describe_transport, format_china_time, parse_china_time, scrub, text,
+    HttpFailure, answer_body, format_china_time, parse_china_time, scrub, text,
 };
 use crate::integrations::courier::{
     Contact, CourierError, CourierPartner, OrderCreated, OrderRequest, Push, PushError, PushReply,
@@ -82,7 +82,7 @@ impl ChinaPostEms {
             Failure::Business("the sign key is not the Base64 of 16 bytes".into())
         })?;
         let timestamp = format_china_time(Utc::now());
-        let response = self
+        let sent = self
             .http
             .post(&self.settings.api_base)
             .form(&[
@@ -95,22 +95,12 @@ impl ChinaPostEms {
                 ("logitcsInterface", sealed.as_str()),
             ])
             .send()
-            .await
-            .map_err(|e| Failure::Transport(describe_transport(&e)))?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            // A proxy or gateway answering instead of EMS: only overload and server errors pass.
-            return Err(if status >= 500 || status == 429 || status == 408 {
-                Failure::Transport(format!("HTTP {status}"))
-            } else {
-                Failure::Http(status)
-            });
+            .await;
+        match answer_body(sent).await {
+            Ok(body) => read_answer(&body),
+            Err(HttpFailure::Transport(why)) => Err(Failure::Transport(why)),
+            Err(HttpFailure::Http(status)) => Err(Failure::Http(status)),
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Transport(describe_transport(&e)))?;
-        read_answer(&body)
     }
 
     fn order_message(&self, order: &OrderRequest) -> Value {
@@ -132,13 +122,11 @@ impl ChinaPostEms {
             "receiver": contact_json(&order.recipient),
             "cargos": [{"cargoName": order.cargo, "cargoQuantity": "1"}],
         });
+        // 1: EMS comes to the sender's door (in the window, when there is one).
+        msg["pickupType"] = json!("1");
         if let (Some(from), Some(until)) = (order.pickup_from, order.pickup_until) {
-            // 1: EMS comes to the sender's door in this window.
-            msg["pickupType"] = json!("1");
             msg["pickupPreBeginTime"] = json!(format_china_time(from));
             msg["pickupPreEndTime"] = json!(format_china_time(until));
-        } else {
-            msg["pickupType"] = json!("1");
         }
         if let Some(remark) = order.remark.as_ref().filter(|r| !r.is_empty()) {
             msg["pickupNotes"] = json!(remark);

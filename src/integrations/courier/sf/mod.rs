@@ -29,7 +29,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::integrations::courier::wire::{describe_transport, format_china_time, scrub, text};
+use crate::integrations::courier::wire::{
+    HttpFailure, answer_body, format_china_time, scrub, text,
+};
 use crate::integrations::courier::{
     Contact, CourierError, CourierPartner, OrderCreated, OrderRequest, Push, PushError, PushReply,
     RouteEvent,
@@ -86,7 +88,7 @@ impl SfExpress {
         let timestamp = Utc::now().timestamp_millis().to_string();
         let digest = msg_digest(&msg_data, &timestamp, &self.settings.check_word);
         let request_id = uuid::Uuid::new_v4().to_string();
-        let response = self
+        let sent = self
             .http
             .post(&self.settings.api_base)
             .form(&[
@@ -98,22 +100,12 @@ impl SfExpress {
                 ("msgData", msg_data.as_str()),
             ])
             .send()
-            .await
-            .map_err(|e| Failure::Transport(describe_transport(&e)))?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            // A proxy or gateway answering instead of SF: only overload and server errors pass.
-            return Err(if status >= 500 || status == 429 || status == 408 {
-                Failure::Transport(format!("HTTP {status}"))
-            } else {
-                Failure::Http(status)
-            });
+            .await;
+        match answer_body(sent).await {
+            Ok(body) => read_answer(&body),
+            Err(HttpFailure::Transport(why)) => Err(Failure::Transport(why)),
+            Err(HttpFailure::Http(status)) => Err(Failure::Http(status)),
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Transport(describe_transport(&e)))?;
-        read_answer(&body)
     }
 
     async fn search_order(&self, order_id: &str) -> Result<OrderCreated, CourierError> {
