@@ -49,7 +49,9 @@ export BENCH_PARTNER=$partner
 path="/v1/webhooks/courier/$partner?secret=dev-$partner-webhook-secret"
 content_type=application/x-www-form-urlencoded
 probe_waybill=SF9000000000000
+partners='["sf"]'
 if [ "$partner" = ems ]; then
+  partners='["sf", "ems"]'
   content_type=application/json
   probe_waybill=1900000000000
   python3 -c 'import cryptography' 2>/dev/null || pip install -q cryptography
@@ -84,7 +86,7 @@ done
 # second by default) would measure the limiter, not ingest: it is off unless set.
 BEEBOX_RATE_LIMITS__WEBHOOK_PER_IP__PER_MINUTE="${BEEBOX_RATE_LIMITS__WEBHOOK_PER_IP__PER_MINUTE:-0}" \
   BEEBOX_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=$sslmode" BEEBOX_DATA_DIR="$work" \
-  BEEBOX_SERVER__PORT="$port" BEEBOX_COURIER__PARTNERS="[\"sf\", \"$partner\"]" "$bin" serve \
+  BEEBOX_SERVER__PORT="$port" BEEBOX_COURIER__PARTNERS="$partners" "$bin" serve \
   >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
