@@ -46,6 +46,7 @@ fn undecided(state: ApplicationState) -> bool {
             | S::Returned
             | S::PrereviewPassed
             | S::PickupScheduled
+            | S::AwaitingDropOff
             | S::OriginalsInTransit
             | S::Received
             | S::AtDepartment
