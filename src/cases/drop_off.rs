@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::change::state_of;
+use super::pickup::Booking;
 use super::{CaseError, CaseResult, Cases, reads};
 use crate::domain::application::{self as machine, Action, ApplicationState};
 use crate::domain::drop_code;
@@ -19,13 +20,6 @@ use crate::store::shipments::{self, LEG_MATERIALS, NewShipment, OrderStatus, shi
 /// The pseudo-partner of a drop in the box: no adapter, no orders, reception's scan its event.
 pub const BOX: &str = "box";
 
-/// What choosing the drop-off did.
-pub enum DropOff {
-    Created(shipment::Model),
-    /// The drop-off existed already (a retried request).
-    Existing(shipment::Model),
-}
-
 impl Cases {
     /// The citizen will leave the originals of a case that passed pre-review in the box; `contact`
     /// is where mismatched originals or the result go back. A retry answers the drop-off.
@@ -35,7 +29,7 @@ impl Cases {
         citizen: Uuid,
         id: Uuid,
         contact: Contact,
-    ) -> CaseResult<DropOff> {
+    ) -> CaseResult<Booking> {
         let txn = begin_write(db).await?;
         let app = reads::lock_owned(&txn, citizen, id).await?;
         let version = reads::version_of(&txn, &app).await?;
@@ -49,7 +43,7 @@ impl Cases {
         if from == ApplicationState::AwaitingDropOff
             && let Some(existing) = shipments::current_leg(&txn, app.id, LEG_MATERIALS).await?
         {
-            return Ok(DropOff::Existing(existing));
+            return Ok(Booking::Existing(existing));
         }
         if from == ApplicationState::PickupScheduled {
             return Err(CaseError::PickupAlreadyScheduled);
@@ -96,7 +90,7 @@ impl Cases {
             .await?
             .ok_or_else(|| CaseError::Internal("the drop-off just written is gone".into()))?;
         txn.commit().await?;
-        Ok(DropOff::Created(row))
+        Ok(Booking::Created(row))
     }
 
     /// Takes the drop-off back before the box was emptied: the code is void and the case waits

@@ -28,7 +28,7 @@ pub struct Window {
     pub ends_at: DateTime<Utc>,
 }
 
-/// What booking did.
+/// What booking did (a pickup, or a drop-off in the box).
 pub enum Booking {
     Created(shipment::Model),
     /// The same booking existed already (a retried request).

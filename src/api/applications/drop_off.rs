@@ -15,8 +15,9 @@ use crate::api::applications::Address;
 use crate::api::applications::pickup::{address_problems, contact_of};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::CitizenAuth;
-use crate::cases::drop_off::{self, DropOff};
+use crate::cases::drop_off;
 use crate::cases::drop_sheet;
+use crate::cases::pickup::Booking;
 use crate::config::Config;
 use crate::domain::drop_code;
 use crate::state::AppState;
@@ -111,12 +112,12 @@ impl DropOffApi {
             .choose_drop_off(db, auth.0.id, id.0, contact)
             .await?
         {
-            DropOff::Created(row) => Ok(DropOffChosen::Created(Json(view(
+            Booking::Created(row) => Ok(DropOffChosen::Created(Json(view(
                 &state.config,
                 id.0,
                 &row,
             )))),
-            DropOff::Existing(row) => Ok(DropOffChosen::Existing(Json(view(
+            Booking::Existing(row) => Ok(DropOffChosen::Existing(Json(view(
                 &state.config,
                 id.0,
                 &row,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
-use sha2::Digest as _;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 /// Where our per-partner webhook secret may travel instead of `?secret=`.
@@ -111,6 +111,25 @@ pub fn describe_transport(error: &reqwest::Error) -> String {
     }
 }
 
+/// The id of a route step derived from what a push and a query both carry (waybill, opCode,
+/// time), under the partner's `prefix`: the same event by either road has the same id.
+pub fn derived_event_id(
+    prefix: &str,
+    waybill: &str,
+    op_code: &str,
+    occurred_at: DateTime<Utc>,
+) -> String {
+    let hash = Sha256::digest(format!("{waybill}\n{op_code}\n{}", occurred_at.timestamp()));
+    format!("{prefix}-{}", hex::encode(&hash[..16]))
+}
+
+/// Whether a contact number is a mainland mobile (11 digits from 1), which partners take in
+/// another field than a landline.
+pub fn is_mobile(phone: &str) -> bool {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    digits.len() == 11 && digits.starts_with('1')
+}
+
 /// Why a partner's HTTP answer has no body to read.
 pub enum HttpFailure {
     /// No usable answer: a timeout, a refused connection, a 5xx, a 429 or 408, a cut body.
@@ -157,8 +176,8 @@ pub fn secret_matches(headers: &poem::http::HeaderMap, query: Option<&str>, secr
         return false;
     };
     // Hashing first keeps the comparison constant-time in the length too.
-    let given = sha2::Sha256::digest(given.as_bytes());
-    let ours = sha2::Sha256::digest(secret.as_bytes());
+    let given = Sha256::digest(given.as_bytes());
+    let ours = Sha256::digest(secret.as_bytes());
     !secret.is_empty() && bool::from(given[..].ct_eq(&ours[..]))
 }
 

@@ -24,10 +24,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use crate::integrations::courier::wire::{
-    HttpFailure, answer_body, format_china_time, parse_china_time, scrub, text,
+    HttpFailure, answer_body, derived_event_id, format_china_time, is_mobile, parse_china_time,
+    scrub, text,
 };
 use crate::integrations::courier::{
     Contact, CourierError, CourierPartner, OrderCreated, OrderRequest, Push, PushError, PushReply,
@@ -303,8 +303,7 @@ pub(super) fn route_event(
 
 /// The id of a trace, the same whether it came by push or by query: EMS's traces carry none.
 pub fn route_event_id(waybill: &str, op_code: &str, occurred_at: chrono::DateTime<Utc>) -> String {
-    let hash = sha2::Sha256::digest(format!("{waybill}\n{op_code}\n{}", occurred_at.timestamp()));
-    format!("ems-{}", hex::encode(&hash[..16]))
+    derived_event_id("ems", waybill, op_code, occurred_at)
 }
 
 fn contact_json(contact: &Contact) -> Value {
@@ -316,8 +315,7 @@ fn contact_json(contact: &Contact) -> Value {
         "address": contact.detail,
     });
     // EMS takes a mobile in `mobile` and a landline in `phone`; either one satisfies it.
-    let digits: String = contact.phone.chars().filter(char::is_ascii_digit).collect();
-    let key = if digits.len() == 11 && digits.starts_with('1') {
+    let key = if is_mobile(&contact.phone) {
         "mobile"
     } else {
         "phone"

@@ -30,7 +30,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::integrations::courier::wire::{
-    HttpFailure, answer_body, format_china_time, scrub, text,
+    HttpFailure, answer_body, format_china_time, is_mobile, scrub, text,
 };
 use crate::integrations::courier::{
     Contact, CourierError, CourierPartner, OrderCreated, OrderRequest, Push, PushError, PushReply,
@@ -282,8 +282,7 @@ fn contact_json(contact: &Contact, contact_type: u8) -> Value {
         "address": contact.detail,
     });
     // SF wants mobiles in `mobile` and landlines in `tel`; either one satisfies it.
-    let digits: String = contact.phone.chars().filter(char::is_ascii_digit).collect();
-    let key = if digits.len() == 11 && digits.starts_with('1') {
+    let key = if is_mobile(&contact.phone) {
         "mobile"
     } else {
         "tel"

@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::Digest as _;
 
-use crate::integrations::courier::wire::{parse_china_time, text};
+use crate::integrations::courier::wire::{derived_event_id, parse_china_time, text};
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
 
 /// One route (from a push or a query) as a `RouteEvent`.
@@ -37,8 +36,7 @@ pub(super) fn route_event(waybill: &str, route: &Value) -> Result<RouteEvent, &'
 /// own `id`, but its query answer carries none, so both are derived from what the two share;
 /// SF's `id` stays in `raw`.
 pub fn route_event_id(waybill: &str, op_code: &str, occurred_at: DateTime<Utc>) -> String {
-    let hash = sha2::Sha256::digest(format!("{waybill}\n{op_code}\n{}", occurred_at.timestamp()));
-    format!("sf-{}", hex::encode(&hash[..16]))
+    derived_event_id("sf", waybill, op_code, occurred_at)
 }
 
 /// SF's route operation codes (opCode) as our status. Sources: SF's route push example (50 收件,
