@@ -29,6 +29,7 @@ mod m20261216_000024_queue_order;
 mod m20261217_000025_retention;
 mod m20261218_000026_courier_partners;
 mod m20261219_000027_drop_box;
+mod m20261220_000028_drop_reminders;
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261217_000025_retention::Migration),
             Box::new(m20261218_000026_courier_partners::Migration),
             Box::new(m20261219_000027_drop_box::Migration),
+            Box::new(m20261220_000028_drop_reminders::Migration),
         ]
     }
 }

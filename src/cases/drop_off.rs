@@ -4,18 +4,21 @@
 //! route event (`courier::drop_box`), and from there the case goes on as a courier-delivered
 //! one. The citizen may take the drop-off back until the box is emptied (to book a pickup).
 
-use sea_orm::DatabaseConnection;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
 use super::change::state_of;
+use super::drop_sheet::CoverSheet;
 use super::pickup::Booking;
 use super::{CaseError, CaseResult, Cases, reads};
-use crate::domain::application::{self as machine, Action, ApplicationState};
+use crate::config::Config;
+use crate::domain::application::{self as machine, Action, ApplicationState, DROP_OFF_REMINDER};
 use crate::domain::drop_code;
 use crate::integrations::courier::Contact;
-use crate::store::applications::{Actor, application};
-use crate::store::begin_write;
+use crate::store::applications::{self, Actor, application};
 use crate::store::shipments::{self, LEG_MATERIALS, NewShipment, OrderStatus, shipment};
+use crate::store::{begin_write, outbox};
 
 /// The pseudo-partner of a drop in the box: no adapter, no orders, reception's scan its event.
 pub const BOX: &str = "box";
@@ -126,15 +129,109 @@ impl Cases {
         txn.commit().await?;
         Ok(())
     }
+
+    /// Flags every drop not found in the box by its day and reminds its citizen, once each:
+    /// the scheduled `remind_drop_offs`. Returns how many were reminded.
+    pub async fn remind_late_drops(&self, db: &DatabaseConnection) -> CaseResult<usize> {
+        let days = i64::from(self.config.courier.drop_box.remind_after_days);
+        let cutoff = self.clock.now() - Duration::days(days);
+        let mut reminded = 0;
+        for leg in shipments::unflagged_late_drops(db, BOX, cutoff).await? {
+            if self.remind_late_drop(db, &leg).await? {
+                reminded += 1;
+            }
+        }
+        Ok(reminded)
+    }
+
+    /// Flags drop `leg` not found in the box by its day (`drop_by`) and reminds its citizen, once:
+    /// the flag, the timeline's event and the messages in one transaction. False when the drop
+    /// was found, taken back or flagged meanwhile.
+    async fn remind_late_drop(
+        &self,
+        db: &DatabaseConnection,
+        leg: &shipment::Model,
+    ) -> CaseResult<bool> {
+        let now = self.clock.now();
+        let txn = begin_write(db).await?;
+        let Some(app) = applications::lock(&txn, leg.application_id).await? else {
+            return Ok(false);
+        };
+        if state_of(&app)? != ApplicationState::AwaitingDropOff
+            || !shipments::flag_overdue(&txn, BOX, leg.id, now).await?
+        {
+            return Ok(false);
+        }
+        let code = drop_code::display(leg.waybill_no.as_deref().unwrap_or_default());
+        let state = ApplicationState::AwaitingDropOff;
+        let event = applications::record_event(
+            &txn,
+            app.id,
+            Actor::system(),
+            Action::RemindDropOff,
+            Some(state),
+            state,
+            Some(format!("投递码 {code} 未在投递箱中找到，请尽快投递")),
+            now,
+        )
+        .await?;
+        outbox::queue(&txn, &self.channels, &app, event, DROP_OFF_REMINDER).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// The cover sheet of the citizen's drop-off, to print and attach to the envelope.
+    pub async fn cover_sheet(
+        &self,
+        db: &DatabaseConnection,
+        citizen: Uuid,
+        id: Uuid,
+    ) -> CaseResult<CoverSheet> {
+        let app = reads::owned(db, citizen, id).await?;
+        let leg = current_drop(db, &app).await?;
+        let version = reads::version_of(db, &app).await?;
+        let box_config = &self.config.courier.drop_box;
+        Ok(CoverSheet {
+            code: leg.waybill_no.clone().unwrap_or_default(),
+            matter_name: version.matter.name.clone(),
+            application_no: app.id.simple().to_string(),
+            originals: version
+                .materials
+                .iter()
+                .filter(|m| m.original_required)
+                .map(|m| m.name.clone())
+                .collect(),
+            place: box_config.place.clone(),
+            emptied_at: box_config.empty_at.clone(),
+            drop_by: drop_by(&self.config, leg.created_at)
+                .with_timezone(&self.config.local_offset())
+                .format("%Y-%m-%d")
+                .to_string(),
+        })
+    }
+}
+
+/// When a drop chosen at `chosen_at` is late: not found in the box by then, it is flagged and
+/// its citizen reminded.
+pub fn drop_by(config: &Config, chosen_at: DateTime<Utc>) -> DateTime<Utc> {
+    chosen_at + Duration::days(i64::from(config.courier.drop_box.remind_after_days))
 }
 
 /// The citizen's drop-off, as a resource: none before it is chosen (or after it is taken back).
-pub async fn drop_off<C: sea_orm::ConnectionTrait>(
+pub async fn drop_off<C: ConnectionTrait>(
     db: &C,
     citizen: Uuid,
     id: Uuid,
 ) -> CaseResult<shipment::Model> {
     let app = reads::owned(db, citizen, id).await?;
+    current_drop(db, &app).await
+}
+
+/// `app`'s drop-off unless taken back.
+async fn current_drop<C: ConnectionTrait>(
+    db: &C,
+    app: &application::Model,
+) -> CaseResult<shipment::Model> {
     shipments::current_leg(db, app.id, LEG_MATERIALS)
         .await?
         .filter(|leg| leg.partner == BOX && leg.order_status != OrderStatus::Cancelled.as_str())
@@ -142,7 +239,7 @@ pub async fn drop_off<C: sea_orm::ConnectionTrait>(
 }
 
 /// The open drop-off of `app`: `DropOffNotFound` without one, `DropOffCollected` once scanned.
-async fn open_drop<C: sea_orm::ConnectionTrait>(
+async fn open_drop<C: ConnectionTrait>(
     txn: &C,
     app: &application::Model,
 ) -> CaseResult<shipment::Model> {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod intake;
 pub mod manifest;
 pub mod pickup;
+pub mod print;
 pub mod reads;
 pub mod receipts;
 pub mod reception;

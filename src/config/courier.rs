@@ -54,6 +54,9 @@ pub struct DropBoxConfig {
     pub place: String,
     /// Local times (`HH:MM`) at which reception empties the box, as the citizen is told.
     pub empty_at: Vec<String>,
+    /// Days after choosing the box until a drop not found in it is flagged (on the problems
+    /// view) and the citizen reminded, once.
+    pub remind_after_days: u32,
 }
 
 impl Default for DropBoxConfig {
@@ -61,6 +64,7 @@ impl Default for DropBoxConfig {
         Self {
             place: "政务服务中心一楼自助服务区 24 小时材料投递箱".into(),
             empty_at: vec!["09:30".into(), "15:30".into()],
+            remind_after_days: 3,
         }
     }
 }
@@ -207,6 +211,12 @@ impl CourierConfig {
         }
         if self.drop_box.place.trim().is_empty() {
             problems.add("courier.drop_box.place", "say where the box is");
+        }
+        if !(1..=30).contains(&self.drop_box.remind_after_days) {
+            problems.add(
+                "courier.drop_box.remind_after_days",
+                "must be between 1 and 30",
+            );
         }
         if !(1..=64).contains(&self.push_writers) {
             problems.add("courier.push_writers", "must be between 1 and 64");

@@ -87,6 +87,7 @@ impl Default for SubscribeConfig {
         let templates = crate::domain::application::ALL_STATES
             .into_iter()
             .filter_map(|state| state.citizen_event())
+            .chain([crate::domain::application::DROP_OFF_REMINDER])
             .map(|event| (event.to_string(), fields(&standard)))
             .collect();
         Self {

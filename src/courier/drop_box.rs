@@ -3,10 +3,12 @@
 //! partner's push would be. So the case moves exactly as a courier-delivered one: collected,
 //! delivered at the centre, waiting for reception's check. An envelope whose code is unknown,
 //! already used, withdrawn, of a cancelled case or of another department changes nothing; every
-//! scan, matched or not, is recorded in its run.
+//! scan, matched or not, is recorded in its run. A drop not found by its day is flagged and its
+//! citizen reminded (`RemindDropOffs`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::ingest;
@@ -15,9 +17,12 @@ use crate::cases::drop_off::BOX;
 use crate::domain::application::ApplicationState;
 use crate::domain::drop_code;
 use crate::integrations::courier::{RouteEvent, ShipmentStatus};
+use crate::jobs::job::{Job, JobContext, JobError};
 use crate::store::applications::application;
 use crate::store::box_runs::{self, NewScan, run, scan};
+use crate::store::jobs::JobPayload;
 use crate::store::shipments::{self, OrderStatus};
+use crate::store::{self, StoreError};
 
 /// What a scan found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,52 +59,126 @@ pub struct Scanned {
     pub outcome: Outcome,
     pub scan: scan::Model,
     pub state: Option<ApplicationState>,
+    /// The scanner's retry of a scan made under the same `Idempotency-Key`: answered as it was,
+    /// nothing recorded again.
+    pub replayed: bool,
 }
 
-/// Scans `typed` into `run` for a reception member of `departments`.
+/// One envelope's scan into a run.
+pub struct ScanInput<'a> {
+    pub staff: Uuid,
+    pub departments: &'a [String],
+    pub typed: &'a str,
+    /// The scanner's `Idempotency-Key`: a retry under it answers as the first scan did.
+    pub key: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// Scans `input.typed` into `run` for a reception member of `input.departments`.
 pub async fn scan(
     db: &DatabaseConnection,
     cases: &Cases,
-    staff: Uuid,
-    departments: &[String],
     run: &run::Model,
-    typed: &str,
-    now: DateTime<Utc>,
+    input: ScanInput<'_>,
 ) -> Result<Scanned, DbErr> {
-    let code = drop_code::normalize(typed);
+    if let Some(key) = input.key
+        && let Some(earlier) = box_runs::scan_by_key(db, run.id, key).await?
+    {
+        return replay(db, earlier).await;
+    }
+    let code = drop_code::normalize(input.typed);
     let (outcome, application_id) = match &code {
         None => (Outcome::Unknown, None),
-        Some(code) => find(db, cases, departments, code, run, now).await?,
+        Some(code) => find(db, cases, &input, code, run).await?,
     };
     // Another department's case stays out of this member's record.
     let shown = match outcome {
         Outcome::OtherDepartment(_) => None,
         _ => application_id,
     };
-    let scan = box_runs::record(
-        db,
-        NewScan {
-            run_id: run.id,
-            typed,
-            drop_code: code,
-            outcome: outcome.as_str(),
-            application_id: shown,
-            staff_id: staff,
-            scanned_at: now,
-        },
-    )
-    .await?;
+    let recorded = store::unique(
+        box_runs::record(
+            db,
+            NewScan {
+                run_id: run.id,
+                typed: input.typed,
+                drop_code: code,
+                outcome: outcome.as_str(),
+                application_id: shown,
+                staff_id: input.staff,
+                scanned_at: input.now,
+                idempotency_key: input.key,
+            },
+        )
+        .await,
+    );
+    let scan = match (recorded, input.key) {
+        (Ok(scan), _) => scan,
+        // A concurrent retry under the same key recorded first: answer as it was answered.
+        (Err(StoreError::Conflict), Some(key)) => {
+            if let Some(earlier) = box_runs::scan_by_key(db, run.id, key).await? {
+                return replay(db, earlier).await;
+            }
+            return Err(DbErr::Custom("a scan's key clashed with no scan".into()));
+        }
+        (Err(StoreError::Conflict), None) => {
+            return Err(DbErr::Custom("a scan without a key clashed".into()));
+        }
+        (Err(StoreError::Db(e)), _) => return Err(e),
+    };
     let state = match (&outcome, application_id) {
-        (Outcome::Received, Some(id)) => application::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .and_then(|a| ApplicationState::parse(&a.state)),
+        (Outcome::Received, Some(id)) => state_of(db, id).await?,
         _ => None,
     };
     Ok(Scanned {
         outcome,
         scan,
         state,
+        replayed: false,
+    })
+}
+
+async fn state_of(db: &DatabaseConnection, id: Uuid) -> Result<Option<ApplicationState>, DbErr> {
+    Ok(application::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .and_then(|a| ApplicationState::parse(&a.state)))
+}
+
+/// A scan made before under the same key, answered again as it was.
+async fn replay(db: &DatabaseConnection, earlier: scan::Model) -> Result<Scanned, DbErr> {
+    let outcome = match earlier.outcome.as_str() {
+        "received" => Outcome::Received,
+        "used" => Outcome::Used,
+        "case_cancelled" => Outcome::CaseCancelled,
+        "withdrawn" => Outcome::Withdrawn,
+        "other_department" => {
+            // Not kept on the scan (it names no case of this member's): read again.
+            let leg = match &earlier.drop_code {
+                Some(code) => shipments::by_waybill(db, BOX, code).await?,
+                None => None,
+            };
+            let app = match leg {
+                Some(leg) => {
+                    application::Entity::find_by_id(leg.application_id)
+                        .one(db)
+                        .await?
+                }
+                None => None,
+            };
+            Outcome::OtherDepartment(app.map(|a| a.department_code).unwrap_or_default())
+        }
+        _ => Outcome::Unknown,
+    };
+    let state = match (&outcome, earlier.application_id) {
+        (Outcome::Received, Some(id)) => state_of(db, id).await?,
+        _ => None,
+    };
+    Ok(Scanned {
+        outcome,
+        scan: earlier,
+        state,
+        replayed: true,
     })
 }
 
@@ -107,10 +186,9 @@ pub async fn scan(
 async fn find(
     db: &DatabaseConnection,
     cases: &Cases,
-    departments: &[String],
+    input: &ScanInput<'_>,
     code: &str,
     run: &run::Model,
-    now: DateTime<Utc>,
 ) -> Result<(Outcome, Option<Uuid>), DbErr> {
     let Some(leg) = shipments::by_waybill(db, BOX, code).await? else {
         return Ok((Outcome::Unknown, None));
@@ -122,7 +200,7 @@ async fn find(
         return Ok((Outcome::Unknown, None));
     };
     let id = Some(app.id);
-    if !departments.contains(&app.department_code) {
+    if !input.departments.contains(&app.department_code) {
         return Ok((Outcome::OtherDepartment(app.department_code), id));
     }
     if app.state == ApplicationState::Cancelled.as_str() {
@@ -131,23 +209,68 @@ async fn find(
     if leg.order_status == OrderStatus::Cancelled.as_str() {
         return Ok((Outcome::Withdrawn, id));
     }
-    if leg.status != ShipmentStatus::Pending.as_str() {
-        return Ok((Outcome::Used, id));
-    }
-    let event = RouteEvent {
-        // One event per drop: a second scan of the code (however it races) is a replay.
-        event_id: format!("box-{code}"),
-        waybill_no: code.to_string(),
-        op_code: "box_scan".into(),
-        status: ShipmentStatus::Delivered,
-        occurred_at: now,
-        location: Some(cases.config.courier.drop_box.place.clone()),
-        description: "投递箱开箱取件".into(),
-        raw: serde_json::json!({"run_id": run.id}),
+    let received = if leg.status == ShipmentStatus::Pending.as_str() {
+        let event = RouteEvent {
+            // One event per drop: a second scan of the code (however it races) is a replay.
+            event_id: format!("box-{code}"),
+            waybill_no: code.to_string(),
+            op_code: "box_scan".into(),
+            status: ShipmentStatus::Delivered,
+            occurred_at: input.now,
+            location: Some(cases.config.courier.drop_box.place.clone()),
+            description: "投递箱开箱取件".into(),
+            raw: serde_json::json!({"run_id": run.id, "key": input.key}),
+        };
+        ingest::ingest(db, cases, BOX, &[event]).await?.stored > 0
+    } else {
+        false
     };
-    let report = ingest::ingest(db, cases, BOX, &[event]).await?;
-    if report.stored == 0 {
-        return Ok((Outcome::Used, id));
+    if received || received_under(db, leg.id, run, input.key).await? {
+        return Ok((Outcome::Received, id));
     }
-    Ok((Outcome::Received, id))
+    Ok((Outcome::Used, id))
+}
+
+/// Whether the drop's one event came from this run's scan under `key`: the same scan retried
+/// after its event was stored but before its record was (a crash, a lost answer, a race).
+async fn received_under(
+    db: &DatabaseConnection,
+    leg: Uuid,
+    run: &run::Model,
+    key: Option<&str>,
+) -> Result<bool, DbErr> {
+    let Some(key) = key else {
+        return Ok(false);
+    };
+    let events = shipments::events_of(db, &[leg]).await?;
+    Ok(events.iter().any(|e| {
+        serde_json::from_str::<serde_json::Value>(&e.raw).is_ok_and(|raw| {
+            raw["key"].as_str() == Some(key) && raw["run_id"].as_str() == Some(&run.id.to_string())
+        })
+    }))
+}
+
+/// `remind_drop_offs {slot}`: drops not found in the box `courier.drop_box.remind_after_days`
+/// after they were chosen are flagged and their citizens reminded, once each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemindDropOffs {
+    /// The schedule slot (Unix seconds) it was queued for.
+    #[serde(default)]
+    pub slot: i64,
+}
+
+impl JobPayload for RemindDropOffs {
+    const KIND: &'static str = "remind_drop_offs";
+}
+
+impl Job for RemindDropOffs {
+    const SCHEDULED: bool = true;
+
+    async fn run(self, ctx: &JobContext) -> Result<(), JobError> {
+        let reminded = ctx.cases.remind_late_drops(&ctx.db).await?;
+        if reminded > 0 {
+            tracing::info!(reminded, "citizens reminded of drops not found in the box");
+        }
+        Ok(())
+    }
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 
+use crate::cases::drop_off::BOX;
 use crate::config::Config;
 use crate::courier::ingest;
 use crate::integrations::courier::ShipmentStatus;
@@ -53,7 +54,7 @@ pub async fn run(ctx: &JobContext) -> Result<(), JobError> {
     let mut by_partner: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in quiet {
         // A drop in the box has no partner to ask: reception's scan is its only event.
-        if row.partner == crate::cases::drop_off::BOX {
+        if row.partner == BOX {
             continue;
         }
         if let Some(waybill) = row.waybill_no {
@@ -114,6 +115,9 @@ pub enum ProblemReason {
     Exception,
     /// On its way with no route event for `courier.stuck_after_hours`.
     Stuck,
+    /// A drop in the box not found within `courier.drop_box.remind_after_days` (the citizen was
+    /// reminded).
+    DropOverdue,
 }
 
 #[derive(Debug, Clone)]
@@ -125,8 +129,8 @@ pub struct ShipmentProblem {
 }
 
 /// Shipments that need a person, the quietest first: failed orders, returned parcels, failed
-/// deliveries, exceptions, and open shipments with no movement for `courier.stuck_after_hours`.
-/// A shipment whose leg was booked again since is left out: the new one stands for it.
+/// deliveries, exceptions, open shipments with no movement for `courier.stuck_after_hours`, and
+/// drops in the box flagged late. A shipment whose leg was booked again since is left out: the new one stands for it.
 pub async fn problems(
     db: &DatabaseConnection,
     config: &Config,
@@ -162,6 +166,11 @@ pub async fn problems(
 /// The most specific reason that applies, if any.
 fn reason(s: &shipment::Model, quiet: bool) -> Option<ProblemReason> {
     let order = OrderStatus::parse(&s.order_status);
+    // A drop in the box has no courier to be stuck with: it is late by its own day.
+    if s.partner == BOX {
+        let waiting = order == Some(OrderStatus::Created) && s.status == "pending";
+        return (waiting && s.overdue_at.is_some()).then_some(ProblemReason::DropOverdue);
+    }
     if order == Some(OrderStatus::Failed) {
         return Some(ProblemReason::OrderFailed);
     }

@@ -98,6 +98,15 @@ impl ApplicationState {
         }
     }
 
+    /// The message an event sends the citizen, by `action` into this state: the state's own news
+    /// (`citizen_event`), or a reminder that moves nothing.
+    pub fn citizen_news(self, action: Action) -> Option<&'static str> {
+        match action {
+            Action::RemindDropOff => Some(DROP_OFF_REMINDER),
+            _ => self.citizen_event(),
+        }
+    }
+
     /// What a citizen reads for the state: short, for a message's `phrase` field.
     pub fn label_zh(self) -> &'static str {
         use ApplicationState::*;
@@ -132,6 +141,9 @@ impl fmt::Display for ApplicationState {
     }
 }
 
+/// The message of a drop not found in the box in time (`Action::RemindDropOff`).
+pub const DROP_OFF_REMINDER: &str = "drop_off_reminder";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// The citizen starts a draft (an event, not a move: there is no state before it).
@@ -160,6 +172,8 @@ pub enum Action {
     ChooseDropOff,
     /// The citizen takes back the drop-off before the box was emptied (to book a pickup).
     CancelDropOff,
+    /// The drop was not found in the box in time: flagged, and the citizen reminded (an event).
+    RemindDropOff,
     /// The courier collected the originals.
     PickUp,
     /// The courier delivered the originals at the centre (an event; reception moves the case).
@@ -192,7 +206,7 @@ pub enum Action {
     InvalidateDocument,
 }
 
-pub const ALL_ACTIONS: [Action; 28] = {
+pub const ALL_ACTIONS: [Action; 29] = {
     use Action::*;
     [
         Create,
@@ -208,6 +222,7 @@ pub const ALL_ACTIONS: [Action; 28] = {
         SkipPickup,
         ChooseDropOff,
         CancelDropOff,
+        RemindDropOff,
         PickUp,
         OriginalsDelivered,
         OriginalsReturned,
@@ -241,6 +256,7 @@ impl Action {
             Self::CancelPickup => "cancel_pickup",
             Self::ChooseDropOff => "choose_drop_off",
             Self::CancelDropOff => "cancel_drop_off",
+            Self::RemindDropOff => "remind_drop_off",
             Self::SkipPickup => "skip_pickup",
             Self::PickUp => "pick_up",
             Self::OriginalsDelivered => "originals_delivered",
@@ -326,6 +342,7 @@ mod tests {
                 Action::OriginalsReturned,
                 Action::AttachDocument,
                 Action::InvalidateDocument,
+                Action::RemindDropOff,
             ] {
                 assert!(next(state, action).is_err(), "{state} {action:?}");
             }

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod application;
+pub mod box_schedule;
 pub mod catalog;
 pub mod document;
 pub mod drop_code;

@@ -6,6 +6,7 @@ use futures_util::future::BoxFuture;
 
 use crate::config::JobsConfig;
 use crate::courier::dispatch::DispatchBatches;
+use crate::courier::drop_box::RemindDropOffs;
 use crate::courier::orders::{CourierCancelOrder, CourierCreateOrder};
 use crate::courier::receipts::ConfirmReceipts;
 use crate::courier::reconcile::ReconcileShipments;
@@ -18,7 +19,7 @@ use crate::notify::staff::{CheckSla, Digest, StaffEmail};
 use crate::store::outbox::{NotifyEmail, NotifyWechat};
 
 /// Every kind this release runs.
-fn all() -> [Kind; 17] {
+fn all() -> [Kind; 18] {
     [
         Kind::of::<NotifyCitizen>(),
         Kind::of::<NotifyWechat>(),
@@ -37,6 +38,7 @@ fn all() -> [Kind; 17] {
         Kind::of::<DeleteObjects>(),
         Kind::of::<SweepOrphans>(),
         Kind::of::<ApplyRetention>(),
+        Kind::of::<RemindDropOffs>(),
     ]
 }
 
@@ -152,6 +154,7 @@ mod tests {
             reads::<CheckSla>(slot);
             reads::<ReconcileShipments>(slot);
             reads::<ConfirmReceipts>(slot);
+            reads::<RemindDropOffs>(slot);
         }
     }
 }

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, parse_local_time};
 use crate::courier::dispatch::DispatchBatches;
+use crate::courier::drop_box::RemindDropOffs;
 use crate::courier::receipts::ConfirmReceipts;
 use crate::courier::reconcile::ReconcileShipments;
 use crate::jobs::periodic::{ApplyRetention, PruneJobs, ReleaseClaims, SweepOrphans, SweepUploads};
@@ -64,6 +65,7 @@ impl Scheduler {
                     config.courier.reconcile_every_secs.max(1) as i64,
                 ),
                 every(|slot| ConfirmReceipts { slot }, 600),
+                every(|slot| RemindDropOffs { slot }, 600),
                 every(|slot| SweepOrphans { slot }, 900),
                 every(
                     |slot| ApplyRetention { slot },

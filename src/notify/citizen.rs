@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::cases::drop_off::BOX;
 use crate::config::Config;
 use crate::domain::application::{Action, ApplicationState};
+use crate::domain::drop_code;
 use crate::integrations::mailer::{MailError, OutgoingMail};
 use crate::integrations::wechat::{SendError, SubscribeMessage, fit_field};
 use crate::jobs::job::{Attempt, Job, JobContext, JobError};
@@ -41,6 +43,8 @@ struct Facts {
     stage: &'static str,
     /// The waybill of the parcel the event is about; empty when there is none yet.
     waybill_no: String,
+    /// The drop code (`XXXX-XXXX`) when the originals go in the box; empty otherwise.
+    drop_code: String,
 }
 
 /// The event a message is about, its application and the message's name: all that deciding
@@ -61,8 +65,10 @@ async fn subject<C: ConnectionTrait>(db: &C, event_id: Uuid) -> Result<Subject, 
     let app = app.ok_or_else(|| JobError::fatal("the application is gone"))?;
     let to = ApplicationState::parse(&event.to_state)
         .ok_or_else(|| JobError::fatal(format!("unknown state {}", event.to_state)))?;
+    let action = Action::parse(&event.action)
+        .ok_or_else(|| JobError::fatal(format!("unknown action {}", event.action)))?;
     let name = to
-        .citizen_event()
+        .citizen_news(action)
         .ok_or_else(|| JobError::fatal(format!("{} is not news to the citizen", event.to_state)))?;
     Ok(Subject {
         app,
@@ -121,17 +127,25 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
     }
     // The parcel the event is about, when there is one and it has its waybill.
     let leg = match to {
-        ApplicationState::OriginalsInTransit => Some(LEG_MATERIALS),
+        ApplicationState::OriginalsInTransit | ApplicationState::AwaitingDropOff => {
+            Some(LEG_MATERIALS)
+        }
         ApplicationState::ResultInDelivery | ApplicationState::Completed => Some(LEG_RESULT),
         ApplicationState::Returned if from_reception => Some(LEG_RETURN),
         _ => None,
     };
-    let waybill_no = match leg {
-        Some(leg) => shipments::current_leg(db, app.id, leg)
-            .await?
-            .and_then(|s| s.waybill_no),
+    let leg = match leg {
+        Some(leg) => shipments::current_leg(db, app.id, leg).await?,
         None => None,
     };
+    // A drop in the box: its code as the citizen wrote it on the envelope.
+    let drop_code = leg
+        .as_ref()
+        .filter(|l| l.partner == BOX)
+        .and_then(|l| l.waybill_no.as_deref())
+        .map(drop_code::display)
+        .unwrap_or_default();
+    let waybill_no = leg.and_then(|s| s.waybill_no);
     let reason = match (reasons.first(), &event.reason) {
         (Some((material, reason)), _) => format!("{material}：{reason}"),
         (None, Some(reason)) => reason.clone(),
@@ -140,6 +154,7 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
     Ok(Facts {
         stage: if from_reception { "reception" } else { "" },
         waybill_no: waybill_no.unwrap_or_default(),
+        drop_code,
         matter_name: version.matter.name.clone(),
         state_label: to.label_zh(),
         app,
@@ -410,6 +425,9 @@ async fn send_email(ctx: &JobContext, id: Uuid) -> Result<(), JobError> {
         }).collect::<Vec<_>>(),
         "stage": facts.stage,
         "waybill_no": facts.waybill_no,
+        "drop_code": facts.drop_code,
+        "drop_place": ctx.config.courier.drop_box.place,
+        "drop_emptied_at": ctx.config.courier.drop_box.empty_at.join("、"),
     });
     let rendered = email_templates::render(&format!("citizen_{}", facts.name), &context)
         .map_err(JobError::Fatal)?;

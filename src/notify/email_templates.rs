@@ -36,6 +36,7 @@ templates!(
     "citizen_refused",
     "citizen_result_in_delivery",
     "citizen_completed",
+    "citizen_drop_off_reminder",
     "staff_digest",
     "staff_sla_overdue",
     "admin_dead_job",
@@ -134,6 +135,8 @@ mod tests {
                 "applicant_name": "张三", "matter_name": "居住证办理",
                 "application_no": "BB20261128-0001", "status": "已退回",
                 "time": "2026-11-28 14:30", "reason": "材料不清晰",
+                "drop_code": "K7M2-9QX0", "drop_place": "一楼自助服务区投递箱",
+                "drop_emptied_at": "09:30、15:30",
                 "reasons": [
                     {"material": "身份证正面", "reason": "照片模糊，请重新拍摄"},
                     {"material": "租房合同", "reason": "缺少签字页"},
@@ -203,6 +206,17 @@ mod tests {
         assert!(passed.body.contains("上门收件"), "{}", passed.body);
         let submitted = render("citizen_submitted", &sample("x")).unwrap();
         assert!(submitted.body.contains("预审"), "{}", submitted.body);
+    }
+
+    #[test]
+    fn the_drop_off_reminder_gives_the_code_the_box_and_the_way_out() {
+        let name = "citizen_drop_off_reminder";
+        let email = render(name, &sample(name)).unwrap();
+        assert!(email.subject.contains("K7M2-9QX0"), "{}", email.subject);
+        assert!(email.body.contains("投递码：K7M2-9QX0"), "{}", email.body);
+        assert!(email.body.contains("投递地点：一楼自助服务区投递箱"));
+        assert!(email.body.contains("开箱时间：每日 09:30、15:30"));
+        assert!(email.body.contains("取消投递"), "{}", email.body);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub mod scan {
         pub application_id: Option<Uuid>,
         pub staff_id: Uuid,
         pub scanned_at: DateTimeUtc,
+        /// The scanner's `Idempotency-Key`, unique within the run.
+        pub idempotency_key: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -99,6 +101,7 @@ pub struct NewScan<'a> {
     pub application_id: Option<Uuid>,
     pub staff_id: Uuid,
     pub scanned_at: DateTime<Utc>,
+    pub idempotency_key: Option<&'a str>,
 }
 
 pub async fn record<C: ConnectionTrait>(db: &C, new: NewScan<'_>) -> Result<scan::Model, DbErr> {
@@ -111,9 +114,35 @@ pub async fn record<C: ConnectionTrait>(db: &C, new: NewScan<'_>) -> Result<scan
         application_id: Set(new.application_id),
         staff_id: Set(new.staff_id),
         scanned_at: Set(new.scanned_at),
+        idempotency_key: Set(new.idempotency_key.map(str::to_string)),
     }
     .insert(db)
     .await
+}
+
+/// The scan made in `run_id` under the scanner's `key`, if there was one.
+pub async fn scan_by_key<C: ConnectionTrait>(
+    db: &C,
+    run_id: Uuid,
+    key: &str,
+) -> Result<Option<scan::Model>, DbErr> {
+    scan::Entity::find()
+        .filter(scan::Column::RunId.eq(run_id))
+        .filter(scan::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await
+}
+
+/// The runs started since `since`, oldest first: the schedule's view of today.
+pub async fn started_since<C: ConnectionTrait>(
+    db: &C,
+    since: DateTime<Utc>,
+) -> Result<Vec<run::Model>, DbErr> {
+    run::Entity::find()
+        .filter(run::Column::StartedAt.gte(since))
+        .order_by_asc(run::Column::StartedAt)
+        .all(db)
+        .await
 }
 
 /// A run's scans, in the order they were made.

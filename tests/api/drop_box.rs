@@ -6,7 +6,7 @@
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 
-use crate::support::answers::assert_problem;
+use crate::support::answers::{assert_problem, contains, pdf_shown};
 use crate::support::cases::{CIVIL, SOCIAL, state_of};
 use crate::support::courier::{booking, slots};
 use crate::support::seeds::{passed_case, seeded_case};
@@ -44,6 +44,18 @@ async fn run(app: &TestApp, desk: &str) -> String {
         .await
         .unwrap();
     format!("/v1/reception/box-runs/{}", run["id"].as_str().unwrap())
+}
+
+/// The run at `run`, and the outcome of each of its scans in order.
+async fn outcomes(app: &TestApp, desk: &str, run: &str) -> (Value, Vec<String>) {
+    let kept: Value = app.get_as(desk, run).await.json().await.unwrap();
+    let outcomes = kept["scans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap().to_string())
+        .collect();
+    (kept, outcomes)
 }
 
 async fn scan(app: &TestApp, desk: &str, run: &str, code: &str) -> reqwest::Response {
@@ -154,13 +166,7 @@ async fn a_mistyped_or_unknown_code_and_a_second_scan_are_clear_errors_that_chan
     assert_problem(late, 409, "drop_off_collected").await;
 
     // The run keeps every envelope, matched or not.
-    let kept: Value = app.get_as(&desk, &run).await.json().await.unwrap();
-    let outcomes: Vec<&str> = kept["scans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["outcome"].as_str().unwrap())
-        .collect();
+    let (kept, outcomes) = outcomes(&app, &desk, &run).await;
     assert_eq!(outcomes, ["unknown", "unknown", "received", "used"]);
     assert_eq!(kept["scans"][2]["application_id"], id.as_str());
     // A closed run takes no more scans.
@@ -238,4 +244,279 @@ async fn a_withdrawn_drop_off_a_cancelled_case_and_another_departments_envelope_
     )
     .await;
     assert_eq!(state_of(&app, &token, &id).await, "cancelled");
+}
+
+#[tokio::test]
+async fn the_cover_sheet_is_a_printable_pdf_of_the_code_for_its_citizen_only() {
+    let app = spawn_app().await;
+    let (token, id) = passed_case(&app, "cover").await;
+    let path = format!("/v1/applications/{id}/drop-off/cover");
+    // No sheet before the box is chosen.
+    assert_problem(app.get_as(&token, &path).await, 404, "drop_off_not_found").await;
+    let chosen: Value = choose(&app, &token, &id).await.json().await.unwrap();
+    let code = chosen["code"].as_str().unwrap();
+    assert_eq!(chosen["cover_url"], path.as_str());
+
+    let sheet = app.get_as(&token, &path).await;
+    assert_eq!(sheet.status(), 200);
+    assert_eq!(sheet.headers()["content-type"], "application/pdf");
+    let disposition = sheet.headers()["content-disposition"].to_str().unwrap();
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=\"drop-off-{code}.pdf\"")
+    );
+    let pdf = sheet.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(contains(&pdf, b"/Count 1"), "one page");
+    // The code in large type, and the application's number.
+    assert!(contains(&pdf, &pdf_shown(code)), "the code is on the sheet");
+    assert!(contains(&pdf, b"/BaseFont /STSong-Light"));
+    let number = format!("申请编号：{}", id.replace('-', ""));
+    assert!(
+        contains(&pdf, &pdf_shown(&number)),
+        "the application number"
+    );
+
+    // Another citizen sees nothing; taken back, there is no sheet.
+    let other = app.citizen_token("not-the-owner").await;
+    assert_problem(
+        app.get_as(&other, &path).await,
+        404,
+        "application_not_found",
+    )
+    .await;
+    let taken_back = app
+        .delete_as(&token, &format!("/v1/applications/{id}/drop-off"))
+        .await;
+    assert_eq!(taken_back.status(), 204);
+    assert_problem(app.get_as(&token, &path).await, 404, "drop_off_not_found").await;
+}
+
+#[tokio::test]
+async fn a_drop_not_found_by_its_day_is_flagged_once_and_its_citizen_reminded() {
+    let app = crate::support::spawn_app_with(|c| {
+        c.jobs.poll_ms = 50;
+        crate::support::mail::mail_to_peer(c);
+    })
+    .await;
+    let email = crate::support::mail::unique_address("late-drop");
+    let (token, id) = seeded_case(
+        &app,
+        "late-drop",
+        crate::support::cases::ELDERLY_CARD,
+        "prereview_passed",
+        |row| row.applicant_email = Set(Some(email.clone())),
+    )
+    .await;
+    let id = id.to_string();
+    let chosen: Value = choose(&app, &token, &id).await.json().await.unwrap();
+    let code = chosen["code"].as_str().unwrap().to_string();
+    let chosen_at: chrono::DateTime<chrono::Utc> =
+        chosen["created_at"].as_str().unwrap().parse().unwrap();
+    let drop_by: chrono::DateTime<chrono::Utc> =
+        chosen["drop_by"].as_str().unwrap().parse().unwrap();
+    assert_eq!(drop_by - chosen_at, chrono::Duration::days(3));
+    assert!(chosen.get("reminded_at").is_none(), "{chosen}");
+
+    let db = app.state.database().unwrap();
+    let cases = &app.state.cases;
+    assert_eq!(
+        cases.remind_late_drops(db).await.unwrap(),
+        0,
+        "not late yet"
+    );
+    let desk = staff_token(&app, "late.desk", "reception", CIVIL).await;
+    let admin = staff_token(&app, "late.admin", "admin", "").await;
+    assert!(box_problems(&app, &admin).await.is_empty());
+
+    // Three days on, the drop is late: flagged and reminded once, however often the job runs.
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(3 * 24 * 3600 + 60));
+    assert_eq!(cases.remind_late_drops(db).await.unwrap(), 1);
+    assert_eq!(cases.remind_late_drops(db).await.unwrap(), 0);
+    let seen: Value = app
+        .get_as(&token, &format!("/v1/applications/{id}/drop-off"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(seen["reminded_at"].is_string(), "{seen}");
+    assert_eq!(state_of(&app, &token, &id).await, "awaiting_drop_off");
+    let actions = app.timeline_actions(&token, &id).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "remind_drop_off").count(),
+        1,
+        "{actions:?}"
+    );
+    let mails = crate::support::mail::wait_for_mail_to(&email, 1).await;
+    let reminder = mails
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().contains(&code))
+        .expect("the reminder names the code");
+    let text = reminder["text"].as_str().unwrap();
+    assert!(text.contains(&format!("投递码：{code}")), "{text}");
+    assert!(text.contains("开箱时间：每日 09:30、15:30"), "{text}");
+
+    // Operators see it on the problems view; reception sees it with the box.
+    let listed = box_problems(&app, &admin).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["reason"], "drop_overdue");
+    assert_eq!(listed[0]["application_id"], id.as_str());
+    let the_box: Value = app
+        .get_as(&desk, "/v1/reception/box")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(the_box["waiting"], 1, "{the_box}");
+    assert_eq!(the_box["overdue"][0]["code"], code.as_str());
+    assert_eq!(the_box["overdue"][0]["application_id"], id.as_str());
+
+    // Found at last: nothing waits, nothing is a problem, and no second reminder goes.
+    let run = run(&app, &desk).await;
+    assert_eq!(scan(&app, &desk, &run, &code).await.status(), 201);
+    assert!(box_problems(&app, &admin).await.is_empty());
+    let the_box: Value = app
+        .get_as(&desk, "/v1/reception/box")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (the_box["waiting"].clone(), the_box["overdue"].clone()),
+        (json!(0), json!([]))
+    );
+    assert_eq!(cases.remind_late_drops(db).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_scan_retried_under_its_key_answers_as_it_did_and_is_kept_once() {
+    let app = spawn_app().await;
+    let (token, id, code) = dropped(&app, "retried-scan").await;
+    let desk = staff_token(&app, "retry.desk", "reception", CIVIL).await;
+    let run = run(&app, &desk).await;
+    let keyed = |key: &'static str, code: String| {
+        app.client
+            .post(app.url(&format!("{run}/scans")))
+            .bearer_auth(&desk)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "code": code }))
+            .send()
+    };
+    let first = keyed("scan-1", code.clone()).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = keyed("scan-1", code.clone()).await.unwrap();
+    assert_eq!(again.status(), 200, "the retry is answered as received");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["scan"]["id"], first["scan"]["id"]);
+    assert_eq!(again["application_id"], id.as_str());
+    assert_eq!(state_of(&app, &token, &id).await, "originals_in_transit");
+    // The same envelope scanned again (another key, or none) is the clear error it was.
+    assert_problem(
+        keyed("scan-2", code.clone()).await.unwrap(),
+        409,
+        "drop_code_used",
+    )
+    .await;
+    assert_problem(scan(&app, &desk, &run, &code).await, 409, "drop_code_used").await;
+    // A mistyped code's retry is the same 404, kept once.
+    assert_problem(
+        keyed("scan-3", "ZZZZ".into()).await.unwrap(),
+        404,
+        "drop_code_unknown",
+    )
+    .await;
+    assert_problem(
+        keyed("scan-3", "ZZZZ".into()).await.unwrap(),
+        404,
+        "drop_code_unknown",
+    )
+    .await;
+    let (_, outcomes) = outcomes(&app, &desk, &run).await;
+    assert_eq!(outcomes, ["received", "used", "used", "unknown"]);
+    // After the run closed, a retry still gets its answer; a new scan does not.
+    let closed = app
+        .post_as(&desk, &format!("{run}/close"), &json!({}))
+        .await;
+    assert_eq!(closed.status(), 200);
+    assert_eq!(keyed("scan-1", code.clone()).await.unwrap().status(), 200);
+    assert_problem(keyed("scan-4", code).await.unwrap(), 409, "box_run_closed").await;
+}
+
+#[tokio::test]
+async fn the_box_today_shows_each_emptying_done_missed_or_to_come() {
+    let app = spawn_app().await;
+    let desk = staff_token(&app, "schedule.desk", "reception", CIVIL).await;
+    // Local noon (the centre's time) of the next day: 09:30 has passed, 15:30 is to come.
+    let offset = app.state.config.local_offset();
+    let now = app.state.clock.now().with_timezone(&offset);
+    let noon = (now.date_naive() + chrono::Duration::days(1))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_local_timezone(offset)
+        .unwrap();
+    app.state.clock.advance(
+        (noon.with_timezone(&chrono::Utc) - app.state.clock.now())
+            .to_std()
+            .unwrap(),
+    );
+    let status = box_today(&app, &desk).await;
+    let emptyings: Vec<(&str, &str)> = status["today"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["time"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(emptyings, [("09:30", "missed"), ("15:30", "upcoming")]);
+    assert!(status.get("open_run").is_none(), "{status}");
+
+    // A late run at noon still counts for the morning's, and is the open run.
+    let started: Value = app
+        .post_as(&desk, "/v1/reception/box-runs", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let status = box_today(&app, &desk).await;
+    assert_eq!(status["today"][0]["status"], "done");
+    assert_eq!(status["today"][0]["run_started_at"], started["started_at"]);
+    assert_eq!(status["today"][1]["status"], "upcoming");
+    assert_eq!(status["open_run"], started["id"]);
+
+    // At 16:00 with no run since, the afternoon's is missed; a run then makes it done.
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(4 * 3600));
+    let status = box_today(&app, &desk).await;
+    assert_eq!(status["today"][1]["status"], "missed");
+    app.post_as(&desk, "/v1/reception/box-runs", &json!({}))
+        .await;
+    let status = box_today(&app, &desk).await;
+    assert_eq!(status["today"][1]["status"], "done");
+    // Only reception reads it.
+    let citizen = app.citizen_token("not-staff").await;
+    assert_eq!(
+        app.get_as(&citizen, "/v1/reception/box").await.status(),
+        403
+    );
+}
+
+async fn box_problems(app: &TestApp, admin: &str) -> Vec<Value> {
+    let list: Value = app
+        .get_as(admin, "/v1/admin/shipments/problems?partner=box")
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn box_today(app: &TestApp, desk: &str) -> Value {
+    app.get_as(desk, "/v1/reception/box")
+        .await
+        .json()
+        .await
+        .unwrap()
 }

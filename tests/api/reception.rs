@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::answers::contains;
+use crate::support::answers::{contains, pdf_shown};
 use crate::support::cases::{CIVIL, state_of};
 use crate::support::courier::{arrived_case, shipments_until};
 use crate::support::mail::{unique_address, wait_for_mail_to};
@@ -279,24 +279,6 @@ fn header(response: &reqwest::Response, name: &str) -> String {
     response.headers()[name].to_str().unwrap().to_string()
 }
 
-/// How the manifest's PDF writes a shown string: UTF-16BE (the font's UniGB-UCS2-H encoding),
-/// as a literal when every byte is ASCII (as for ASCII text, with NUL high bytes), else as hex.
-fn shown(text: &str) -> Vec<u8> {
-    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
-    if bytes.is_ascii() {
-        let escaped: String = bytes
-            .iter()
-            .map(|&b| match b {
-                b' '..=b'~' => (b as char).to_string(),
-                _ => format!("\\{b:03o}"),
-            })
-            .collect();
-        format!("({escaped})").into_bytes()
-    } else {
-        format!("<{}>", hex::encode_upper(&bytes)).into_bytes()
-    }
-}
-
 #[tokio::test]
 async fn the_manifest_prints_as_a_pdf_with_every_case_and_the_signatures_line() {
     let app = quick_app().await;
@@ -319,12 +301,12 @@ async fn the_manifest_prints_as_a_pdf_with_every_case_and_the_signatures_line() 
     // Two cases fit one page.
     assert!(contains(&pdf, b"/Count 1"));
     for id in &ids {
-        assert!(contains(&pdf, &shown(&id.replace('-', ""))), "{id}");
+        assert!(contains(&pdf, &pdf_shown(&id.replace('-', ""))), "{id}");
     }
-    assert!(contains(&pdf, &shown("材料交接单")));
-    assert!(contains(&pdf, &shown("合计 2 件")));
-    assert!(contains(&pdf, &shown("接收人签字：")));
-    assert!(contains(&pdf, &shown("第 1 页 / 共 1 页")));
+    assert!(contains(&pdf, &pdf_shown("材料交接单")));
+    assert!(contains(&pdf, &pdf_shown("合计 2 件")));
+    assert!(contains(&pdf, &pdf_shown("接收人签字：")));
+    assert!(contains(&pdf, &pdf_shown("第 1 页 / 共 1 页")));
 
     // Without `format`, Accept chooses; `format` wins over Accept; CSV stays the default.
     let accepted = get_accepting(&app, &desk, &path, "application/pdf").await;

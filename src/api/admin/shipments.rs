@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::StaffAuth;
+use crate::cases::drop_off::BOX;
 use crate::courier::reconcile::{self, ProblemReason};
 use crate::domain::staff::Role;
 use crate::integrations::courier::ShipmentStatus;
@@ -61,13 +62,14 @@ impl AdminShipmentsApi {
         &self,
         state: Data<&AppState>,
         auth: StaffAuth,
-        /// Only this partner's legs, e.g. `ems`.
+        /// Only this partner's legs, e.g. `ems`, or `box` for drops in the box.
         #[oai(validator(max_length = 16))]
         partner: Query<Option<String>>,
     ) -> ApiResult<Json<ShipmentProblemList>> {
         auth.0.require(Role::Admin)?;
         if let Some(partner) = partner.0.as_deref()
             && !state.config.courier.enabled(partner)
+            && partner != BOX
         {
             return Err(ApiError::invalid_fields(vec![FieldProblem::new(
                 "partner",

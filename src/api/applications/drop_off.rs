@@ -45,6 +45,14 @@ pub struct DropOffView {
     pub emptied_at: Vec<String>,
     /// The code as a QR image to print or show.
     pub qr_url: String,
+    /// The cover sheet to print and attach to the envelope (A4 PDF): the code, its QR, the box
+    /// and the originals that go inside.
+    pub cover_url: String,
+    /// Not found in the box by then, the drop is flagged and the citizen reminded.
+    pub drop_by: DateTime<Utc>,
+    /// When the citizen was reminded (the drop was not found by `drop_by`).
+    #[oai(skip_serializing_if_is_none)]
+    pub reminded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -63,6 +71,21 @@ pub enum DropOffTakenBack {
     /// Taken back: the code is void, and the case waits for a pickup or another drop-off.
     #[oai(status = 204)]
     TakenBack,
+}
+
+#[derive(ApiResponse)]
+pub enum CoverSheet {
+    /// The cover sheet, one A4 page.
+    #[oai(status = 200, content_type = "application/pdf")]
+    Pdf(
+        Binary<Vec<u8>>,
+        /// `attachment; filename="drop-off-XXXX-XXXX.pdf"`.
+        #[oai(header = "Content-Disposition")]
+        String,
+        /// `private, no-cache`: the item's list of originals may change with the catalogue.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -86,6 +109,9 @@ fn view(config: &Config, id: Uuid, row: &shipment::Model) -> DropOffView {
         place: config.courier.drop_box.place.clone(),
         emptied_at: config.courier.drop_box.empty_at.clone(),
         qr_url: format!("/v1/applications/{id}/drop-off/qr"),
+        cover_url: format!("/v1/applications/{id}/drop-off/cover"),
+        drop_by: drop_off::drop_by(config, row.created_at),
+        reminded_at: row.overdue_at,
         created_at: row.created_at,
     }
 }
@@ -149,6 +175,28 @@ impl DropOffApi {
         let png = drop_sheet::qr_png(row.waybill_no.as_deref().unwrap_or_default())
             .map_err(ApiError::internal)?;
         Ok(QrImage::Png(Binary(png), "private, max-age=86400".into()))
+    }
+
+    /// The drop-off's cover sheet, an A4 PDF to print and attach to the envelope: the code in
+    /// large type and as a QR, where the box is and when it is emptied, the day to drop it by,
+    /// and the originals that go inside with a box to tick for each.
+    #[oai(path = "/v1/applications/:id/drop-off/cover", method = "get")]
+    async fn cover(
+        &self,
+        state: Data<&AppState>,
+        auth: CitizenAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<CoverSheet> {
+        let sheet = (state.cases)
+            .cover_sheet(state.db()?, auth.0.id, id.0)
+            .await?;
+        let pdf = drop_sheet::cover_pdf(&sheet).map_err(ApiError::internal)?;
+        let name = drop_code::display(&sheet.code);
+        Ok(CoverSheet::Pdf(
+            Binary(pdf),
+            format!("attachment; filename=\"drop-off-{name}.pdf\""),
+            "private, no-cache".into(),
+        ))
     }
 
     /// Take the drop-off back before reception emptied the box (409 `drop_off_collected`

@@ -5,9 +5,9 @@
 //! department gets a clear error and changes nothing. Every scan is kept in its run, and every
 //! start, scan and close is audited.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
@@ -16,11 +16,15 @@ use crate::api::ApiTags;
 use crate::api::applications::State;
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_action};
-use crate::courier::drop_box::{self, Outcome};
+use crate::cases::drop_off::{BOX, drop_by};
+use crate::config::parse_local_time;
+use crate::courier::drop_box::{self, Outcome, ScanInput};
+use crate::domain::box_schedule;
 use crate::domain::drop_code;
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::box_runs::{self, run, scan};
+use crate::store::shipments;
 
 pub struct ReceptionBoxApi;
 
@@ -71,6 +75,46 @@ pub struct ScanReceived {
     pub state: State,
 }
 
+#[derive(Debug, Clone, Object)]
+pub struct BoxStatus {
+    /// Where the box is.
+    pub place: String,
+    /// Today's emptyings (local day), each `done` (a run started from an hour before it until
+    /// the next), `missed` (its time passed without one) or `upcoming`.
+    pub today: Vec<Emptying>,
+    /// The run still open, to scan into.
+    #[oai(skip_serializing_if_is_none)]
+    pub open_run: Option<Uuid>,
+    /// How many drops of the member's departments wait to be found in the box.
+    pub waiting: u64,
+    /// The drops not found by their day (the citizen was reminded), oldest first.
+    pub overdue: Vec<OverdueDrop>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Emptying {
+    /// `HH:MM`, local time.
+    pub time: String,
+    pub at: DateTime<Utc>,
+    /// `done`, `missed` or `upcoming`.
+    pub status: String,
+    /// When the run that counts for it started.
+    #[oai(skip_serializing_if_is_none)]
+    pub run_started_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct OverdueDrop {
+    pub application_id: Uuid,
+    /// `XXXX-XXXX`.
+    pub code: String,
+    /// When the citizen chose the box.
+    pub chosen_at: DateTime<Utc>,
+    pub drop_by: DateTime<Utc>,
+    /// When the drop was flagged and the citizen reminded.
+    pub reminded_at: DateTime<Utc>,
+}
+
 #[derive(ApiResponse)]
 pub enum RunStarted {
     #[oai(status = 201)]
@@ -82,6 +126,9 @@ pub enum Scanned {
     /// The envelope's case: its originals are at the centre, to check against the photos.
     #[oai(status = 201)]
     Received(Json<ScanReceived>),
+    /// A retry under the same `Idempotency-Key`: the scan as it was received.
+    #[oai(status = 200)]
+    Again(Json<ScanReceived>),
 }
 
 fn scan_view(s: &scan::Model) -> BoxScan {
@@ -116,6 +163,56 @@ async fn find(state: &AppState, id: Uuid) -> ApiResult<run::Model> {
 
 #[OpenApi(tag = "ApiTags::Review")]
 impl ReceptionBoxApi {
+    /// The box today: its emptyings by the schedule (`courier.drop_box.empty_at`) against the
+    /// runs started, the run open, how many drops of the member's departments wait, and those
+    /// not found by their day.
+    #[oai(path = "/v1/reception/box", method = "get")]
+    async fn status(&self, state: Data<&AppState>, auth: StaffAuth) -> ApiResult<Json<BoxStatus>> {
+        auth.0.require(Role::Reception)?;
+        let db = state.db()?;
+        let config = &state.config;
+        let (now, offset) = (state.clock.now(), config.local_offset());
+        // Runs from the day before on: a run an hour before the first emptying counts for it.
+        let runs = box_runs::started_since(db, now - Duration::hours(36)).await?;
+        let times: Vec<_> = (config.courier.drop_box.empty_at.iter())
+            .filter_map(|t| parse_local_time(t))
+            .collect();
+        let started: Vec<_> = runs.iter().map(|r| r.started_at).collect();
+        let today = box_schedule::today(&times, &started, now, offset)
+            .into_iter()
+            .map(|e| Emptying {
+                time: e.at.with_timezone(&offset).format("%H:%M").to_string(),
+                at: e.at,
+                status: e.status.as_str().into(),
+                run_started_at: e.run_started_at,
+            })
+            .collect();
+        let waiting = shipments::waiting_drops(db, BOX, &auth.0.departments).await?;
+        let overdue = waiting
+            .iter()
+            .filter_map(|leg| {
+                Some(OverdueDrop {
+                    application_id: leg.application_id,
+                    code: drop_code::display(leg.waybill_no.as_deref()?),
+                    chosen_at: leg.created_at,
+                    drop_by: drop_by(config, leg.created_at),
+                    reminded_at: leg.overdue_at?,
+                })
+            })
+            .collect();
+        Ok(Json(BoxStatus {
+            place: config.courier.drop_box.place.clone(),
+            today,
+            open_run: runs
+                .iter()
+                .rev()
+                .find(|r| r.closed_at.is_none())
+                .map(|r| r.id),
+            waiting: waiting.len() as u64,
+            overdue,
+        }))
+    }
+
     /// Start emptying the box: the run its envelopes are scanned into.
     #[oai(path = "/v1/reception/box-runs", method = "post")]
     async fn start(
@@ -148,7 +245,9 @@ impl ReceptionBoxApi {
     /// problem, recorded in the run, and nothing changes: 404 `drop_code_unknown` (no drop has
     /// it, or it is mistyped), 409 `drop_code_used` (scanned before), `drop_code_withdrawn`
     /// (the citizen took the drop-off back), `drop_code_case_cancelled`, or
-    /// `drop_code_other_department` (naming the department to pass the envelope to).
+    /// `drop_code_other_department` (naming the department to pass the envelope to). A retry
+    /// under the same `Idempotency-Key` answers as the scan did (200 for a received one), and is
+    /// not recorded again; without a key, a second scan of a code is `drop_code_used`.
     #[oai(path = "/v1/reception/box-runs/:id/scans", method = "post")]
     async fn scan(
         &self,
@@ -156,44 +255,58 @@ impl ReceptionBoxApi {
         auth: StaffAuth,
         ip: ClientIp,
         id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 128))]
+        idempotency_key: Header<Option<String>>,
         body: Json<ScanRequest>,
     ) -> ApiResult<Scanned> {
         auth.0.require(Role::Reception)?;
         let run = find(&state, id.0).await?;
-        if run.closed_at.is_some() {
+        let db = state.db()?;
+        let key = idempotency_key.0.as_deref();
+        // A retry of a scan made before the run closed still gets its answer.
+        let retried = match key {
+            Some(key) => box_runs::scan_by_key(db, run.id, key).await?.is_some(),
+            None => false,
+        };
+        if run.closed_at.is_some() && !retried {
             return Err(ApiError::conflict(
                 "box_run_closed",
                 "This emptying of the box is closed; start another.",
             ));
         }
-        let db = state.db()?;
-        let scanned = drop_box::scan(
-            db,
-            &state.cases,
-            auth.0.id,
-            &auth.0.departments,
-            &run,
-            body.0.code.trim(),
-            state.clock.now(),
-        )
-        .await?;
-        let detail = Some(format!("outcome={}", scanned.outcome.as_str()));
-        let target = scanned
-            .scan
-            .application_id
-            .map(|id| ("application", id))
-            .or(Some(("box_run", run.id)));
-        audit_staff_action(&state, &auth.0, &ip, "reception.box_scan", target, detail).await?;
+        let input = ScanInput {
+            staff: auth.0.id,
+            departments: &auth.0.departments,
+            typed: body.0.code.trim(),
+            key,
+            now: state.clock.now(),
+        };
+        let scanned = drop_box::scan(db, &state.cases, &run, input).await?;
+        if !scanned.replayed {
+            let detail = Some(format!("outcome={}", scanned.outcome.as_str()));
+            let target = scanned
+                .scan
+                .application_id
+                .map(|id| ("application", id))
+                .or(Some(("box_run", run.id)));
+            audit_staff_action(&state, &auth.0, &ip, "reception.box_scan", target, detail).await?;
+        }
         let view = scan_view(&scanned.scan);
         match scanned.outcome {
-            Outcome::Received => Ok(Scanned::Received(Json(ScanReceived {
-                application_id: view.application_id.unwrap_or_default(),
-                state: scanned
-                    .state
-                    .map(State::from)
-                    .ok_or_else(|| ApiError::internal("a received case without its state"))?,
-                scan: view,
-            }))),
+            Outcome::Received => {
+                let received = ScanReceived {
+                    application_id: view.application_id.unwrap_or_default(),
+                    state: scanned
+                        .state
+                        .map(State::from)
+                        .ok_or_else(|| ApiError::internal("a received case without its state"))?,
+                    scan: view,
+                };
+                Ok(match scanned.replayed {
+                    false => Scanned::Received(Json(received)),
+                    true => Scanned::Again(Json(received)),
+                })
+            }
             Outcome::Unknown => Err(ApiError::not_found(
                 "drop_code_unknown",
                 "No envelope in the box has this drop code; check it for a typing mistake.",

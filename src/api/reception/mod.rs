@@ -34,6 +34,9 @@ pub struct ArrivedCase {
     pub matter_code: String,
     pub department_code: String,
     pub applicant_name: String,
+    /// Who carried the originals: `sf`, `ems`, or `box` (dropped in the 24-hour box, the
+    /// waybill being its drop code).
+    pub partner: String,
     pub waybill_no: Option<String>,
     /// When the courier delivered the originals to the centre.
     pub delivered_at: Option<DateTime<Utc>>,
@@ -102,6 +105,7 @@ impl ReceptionApi {
                 matter_code: app.matter_code,
                 department_code: app.department_code,
                 applicant_name: app.applicant_name,
+                partner: leg.partner,
                 waybill_no: leg.waybill_no,
                 delivered_at: leg.delivered_at,
             })
@@ -145,6 +149,7 @@ impl ReceptionApi {
                 matter_code: app.matter_code,
                 department_code: app.department_code,
                 applicant_name: app.applicant_name,
+                partner: leg.partner,
                 waybill_no: leg.waybill_no,
                 delivered_at: leg.delivered_at,
             },

@@ -34,6 +34,10 @@ export const ROLE_LABELS = {
 
 export const stateLabel = (s) => STATE_LABELS[s] || s;
 
+/** Who carries a leg: a courier partner, or the citizen through the 24-hour box. */
+export const PARTNER_LABELS = { sf: '顺丰', ems: 'EMS', box: '投递箱' };
+export const partnerLabel = (p) => PARTNER_LABELS[p] || p;
+
 const pad = (n) => String(n).padStart(2, '0');
 
 /** `2026-12-06 09:30`, in the browser's local time. */
@@ -81,6 +85,8 @@ const MESSAGES = {
   service_point_code_taken: '该代办点代码已被使用。',
   job_not_dead: '该任务不在失败状态，无需重试。',
   batch_not_found: '未找到该批次。',
+  box_run_not_found: '未找到该次开箱记录。',
+  box_run_closed: '本次开箱已结束，请开始新的一次开箱。',
   internal_error: '服务器出错了，请稍后重试；如仍出错请联系管理员。',
 };
 

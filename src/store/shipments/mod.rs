@@ -19,7 +19,10 @@ pub use orders::{
 pub use routes::{
     Locked, attach, event_row, events_of, lock_by_waybills, set_applied, unattached_of_waybills,
 };
-pub use upkeep::{final_statuses, problem_candidates, quiet_open, unconfirmed_results};
+pub use upkeep::{
+    final_statuses, flag_overdue, problem_candidates, quiet_open, unconfirmed_results,
+    unflagged_late_drops, waiting_drops,
+};
 
 /// The cases a leg carries besides its first (`shipment.application_id`): one pickup of several
 /// cases' originals.
@@ -82,6 +85,9 @@ pub mod shipment {
         /// ... and when it happened.
         pub side_at: Option<DateTimeUtc>,
         pub last_error: Option<String>,
+        /// A drop in the box (partner `box`) not found within `courier.drop_box.remind_after_days`:
+        /// when it was flagged and its citizen reminded.
+        pub overdue_at: Option<DateTimeUtc>,
         pub version: i32,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

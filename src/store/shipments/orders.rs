@@ -60,6 +60,7 @@ pub async fn insert<C: ConnectionTrait>(
         side_status: Set(None),
         side_at: Set(None),
         last_error: Set(None),
+        overdue_at: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),

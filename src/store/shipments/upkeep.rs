@@ -1,5 +1,6 @@
 //! What the tracking sweeps look for: open shipments gone quiet (reconciliation), shipments that
-//! belong on the problems list, and delivered results nobody confirmed (auto-confirm).
+//! belong on the problems list, delivered results nobody confirmed (auto-confirm), and drops in
+//! the box still waiting or late (reception's box, the reminder).
 
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
@@ -52,8 +53,8 @@ pub async fn quiet_open<C: ConnectionTrait>(
 }
 
 /// Candidates for the problems list: failed orders, parcels that failed delivery, came back or
-/// hit an exception, and open shipments quiet since `quiet_cutoff`. Cancelled orders are not
-/// problems.
+/// hit an exception, open shipments quiet since `quiet_cutoff`, and drops flagged late.
+/// Cancelled orders are not problems.
 pub async fn problem_candidates<C: ConnectionTrait>(
     db: &C,
     quiet_cutoff: DateTime<Utc>,
@@ -71,7 +72,8 @@ pub async fn problem_candidates<C: ConnectionTrait>(
                             ShipmentStatus::Exception.as_str(),
                         ])),
                 )
-                .add(open().add(quiet_since(quiet_cutoff))),
+                .add(open().add(quiet_since(quiet_cutoff)))
+                .add(open().add(shipment::Column::OverdueAt.is_not_null())),
         )
         .order_by_asc(shipment::Column::Id)
         .all(db)
@@ -98,4 +100,68 @@ pub async fn unconfirmed_results<C: ConnectionTrait>(
         .order_by_asc(shipment::Column::DeliveredAt)
         .all(db)
         .await
+}
+
+/// Drops of `partner` (the box) not found yet: placed, not withdrawn, still pending.
+fn waiting(partner: &str) -> Condition {
+    Condition::all()
+        .add(shipment::Column::Partner.eq(partner))
+        .add(shipment::Column::OrderStatus.eq(OrderStatus::Created.as_str()))
+        .add(shipment::Column::Status.eq(ShipmentStatus::Pending.as_str()))
+}
+
+/// The drops in the box of `partner` still waiting to be found, for cases of `departments`,
+/// oldest first.
+pub async fn waiting_drops<C: ConnectionTrait>(
+    db: &C,
+    partner: &str,
+    departments: &[String],
+) -> Result<Vec<shipment::Model>, DbErr> {
+    use crate::store::applications::application;
+    use sea_orm::sea_query::Query;
+    let theirs = Query::select()
+        .column(application::Column::Id)
+        .from(application::Entity)
+        .and_where(application::Column::DepartmentCode.is_in(departments.iter().cloned()))
+        .to_owned();
+    shipment::Entity::find()
+        .filter(waiting(partner))
+        .filter(shipment::Column::ApplicationId.in_subquery(theirs))
+        .order_by_asc(shipment::Column::CreatedAt)
+        .order_by_asc(shipment::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Drops chosen before `cutoff`, still waiting and not flagged yet: the reminder's work.
+pub async fn unflagged_late_drops<C: ConnectionTrait>(
+    db: &C,
+    partner: &str,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<shipment::Model>, DbErr> {
+    shipment::Entity::find()
+        .filter(waiting(partner))
+        .filter(shipment::Column::OverdueAt.is_null())
+        .filter(shipment::Column::CreatedAt.lt(cutoff))
+        .order_by_asc(shipment::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// Flags drop `id` overdue at `now`, if it still waits and was not flagged: whether it was.
+pub async fn flag_overdue<C: ConnectionTrait>(
+    db: &C,
+    partner: &str,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let result = shipment::Entity::update_many()
+        .col_expr(shipment::Column::OverdueAt, Expr::value(Some(now)))
+        .filter(shipment::Column::Id.eq(id))
+        .filter(waiting(partner))
+        .filter(shipment::Column::OverdueAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }

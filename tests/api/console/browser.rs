@@ -50,3 +50,9 @@ async fn an_admin_registers_a_service_point_and_its_agent() {
     let app = quick_app().await;
     run_browser(&app, "points.mjs").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reception_empties_the_box_and_each_envelope_is_answered_plainly() {
+    let app = quick_app().await;
+    run_browser(&app, "box.mjs").await;
+}

@@ -55,3 +55,21 @@ pub async fn json_of(response: reqwest::Response, status: u16) -> serde_json::Va
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// How our PDFs write a shown string: UTF-16BE (the font's UniGB-UCS2-H encoding), as a literal
+/// when every byte is ASCII (as for ASCII text, with NUL high bytes), else as hex.
+pub fn pdf_shown(text: &str) -> Vec<u8> {
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    if bytes.is_ascii() {
+        let escaped: String = bytes
+            .iter()
+            .map(|&b| match b {
+                b' '..=b'~' => (b as char).to_string(),
+                _ => format!("\\{b:03o}"),
+            })
+            .collect();
+        format!("({escaped})").into_bytes()
+    } else {
+        format!("<{}>", hex::encode_upper(&bytes)).into_bytes()
+    }
+}

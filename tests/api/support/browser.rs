@@ -17,8 +17,9 @@ use tokio::process::Command;
 use super::TestApp;
 use super::agents::submitted_agent_case;
 use super::cases::{replace_photo, submitted_case, submitted_elderly_case};
-use super::courier::{arrived_case, deliver_originals};
+use super::courier::{arrived_case, booking, deliver_originals};
 use super::pages::jpeg;
+use super::seeds::passed_case;
 use super::staff::{PASSWORD, seed_staff};
 use super::wait::poll;
 use super::wallet::{ready_filing, reused_case};
@@ -187,6 +188,31 @@ async fn handle(app: &TestApp, request: &Value) -> Result<Value, String> {
                 .map_err(|e| e.to_string())?;
             let waybill = shipments["items"][0]["waybill_no"].clone();
             Ok(json!({ "token": token, "id": id, "waybill_no": waybill }))
+        }
+        // A passed case of the elderly card whose citizen chose the 24-hour box: its code.
+        "dropped_case" => {
+            let (token, id) = passed_case(app, &text("name")?).await;
+            let address = booking("2026-01-01", "09:00-12:00")["address"].clone();
+            let chosen = app
+                .post_as(
+                    &token,
+                    &format!("/v1/applications/{id}/drop-off"),
+                    &json!({ "address": address }),
+                )
+                .await;
+            match chosen.status().as_u16() {
+                201 => {
+                    let body: Value = chosen.json().await.map_err(|e| e.to_string())?;
+                    Ok(json!({ "token": token, "id": id, "code": body["code"] }))
+                }
+                status => Err(format!("choosing the box answered {status}")),
+            }
+        }
+        // The scheduled reminder of drops not found in the box, run now.
+        "remind_late_drops" => {
+            let db = app.state.database().unwrap();
+            let reminded = app.state.cases.remind_late_drops(db).await;
+            Ok(json!({ "reminded": reminded.map_err(|e| e.to_string())? }))
         }
         // A job that gives up at once (its notification does not exist), for the admin's list
         // of dead jobs.

@@ -3,7 +3,7 @@
 // retry, courier legs that need a person, and the audit log with its filters and cursor paging.
 // Every change is audited server-side.
 
-import { html, useState, useEffect, useRef, useLoad, ErrorBanner, Notice, fmtTime, ROLE_LABELS } from '../ui.js';
+import { html, useState, useEffect, useRef, useLoad, ErrorBanner, Notice, fmtTime, ROLE_LABELS, partnerLabel } from '../ui.js';
 import { api, get, post, me } from '../api.js';
 import { useMatters } from './review.js';
 
@@ -487,6 +487,7 @@ const PROBLEM_LABELS = {
   delivery_failed: '派送失败',
   exception: '运输异常',
   stuck: '长时间无动态',
+  drop_overdue: '逾期未投递',
 };
 const LEG_LABELS = { materials: '原件寄送', result: '结果寄送', return: '原件退回' };
 
@@ -511,7 +512,7 @@ function Shipments() {
           (s) => html`<tr>
             <td><span class="tag warn">${PROBLEM_LABELS[s.reason] || s.reason}</span></td>
             <td class="mono">${s.waybill_no || '—'}</td>
-            <td>${LEG_LABELS[s.leg] || s.leg} · ${s.partner}</td>
+            <td>${LEG_LABELS[s.leg] || s.leg} · ${partnerLabel(s.partner)}</td>
             <td>${s.status} / ${s.order_status}</td>
             <td>${fmtTime(s.quiet_since)}（${s.quiet_hours} 小时前）</td>
             <td class="detail">${s.last_error || '—'}</td>
@@ -546,6 +547,9 @@ const ACTION_LABELS = {
   'reception.view': '查看收件案件',
   'reception.receive': '收件核对',
   'reception.close_batches': '立即封批',
+  'reception.box_run': '开始开箱',
+  'reception.box_scan': '扫描投递码',
+  'reception.box_run_close': '结束开箱',
   'department.view': '查看审批案件',
   'department.result_upload': '上传结果文件',
   'department.result_delete': '删除结果文件',

@@ -1,10 +1,12 @@
 // Reception's desk: the parcels of originals the courier delivered, a scan box the barcode
 // scanner types into (waybill number + Enter opens the case), the case's photos beside a
-// checklist of the originals to check, and today's dispatch batches with their manifests.
-// The scan box keeps focus between scans, so a clerk can work a pile without the mouse.
+// checklist of the originals to check, today's dispatch batches with their manifests, and the
+// 24-hour box: today's emptyings, the run envelopes are scanned into, and drops gone late.
+// Each scan box keeps focus between scans, so a clerk can work a pile without the mouse.
 
 import {
   html, useState, useEffect, useRef, useLoad, ErrorBanner, Notice, fmtTime, stateLabel, download,
+  partnerLabel,
 } from '../ui.js';
 import { api, get, post } from '../api.js';
 import { Viewer, Timeline, useMatters, departmentName, matterName } from './review.js';
@@ -14,6 +16,7 @@ let flash = null;
 
 export default function Reception({ rest, go }) {
   if (rest[0] === 'batches') return html`<${Tabs} at="batches" /><${Batches} />`;
+  if (rest[0] === 'box') return html`<${Tabs} at="box" /><${DropBox} />`;
   if (rest[0]) return html`<${Case} id=${rest[0]} go=${go} />`;
   return html`<${Tabs} at="queue" /><${Queue} go=${go} />`;
 }
@@ -22,12 +25,22 @@ function Tabs({ at }) {
   const tabs = [
     ['queue', '#/reception', '到件待收'],
     ['batches', '#/reception/batches', '今日批次'],
+    ['box', '#/reception/box', '投递箱'],
   ];
   return html`<nav class="tabs" aria-label="收件">
     ${tabs.map(
       ([key, href, label]) => html`<a href=${href} aria-current=${key === at ? 'page' : undefined}>${label}</a>`,
     )}
   </nav>`;
+}
+
+/** A leg's number as the clerk reads it on the parcel: a drop code as `XXXX-XXXX`. */
+function waybillText(row) {
+  if (!row.waybill_no) return '（无运单号）';
+  if (row.partner === 'box' && row.waybill_no.length === 8) {
+    return `${row.waybill_no.slice(0, 4)}-${row.waybill_no.slice(4)}`;
+  }
+  return row.waybill_no;
 }
 
 /** Where a scanned case stands, in the clerk's words, when there is nothing to receive. */
@@ -110,13 +123,14 @@ function Queue({ go }) {
     <table class="grid arrived">
       <caption class="sr-only">快递已送达、待核对原件的案件</caption>
       <thead><tr>
-        <th scope="col">运单号</th><th scope="col">事项</th><th scope="col">部门</th>
+        <th scope="col">运单号</th><th scope="col">渠道</th><th scope="col">事项</th><th scope="col">部门</th>
         <th scope="col">申请人</th><th scope="col">送达时间</th>
       </tr></thead>
       <tbody>
         ${rows.map(
           (row) => html`<tr>
-            <td class="mono"><a href=${'#/reception/' + row.id}>${row.waybill_no || '（无运单号）'}</a></td>
+            <td class="mono"><a href=${'#/reception/' + row.id}>${waybillText(row)}</a></td>
+            <td>${partnerLabel(row.partner)}</td>
             <td>${matterName(matters, row.matter_code)}</td>
             <td>${departmentName(matters, row.department_code)}</td>
             <td>${row.applicant_name}</td>
@@ -124,7 +138,7 @@ function Queue({ go }) {
           </tr>`,
         )}
         ${!queue.loading && rows.length === 0
-          ? html`<tr><td colspan="5" class="muted">没有待收件的快递。</td></tr>`
+          ? html`<tr><td colspan="6" class="muted">没有待收件的快递。</td></tr>`
           : null}
       </tbody>
     </table>
@@ -306,6 +320,184 @@ function Batches() {
         ${!batches.loading && rows.length === 0
           ? html`<tr><td colspan="4" class="muted">今日尚无批次。</td></tr>`
           : null}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+// --- The 24-hour box
+
+const EMPTYING_LABELS = { done: '已开箱', missed: '已错过', upcoming: '待开箱' };
+const OUTCOME_LABELS = {
+  received: '已签收',
+  unknown: '投递码无效',
+  used: '重复扫描',
+  withdrawn: '已取消投递',
+  case_cancelled: '案件已撤回',
+  other_department: '非本部门',
+};
+/** What the clerk does with an envelope a scan refused. */
+const REFUSALS = {
+  drop_code_unknown: (code) => `投递码 ${code} 无效：请核对是否输错；确认无误的信封请单独存放并登记。`,
+  drop_code_used: (code) => `投递码 ${code} 已扫描签收过，本件原件已在中心，请勿重复登记。`,
+  drop_code_withdrawn: (code) => `投递码 ${code} 的申请人已取消投递，请将信封单独存放，待申请人领回。`,
+  drop_code_case_cancelled: (code) => `投递码 ${code} 的案件已撤回，请将信封单独存放，待申请人领回。`,
+  drop_code_other_department: (code, err) => `投递码 ${code} 不属于您的部门：${err.message}`,
+};
+
+/** A key per envelope scanned: a retried request (a lost answer) is answered as the first. */
+const scanKey = () =>
+  (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`);
+
+function DropBox() {
+  const status = useLoad(() => get('/v1/reception/box'), [], 30000);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const box = status.data;
+
+  const start = async () => {
+    setError(null);
+    setBusy(true);
+    try {
+      await post('/v1/reception/box-runs', {});
+      await status.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return html`<section aria-labelledby="box-title">
+    <div class="toolbar">
+      <h1 id="box-title">投递箱</h1>
+      <span class="grow"></span>
+      ${box && !box.open_run
+        ? html`<button type="button" class="primary" id="start-run" disabled=${busy} onClick=${start}>开始开箱</button>`
+        : null}
+    </div>
+    <${ErrorBanner} error=${error || status.error} />
+    ${box
+      ? html`<p class="hint">${box.place}。今日开箱：${box.today.map(
+          (e) => html`<span class=${'tag ' + (e.status === 'missed' ? 'warn' : '')} data-emptying=${e.time}>${e.time} ${EMPTYING_LABELS[e.status] || e.status}</span> `,
+        )}　待投递 <strong id="box-waiting">${box.waiting}</strong> 件。</p>`
+      : null}
+    ${box && box.open_run
+      ? html`<${Run} id=${box.open_run} onScanned=${status.reload} onClosed=${status.reload} />`
+      : null}
+    ${box && box.overdue.length ? html`<${Overdue} rows=${box.overdue} />` : null}
+  </section>`;
+}
+
+/** An open emptying: the scan box, and every envelope scanned into it. */
+function Run({ id, onScanned, onClosed }) {
+  const run = useLoad(() => get(`/v1/reception/box-runs/${id}`), [id]);
+  const input = useRef(null);
+  const [value, setValue] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState(null);
+  useEffect(() => input.current && input.current.focus(), []);
+  const scans = (run.data && run.data.scans) || [];
+
+  const scan = async (e) => {
+    e.preventDefault();
+    const code = value.trim();
+    if (!code || busy) return;
+    setBusy(true);
+    setMessage(null);
+    try {
+      const got = await api('POST', `/v1/reception/box-runs/${id}/scans`, {
+        json: { code },
+        headers: { 'idempotency-key': scanKey() },
+      });
+      setMessage({
+        kind: 'ok',
+        text: html`已签收投递码 ${got.scan.code}：原件已到中心，请在<a href=${'#/reception/' + got.application_id}>到件待收</a>中核对。`,
+      });
+    } catch (err) {
+      const say = REFUSALS[err.code];
+      setMessage(say ? { kind: 'error', text: say(code, err) } : { kind: 'error', error: err });
+    } finally {
+      setBusy(false);
+      setValue('');
+      await Promise.all([run.reload(), onScanned()]);
+      if (input.current) input.current.focus();
+    }
+  };
+
+  const close = async () => {
+    setBusy(true);
+    try {
+      await post(`/v1/reception/box-runs/${id}/close`, {});
+      onClosed();
+    } catch (err) {
+      setMessage({ kind: 'error', error: err });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const received = scans.filter((s) => s.outcome === 'received').length;
+  return html`<section class="panel" aria-labelledby="run-title">
+    <div class="toolbar">
+      <h2 id="run-title">本次开箱（${fmtTime(run.data && run.data.started_at)} 开始）</h2>
+      <span class="grow"></span>
+      <button type="button" id="close-run" disabled=${busy} onClick=${close}>结束开箱</button>
+    </div>
+    <form class="scan" onSubmit=${scan} role="search" aria-label="扫描投递码">
+      <label for="scan-drop-code">扫描投递码</label>
+      <div class="scan-row">
+        <input id="scan-drop-code" class="mono" autocomplete="off" spellcheck="false" maxlength="64"
+          ref=${input} value=${value} onInput=${(e) => setValue(e.target.value)}
+          aria-describedby="drop-hint" />
+        <button type="submit" disabled=${busy}>签收</button>
+      </div>
+      <p class="hint" id="drop-hint">扫描信封上的二维码，或输入 8 位投递码后按 Enter（大小写、空格和横线均可）。</p>
+    </form>
+    ${message && message.error ? html`<${ErrorBanner} error=${message.error} />` : null}
+    ${message && !message.error
+      ? html`<div class=${'alert alert-' + message.kind} role="alert" id="drop-result">${message.text}</div>`
+      : null}
+    <${ErrorBanner} error=${run.error} />
+    <table class="grid box-scans">
+      <caption>本次已扫描 ${scans.length} 封，签收 ${received} 封</caption>
+      <thead><tr>
+        <th scope="col">时间</th><th scope="col">扫描内容</th><th scope="col">结果</th><th scope="col">案件</th>
+      </tr></thead>
+      <tbody>
+        ${scans.map(
+          (s) => html`<tr>
+            <td>${fmtTime(s.scanned_at)}</td>
+            <td class="mono">${s.code || s.typed}</td>
+            <td><span class=${'tag ' + (s.outcome === 'received' ? '' : 'warn')}>${OUTCOME_LABELS[s.outcome] || s.outcome}</span></td>
+            <td>${s.application_id
+              ? html`<a class="mono" href=${'#/reception/' + s.application_id}>${s.application_id.slice(0, 8)}…</a>`
+              : '—'}</td>
+          </tr>`,
+        )}
+        ${!run.loading && scans.length === 0 ? html`<tr><td colspan="4" class="muted">尚未扫描信封。</td></tr>` : null}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+/** Drops not found by their day: the citizen was reminded; reception may look out for them. */
+function Overdue({ rows }) {
+  return html`<section class="panel" aria-labelledby="overdue-title">
+    <h2 id="overdue-title">逾期未投递（已提醒申请人）</h2>
+    <table class="grid overdue">
+      <thead><tr>
+        <th scope="col">投递码</th><th scope="col">选择投递</th><th scope="col">应投递日期</th><th scope="col">提醒时间</th>
+      </tr></thead>
+      <tbody>
+        ${rows.map(
+          (d) => html`<tr>
+            <td class="mono">${d.code}</td>
+            <td>${fmtTime(d.chosen_at)}</td>
+            <td>${fmtTime(d.drop_by)}</td>
+            <td>${fmtTime(d.reminded_at)}</td>
+          </tr>`,
+        )}
       </tbody>
     </table>
   </section>`;

@@ -662,7 +662,11 @@ function Decisions({ decisions, materials }) {
 const ACTOR_LABELS = { citizen: '申请人', staff: '工作人员', courier: '快递', system: '系统' };
 
 /** Events that move nothing, named for what happened. */
-const EVENT_LABELS = { attach_document: '使用证照夹中的证照', invalidate_document: '作废复用的证照' };
+const EVENT_LABELS = {
+  attach_document: '使用证照夹中的证照',
+  invalidate_document: '作废复用的证照',
+  remind_drop_off: '逾期未投递，已提醒申请人',
+};
 
 export function Timeline({ events }) {
   return html`<section class="panel" aria-labelledby="timeline-title">
