@@ -211,6 +211,15 @@ impl Cases {
     }
 }
 
+/// A leg's waybill as people read it: a drop in the box shows its code as `XXXX-XXXX`, as on
+/// the envelope.
+pub fn shown_waybill(partner: &str, waybill: Option<String>) -> Option<String> {
+    match partner {
+        BOX => waybill.map(|code| drop_code::display(&code)),
+        _ => waybill,
+    }
+}
+
 /// When a drop chosen at `chosen_at` is late: not found in the box by then, it is flagged and
 /// its citizen reminded.
 pub fn drop_by(config: &Config, chosen_at: DateTime<Utc>) -> DateTime<Utc> {

@@ -155,6 +155,31 @@ async fn a_mistyped_or_unknown_code_and_a_second_scan_are_clear_errors_that_chan
     let received = scan(&app, &desk, &run, &code).await;
     assert_eq!(received.status(), 201);
     assert_eq!(state_of(&app, &token, &id).await, "originals_in_transit");
+    // The arrivals scanner finds the envelope by its code however typed, shown as on it; so
+    // does the citizen's list of parcels.
+    let typed = code.replace('-', "").to_lowercase();
+    let found: Value = app
+        .get_as(&desk, &format!("/v1/reception/waybills/{typed}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["id"], id.as_str(), "{found}");
+    assert_eq!(
+        (
+            &found["partner"],
+            &found["waybill_no"],
+            &found["awaiting_reception"]
+        ),
+        (&json!("box"), &json!(code), &json!(true))
+    );
+    let legs: Value = app
+        .get_as(&token, &format!("/v1/applications/{id}/shipments"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(legs["items"][0]["waybill_no"], code.as_str(), "{legs}");
     let timeline = app.timeline_actions(&token, &id).await;
     let used = assert_problem(scan(&app, &desk, &run, &code).await, 409, "drop_code_used").await;
     assert!(used["detail"].as_str().unwrap().contains("before"));

@@ -56,6 +56,8 @@ run(async (browser) => {
   // The same envelope again: already in, nothing changes.
   await scan(page, dropped.code);
   await message.filter({ hasText: '已扫描签收过' }).waitFor();
+  // The run's list follows the answer: wait for its third row.
+  await page.locator('table.box-scans tbody tr').nth(2).waitFor();
   const outcomes = await page.locator('table.box-scans tbody tr td:nth-child(3)').allTextContents();
   equal(outcomes, ['投递码无效', '已签收', '重复扫描'], 'the run keeps every scan');
   await page.locator('#box-waiting').filter({ hasText: '1' }).waitFor();
@@ -74,6 +76,11 @@ run(async (browser) => {
   const row = page.locator('table.arrived tbody tr').filter({ hasText: dropped.code });
   await row.waitFor();
   check((await row.textContent()).includes('投递箱'), 'the arrival names the box as its channel');
+  // The arrivals scanner opens it from the envelope's code, as from a waybill.
+  await page.locator('#scan-waybill').focus();
+  await scan(page, dropped.code);
+  await page.waitForURL(`**/console/#/reception/${dropped.id}`);
+  await page.getByRole('heading', { name: '核对原件' }).waitFor();
   page.clean();
   log(`box script took ${Date.now() - started} ms`);
 });

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::problem::{ApiError, ApiResult, FieldProblem};
 use crate::api::security::StaffAuth;
-use crate::cases::drop_off::BOX;
+use crate::cases::drop_off::{BOX, shown_waybill};
 use crate::courier::reconcile::{self, ProblemReason};
 use crate::domain::staff::Role;
 use crate::integrations::courier::ShipmentStatus;
@@ -97,8 +97,8 @@ impl AdminShipmentsApi {
                 shipment_id: p.shipment.id,
                 application_id: p.shipment.application_id,
                 leg: p.shipment.leg,
+                waybill_no: shown_waybill(&p.shipment.partner, p.shipment.waybill_no),
                 partner: p.shipment.partner,
-                waybill_no: p.shipment.waybill_no,
                 reason: p.reason,
                 status: ShipmentStatus::parse(&p.shipment.status)
                     .unwrap_or(ShipmentStatus::Pending),

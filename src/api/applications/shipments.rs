@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::api::ApiTags;
 use crate::api::problem::ApiResult;
 use crate::api::security::CitizenAuth;
+use crate::cases::drop_off::shown_waybill;
 use crate::cases::reads;
 use crate::integrations::courier::ShipmentStatus;
 use crate::state::AppState;
@@ -102,8 +103,8 @@ fn view(row: shipment::Model, timeline: Vec<TrackingStep>) -> TrackedShipment {
         id: row.id,
         status: status(&row.status),
         leg: row.leg,
+        waybill_no: shown_waybill(&row.partner, row.waybill_no),
         partner: row.partner,
-        waybill_no: row.waybill_no,
         order_status: row.order_status,
         courier_name: row.courier_name,
         courier_phone: row.courier_phone,

@@ -19,9 +19,11 @@ use crate::api::problem::{ApiError, ApiResult};
 use crate::api::security::{ClientIp, StaffAuth, audit_staff_read, staff_record};
 use crate::api::text::MultiLine;
 use crate::cases::change::state_of;
+use crate::cases::drop_off::{BOX, shown_waybill};
 use crate::cases::reads;
 use crate::cases::reception::Finding;
 use crate::domain::application::ApplicationState;
+use crate::domain::drop_code;
 use crate::domain::staff::Role;
 use crate::state::AppState;
 use crate::store::dispatch;
@@ -105,8 +107,8 @@ impl ReceptionApi {
                 matter_code: app.matter_code,
                 department_code: app.department_code,
                 applicant_name: app.applicant_name,
+                waybill_no: shown_waybill(&leg.partner, leg.waybill_no),
                 partner: leg.partner,
-                waybill_no: leg.waybill_no,
                 delivered_at: leg.delivered_at,
             })
             .collect();
@@ -114,7 +116,8 @@ impl ReceptionApi {
     }
 
     /// The case of my departments whose originals came under this waybill number (what the
-    /// barcode scanner reads). 404 `waybill_not_found` when none does.
+    /// barcode scanner reads), or in the box under this drop code. 404 `waybill_not_found` when
+    /// none did.
     #[oai(path = "/v1/reception/waybills/:waybill_no", method = "get")]
     async fn by_waybill(
         &self,
@@ -125,15 +128,20 @@ impl ReceptionApi {
         auth.0.require(Role::Reception)?;
         let partners = state.couriers.codes();
         let waybill = waybill_no.0.trim();
-        let (cases, leg) =
-            dispatch::by_waybill(state.db()?, &auth.0.departments, &partners, waybill)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::not_found(
-                        "waybill_not_found",
-                        "No case of your departments came under this waybill number.",
-                    )
-                })?;
+        let (db, departments) = (state.db()?, &auth.0.departments);
+        let mut found = dispatch::by_waybill(db, departments, &partners, waybill).await?;
+        // An envelope from the box: its drop code, however it was typed.
+        if found.is_none()
+            && let Some(code) = drop_code::normalize(waybill)
+        {
+            found = dispatch::by_waybill(db, departments, &[BOX], &code).await?;
+        }
+        let (cases, leg) = found.ok_or_else(|| {
+            ApiError::not_found(
+                "waybill_not_found",
+                "No case of your departments came under this waybill number.",
+            )
+        })?;
         // The first case still to check, or the first of the parcel.
         let pending = ApplicationState::OriginalsInTransit.as_str();
         let first = cases.iter().position(|a| a.state == pending).unwrap_or(0);
@@ -149,8 +157,8 @@ impl ReceptionApi {
                 matter_code: app.matter_code,
                 department_code: app.department_code,
                 applicant_name: app.applicant_name,
+                waybill_no: shown_waybill(&leg.partner, leg.waybill_no),
                 partner: leg.partner,
-                waybill_no: leg.waybill_no,
                 delivered_at: leg.delivered_at,
             },
             state: app_state.into(),

@@ -34,18 +34,12 @@ function Tabs({ at }) {
   </nav>`;
 }
 
-/** A leg's number as the clerk reads it on the parcel: a drop code as `XXXX-XXXX`. */
-function waybillText(row) {
-  if (!row.waybill_no) return '（无运单号）';
-  if (row.partner === 'box' && row.waybill_no.length === 8) {
-    return `${row.waybill_no.slice(0, 4)}-${row.waybill_no.slice(4)}`;
-  }
-  return row.waybill_no;
-}
-
 /** Where a scanned case stands, in the clerk's words, when there is nothing to receive. */
 function standing(found, name) {
   const who = `${found.applicant_name}（${name}）`;
+  if (found.state === 'awaiting_drop_off') {
+    return `投递码 ${found.waybill_no} 属于 ${who}，尚未在开箱时签收：请先在「投递箱」中扫描这封信。`;
+  }
   if (found.state === 'originals_in_transit') {
     return `运单 ${found.waybill_no} 属于 ${who}，快递尚未送达本中心，暂不能收件。`;
   }
@@ -129,7 +123,7 @@ function Queue({ go }) {
       <tbody>
         ${rows.map(
           (row) => html`<tr>
-            <td class="mono"><a href=${'#/reception/' + row.id}>${waybillText(row)}</a></td>
+            <td class="mono"><a href=${'#/reception/' + row.id}>${row.waybill_no || '（无运单号）'}</a></td>
             <td>${partnerLabel(row.partner)}</td>
             <td>${matterName(matters, row.matter_code)}</td>
             <td>${departmentName(matters, row.department_code)}</td>
