@@ -42,6 +42,21 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome a scan was recorded as (`as_str`), with the department an
+    /// `other_department` one names.
+    fn recorded(text: &str, department: String) -> Self {
+        [
+            Self::Received,
+            Self::Used,
+            Self::CaseCancelled,
+            Self::Withdrawn,
+            Self::OtherDepartment(department),
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+        .unwrap_or(Self::Unknown)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Received => "received",
@@ -147,29 +162,19 @@ async fn state_of(db: &DatabaseConnection, id: Uuid) -> Result<Option<Applicatio
 
 /// A scan made before under the same key, answered again as it was.
 async fn replay(db: &DatabaseConnection, earlier: scan::Model) -> Result<Scanned, DbErr> {
-    let outcome = match earlier.outcome.as_str() {
-        "received" => Outcome::Received,
-        "used" => Outcome::Used,
-        "case_cancelled" => Outcome::CaseCancelled,
-        "withdrawn" => Outcome::Withdrawn,
-        "other_department" => {
-            // Not kept on the scan (it names no case of this member's): read again.
-            let leg = match &earlier.drop_code {
-                Some(code) => shipments::by_waybill(db, BOX, code).await?,
-                None => None,
-            };
-            let app = match leg {
-                Some(leg) => {
-                    application::Entity::find_by_id(leg.application_id)
-                        .one(db)
-                        .await?
-                }
-                None => None,
-            };
-            Outcome::OtherDepartment(app.map(|a| a.department_code).unwrap_or_default())
-        }
-        _ => Outcome::Unknown,
-    };
+    // Another department is not kept on the scan (it names no case of this member's): read
+    // again.
+    let mut department = String::new();
+    if earlier.outcome == Outcome::OtherDepartment(String::new()).as_str()
+        && let Some(code) = &earlier.drop_code
+        && let Some(leg) = shipments::by_waybill(db, BOX, code).await?
+        && let Some(app) = application::Entity::find_by_id(leg.application_id)
+            .one(db)
+            .await?
+    {
+        department = app.department_code;
+    }
+    let outcome = Outcome::recorded(&earlier.outcome, department);
     let state = match (&outcome, earlier.application_id) {
         (Outcome::Received, Some(id)) => state_of(db, id).await?,
         _ => None,

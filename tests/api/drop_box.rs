@@ -47,7 +47,7 @@ async fn run(app: &TestApp, desk: &str) -> String {
 }
 
 /// The run at `run`, and the outcome of each of its scans in order.
-async fn outcomes(app: &TestApp, desk: &str, run: &str) -> (Value, Vec<String>) {
+async fn run_outcomes(app: &TestApp, desk: &str, run: &str) -> (Value, Vec<String>) {
     let kept: Value = app.get_as(desk, run).await.json().await.unwrap();
     let outcomes = kept["scans"]
         .as_array()
@@ -191,7 +191,7 @@ async fn a_mistyped_or_unknown_code_and_a_second_scan_are_clear_errors_that_chan
     assert_problem(late, 409, "drop_off_collected").await;
 
     // The run keeps every envelope, matched or not.
-    let (kept, outcomes) = outcomes(&app, &desk, &run).await;
+    let (kept, outcomes) = run_outcomes(&app, &desk, &run).await;
     assert_eq!(outcomes, ["unknown", "unknown", "received", "used"]);
     assert_eq!(kept["scans"][2]["application_id"], id.as_str());
     // A closed run takes no more scans.
@@ -459,8 +459,32 @@ async fn a_scan_retried_under_its_key_answers_as_it_did_and_is_kept_once() {
         "drop_code_unknown",
     )
     .await;
-    let (_, outcomes) = outcomes(&app, &desk, &run).await;
+    let (_, outcomes) = run_outcomes(&app, &desk, &run).await;
     assert_eq!(outcomes, ["received", "used", "used", "unknown"]);
+    // Another department's envelope: its retry names the department again.
+    let (_, _, theirs) = dropped(&app, "retried-elsewhere").await;
+    let social = staff_token(&app, "retry.social", "reception", SOCIAL).await;
+    let their_run = self::run(&app, &social).await;
+    for _ in 0..2 {
+        let refused = app
+            .client
+            .post(app.url(&format!("{their_run}/scans")))
+            .bearer_auth(&social)
+            .header("Idempotency-Key", "scan-elsewhere")
+            .json(&json!({ "code": theirs }))
+            .send()
+            .await
+            .unwrap();
+        let refused = assert_problem(refused, 409, "drop_code_other_department").await;
+        assert!(
+            refused["detail"].as_str().unwrap().contains(CIVIL),
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        run_outcomes(&app, &social, &their_run).await.1,
+        ["other_department"]
+    );
     // After the run closed, a retry still gets its answer; a new scan does not.
     let closed = app
         .post_as(&desk, &format!("{run}/close"), &json!({}))
