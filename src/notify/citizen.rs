@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::cases::drop_off::BOX;
+use crate::cases::drop_off::{BOX, shown_waybill};
 use crate::config::Config;
 use crate::domain::application::{Action, ApplicationState};
 use crate::domain::drop_code;
@@ -145,7 +145,7 @@ async fn facts<C: ConnectionTrait>(db: &C, subject: Subject) -> Result<Facts, Jo
         .and_then(|l| l.waybill_no.as_deref())
         .map(drop_code::display)
         .unwrap_or_default();
-    let waybill_no = leg.and_then(|s| s.waybill_no);
+    let waybill_no = leg.and_then(|l| shown_waybill(&l.partner, l.waybill_no));
     let reason = match (reasons.first(), &event.reason) {
         (Some((material, reason)), _) => format!("{material}：{reason}"),
         (None, Some(reason)) => reason.clone(),

@@ -438,6 +438,13 @@ async fn a_scan_retried_under_its_key_answers_as_it_did_and_is_kept_once() {
     assert_eq!(again["scan"]["id"], first["scan"]["id"]);
     assert_eq!(again["application_id"], id.as_str());
     assert_eq!(state_of(&app, &token, &id).await, "originals_in_transit");
+    // The key of that scan with another code is a client's mistake, not a retry.
+    assert_problem(
+        keyed("scan-1", "ZZZZ-ZZZZ".into()).await.unwrap(),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
     // The same envelope scanned again (another key, or none) is the clear error it was.
     assert_problem(
         keyed("scan-2", code.clone()).await.unwrap(),

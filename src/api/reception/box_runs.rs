@@ -247,7 +247,8 @@ impl ReceptionBoxApi {
     /// (the citizen took the drop-off back), `drop_code_case_cancelled`, or
     /// `drop_code_other_department` (naming the department to pass the envelope to). A retry
     /// under the same `Idempotency-Key` answers as the scan did (200 for a received one), and is
-    /// not recorded again; without a key, a second scan of a code is `drop_code_used`.
+    /// not recorded again (the key with another code: 422 `idempotency_key_reused`); without a
+    /// key, a second scan of a code is `drop_code_used`.
     #[oai(path = "/v1/reception/box-runs/:id/scans", method = "post")]
     async fn scan(
         &self,
@@ -262,13 +263,19 @@ impl ReceptionBoxApi {
         auth.0.require(Role::Reception)?;
         let run = find(&state, id.0).await?;
         let db = state.db()?;
-        let key = idempotency_key.0.as_deref();
-        // A retry of a scan made before the run closed still gets its answer.
-        let retried = match key {
-            Some(key) => box_runs::scan_by_key(db, run.id, key).await?.is_some(),
-            None => false,
+        let (key, typed) = (idempotency_key.0.as_deref(), body.0.code.trim());
+        let earlier = match key {
+            Some(key) => box_runs::scan_by_key(db, run.id, key).await?,
+            None => None,
         };
-        if run.closed_at.is_some() && !retried {
+        if earlier.as_ref().is_some_and(|e| e.typed != typed) {
+            return Err(ApiError::unprocessable(
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used to scan another code.",
+            ));
+        }
+        // A retry of a scan made before the run closed still gets its answer.
+        if run.closed_at.is_some() && earlier.is_none() {
             return Err(ApiError::conflict(
                 "box_run_closed",
                 "This emptying of the box is closed; start another.",
@@ -277,7 +284,7 @@ impl ReceptionBoxApi {
         let input = ScanInput {
             staff: auth.0.id,
             departments: &auth.0.departments,
-            typed: body.0.code.trim(),
+            typed,
             key,
             now: state.clock.now(),
         };
