@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::change::state_of;
 use super::drop_sheet::CoverSheet;
-use super::pickup::Booking;
+use super::pickup::{Booking, open_materials_leg};
 use super::{CaseError, CaseResult, Cases, reads};
 use crate::config::Config;
 use crate::domain::application::{self as machine, Action, ApplicationState, DROP_OFF_REMINDER};
@@ -252,19 +252,12 @@ async fn open_drop<C: ConnectionTrait>(
     txn: &C,
     app: &application::Model,
 ) -> CaseResult<shipment::Model> {
-    match state_of(app)? {
-        ApplicationState::AwaitingDropOff => {}
-        ApplicationState::OriginalsInTransit | ApplicationState::Received => {
-            return Err(CaseError::DropOffCollected);
-        }
-        _ => return Err(CaseError::DropOffNotFound),
-    }
-    let leg = shipments::current_leg(txn, app.id, LEG_MATERIALS)
-        .await?
-        .filter(|leg| leg.partner == BOX)
-        .ok_or(CaseError::DropOffNotFound)?;
-    if leg.status != "pending" {
-        return Err(CaseError::DropOffCollected);
+    let (missing, moving) = (CaseError::DropOffNotFound, CaseError::DropOffCollected);
+    let waiting = ApplicationState::AwaitingDropOff;
+    let leg = open_materials_leg(txn, app, waiting, missing, moving).await?;
+    // Waiting for the box, the case's leg 1 is its drop: anything else is no drop-off.
+    if leg.partner != BOX {
+        return Err(CaseError::DropOffNotFound);
     }
     Ok(leg)
 }

@@ -332,19 +332,30 @@ async fn changeable_leg<C: ConnectionTrait>(
     txn: &C,
     app: &application::Model,
 ) -> CaseResult<shipment::Model> {
+    let (missing, moving) = (CaseError::PickupNotFound, CaseError::PickupInProgress);
+    open_materials_leg(txn, app, ApplicationState::PickupScheduled, missing, moving).await
+}
+
+/// The current leg 1 of `app` while its originals have not started moving: `app` must be in
+/// `waiting`, else `missing`; once the case or the leg moved (the courier came, or the box was
+/// emptied, before the push or scan moved the case), `moving`. Pickups and drop-offs share it.
+pub(super) async fn open_materials_leg<C: ConnectionTrait>(
+    txn: &C,
+    app: &application::Model,
+    waiting: ApplicationState,
+    missing: CaseError,
+    moving: CaseError,
+) -> CaseResult<shipment::Model> {
     match state_of(app)? {
-        ApplicationState::PickupScheduled => {}
-        ApplicationState::OriginalsInTransit | ApplicationState::Received => {
-            return Err(CaseError::PickupInProgress);
-        }
-        _ => return Err(CaseError::PickupNotFound),
+        state if state == waiting => {}
+        ApplicationState::OriginalsInTransit | ApplicationState::Received => return Err(moving),
+        _ => return Err(missing),
     }
-    let leg = shipments::current_leg(txn, app.id, LEG_MATERIALS)
-        .await?
-        .ok_or(CaseError::PickupNotFound)?;
-    // The courier came but its push has not moved the case yet.
+    let Some(leg) = shipments::current_leg(txn, app.id, LEG_MATERIALS).await? else {
+        return Err(missing);
+    };
     if leg.status != "pending" {
-        return Err(CaseError::PickupInProgress);
+        return Err(moving);
     }
     Ok(leg)
 }
